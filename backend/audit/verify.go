@@ -1,0 +1,79 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/healthhub/healthhub/backend/domain"
+)
+
+// Report is the outcome of walking the whole chain.
+type Report struct {
+	OK       bool   `json:"ok"`
+	Events   int64  `json:"events"`
+	HeadSeq  int64  `json:"head_seq"`
+	HeadHash string `json:"head_hash"`
+	// BrokenAt is the sequence number of the first event that fails, and
+	// Problem says what is wrong there; both empty when OK.
+	BrokenAt int64  `json:"broken_at,omitempty"`
+	Problem  string `json:"problem,omitempty"`
+}
+
+// Verify walks the chain from the first event and reports the first broken
+// link: an edited event (its hash no longer matches its content), a deleted
+// one (a gap in the sequence), an inserted or reordered one (its link to the
+// previous hash is wrong), or a cut-off tail (the head names a later event).
+func Verify(ctx context.Context, store domain.AuditStore) (Report, error) {
+	headSeq, headHash, err := store.AuditHead(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	r := Report{HeadSeq: headSeq, HeadHash: headHash}
+	var seq int64
+	prev := ""
+	for {
+		page, err := store.ScanAudit(ctx, seq, 2000)
+		if err != nil {
+			return Report{}, err
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, e := range page {
+			if problem := checkLink(seq, prev, e); problem != "" {
+				r.BrokenAt, r.Problem = e.Seq, problem
+				return r, nil
+			}
+			seq, prev = e.Seq, e.Hash
+			r.Events++
+		}
+	}
+	switch {
+	case seq < headSeq:
+		r.BrokenAt = seq + 1
+		r.Problem = fmt.Sprintf("events %d to %d are missing: the log ends at %d but was written up to %d", seq+1, headSeq, seq, headSeq)
+	case seq > headSeq:
+		r.BrokenAt = headSeq + 1
+		r.Problem = fmt.Sprintf("events after %d were added outside HealthHub: the log was written up to %d but holds %d", headSeq, headSeq, seq)
+	case prev != headHash:
+		r.BrokenAt = seq
+		r.Problem = fmt.Sprintf("the last event (%d) does not match the recorded head of the chain", seq)
+	default:
+		r.OK = true
+	}
+	return r, nil
+}
+
+func checkLink(prevSeq int64, prevHash string, e *domain.AuditEvent) string {
+	switch {
+	case e.Seq > prevSeq+1:
+		return fmt.Sprintf("events %d to %d are missing (deleted)", prevSeq+1, e.Seq-1)
+	case e.Seq != prevSeq+1:
+		return fmt.Sprintf("event %d is out of sequence after %d", e.Seq, prevSeq)
+	case e.PrevHash != prevHash:
+		return fmt.Sprintf("event %d does not link to event %d (inserted, reordered or the earlier event was replaced)", e.Seq, prevSeq)
+	case e.ComputeHash() != e.Hash:
+		return fmt.Sprintf("event %d was altered after it was written (its content no longer matches its hash)", e.Seq)
+	}
+	return ""
+}

@@ -1,0 +1,99 @@
+package auth
+
+import (
+	"sync"
+	"time"
+
+	"github.com/healthhub/healthhub/backend/domain"
+)
+
+// sessionCacheTTL bounds how long a session and account read from the
+// database answer for later requests. Changes made through this process
+// (logout, disabling, role change) drop the entry at once; changes made
+// through another replica take effect within this time.
+const sessionCacheTTL = time.Second
+
+// maxCached bounds each cache; when full it is emptied, which costs one
+// database read per active session.
+const maxCached = 50_000
+
+type sessionEntry struct {
+	sess    *domain.Session
+	user    *domain.User
+	fetched time.Time
+}
+
+type tokenEntry struct {
+	userID, sessionID string
+	expires           time.Time
+}
+
+// authCache remembers verified access tokens until they expire and recently
+// read sessions for sessionCacheTTL, so an authenticated request usually
+// needs neither a signature check nor a database read.
+type authCache struct {
+	mu       sync.Mutex
+	sessions map[string]sessionEntry
+	tokens   map[string]tokenEntry
+}
+
+func newAuthCache() *authCache {
+	return &authCache{sessions: map[string]sessionEntry{}, tokens: map[string]tokenEntry{}}
+}
+
+func (c *authCache) token(tok string, now time.Time) (tokenEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.tokens[tok]
+	if ok && !now.Before(e.expires) {
+		delete(c.tokens, tok)
+		return tokenEntry{}, false
+	}
+	return e, ok
+}
+
+func (c *authCache) putToken(tok string, e tokenEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.tokens) >= maxCached {
+		clear(c.tokens)
+	}
+	c.tokens[tok] = e
+}
+
+func (c *authCache) session(id string, now time.Time) (sessionEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.sessions[id]
+	if !ok || now.Sub(e.fetched) >= sessionCacheTTL || now.Before(e.fetched) {
+		return sessionEntry{}, false
+	}
+	return e, true
+}
+
+func (c *authCache) putSession(e sessionEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.sessions) >= maxCached {
+		clear(c.sessions)
+	}
+	c.sessions[e.sess.ID] = e
+}
+
+// forgetSession drops one session.
+func (c *authCache) forgetSession(id string) {
+	c.mu.Lock()
+	delete(c.sessions, id)
+	c.mu.Unlock()
+}
+
+// forgetUser drops every session of one account.
+func (c *authCache) forgetUser(userID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, e := range c.sessions {
+		if e.user.ID == userID {
+			delete(c.sessions, id)
+		}
+	}
+}

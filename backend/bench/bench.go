@@ -1,0 +1,175 @@
+// Package bench measures HealthHub under concurrent load on each storage
+// engine: authenticated API requests through the real HTTP server, audit
+// appends with the hash chain kept, bookings by many clients contending for
+// the same slots (then checked for double bookings), and slot searches over a
+// doctor with a year of history. It reports figures; it asserts nothing about
+// timings.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"time"
+)
+
+// Options says how long and how hard to measure.
+type Options struct {
+	// Duration is each scenario's measured window (default 5 s), after
+	// Warmup (default 1 s).
+	Duration time.Duration
+	Warmup   time.Duration
+	// Clients is the number of concurrent callers (default 64).
+	Clients int
+	// BookingClients is the number of concurrent callers of the booking
+	// contention scenario (default 1000).
+	BookingClients int
+	// TempDir holds the data folders ("" for the system's temporary folder).
+	TempDir string
+	// FanoutClients is the number of WebSocket clients (default 1000).
+	FanoutClients int
+	// Log receives the server's error log; nil discards it.
+	Log io.Writer
+
+	// historyDays is how far back the slot search doctor's appointments go
+	// (default 365); tests shorten it.
+	historyDays int
+}
+
+func (o Options) withDefaults() Options {
+	if o.Duration == 0 {
+		o.Duration = 5 * time.Second
+	}
+	if o.Warmup == 0 {
+		o.Warmup = time.Second
+	}
+	if o.FanoutClients == 0 {
+		o.FanoutClients = 1000
+	}
+	if o.Clients == 0 {
+		o.Clients = 64
+	}
+	if o.BookingClients == 0 {
+		o.BookingClients = 1000
+	}
+	if o.historyDays == 0 {
+		o.historyDays = 365
+	}
+	return o
+}
+
+func (o Options) validate() error {
+	switch {
+	case o.Duration <= 0:
+		return fmt.Errorf("duration %v must be positive", o.Duration)
+	case o.Warmup < 0:
+		return fmt.Errorf("warm-up %v must not be negative", o.Warmup)
+	case o.Clients < 1 || o.Clients > 4096:
+		return fmt.Errorf("clients %d must be between 1 and 4096", o.Clients)
+	case o.BookingClients < 1 || o.BookingClients > maxBookingClients:
+		return fmt.Errorf("booking clients %d must be between 1 and %d", o.BookingClients, maxBookingClients)
+	case o.historyDays < 14:
+		return fmt.Errorf("slot search history of %d days is shorter than 14", o.historyDays)
+	}
+	return nil
+}
+
+func (o Options) logger() *slog.Logger {
+	if o.Log == nil {
+		return discardLogger()
+	}
+	return slog.New(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelError}))
+}
+
+// Run measures every scenario on each engine and writes a report to w, a
+// row as each scenario finishes. It fails when a scenario's check fails (a
+// broken audit chain, a double booking), after reporting it.
+func Run(ctx context.Context, w io.Writer, engines []Engine, o Options) error {
+	o = o.withDefaults()
+	if err := o.validate(); err != nil {
+		return err
+	}
+	if len(engines) == 0 {
+		return errors.New("no engine to measure")
+	}
+	fmt.Fprintf(w, "HealthHub benchmark: %s %s/%s, %d CPUs, %d clients (%d for bookings), %v per scenario after %v warm-up\n\n",
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), o.Clients, o.BookingClients, o.Duration, o.Warmup)
+	fmt.Fprintf(w, "%-9s %-18s %8s %18s %10s %10s %10s %8s\n", "engine", "scenario", "clients", "throughput", "p50", "p99", "max", "errors")
+	for _, e := range engines {
+		me, err := BenchMe(ctx, e, o)
+		if err != nil {
+			return err
+		}
+		writeRow(w, e.Name, "GET /api/v1/me", "req/s", me.Stats)
+
+		ap, err := BenchAudit(ctx, e, o)
+		if ap.Clients > 0 {
+			writeRow(w, e.Name, "audit Record", "appends/s", ap.Stats)
+		}
+		if err != nil {
+			return err
+		}
+		writeNote(w, e.Name, "audit Verify", "chain intact: %d events verified, head %d", ap.Chain.Events, ap.Chain.HeadSeq)
+
+		bk, err := BenchBooking(ctx, e, o)
+		if bk.Booked.Clients > 0 {
+			writeRow(w, e.Name, "POST booking 201", "bookings/s", bk.Booked)
+			writeRow(w, e.Name, "POST booking 409", "conflicts/s", bk.Conflicts)
+			writeNote(w, e.Name, "booking check", "double bookings: %d (%d appointments stored, %d bookings acknowledged; %.1f conflicts per booking)",
+				bk.DoubleBookings, bk.Stored, bk.Acknowledged, ratio(bk.Conflicts.OK, bk.Booked.OK))
+			if bk.Exhausted {
+				writeNote(w, e.Name, "", "every slot of the horizon was booked before the end: later requests could only conflict")
+			}
+		}
+		if err != nil {
+			return err
+		}
+
+		sl, err := BenchSlots(ctx, e, o)
+		if err != nil {
+			return err
+		}
+		writeRow(w, e.Name, "GET slots next 7d", "req/s", sl.Next)
+		writeRow(w, e.Name, "GET slots past 7d", "req/s", sl.Past)
+		writeRow(w, e.Name, "GET slots next 7d", "req/s", sl.NextAlone)
+		writeNote(w, e.Name, "slot search data", "%d appointments in the past %d days, %d ahead; next 7d: %d booked, %d free slots; past 7d: %d booked, %d free; p99 target %s",
+			sl.PastAppointments, o.historyDays, sl.FutureAppointments, sl.NextBooked, sl.NextFree, sl.PastBooked, sl.PastFree, ms(slotSearchTarget))
+	}
+	// Last, so its thousand connections do not disturb the other scenarios.
+	fo, err := BenchFanout(ctx, o.FanoutClients, 5, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%-9s %-18s %8d %18s %10s %10s %10s %8d\n", "any", "WebSocket fan-out", fo.Clients, "5 events", ms(fo.P50), ms(fo.P99), ms(fo.Max), fo.Missed)
+	writeNote(w, "any", "fan-out setup", "%d clients connected in %s; latency from Publish to each client's read; p99 target 50ms", fo.Clients, ms(fo.Connect))
+	return nil
+}
+
+func writeRow(w io.Writer, engine, scenario, unit string, s Stats) {
+	fmt.Fprintf(w, "%-9s %-18s %8d %18s %10s %10s %10s %8d\n", engine, scenario, s.Clients,
+		fmt.Sprintf("%.0f %s", s.Rate(), unit), ms(s.P50), ms(s.P99), ms(s.Max), s.Errors)
+	if s.FirstError != "" {
+		writeNote(w, "", "", "first error: %s", s.FirstError)
+	}
+}
+
+// writeNote writes a line of text in place of a row's figures.
+func writeNote(w io.Writer, engine, scenario, format string, args ...any) {
+	fmt.Fprintf(w, "%-9s %-18s %s\n", engine, scenario, fmt.Sprintf(format, args...))
+}
+
+// ratio is a/b, 0 when b is 0.
+func ratio(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// ms formats a latency in milliseconds, the same unit on every row.
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+}

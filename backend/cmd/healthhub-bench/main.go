@@ -1,0 +1,68 @@
+// Command healthhub-bench measures HealthHub's throughput and latency on each
+// storage engine and prints the figures: SQLite always, PostgreSQL when
+// HEALTHHUB_BENCH_DATABASE_URL or HEALTHHUB_TEST_DATABASE_URL is set. It
+// fails when a check made after a scenario fails, such as a double booking.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/healthhub/healthhub/backend/bench"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "healthhub-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("healthhub-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	duration := fs.Duration("duration", 5*time.Second, "measured time per scenario, after a 1s warm-up")
+	clients := fs.Int("clients", 64, "concurrent clients")
+	bookingClients := fs.Int("booking-clients", 1000, "concurrent clients of the booking contention scenario")
+	engines := fs.String("engines", "", "comma-separated engines to measure, sqlite and postgres (default all available)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if *duration <= 0 {
+		return fmt.Errorf("-duration %v must be positive", *duration)
+	}
+	if *clients < 1 {
+		return fmt.Errorf("-clients %d must be at least 1", *clients)
+	}
+	if *bookingClients < 1 {
+		return fmt.Errorf("-booking-clients %d must be at least 1", *bookingClients)
+	}
+	var names []string
+	for n := range strings.SplitSeq(*engines, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			names = append(names, n)
+		}
+	}
+	selected, err := bench.SelectEngines(bench.Engines(bench.PostgresURL(getenv)), names)
+	if err != nil {
+		return err
+	}
+	return bench.Run(ctx, stdout, selected, bench.Options{Duration: *duration, Clients: *clients, BookingClients: *bookingClients, Log: stderr})
+}

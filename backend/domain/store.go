@@ -1,0 +1,17 @@
+package domain
+
+import "context"
+
+// Store is everything HealthHub keeps. The SQLite and PostgreSQL engines both
+// implement it and pass the same conformance suite.
+type Store interface {
+	UserStore
+	SettingStore
+	AuditStore
+	ClinicStore
+	// Ping checks that the database answers (readiness).
+	Ping(ctx context.Context) error
+	// Engine names the storage engine: "sqlite" or "postgres".
+	Engine() string
+	Close() error
+}

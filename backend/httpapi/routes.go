@@ -1,0 +1,122 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/healthhub/healthhub/backend/audit"
+	"github.com/healthhub/healthhub/backend/auth"
+	"github.com/healthhub/healthhub/backend/domain"
+	"github.com/healthhub/healthhub/backend/portal"
+)
+
+// access says who may reach a route at all; the policy decides the rest.
+type access int
+
+const (
+	accessPublic access = iota
+	accessUser          // a signed-in user (access token)
+	accessAPIKey        // a signed-in user or an API key (/v1/*)
+	// accessWebSocket: a signed-in user whose access token may also come as
+	// ?access_token=, since browsers cannot set headers on a WebSocket.
+	accessWebSocket
+)
+
+// route is one endpoint: what the mux needs and what the OpenAPI document
+// says about it, kept together so they cannot drift apart.
+type route struct {
+	Method  string
+	Path    string
+	Summary string
+	Tag     string
+	Access  access
+	In      any // request body type, nil for none
+	Out     any // success response body type, nil for none
+	Status  int // success status
+	Query   []param
+	handler http.Handler
+}
+
+type param struct {
+	Name, Description, Type string // Type: string, integer, date-time
+}
+
+// routeTable lists every route of the API.
+func (s *Server) routeTable() []route {
+	auditFilters := []param{
+		{"patient_id", "events about this patient", "string"},
+		{"user_id", "events by this user", "string"},
+		{"action", "create, read, update, delete, search, login, logout, export, verify", "string"},
+		{"resource_type", "user, patient, appointment, …", "string"},
+		{"from", "events at or after this time (RFC 3339)", "date-time"},
+		{"to", "events before this time (RFC 3339)", "date-time"},
+	}
+	return []route{
+		{Method: "GET", Path: "/healthz", Summary: "Liveness: the process answers", Tag: "operations", Out: statusResponse{}, handler: s.handleHealthz()},
+		{Method: "GET", Path: "/readyz", Summary: "Readiness: the database answers", Tag: "operations", Out: statusResponse{}, handler: s.handleReadyz()},
+		{Method: "GET", Path: "/metrics", Summary: "Prometheus metrics", Tag: "operations", handler: s.handleMetrics()},
+		{Method: "GET", Path: "/api/openapi.json", Summary: "This API description", Tag: "operations", handler: s.handleOpenAPI()},
+
+		{Method: "GET", Path: "/api/v1/setup", Summary: "Whether the first admin still has to be created", Tag: "setup", Out: setupStatus{}, handler: s.handleSetupStatus()},
+		{Method: "POST", Path: "/api/v1/setup", Summary: "Create the first admin with the one-time setup token", Tag: "setup", In: setupRequest{}, Out: domain.User{}, Status: 201, handler: s.handleSetup()},
+
+		{Method: "POST", Path: "/api/v1/auth/register", Summary: "Patient self-registration: account and patient record (when the clinic allows it)", Tag: "auth", In: selfRegistration{}, Out: registered{}, Status: 201, handler: s.handleRegisterPatient()},
+		{Method: "POST", Path: "/api/v1/auth/login", Summary: "Sign in; returns an access and a refresh token", Tag: "auth", In: auth.Credentials{}, Out: auth.TokenPair{}, handler: s.handleLogin()},
+		{Method: "POST", Path: "/api/v1/auth/refresh", Summary: "Exchange a refresh token for a new pair (the old one is revoked)", Tag: "auth", In: refreshRequest{}, Out: auth.TokenPair{}, handler: s.handleRefresh()},
+		{Method: "POST", Path: "/api/v1/auth/logout", Summary: "End the current session", Tag: "auth", Access: accessUser, Status: 204, handler: s.handleLogout()},
+
+		{Method: "GET", Path: "/api/v1/me", Summary: "The signed-in user", Tag: "me", Access: accessUser, Out: meResponse{}, handler: s.handleMe()},
+		{Method: "POST", Path: "/api/v1/me/mfa/enroll", Summary: "Start two-factor enrolment", Tag: "me", Access: accessUser, Out: auth.MFAEnrollment{}, handler: s.handleMFAEnroll()},
+		{Method: "POST", Path: "/api/v1/me/mfa/confirm", Summary: "Confirm two-factor enrolment with a code", Tag: "me", Access: accessUser, In: mfaConfirmRequest{}, Status: 204, handler: s.handleMFAConfirm()},
+		{Method: "GET", Path: "/api/v1/me/api-keys", Summary: "List my API keys", Tag: "me", Access: accessUser, Out: apiKeyList{}, handler: s.handleListAPIKeys()},
+		{Method: "POST", Path: "/api/v1/me/api-keys", Summary: "Create an API key (shown once)", Tag: "me", Access: accessUser, In: apiKeyRequest{}, Out: apiKeyCreated{}, Status: 201, handler: s.handleCreateAPIKey()},
+		{Method: "DELETE", Path: "/api/v1/me/api-keys/{id}", Summary: "Revoke one of my API keys", Tag: "me", Access: accessUser, Status: 204, handler: s.handleRevokeAPIKey()},
+
+		{Method: "GET", Path: "/api/v1/users", Summary: "List accounts", Tag: "users", Access: accessUser, Out: userList{}, handler: s.handleListUsers(),
+			Query: []param{{"role", "patient, doctor, staff or admin", "string"}, {"q", "part of the e-mail or name", "string"}, {"limit", "at most this many (1–500)", "integer"}, {"offset", "skip this many", "integer"}}},
+		{Method: "POST", Path: "/api/v1/users", Summary: "Create an account of any role", Tag: "users", Access: accessUser, In: auth.NewAccount{}, Out: domain.User{}, Status: 201, handler: s.handleCreateUser()},
+		{Method: "GET", Path: "/api/v1/users/{id}", Summary: "One account", Tag: "users", Access: accessUser, Out: domain.User{}, handler: s.handleGetUser()},
+		{Method: "PATCH", Path: "/api/v1/users/{id}", Summary: "Change an account (name, role, disabled, password, reset MFA, unlock)", Tag: "users", Access: accessUser, In: auth.UserPatch{}, Out: domain.User{}, handler: s.handleUpdateUser()},
+
+		{Method: "GET", Path: "/api/v1/settings", Summary: "Clinic account settings", Tag: "settings", Access: accessUser, Out: auth.Settings{}, handler: s.handleGetSettings()},
+		{Method: "PATCH", Path: "/api/v1/settings", Summary: "Change clinic account settings", Tag: "settings", Access: accessUser, In: auth.SettingsPatch{}, Out: auth.Settings{}, handler: s.handleUpdateSettings()},
+
+		{Method: "GET", Path: "/api/v1/audit/events", Summary: "Audit events, newest first", Tag: "audit", Access: accessUser, Out: auditList{}, handler: s.handleAuditEvents(),
+			Query: append(auditFilters, param{"before", "page: events with a sequence number below this", "integer"}, param{"limit", "at most this many (1–1000)", "integer"})},
+		{Method: "GET", Path: "/api/v1/audit/verify", Summary: "Walk the audit chain and report the first broken link", Tag: "audit", Access: accessUser, Out: audit.Report{}, handler: s.handleAuditVerify()},
+		{Method: "GET", Path: "/api/v1/me/patient", Summary: "My patient record", Tag: "patients", Access: accessUser, Out: domain.Patient{}, handler: s.handleMyPatient()},
+		{Method: "GET", Path: "/api/v1/patients", Summary: "List patients (a doctor sees their own)", Tag: "patients", Access: accessUser, Out: patientList{}, handler: s.handleListPatients(),
+			Query: []param{{"q", "part of the name or e-mail", "string"}, {"limit", "at most this many (1–200)", "integer"}, {"offset", "skip this many", "integer"}}},
+		{Method: "POST", Path: "/api/v1/patients", Summary: "Register a patient (with a portal account when a password is given)", Tag: "patients", Access: accessUser, In: portal.NewPatient{}, Out: domain.Patient{}, Status: 201, handler: s.handleCreatePatient()},
+		{Method: "GET", Path: "/api/v1/patients/{id}", Summary: "A patient record", Tag: "patients", Access: accessUser, Out: domain.Patient{}, handler: s.handleGetPatient()},
+		{Method: "PATCH", Path: "/api/v1/patients/{id}", Summary: "Change a patient record", Tag: "patients", Access: accessUser, In: portal.PatientInput{}, Out: domain.Patient{}, handler: s.handleUpdatePatient()},
+		{Method: "GET", Path: "/api/v1/patients/{id}/entries", Summary: "Medical history, allergies and medications", Tag: "patients", Access: accessUser, Out: entryList{}, handler: s.handleListEntries(),
+			Query: []param{{"kind", "condition, allergy or medication", "string"}}},
+		{Method: "POST", Path: "/api/v1/patients/{id}/entries", Summary: "Record a condition, allergy or medication", Tag: "patients", Access: accessUser, In: portal.EntryInput{}, Out: domain.ClinicalEntry{}, Status: 201, handler: s.handleAddEntry()},
+		{Method: "PATCH", Path: "/api/v1/patients/{id}/entries/{entry_id}", Summary: "Change an entry", Tag: "patients", Access: accessUser, In: portal.EntryInput{}, Out: domain.ClinicalEntry{}, handler: s.handleUpdateEntry()},
+		{Method: "DELETE", Path: "/api/v1/patients/{id}/entries/{entry_id}", Summary: "Remove an entry made in error", Tag: "patients", Access: accessUser, Status: 204, handler: s.handleDeleteEntry()},
+		{Method: "GET", Path: "/api/v1/patients/{id}/changes", Summary: "Who changed what in the record", Tag: "patients", Access: accessUser, Out: changeList{}, handler: s.handlePatientChanges()},
+
+		{Method: "GET", Path: "/api/v1/doctors", Summary: "List doctors", Tag: "doctors", Access: accessUser, Out: doctorList{}, handler: s.handleListDoctors(),
+			Query: []param{{"specialization", "only this specialization", "string"}}},
+		{Method: "POST", Path: "/api/v1/doctors", Summary: "Create a doctor's account and profile", Tag: "doctors", Access: accessUser, In: portal.NewDoctor{}, Out: domain.Doctor{}, Status: 201, handler: s.handleCreateDoctor()},
+		{Method: "GET", Path: "/api/v1/doctors/{id}", Summary: "A doctor", Tag: "doctors", Access: accessUser, Out: domain.Doctor{}, handler: s.handleGetDoctor()},
+		{Method: "GET", Path: "/api/v1/doctors/{id}/availability", Summary: "A doctor's bookable hours", Tag: "doctors", Access: accessUser, Out: domain.Availability{}, handler: s.handleGetAvailability()},
+		{Method: "PUT", Path: "/api/v1/doctors/{id}/availability", Summary: "Set a doctor's bookable hours", Tag: "doctors", Access: accessUser, In: domain.Availability{}, Out: domain.Availability{}, handler: s.handlePutAvailability()},
+		{Method: "GET", Path: "/api/v1/doctors/{id}/slots", Summary: "Free bookable slots", Tag: "doctors", Access: accessUser, Out: slotList{}, handler: s.handleSlots(),
+			Query: []param{{"from", "from this time (RFC 3339; default now)", "date-time"}, {"to", "until this time (RFC 3339; default a week later; at most 62 days)", "date-time"}}},
+
+		{Method: "GET", Path: "/api/v1/appointments", Summary: "List appointments (narrowed to what the caller may see)", Tag: "appointments", Access: accessUser, Out: appointmentList{}, handler: s.handleListAppointments(),
+			Query: []param{{"doctor_id", "", "string"}, {"patient_id", "", "string"}, {"from", "overlapping from (RFC 3339)", "date-time"}, {"to", "overlapping until (RFC 3339)", "date-time"}, {"status", "FHIR appointment status", "string"}, {"limit", "at most this many (1–1000)", "integer"}}},
+		{Method: "POST", Path: "/api/v1/appointments", Summary: "Book an appointment (Idempotency-Key header makes retries safe); 409 conflict names the clash", Tag: "appointments", Access: accessUser, In: portal.BookRequest{}, Out: domain.Appointment{}, Status: 201, handler: s.handleBook()},
+		{Method: "GET", Path: "/api/v1/appointments/{id}", Summary: "An appointment", Tag: "appointments", Access: accessUser, Out: domain.Appointment{}, handler: s.handleGetAppointment()},
+		{Method: "POST", Path: "/api/v1/appointments/{id}/cancel", Summary: "Cancel an appointment", Tag: "appointments", Access: accessUser, In: cancelRequest{}, Out: domain.Appointment{}, handler: s.handleCancel()},
+		{Method: "POST", Path: "/api/v1/appointments/{id}/reschedule", Summary: "Move an appointment to another free slot", Tag: "appointments", Access: accessUser, In: rescheduleRequest{}, Out: domain.Appointment{}, handler: s.handleReschedule()},
+		{Method: "POST", Path: "/api/v1/appointments/{id}/status", Summary: "Change the status (arrived, checked-in, fulfilled, noshow, …)", Tag: "appointments", Access: accessUser, In: statusRequest{}, Out: domain.Appointment{}, handler: s.handleSetStatus()},
+
+		{Method: "GET", Path: "/api/v1/ws", Summary: "WebSocket of live updates (appointments, notifications); token as Bearer header or ?access_token=", Tag: "live", Access: accessWebSocket, handler: s.handleWS()},
+		{Method: "GET", Path: "/api/v1/notifications", Summary: "My notifications, newest first", Tag: "notifications", Access: accessUser, Out: notificationList{}, handler: s.handleListNotifications()},
+		{Method: "POST", Path: "/api/v1/notifications/{id}/read", Summary: "Mark a notification read", Tag: "notifications", Access: accessUser, Status: 204, handler: s.handleReadNotification()},
+
+		{Method: "GET", Path: "/api/v1/audit/export", Summary: "Export audit events as FHIR R4 AuditEvent NDJSON", Tag: "audit", Access: accessUser, handler: s.handleAuditExport(), Query: auditFilters},
+	}
+}

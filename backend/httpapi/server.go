@@ -1,0 +1,187 @@
+// Package httpapi is HealthHub's HTTP API: every route in routes.go, one
+// error shape, strict JSON decoding, authentication, and the policy check in
+// every handler.
+package httpapi
+
+import (
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/healthhub/healthhub/backend/audit"
+	"github.com/healthhub/healthhub/backend/auth"
+	"github.com/healthhub/healthhub/backend/domain"
+	"github.com/healthhub/healthhub/backend/fhir"
+	"github.com/healthhub/healthhub/backend/portal"
+)
+
+// Config is what the HTTP layer needs to know about its deployment.
+type Config struct {
+	// AllowedOrigins may call the API from a browser context other than the
+	// server's own (the desktop webview).
+	AllowedOrigins []string
+	// TrustedProxies may set X-Forwarded-For (the load balancer).
+	TrustedProxies []netip.Prefix
+	Version        string
+	// UI is the built web UI (index.html at its root), or nil.
+	UI fs.FS
+}
+
+// Deps are the services the API serves.
+type Deps struct {
+	Auth   *auth.Service
+	Portal *portal.Service
+	Store  domain.Store
+	Audit  *audit.Log
+	// Live serves /api/v1/ws; nil answers 503 there.
+	Live LiveHub
+	// FHIR serves /fhir/R4; nil leaves it out.
+	FHIR   *fhir.Handlers
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// LiveHub accepts WebSocket connections for live updates.
+type LiveHub interface {
+	ServeWS(w http.ResponseWriter, r *http.Request, p *domain.Principal)
+}
+
+// Server is the API's http.Handler.
+type Server struct {
+	cfg     Config
+	auth    *auth.Service
+	portal  *portal.Service
+	store   domain.Store
+	audit   *audit.Log
+	live    LiveHub
+	fhir    *fhir.Handlers
+	logger  *slog.Logger
+	now     func() time.Time
+	metrics *metrics
+	mux     *http.ServeMux
+	routes  []route
+	handler http.Handler
+}
+
+// New builds the handler with every route registered.
+func New(cfg Config, d Deps) *Server {
+	s := &Server{cfg: cfg, auth: d.Auth, portal: d.Portal, store: d.Store, audit: d.Audit, live: d.Live, fhir: d.FHIR, logger: d.Logger, now: d.Now,
+		metrics: newMetrics(), mux: http.NewServeMux()}
+	s.routes = s.routeTable()
+	for _, rt := range s.routes {
+		h := rt.handler
+		switch rt.Access {
+		case accessUser:
+			h = s.authenticated(false, h)
+		case accessAPIKey:
+			h = s.authenticated(true, h)
+		case accessWebSocket:
+			h = tokenFromQuery(s.authenticated(false, h))
+		}
+		s.mux.Handle(rt.Method+" "+rt.Path, h)
+	}
+	if s.fhir != nil {
+		for _, fr := range s.fhir.Routes() {
+			rt := route{Method: fr.Method, Path: fr.Path, Summary: fr.Summary, Tag: "fhir", Access: accessUser, handler: fr.Handler}
+			if fr.Public {
+				rt.Access = accessPublic
+			}
+			s.routes = append(s.routes, rt)
+			h := rt.handler
+			if !fr.Public {
+				h = s.authenticated(false, h)
+			}
+			s.mux.Handle(rt.Method+" "+rt.Path, h)
+		}
+	}
+	s.mux.Handle(uiPattern, s.handleUI())
+	s.handler = s.base(http.HandlerFunc(s.dispatch))
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+const uiPattern = "GET /{path...}"
+
+// dispatch answers unknown API paths and wrong methods in the API's JSON
+// error shape rather than the mux's plain text.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
+	if isAPIPath(r.URL.Path) {
+		h, pattern := s.mux.Handler(r)
+		if pattern == "" || pattern == uiPattern {
+			status := http.StatusNotFound
+			if pattern == "" {
+				probe := &headerOnly{header: http.Header{}}
+				h.ServeHTTP(probe, r)
+				status = probe.status
+				if allow := probe.header.Get("Allow"); allow != "" {
+					w.Header().Set("Allow", allow)
+				}
+			}
+			if status == http.StatusMethodNotAllowed {
+				s.failStatus(w, r, http.StatusMethodNotAllowed, &domain.Error{Code: domain.EINVALID, Message: "Method " + r.Method + " is not allowed here; allowed: " + w.Header().Get("Allow") + "."})
+				return
+			}
+			s.fail(w, r, &domain.Error{Code: domain.ENOTFOUND, Message: "There is no API endpoint " + truncate(r.URL.Path, 200) + "; see /api/openapi.json."})
+			return
+		}
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// headerOnly records what the mux's fallback handler would answer.
+type headerOnly struct {
+	header http.Header
+	status int
+}
+
+func (h *headerOnly) Header() http.Header         { return h.header }
+func (h *headerOnly) Write(b []byte) (int, error) { return len(b), nil }
+func (h *headerOnly) WriteHeader(code int)        { h.status = code }
+
+// Routes lists "METHOD /path" for every route, in table order.
+func (s *Server) Routes() []string {
+	out := make([]string, len(s.routes))
+	for i, rt := range s.routes {
+		out[i] = rt.Method + " " + rt.Path
+	}
+	return out
+}
+
+// api adapts a handler that returns its error: the error is written in the
+// API's shape and logged, in one place.
+func (s *Server) api(fn func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			s.fail(w, r, err)
+		}
+	})
+}
+
+// fail writes err in the error shape of the API the request is for: an
+// OperationOutcome under /fhir/, the JSON error object elsewhere.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if s.fhir != nil && strings.HasPrefix(r.URL.Path, fhir.Base+"/") {
+		s.fhir.WriteError(w, r, err)
+		return
+	}
+	writeError(w, r, s.logger, err)
+}
+
+// failStatus is fail with a status its code does not imply (405).
+func (s *Server) failStatus(w http.ResponseWriter, r *http.Request, status int, err *domain.Error) {
+	if s.fhir != nil && strings.HasPrefix(r.URL.Path, fhir.Base+"/") {
+		w.WriteHeader(status)
+		s.fhir.WriteError(&statusKeeper{ResponseWriter: w}, r, err)
+		return
+	}
+	writeErrorStatus(w, r, s.logger, status, err)
+}
+
+// statusKeeper ignores a second WriteHeader, keeping the status already sent.
+type statusKeeper struct{ http.ResponseWriter }
+
+func (statusKeeper) WriteHeader(int) {}

@@ -1,0 +1,186 @@
+// Package policy decides who may do what. Every handler asks it, with the
+// caller, the action and the resource (including whose it is); the rules are
+// in one table so they can be read, reviewed and tested as a whole.
+package policy
+
+import (
+	"fmt"
+
+	"github.com/healthhub/healthhub/backend/domain"
+)
+
+// Actions.
+const (
+	Read   = "read"
+	List   = "list"
+	Create = "create"
+	Update = "update"
+	Delete = "delete"
+	Verify = "verify"
+	Export = "export"
+	// SetStatus moves an appointment along its workflow (arrived, fulfilled, …).
+	SetStatus = "set_status"
+)
+
+// Resource types.
+const (
+	Account  = "account"  // a user account
+	Self     = "self"     // the caller's own account, MFA and API keys
+	AuditLog = "audit"    // the audit log
+	Settings = "settings" // clinic-wide settings
+
+	Patient      = "patient"      // demographics and contact details
+	Clinical     = "clinical"     // medical history, allergies, medications, change history
+	Doctor       = "doctor"       // doctor profiles
+	Schedule     = "schedule"     // a doctor's availability and free slots
+	Appointment  = "appointment"  // one appointment
+	Notification = "notification" // the caller's own notifications
+)
+
+// Resource is the thing acted on. OwnerID is the account it belongs to (a
+// patient's own account), DoctorUserID the account of the doctor it concerns,
+// and CareTeam whether the calling doctor treats the patient concerned; the
+// rules compare them with the caller.
+type Resource struct {
+	Type         string
+	ID           string
+	OwnerID      string
+	DoctorUserID string
+	CareTeam     bool
+}
+
+// rule decides one (resource type, action) pair for one caller.
+type rule func(p *domain.Principal, r Resource) bool
+
+func roles(rs ...domain.Role) rule {
+	return func(p *domain.Principal, _ Resource) bool {
+		for _, r := range rs {
+			if p.Role == r {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func anyone(*domain.Principal, Resource) bool { return true }
+
+func own(p *domain.Principal, r Resource) bool { return r.OwnerID != "" && r.OwnerID == p.UserID }
+
+func either(rules ...rule) rule {
+	return func(p *domain.Principal, r Resource) bool {
+		for _, f := range rules {
+			if f(p, r) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+var admin = roles(domain.RoleAdmin)
+
+func both(a, b rule) rule {
+	return func(p *domain.Principal, r Resource) bool { return a(p, r) && b(p, r) }
+}
+
+// theirDoctor: the caller is the doctor the resource concerns.
+func theirDoctor(p *domain.Principal, r Resource) bool {
+	return p.Role == domain.RoleDoctor && r.DoctorUserID != "" && r.DoctorUserID == p.UserID
+}
+
+// treating: the caller is a doctor who treats the patient concerned.
+func treating(p *domain.Principal, r Resource) bool { return p.Role == domain.RoleDoctor && r.CareTeam }
+
+// ownPatient: the caller is the patient the resource belongs to.
+func ownPatient(p *domain.Principal, r Resource) bool {
+	return p.Role == domain.RolePatient && own(p, r)
+}
+
+var scheduling = roles(domain.RoleStaff, domain.RoleAdmin)
+
+// rules: resource type → action → who may. Anything not listed is denied.
+var rules = map[string]map[string]rule{
+	Self: {
+		Read: anyone, Update: anyone, Create: anyone, Delete: anyone, List: anyone,
+	},
+	Account: {
+		List:   admin,
+		Create: admin,
+		Read:   either(admin, own),
+		Update: admin,
+	},
+	AuditLog: {
+		List: admin, Read: admin, Verify: admin, Export: admin,
+	},
+	Settings: {
+		Read: admin, Update: admin,
+	},
+	// Front desk and admins keep demographics; doctors see their own
+	// patients; patients their own record.
+	Patient: {
+		Create: scheduling,
+		List:   either(scheduling, roles(domain.RoleDoctor)), // doctors' lists are narrowed to their patients
+		Read:   either(scheduling, ownPatient, treating),
+		Update: either(scheduling, ownPatient),
+	},
+	// Medical content: the treating doctors, and the patient (read only).
+	Clinical: {
+		Read:   either(ownPatient, treating),
+		Create: treating,
+		Update: treating,
+		Delete: treating,
+	},
+	Doctor: {
+		List: anyone, Read: anyone, Create: admin,
+	},
+	Schedule: {
+		Read:   anyone,
+		Update: either(scheduling, theirDoctor),
+	},
+	Appointment: {
+		// A doctor books follow-ups for patients they already treat; new
+		// patients come through the front desk or book themselves, so a
+		// doctor cannot make themselves someone's treating doctor.
+		Create: either(scheduling, ownPatient, both(theirDoctor, treating)),
+		List:   anyone, // narrowed to what the caller may see
+		Read:   either(scheduling, ownPatient, theirDoctor),
+		Update: either(scheduling, ownPatient, theirDoctor),
+		// Status changes (arrived, fulfilled, no-show) are the clinic's.
+		SetStatus: either(scheduling, theirDoctor),
+	},
+	Notification: {
+		List: anyone, Update: own,
+	},
+}
+
+// Authorize returns nil when p may do action on r, and a forbidden error a
+// person can understand otherwise. A nil principal is unauthorized.
+func Authorize(p *domain.Principal, action string, r Resource) error {
+	if p == nil {
+		return &domain.Error{Code: domain.EUNAUTHORIZED, Message: "Sign in first."}
+	}
+	if p.MFAPending && r.Type != Self {
+		return &domain.Error{Code: domain.EFORBIDDEN, Message: "Your role requires two-factor authentication. Set it up first (POST /api/v1/me/mfa/enroll, then confirm)."}
+	}
+	if f, ok := rules[r.Type][action]; ok && f(p, r) {
+		return nil
+	}
+	return &domain.Error{Code: domain.EFORBIDDEN, Message: fmt.Sprintf("Your role (%s) may not %s this %s.", p.Role, action, describe(r.Type))}
+}
+
+func describe(t string) string {
+	switch t {
+	case Account:
+		return "account"
+	case AuditLog:
+		return "audit log"
+	case Settings:
+		return "setting"
+	case Clinical:
+		return "medical record"
+	case Schedule:
+		return "schedule"
+	}
+	return t
+}

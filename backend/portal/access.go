@@ -1,0 +1,113 @@
+package portal
+
+import (
+	"context"
+
+	"github.com/healthhub/healthhub/backend/audit"
+	"github.com/healthhub/healthhub/backend/domain"
+	"github.com/healthhub/healthhub/backend/policy"
+)
+
+// Authorize asks the policy whether the caller in ctx may do action on res
+// and, when it refuses access to something the audit log covers, records the
+// refusal. Every API (REST, FHIR) authorises through here.
+func (s *Service) Authorize(ctx context.Context, action string, res policy.Resource) error {
+	err := policy.Authorize(domain.PrincipalFrom(ctx), action, res)
+	if err != nil && res.Type != policy.Self {
+		if aerr := s.audit.Record(ctx, audit.Event{Action: action, ResourceType: res.Type, ResourceID: res.ID, Outcome: domain.OutcomeDenied}); aerr != nil {
+			return aerr
+		}
+	}
+	return err
+}
+
+// CallerDoctor is the calling doctor's profile, or nil for other callers.
+func (s *Service) CallerDoctor(ctx context.Context) (*domain.Doctor, error) {
+	p := domain.PrincipalFrom(ctx)
+	if p == nil || p.Role != domain.RoleDoctor {
+		return nil, nil
+	}
+	d, err := s.store.DoctorByUserID(ctx, p.UserID)
+	if domain.IsCode(err, domain.ENOTFOUND) {
+		return nil, nil
+	}
+	return d, err
+}
+
+// PatientResource describes a patient's record (typ: policy.Patient or
+// policy.Clinical) for the policy: whose it is and whether the calling
+// doctor treats them.
+func (s *Service) PatientResource(ctx context.Context, typ, patientID string) (policy.Resource, error) {
+	pat, err := s.store.PatientByID(ctx, patientID)
+	if err != nil {
+		return policy.Resource{}, err
+	}
+	res := policy.Resource{Type: typ, ID: patientID, OwnerID: pat.UserID}
+	d, err := s.CallerDoctor(ctx)
+	if err != nil || d == nil {
+		return res, err
+	}
+	res.CareTeam, err = s.store.TreatsPatient(ctx, d.ID, patientID)
+	return res, err
+}
+
+// AppointmentResource describes an appointment (existing, or one to be
+// booked when id is empty) for the policy. An unknown doctor or patient is
+// invalid input.
+func (s *Service) AppointmentResource(ctx context.Context, doctorID, patientID, id string) (policy.Resource, error) {
+	res := policy.Resource{Type: policy.Appointment, ID: id}
+	pat, err := s.store.PatientByID(ctx, patientID)
+	switch {
+	case domain.IsCode(err, domain.ENOTFOUND):
+		return res, domain.Invalid("patient_id", "There is no patient with that id.")
+	case err != nil:
+		return res, err
+	}
+	doc, err := s.store.DoctorByID(ctx, doctorID)
+	switch {
+	case domain.IsCode(err, domain.ENOTFOUND):
+		return res, domain.Invalid("doctor_id", "There is no doctor with that id.")
+	case err != nil:
+		return res, err
+	}
+	res.OwnerID, res.DoctorUserID = pat.UserID, doc.UserID
+	if me, err := s.CallerDoctor(ctx); err != nil {
+		return res, err
+	} else if me != nil && me.ID == doc.ID {
+		if res.CareTeam, err = s.store.TreatsPatient(ctx, doc.ID, patientID); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// ScopeAppointments narrows a filter to what the caller may see: a patient
+// their own appointments, a doctor their own schedule. Asking explicitly for
+// someone else's is refused.
+func (s *Service) ScopeAppointments(ctx context.Context, f *domain.AppointmentFilter) error {
+	p := domain.PrincipalFrom(ctx)
+	if p == nil {
+		return &domain.Error{Code: domain.EUNAUTHORIZED, Message: "Sign in first."}
+	}
+	switch p.Role {
+	case domain.RolePatient:
+		mine, err := s.store.PatientByUserID(ctx, p.UserID)
+		if err != nil {
+			return err
+		}
+		if f.PatientID != "" && f.PatientID != mine.ID {
+			return s.Authorize(ctx, policy.Read, policy.Resource{Type: policy.Appointment, OwnerID: "someone-else"})
+		}
+		f.PatientID = mine.ID
+	case domain.RoleDoctor:
+		d, err := s.CallerDoctor(ctx)
+		if err != nil {
+			return err
+		}
+		if d == nil || (f.DoctorID != "" && f.DoctorID != d.ID) {
+			return s.Authorize(ctx, policy.Read, policy.Resource{Type: policy.Appointment, DoctorUserID: "someone-else"})
+		}
+		f.DoctorID = d.ID
+	}
+	return nil
+}

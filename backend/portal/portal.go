@@ -1,0 +1,75 @@
+// Package portal is the clinic's scheduling and records: patients and their
+// medical history, doctors and their availability, free slots, and
+// appointments that never double-book a doctor.
+package portal
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+	_ "time/tzdata" // time zones work on every OS, whatever it ships
+
+	"github.com/google/uuid"
+	"github.com/healthhub/healthhub/backend/audit"
+	"github.com/healthhub/healthhub/backend/auth"
+	"github.com/healthhub/healthhub/backend/domain"
+	"github.com/healthhub/healthhub/backend/secret"
+)
+
+// Recorder appends audit events; *audit.Log is one.
+type Recorder interface {
+	Record(ctx context.Context, ev audit.Event) error
+}
+
+// Accounts prepares new accounts (validation, password hashing).
+type Accounts interface {
+	PrepareAccount(ctx context.Context, in auth.NewAccount) (*domain.User, error)
+	SelfRegistrationOpen(ctx context.Context) (bool, error)
+	AllowRegistration(ctx context.Context) error
+}
+
+// Service implements the portal.
+type Service struct {
+	store    domain.Store
+	accounts Accounts
+	keys     *secret.Keyring
+	audit    Recorder
+	events   domain.Publisher
+	now      func() time.Time
+	logger   *slog.Logger
+	zones    sync.Map // time zone name → *time.Location
+}
+
+// New builds the service. events may be nil (no live updates).
+func New(store domain.Store, accounts Accounts, keys *secret.Keyring, rec Recorder, events domain.Publisher, now func() time.Time, logger *slog.Logger) *Service {
+	return &Service{store: store, accounts: accounts, keys: keys, audit: rec, events: events, now: now, logger: logger}
+}
+
+// publish sends a live event after a change has committed. A failure to
+// publish does not undo the change: clients also reload on reconnect.
+func (s *Service) publish(ctx context.Context, typ, id string, data any, users []string, roles ...domain.Role) {
+	if s.events == nil {
+		return
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		s.logger.Error("encode live event", "type", typ, "err", err)
+		return
+	}
+	var to []string
+	for _, u := range users {
+		if u != "" {
+			to = append(to, u)
+		}
+	}
+	if err := s.events.Publish(ctx, domain.Event{Type: typ, ID: id, At: s.now(), Data: b, UserIDs: to, Roles: roles}); err != nil {
+		s.logger.Warn("live event not published", "type", typ, "id", id, "err", err)
+	}
+}
+
+// Staff and admins see the clinic's whole schedule live.
+var scheduleRoles = []domain.Role{domain.RoleStaff, domain.RoleAdmin}
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }

@@ -1,0 +1,150 @@
+package server
+
+import (
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the server's configuration, from flags and HEALTHHUB_*
+// environment variables (flags win).
+type Config struct {
+	Addr             string
+	DataDir          string
+	DatabaseURL      string
+	PublicURL        string
+	KeyringFile      string
+	AllowedOrigins   []string
+	TrustedProxies   []netip.Prefix
+	SelfRegistration bool
+	IdleTimeout      time.Duration
+	LoginPerIP       float64
+	LoginPerAccount  float64
+	// RegistrationsPerIPHour bounds self-registrations from one address.
+	RegistrationsPerIPHour float64
+	LogLevel               string
+	LogFormat              string
+	// Argon2Memory in KiB; lower only for tests and benchmarks.
+	Argon2Memory uint32
+	// E-mail delivery of notifications; no SMTPAddr keeps them in the app.
+	SMTPAddr     string
+	SMTPFrom     string
+	SMTPUsername string
+	SMTPPassword string
+	SMTPStartTLS string
+	// KMSKeyID, when set, wraps the keyring's data keys with this AWS KMS
+	// key (hosted mode); credentials and region come from the usual AWS
+	// environment (AWS_REGION, roles, …).
+	KMSKeyID string
+}
+
+// defaultDataDir is the OS user data folder for HealthHub.
+func defaultDataDir(getenv func(string) string) string {
+	switch runtime.GOOS {
+	case "linux", "freebsd", "openbsd", "netbsd":
+		if d := getenv("XDG_DATA_HOME"); d != "" {
+			return filepath.Join(d, "healthhub")
+		}
+		if h, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(h, ".local", "share", "healthhub")
+		}
+	default:
+		if d, err := os.UserConfigDir(); err == nil {
+			return filepath.Join(d, "HealthHub")
+		}
+	}
+	return "healthhub-data"
+}
+
+// bindFlags declares the flags shared by the commands that open the store.
+func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	addr := fs.String("addr", env("HEALTHHUB_ADDR", "127.0.0.1:8080"), "listen address (HEALTHHUB_ADDR)")
+	dataDir := fs.String("data-dir", env("HEALTHHUB_DATA_DIR", defaultDataDir(getenv)), "data folder (HEALTHHUB_DATA_DIR)")
+	dbURL := fs.String("database-url", env("HEALTHHUB_DATABASE_URL", ""), "postgres://… for PostgreSQL; empty for SQLite in the data folder (HEALTHHUB_DATABASE_URL)")
+	publicURL := fs.String("public-url", env("HEALTHHUB_PUBLIC_URL", ""), "URL people use to reach this server, for links it prints (HEALTHHUB_PUBLIC_URL)")
+	keyring := fs.String("keyring-file", env("HEALTHHUB_KEYRING_FILE", ""), "encryption keyring file; default keyring.json in the data folder (HEALTHHUB_KEYRING_FILE)")
+	origins := fs.String("allowed-origins", env("HEALTHHUB_ALLOWED_ORIGINS", "wails://wails,http://wails.localhost"), "comma-separated browser origins allowed to call the API besides the server's own (HEALTHHUB_ALLOWED_ORIGINS)")
+	proxies := fs.String("trusted-proxies", env("HEALTHHUB_TRUSTED_PROXIES", ""), "comma-separated CIDRs whose X-Forwarded-For is believed (HEALTHHUB_TRUSTED_PROXIES)")
+	selfReg := fs.String("self-registration", env("HEALTHHUB_SELF_REGISTRATION", "true"), "let patients register themselves until an admin changes the setting (HEALTHHUB_SELF_REGISTRATION)")
+	idle := fs.String("idle-timeout", env("HEALTHHUB_IDLE_TIMEOUT", "15m"), "automatic logoff after this long without activity, until an admin changes the setting (HEALTHHUB_IDLE_TIMEOUT)")
+	perIP := fs.String("login-rate-per-ip", env("HEALTHHUB_LOGIN_RATE_PER_IP", "30"), "sign-in attempts per minute from one address; -1 for no limit (HEALTHHUB_LOGIN_RATE_PER_IP)")
+	perAcct := fs.String("login-rate-per-account", env("HEALTHHUB_LOGIN_RATE_PER_ACCOUNT", "10"), "sign-in attempts per minute for one account; -1 for no limit (HEALTHHUB_LOGIN_RATE_PER_ACCOUNT)")
+	regRate := fs.String("register-rate-per-ip", env("HEALTHHUB_REGISTER_RATE_PER_IP", "20"), "self-registrations per hour from one address; -1 for no limit (HEALTHHUB_REGISTER_RATE_PER_IP)")
+	level := fs.String("log-level", env("HEALTHHUB_LOG_LEVEL", "info"), "debug, info, warn or error (HEALTHHUB_LOG_LEVEL)")
+	format := fs.String("log-format", env("HEALTHHUB_LOG_FORMAT", "text"), "text or json (HEALTHHUB_LOG_FORMAT)")
+	smtpAddr := fs.String("smtp-addr", env("HEALTHHUB_SMTP_ADDR", ""), "SMTP server host:port for e-mail notifications; empty keeps notifications in the app (HEALTHHUB_SMTP_ADDR)")
+	smtpFrom := fs.String("smtp-from", env("HEALTHHUB_SMTP_FROM", ""), "sender address of notification e-mails (HEALTHHUB_SMTP_FROM)")
+	smtpUser := fs.String("smtp-username", env("HEALTHHUB_SMTP_USERNAME", ""), "SMTP user name (HEALTHHUB_SMTP_USERNAME)")
+	smtpStartTLS := fs.String("smtp-starttls", env("HEALTHHUB_SMTP_STARTTLS", "auto"), "auto, always or never (HEALTHHUB_SMTP_STARTTLS)")
+	kmsKey := fs.String("kms-key-id", env("HEALTHHUB_KMS_KEY_ID", ""), "AWS KMS key (ARN or alias) that wraps the encryption keyring in hosted mode (HEALTHHUB_KMS_KEY_ID)")
+	argonMem := fs.String("argon2-memory-kib", env("HEALTHHUB_ARGON2_MEMORY_KIB", "65536"), "password hashing memory in KiB (HEALTHHUB_ARGON2_MEMORY_KIB)")
+
+	return func() (Config, error) {
+		c := Config{KMSKeyID: *kmsKey, SMTPAddr: *smtpAddr, SMTPFrom: *smtpFrom, SMTPUsername: *smtpUser, SMTPStartTLS: *smtpStartTLS,
+			// The password comes from the environment only, never a flag that
+			// other users could read in the process list.
+			SMTPPassword: getenv("HEALTHHUB_SMTP_PASSWORD"),
+			Addr:         *addr, DataDir: *dataDir, DatabaseURL: *dbURL, PublicURL: strings.TrimRight(*publicURL, "/"),
+			KeyringFile: *keyring, LogLevel: *level, LogFormat: *format}
+		if c.KeyringFile == "" {
+			c.KeyringFile = filepath.Join(c.DataDir, "keyring.json")
+		}
+		for _, o := range strings.Split(*origins, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				c.AllowedOrigins = append(c.AllowedOrigins, o)
+			}
+		}
+		for _, p := range strings.Split(*proxies, ",") {
+			if p = strings.TrimSpace(p); p == "" {
+				continue
+			}
+			pfx, err := netip.ParsePrefix(p)
+			if err != nil {
+				return c, fmt.Errorf("trusted proxy %q is not a CIDR such as 10.0.0.0/8: %w", p, err)
+			}
+			c.TrustedProxies = append(c.TrustedProxies, pfx)
+		}
+		var err error
+		if c.SelfRegistration, err = strconv.ParseBool(*selfReg); err != nil {
+			return c, fmt.Errorf("self-registration must be true or false, not %q", *selfReg)
+		}
+		if c.IdleTimeout, err = time.ParseDuration(*idle); err != nil || c.IdleTimeout < time.Minute {
+			return c, fmt.Errorf("idle timeout %q must be a duration of at least 1m, such as 15m", *idle)
+		}
+		if c.LoginPerIP, err = strconv.ParseFloat(*perIP, 64); err != nil {
+			return c, fmt.Errorf("login rate per IP %q is not a number", *perIP)
+		}
+		if c.RegistrationsPerIPHour, err = strconv.ParseFloat(*regRate, 64); err != nil {
+			return c, fmt.Errorf("registration rate %q is not a number", *regRate)
+		}
+		if c.LoginPerAccount, err = strconv.ParseFloat(*perAcct, 64); err != nil {
+			return c, fmt.Errorf("login rate per account %q is not a number", *perAcct)
+		}
+		mem, err := strconv.ParseUint(*argonMem, 10, 32)
+		if err != nil || mem < 64 {
+			return c, fmt.Errorf("argon2 memory %q must be a whole number of KiB, at least 64", *argonMem)
+		}
+		c.Argon2Memory = uint32(mem)
+		if c.SMTPAddr != "" && c.SMTPFrom == "" {
+			return c, fmt.Errorf("HEALTHHUB_SMTP_FROM is needed with HEALTHHUB_SMTP_ADDR: the address notification e-mails come from")
+		}
+		switch c.LogFormat {
+		case "text", "json":
+		default:
+			return c, fmt.Errorf("log format must be text or json, not %q", c.LogFormat)
+		}
+		return c, nil
+	}
+}

@@ -1,0 +1,221 @@
+// Package server wires HealthHub together and implements the healthhubd
+// command line. main only calls Run.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/healthhub/healthhub/backend/audit"
+	"github.com/healthhub/healthhub/backend/auth"
+	"github.com/healthhub/healthhub/backend/fhir"
+	"github.com/healthhub/healthhub/backend/httpapi"
+	"github.com/healthhub/healthhub/backend/live"
+	"github.com/healthhub/healthhub/backend/notify"
+	"github.com/healthhub/healthhub/backend/portal"
+	"github.com/healthhub/healthhub/backend/secret"
+	"github.com/healthhub/healthhub/backend/store"
+	"github.com/healthhub/healthhub/backend/store/postgres"
+	"github.com/healthhub/healthhub/frontend"
+)
+
+// Version is stamped at build time (-ldflags "-X …/server.Version=…").
+var Version = "dev"
+
+// System is the running backend's parts, gathered so commands and the
+// desktop shell can share them.
+type System struct {
+	Config Config
+	Logger *slog.Logger
+	Now    func() time.Time
+	Store  store.DB
+	Keys   *secret.Keyring
+	Audit  *audit.Log
+	Auth   *auth.Service
+	Portal *portal.Service
+	Live   *live.Hub
+}
+
+func newLogger(c Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Open opens and migrates the store and builds the services.
+func Open(ctx context.Context, c Config, logger *slog.Logger, now func() time.Time) (*System, error) {
+	db, err := store.Open(ctx, c.DatabaseURL, c.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	version, err := db.Migrate(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate %s database: %w", db.Engine(), err)
+	}
+	logger.Info("database ready", "engine", db.Engine(), "schema_version", version)
+	keys, err := loadKeyring(ctx, c)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	auditLog := audit.NewLog(db, now, logger)
+	argon := auth.DefaultArgon2
+	argon.Memory = c.Argon2Memory
+	authSvc, err := auth.New(ctx, auth.Config{
+		IdleTimeout: c.IdleTimeout, SelfRegistration: c.SelfRegistration, Argon2: argon,
+		LoginPerIPPerMinute: c.LoginPerIP, LoginPerAccountPerMinute: c.LoginPerAccount, RegistrationsPerIPPerHour: c.RegistrationsPerIPHour,
+	}, db, auditLog, keys, now, logger)
+	if err != nil {
+		auditLog.Close()
+		db.Close()
+		return nil, err
+	}
+	hub, err := newHub(c, db, now, logger)
+	if err != nil {
+		auditLog.Close()
+		db.Close()
+		return nil, err
+	}
+	portalSvc := portal.New(db, authSvc, keys, auditLog, hub, now, logger)
+	return &System{Config: c, Logger: logger, Now: now, Store: db, Keys: keys, Audit: auditLog, Auth: authSvc, Portal: portalSvc, Live: hub}, nil
+}
+
+// liveChannel is the PostgreSQL notification channel that carries live
+// events between server processes sharing a database.
+const liveChannel = "healthhub_live"
+
+// newHub builds the live-update hub; with PostgreSQL, events also travel to
+// the other server processes through LISTEN/NOTIFY.
+func newHub(c Config, db store.DB, now func() time.Time, logger *slog.Logger) (*live.Hub, error) {
+	opts := live.Options{AllowedOrigins: c.AllowedOrigins}
+	if pg, ok := db.(*postgres.DB); ok {
+		bridge, err := live.NewPGBridge(pg.Pool(), liveChannel, logger)
+		if err != nil {
+			return nil, err
+		}
+		opts.Bridge = bridge
+	}
+	return live.NewHub(opts, now, logger)
+}
+
+// Close disconnects live clients, flushes the audit log and closes the
+// database.
+func (s *System) Close() error {
+	s.Live.Close()
+	s.Audit.Close()
+	return s.Store.Close()
+}
+
+// Handler returns the HTTP API and web UI.
+func (s *System) Handler() *httpapi.Server {
+	return httpapi.New(httpapi.Config{
+		AllowedOrigins: s.Config.AllowedOrigins, TrustedProxies: s.Config.TrustedProxies,
+		Version: Version, UI: frontend.Dist(),
+	}, httpapi.Deps{Auth: s.Auth, Portal: s.Portal, Store: s.Store, Audit: s.Audit, Live: s.Live, Now: s.Now, Logger: s.Logger,
+		FHIR: fhir.New(s.Portal, s.Store, s.Audit, s.Now, s.Logger, s.publicBase)})
+}
+
+// Serve runs the HTTP server on ln until ctx ends, then shuts down
+// gracefully: in-flight requests finish (up to 30 s), the audit log is
+// flushed, and the database is closed by the caller.
+func (s *System) Serve(ctx context.Context, ln net.Listener) error {
+	s.Config.Addr = ln.Addr().String() // the real port when :0 was asked for
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
+	}
+	worker, err := s.notificationWorker()
+	if err != nil {
+		return err
+	}
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		if err := worker.Run(workerCtx); err != nil {
+			s.Logger.Error("notification worker stopped", "err", err)
+		}
+	}()
+	defer func() { stopWorker(); <-workerDone }()
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.Logger.Info("shutting down: finishing requests in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return serr
+	}
+	return err
+}
+
+// notificationWorker delivers the outbox by e-mail and creates reminders.
+// Without an SMTP server the notifications stay in the app, and their e-mail
+// is recorded as not sent, with the reason.
+func (s *System) notificationWorker() (*notify.Worker, error) {
+	var sender notify.Sender = noMail{}
+	if s.Config.SMTPAddr != "" {
+		m, err := notify.NewMailer(notify.SMTPConfig{Addr: s.Config.SMTPAddr, From: s.Config.SMTPFrom, Username: s.Config.SMTPUsername,
+			Password: s.Config.SMTPPassword, StartTLS: s.Config.SMTPStartTLS}, s.Now, s.Logger)
+		if err != nil {
+			return nil, fmt.Errorf("e-mail settings: %w", err)
+		}
+		sender = m
+	}
+	return notify.NewWorker(s.Store, sender, s.Live, s.Now, s.Logger, notify.Options{}), nil
+}
+
+// noMail is the sender when no SMTP server is configured.
+type noMail struct{}
+
+func (noMail) Send(context.Context, string, string, string, string) error {
+	return notify.Permanent(errors.New("e-mail delivery is not configured (HEALTHHUB_SMTP_ADDR)"))
+}
+
+// publicBase is the configured public URL for links in responses (FHIR
+// bundles), never the client-supplied Host header; without one it is the
+// listen address.
+func (s *System) publicBase(*http.Request) string {
+	if s.Config.PublicURL != "" {
+		return s.Config.PublicURL
+	}
+	return "http://" + s.Config.Addr
+}
+
+// loadKeyring opens the encryption keyring: a local 0600 file by default, or
+// one whose data keys are wrapped by AWS KMS when a KMS key is configured.
+func loadKeyring(ctx context.Context, c Config) (*secret.Keyring, error) {
+	if c.KMSKeyID == "" {
+		return secret.LoadOrCreate(c.KeyringFile)
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration for KMS: %w", err)
+	}
+	return secret.LoadOrCreateWrapped(ctx, c.KeyringFile, secret.NewKMSWrapper(kms.NewFromConfig(awsCfg), c.KMSKeyID))
+}

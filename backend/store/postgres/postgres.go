@@ -1,0 +1,188 @@
+// Package postgres is the server storage engine: PostgreSQL (or Aurora
+// PostgreSQL in hosted mode) through a pgx/v5 pool.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/healthhub/healthhub/backend/domain"
+	"github.com/healthhub/healthhub/backend/store/migrate"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// migrationLockID serialises migrations of replicas starting together.
+const migrationLockID = 0x4848_6d69_6772 // "HHmigr"
+
+// DB is the PostgreSQL store.
+type DB struct {
+	pool *pgxpool.Pool
+}
+
+var _ domain.Store = (*DB)(nil)
+
+// Open connects a pool to url. Options such as search_path may be set in the
+// URL. The pool reconnects by itself after the server restarts.
+func Open(ctx context.Context, url string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database URL: %w", err)
+	}
+	if cfg.MaxConns < 8 {
+		cfg.MaxConns = 8
+	}
+	cfg.HealthCheckPeriod = 5 * time.Second
+	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	return &DB{pool: pool}, nil
+}
+
+// Migrations returns this dialect's migrations, in order.
+func Migrations() ([]migrate.Migration, error) { return migrate.Load(migrationFS, "migrations") }
+
+// Migrate applies pending migrations under an advisory lock and returns the
+// resulting version. A database from a newer binary is refused.
+func (db *DB) Migrate(ctx context.Context) (int, error) {
+	all, err := Migrations()
+	if err != nil {
+		return 0, err
+	}
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return 0, mapErr(err, "acquire connection")
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrationLockID); err != nil {
+		return 0, mapErr(err, "take migration lock")
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLockID)
+
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return 0, mapErr(err, "create schema table")
+	}
+	var current int
+	if err := conn.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return 0, mapErr(err, "read schema version")
+	}
+	pending, err := migrate.Pending(all, current)
+	if err != nil {
+		return current, err
+	}
+	for _, m := range pending {
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name)
+			return err
+		})
+		if err != nil {
+			return current, fmt.Errorf("apply migration %s: %w", m.Name, err)
+		}
+		current = m.Version
+	}
+	return current, nil
+}
+
+func (db *DB) Engine() string { return "postgres" }
+
+func (db *DB) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	var one int
+	return mapErr(db.pool.QueryRow(ctx, `SELECT 1`).Scan(&one), "ping")
+}
+
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+// Exec runs raw SQL. It exists for tests that play an attacker with direct
+// database access; the application never calls it.
+func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := db.pool.Exec(ctx, query, args...)
+	return err
+}
+
+// Pool exposes the pool to packages that need PostgreSQL-only features.
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// nullTime stores the zero time as NULL.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func fromNull(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// mapErr turns driver errors into domain errors: unique violations become
+// conflicts; a server that is down, restarting or unreachable becomes
+// unavailable (503), which clients may retry.
+func mapErr(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return &domain.Error{Code: domain.ENOTFOUND, Message: "Not found."}
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "23505":
+			return fmt.Errorf("%s: %w", what, &domain.Error{Code: domain.ECONFLICT, Message: "That already exists."})
+		case pe.Code == "22021", pe.Code == "22P05", pe.Code == "54000":
+			// Invalid UTF-8 or a NUL byte in a value; a value too long to index.
+			return domain.Invalid("", "The request contains characters that are not valid text (such as a NUL byte or invalid UTF-8).")
+		case pe.Code[:2] == "08", pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", pe.Code == "53300", pe.Code[:2] == "40":
+			return domain.Unavailable(err, "The database is unavailable; please try again shortly.")
+		}
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	var ne net.Error
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ne) || errors.As(err, &ce) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
+		errors.Is(err, context.DeadlineExceeded) || isClosedConn(err) {
+		return domain.Unavailable(err, "The database is unavailable; please try again shortly.")
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func isClosedConn(err error) bool {
+	s := err.Error()
+	for _, m := range []string{"conn closed", "unexpected EOF", "connection reset", "broken pipe", "closed pool", "failed to connect"} {
+		if strings.Contains(s, m) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,40 @@
+// Package store opens the storage engine the configuration names: PostgreSQL
+// for a postgres:// URL, otherwise the embedded SQLite file in the data folder.
+package store
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+
+	"github.com/healthhub/healthhub/backend/domain"
+	"github.com/healthhub/healthhub/backend/store/postgres"
+	"github.com/healthhub/healthhub/backend/store/sqlite"
+)
+
+// DB is a store that can also migrate its schema.
+type DB interface {
+	domain.Store
+	Migrate(ctx context.Context) (int, error)
+}
+
+var (
+	_ DB = (*sqlite.DB)(nil)
+	_ DB = (*postgres.DB)(nil)
+)
+
+// SQLiteFile is the database file's name inside the data folder.
+const SQLiteFile = "healthhub.db"
+
+// IsPostgres reports whether url names a PostgreSQL database.
+func IsPostgres(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}
+
+// Open opens the configured engine without migrating it.
+func Open(ctx context.Context, databaseURL, dataDir string) (DB, error) {
+	if IsPostgres(databaseURL) {
+		return postgres.Open(ctx, databaseURL)
+	}
+	return sqlite.Open(filepath.Join(dataDir, SQLiteFile))
+}
