@@ -288,6 +288,9 @@ func parseDateValue(field, v string) (lo, hi time.Time, err error) {
 	if lo.Day() != day { // 2026-02-30 rolls over
 		return bad("%s is not a real date (%s).", field, clip(v, 40))
 	}
+	if y := lo.UTC().Year(); y < 1 || y > 9999 { // the offset moves it out of the years FHIR can write
+		return bad("%s falls outside the years 0001 to 9999 in UTC (%s).", field, clip(v, 40))
+	}
 	switch {
 	case m[2] == "":
 		hi = lo.AddDate(1, 0, 0)

@@ -137,7 +137,7 @@ func TestText(t *testing.T) {
 			name:  "invalid UTF-8 repaired",
 			data:  "Opening hours at the caf\xe9 \xff\xfe ok\x01\x7f \x1b[1m",
 			title: "surgery hours",
-			want:  []string{": Opening hours at the caf\uFFFD \uFFFD\uFFFD ok [1m"},
+			want:  []string{": Opening hours at the caf\uFFFD \uFFFD ok [1m"},
 		},
 		{
 			name:  "CRLF and BOM",
@@ -199,21 +199,21 @@ func TestMarkdown(t *testing.T) {
 			title: "Clinic guide",
 		},
 		{
-			name: "front matter title",
-			data: "---\ntitle: \"Travel vaccines\"\nauthor: x\n---\n# Overview\n\nBook early.",
-			want: []string{"Overview: Book early."},
+			name:  "front matter title",
+			data:  "---\ntitle: \"Travel vaccines\"\nauthor: x\n---\n# Overview\n\nBook early.",
+			want:  []string{"Overview: Book early."},
 			title: "Travel vaccines",
 		},
 		{
-			name: "toml front matter",
-			data: "+++\ntitle = 'Sick notes'\n+++\nText.",
-			want: []string{": Text."},
+			name:  "toml front matter",
+			data:  "+++\ntitle = 'Sick notes'\n+++\nText.",
+			want:  []string{": Text."},
 			title: "Sick notes",
 		},
 		{
-			name: "code fence kept verbatim",
-			data: "# Setup\n\n```sh\n  echo *not emphasis*\n\n  [not](a link)\n```\nAfter.",
-			want: []string{"Setup:   echo *not emphasis*\n  [not](a link)\n\nAfter."},
+			name:  "code fence kept verbatim",
+			data:  "# Setup\n\n```sh\n  echo *not emphasis*\n\n  [not](a link)\n```\nAfter.",
+			want:  []string{"Setup:   echo *not emphasis*\n  [not](a link)\n\nAfter."},
 			title: "Setup",
 		},
 		{
@@ -462,9 +462,9 @@ func TestDOCX(t *testing.T) {
 			name: "hidden, deleted, field codes and fallback content skipped",
 			parts: map[string]string{
 				"word/document.xml": docxDocument(
-					`<w:p><w:r><w:rPr><w:vanish/></w:rPr><w:t>hidden</w:t></w:r><w:r><w:t>shown</w:t></w:r>`+
-						`<w:del><w:r><w:delText>deleted</w:delText></w:r></w:del>`+
-						`<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText>PAGE</w:instrText></w:r><w:r><w:t xml:space="preserve"> 3</w:t></w:r>`+
+					`<w:p><w:r><w:rPr><w:vanish/></w:rPr><w:t>hidden</w:t></w:r><w:r><w:t>shown</w:t></w:r>` +
+						`<w:del><w:r><w:delText>deleted</w:delText></w:r></w:del>` +
+						`<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText>PAGE</w:instrText></w:r><w:r><w:t xml:space="preserve"> 3</w:t></w:r>` +
 						`<mc:AlternateContent><mc:Choice Requires="wps"><w:r><w:t xml:space="preserve"> box</w:t></w:r></mc:Choice><mc:Fallback><w:r><w:t>box again</w:t></w:r></mc:Fallback></mc:AlternateContent></w:p>`,
 				),
 			},
