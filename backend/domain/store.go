@@ -9,6 +9,7 @@ type Store interface {
 	SettingStore
 	AuditStore
 	ClinicStore
+	KnowledgeStore
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 	// Engine names the storage engine: "sqlite" or "postgres".

@@ -22,9 +22,9 @@ func newMetrics() *metrics {
 			Name: "healthhub_http_requests_total", Help: "HTTP requests by route pattern, method and status.",
 		}, []string{"route", "method", "status"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "healthhub_http_request_duration_seconds", Help: "HTTP request latency by route pattern and method.",
+			Name: "healthhub_http_request_duration_seconds", Help: "HTTP request latency by route pattern, method and status.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{"route", "method"}),
+		}, []string{"route", "method", "status"}),
 	}
 	m.registry.MustRegister(m.requests, m.latency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -40,5 +40,5 @@ func (m *metrics) observe(route, method string, status int, d time.Duration) {
 		method = "OTHER"
 	}
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(route, method).Observe(d.Seconds())
+	m.latency.WithLabelValues(route, method, strconv.Itoa(status)).Observe(d.Seconds())
 }

@@ -1,0 +1,350 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/healthhub/healthhub/backend/domain"
+	"github.com/healthhub/healthhub/backend/store/vector"
+	"github.com/jackc/pgx/v5"
+)
+
+const sourceColumns = `id, kind, path, bucket, prefix, visibility, created_by, created_at, last_scan_at, last_error`
+
+func scanSource(row pgx.Row) (*domain.KnowledgeSource, error) {
+	var s domain.KnowledgeSource
+	var scanned *time.Time
+	if err := row.Scan(&s.ID, &s.Kind, &s.Path, &s.Bucket, &s.Prefix, &s.Visibility, &s.CreatedBy, &s.CreatedAt, &scanned, &s.LastError); err != nil {
+		return nil, err
+	}
+	s.CreatedAt = s.CreatedAt.UTC()
+	s.LastScanAt = fromNull(scanned)
+	return &s, nil
+}
+
+func (db *DB) CreateSource(ctx context.Context, s *domain.KnowledgeSource) error {
+	if s.ID == "" {
+		s.ID = newID()
+	}
+	_, err := db.pool.Exec(ctx, `INSERT INTO knowledge_sources (id, kind, path, bucket, prefix, visibility, created_by, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, s.ID, s.Kind, s.Path, s.Bucket, s.Prefix, s.Visibility, s.CreatedBy, s.CreatedAt.UTC())
+	if pgCode(err) == "23505" {
+		return domain.Errorf(domain.ECONFLICT, "This knowledge source already exists: %s.", s.Location())
+	}
+	return mapErr(err, "create knowledge source")
+}
+
+func (db *DB) Source(ctx context.Context, id string) (*domain.KnowledgeSource, error) {
+	s, err := scanSource(db.pool.QueryRow(ctx, `SELECT `+sourceColumns+` FROM knowledge_sources WHERE id = $1`, id))
+	if err == pgx.ErrNoRows {
+		return nil, domain.Errorf(domain.ENOTFOUND, "No such knowledge source.")
+	}
+	return s, mapErr(err, "read knowledge source")
+}
+
+func (db *DB) Sources(ctx context.Context) ([]domain.KnowledgeSource, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+sourceColumns+` FROM knowledge_sources ORDER BY created_at, id`)
+	if err != nil {
+		return nil, mapErr(err, "list knowledge sources")
+	}
+	defer rows.Close()
+	out := []domain.KnowledgeSource{}
+	for rows.Next() {
+		s, err := scanSource(rows)
+		if err != nil {
+			return nil, mapErr(err, "list knowledge sources")
+		}
+		out = append(out, *s)
+	}
+	return out, mapErr(rows.Err(), "list knowledge sources")
+}
+
+func (db *DB) knowledgeTx(ctx context.Context, what string, fn func(tx pgx.Tx) error) error {
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return mapErr(err, what)
+	}
+	defer tx.Rollback(ctx)
+	if err := fn(tx); err != nil {
+		return mapErr(err, what)
+	}
+	return mapErr(tx.Commit(ctx), what)
+}
+
+func (db *DB) DeleteSource(ctx context.Context, id string) error {
+	return db.knowledgeTx(ctx, "delete knowledge source", func(tx pgx.Tx) error {
+		docs, err := collect(ctx, tx, `DELETE FROM knowledge_files WHERE source_id = $1 RETURNING COALESCE(document_id, '')`, id)
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM knowledge_sources WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return domain.Errorf(domain.ENOTFOUND, "No such knowledge source.")
+		}
+		return dropOrphans(ctx, tx, docs)
+	})
+}
+
+func (db *DB) SetSourceScan(ctx context.Context, id string, at time.Time, scanErr string) error {
+	_, err := db.pool.Exec(ctx, `UPDATE knowledge_sources SET last_scan_at = $1, last_error = $2 WHERE id = $3`, at.UTC(), scanErr, id)
+	return mapErr(err, "record knowledge scan")
+}
+
+func (db *DB) SourceCounts(ctx context.Context, id string) (domain.SourceCounts, error) {
+	var c domain.SourceCounts
+	err := db.pool.QueryRow(ctx, `SELECT COUNT(*) FILTER (WHERE status = 'indexed'), COUNT(*) FILTER (WHERE status = 'failed')
+		FROM knowledge_files WHERE source_id = $1`, id).Scan(&c.Indexed, &c.Failed)
+	return c, mapErr(err, "count knowledge files")
+}
+
+const fileColumns = `source_id, path, size, mod_time, etag, hash, COALESCE(document_id, ''), status, reason, error, updated_at`
+
+func (db *DB) queryFiles(ctx context.Context, query string, args ...any) ([]domain.KnowledgeFile, error) {
+	rows, err := db.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, mapErr(err, "list knowledge files")
+	}
+	defer rows.Close()
+	out := []domain.KnowledgeFile{}
+	for rows.Next() {
+		var f domain.KnowledgeFile
+		var mod *time.Time
+		if err := rows.Scan(&f.SourceID, &f.Path, &f.Size, &mod, &f.ETag, &f.Hash, &f.DocumentID, &f.Status, &f.Reason, &f.Error, &f.UpdatedAt); err != nil {
+			return nil, mapErr(err, "list knowledge files")
+		}
+		f.ModTime = fromNull(mod)
+		f.UpdatedAt = f.UpdatedAt.UTC()
+		out = append(out, f)
+	}
+	return out, mapErr(rows.Err(), "list knowledge files")
+}
+
+func (db *DB) Files(ctx context.Context, sourceID string) ([]domain.KnowledgeFile, error) {
+	return db.queryFiles(ctx, `SELECT `+fileColumns+` FROM knowledge_files WHERE source_id = $1 ORDER BY path`, sourceID)
+}
+
+func (db *DB) FailedFiles(ctx context.Context, sourceID string, limit int) ([]domain.KnowledgeFile, error) {
+	return db.queryFiles(ctx, `SELECT `+fileColumns+` FROM knowledge_files WHERE source_id = $1 AND status = 'failed'
+		ORDER BY updated_at DESC, path LIMIT $2`, sourceID, limit)
+}
+
+func (db *DB) HasDocument(ctx context.Context, id string) (bool, error) {
+	var ok bool
+	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM knowledge_documents WHERE id = $1)`, id).Scan(&ok)
+	return ok, mapErr(err, "find knowledge document")
+}
+
+// collect returns the non-empty strings a query yields.
+func collect(ctx context.Context, tx pgx.Tx, query string, args ...any) ([]string, error) {
+	rows, err := tx.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	out := ids[:0]
+	for _, id := range ids {
+		if id != "" {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// dropOrphans removes those of docs that no file points at any more.
+func dropOrphans(ctx context.Context, tx pgx.Tx, docs []string) error {
+	if len(docs) == 0 {
+		return nil
+	}
+	orphans, err := collect(ctx, tx, `SELECT d.id FROM knowledge_documents d WHERE d.id = ANY($1)
+		AND NOT EXISTS (SELECT 1 FROM knowledge_files f WHERE f.document_id = d.id) FOR UPDATE`, docs)
+	if err != nil || len(orphans) == 0 {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM knowledge_chunks WHERE document_id = ANY($1)`, orphans); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `DELETE FROM knowledge_documents WHERE id = ANY($1)`, orphans)
+	return err
+}
+
+func (db *DB) IndexFiles(ctx context.Context, files []domain.IndexedFile) error {
+	if len(files) == 0 {
+		return nil
+	}
+	now := time.Now().UTC()
+	return db.knowledgeTx(ctx, "index knowledge files", func(tx pgx.Tx) error {
+		var replaced []string
+		for _, in := range files {
+			f := in.File
+			prev, err := collect(ctx, tx, `SELECT COALESCE(document_id, '') FROM knowledge_files WHERE source_id = $1 AND path = $2 FOR UPDATE`, f.SourceID, f.Path)
+			if err != nil {
+				return err
+			}
+			replaced = append(replaced, prev...)
+			var docID *string
+			if d := in.Document; d != nil {
+				docID = &d.ID
+				tag, err := tx.Exec(ctx, `INSERT INTO knowledge_documents (id, title, format, bytes, chunks, created_at)
+					VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`, d.ID, d.Title, d.Format, d.Bytes, len(in.Chunks), now)
+				if err != nil {
+					return err
+				}
+				if tag.RowsAffected() == 1 && len(in.Chunks) > 0 {
+					rows := make([][]any, len(in.Chunks))
+					for i, c := range in.Chunks {
+						rows[i] = []any{d.ID, c.Ordinal, strings.Join(c.Headings, "\n"), c.Text, c.Tokens, vector.Encode(c.Embedding), c.EmbeddingModel}
+					}
+					if _, err := tx.CopyFrom(ctx, pgx.Identifier{"knowledge_chunks"},
+						[]string{"document_id", "ordinal", "headings", "body", "tokens", "embedding", "embedding_model"}, pgx.CopyFromRows(rows)); err != nil {
+						return err
+					}
+				}
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO knowledge_files (source_id, path, size, mod_time, etag, hash, document_id, status, reason, error, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+				ON CONFLICT (source_id, path) DO UPDATE SET size = excluded.size, mod_time = excluded.mod_time, etag = excluded.etag,
+					hash = excluded.hash, document_id = excluded.document_id, status = excluded.status, reason = excluded.reason,
+					error = excluded.error, updated_at = excluded.updated_at`,
+				f.SourceID, f.Path, f.Size, nullTime(f.ModTime), f.ETag, f.Hash, docID, f.Status, f.Reason, f.Error, now); err != nil {
+				return err
+			}
+		}
+		return dropOrphans(ctx, tx, replaced)
+	})
+}
+
+func (db *DB) TouchFile(ctx context.Context, sourceID, path string, modTime time.Time) error {
+	_, err := db.pool.Exec(ctx, `UPDATE knowledge_files SET mod_time = $1 WHERE source_id = $2 AND path = $3`, nullTime(modTime), sourceID, path)
+	return mapErr(err, "touch knowledge file")
+}
+
+func (db *DB) RemoveFiles(ctx context.Context, sourceID string, paths []string) error {
+	if len(paths) == 0 {
+		return nil
+	}
+	return db.knowledgeTx(ctx, "remove knowledge files", func(tx pgx.Tx) error {
+		docs, err := collect(ctx, tx, `DELETE FROM knowledge_files WHERE source_id = $1 AND path = ANY($2) RETURNING COALESCE(document_id, '')`, sourceID, paths)
+		if err != nil {
+			return err
+		}
+		return dropOrphans(ctx, tx, docs)
+	})
+}
+
+func (db *DB) Documents(ctx context.Context, sourceID string, limit, offset int) ([]domain.KnowledgeDocument, error) {
+	rows, err := db.pool.Query(ctx, `SELECT d.id, d.title, d.format, d.bytes, d.chunks, d.created_at FROM knowledge_documents d
+		WHERE $1 = '' OR EXISTS (SELECT 1 FROM knowledge_files f WHERE f.document_id = d.id AND f.source_id = $1)
+		ORDER BY d.title, d.id LIMIT $2 OFFSET $3`, sourceID, limit, offset)
+	if err != nil {
+		return nil, mapErr(err, "list knowledge documents")
+	}
+	defer rows.Close()
+	out := []domain.KnowledgeDocument{}
+	for rows.Next() {
+		var d domain.KnowledgeDocument
+		if err := rows.Scan(&d.ID, &d.Title, &d.Format, &d.Bytes, &d.Chunks, &d.CreatedAt); err != nil {
+			return nil, mapErr(err, "list knowledge documents")
+		}
+		d.CreatedAt = d.CreatedAt.UTC()
+		out = append(out, d)
+	}
+	return out, mapErr(rows.Err(), "list knowledge documents")
+}
+
+// visibleFile is the first file holding the chunk's document in a source the
+// caller may see ($2): where a hit is cited from.
+const visibleFile = `LEFT JOIN LATERAL (SELECT f.source_id, s.visibility, f.path FROM knowledge_files f
+		JOIN knowledge_sources s ON s.id = f.source_id
+		WHERE f.document_id = c.document_id AND s.visibility = ANY($2)
+		ORDER BY s.visibility = 'everyone', f.source_id, f.path LIMIT 1) loc ON true`
+
+// SearchChunks ranks by ts_rank_cd over the GIN-indexed tsvector (headings
+// weigh more than the body), then writes snippets for the top hits only.
+func (db *DB) SearchChunks(ctx context.Context, query string, visibilities []string, limit int) ([]domain.ChunkHit, error) {
+	terms := domain.SearchTerms(query)
+	if len(terms) == 0 || len(visibilities) == 0 {
+		return []domain.ChunkHit{}, nil
+	}
+	tsq := strings.Join(terms, " | ") // letters and digits only: no query syntax can come in
+	filter := ``
+	if !domain.AllVisibilities(visibilities) {
+		filter = `AND EXISTS (SELECT 1 FROM knowledge_files f JOIN knowledge_sources s ON s.id = f.source_id
+			WHERE f.document_id = c.document_id AND s.visibility = ANY($2))`
+	}
+	return db.hits(ctx, `WITH q AS (SELECT to_tsquery('english', $1) AS q),
+		top AS (SELECT c.id, ts_rank_cd(c.tsv, q.q) AS rank FROM knowledge_chunks c, q
+			WHERE c.tsv @@ q.q `+filter+` ORDER BY rank DESC, c.id LIMIT $3)
+		SELECT c.id, c.document_id, d.title, c.headings, c.body,
+			ts_headline('english', c.body, q.q, 'StartSel=[[, StopSel=]], MaxWords=40, MinWords=15, MaxFragments=2, FragmentDelimiter=" … "'),
+			top.rank, loc.source_id, loc.visibility, loc.path
+		FROM top JOIN knowledge_chunks c ON c.id = top.id JOIN knowledge_documents d ON d.id = c.document_id CROSS JOIN q
+		`+visibleFile+`
+		ORDER BY top.rank DESC, c.id`, tsq, visibilities, limit)
+}
+
+func (db *DB) ChunksByID(ctx context.Context, ids []int64, visibilities []string) ([]domain.ChunkHit, error) {
+	if len(ids) == 0 || len(visibilities) == 0 {
+		return []domain.ChunkHit{}, nil
+	}
+	return db.hits(ctx, `SELECT c.id, c.document_id, d.title, c.headings, c.body, '', 0::float8, loc.source_id, loc.visibility, loc.path
+		FROM knowledge_chunks c JOIN knowledge_documents d ON d.id = c.document_id `+visibleFile+`
+		WHERE c.id = ANY($1)`, ids, visibilities)
+}
+
+func (db *DB) hits(ctx context.Context, query string, args ...any) ([]domain.ChunkHit, error) {
+	rows, err := db.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, mapErr(err, "search knowledge")
+	}
+	defer rows.Close()
+	out := []domain.ChunkHit{}
+	for rows.Next() {
+		var h domain.ChunkHit
+		var headings string
+		var source, visibility, path *string
+		var rank float64
+		if err := rows.Scan(&h.ChunkID, &h.DocumentID, &h.Title, &headings, &h.Text, &h.Snippet, &rank, &source, &visibility, &path); err != nil {
+			return nil, mapErr(err, "search knowledge")
+		}
+		if source == nil { // no file the caller may see holds it
+			continue
+		}
+		h.Rank = rank
+		h.Headings = []string{}
+		if headings != "" {
+			h.Headings = strings.Split(headings, "\n")
+		}
+		h.SourceID, h.Visibility, h.Path = *source, *visibility, *path
+		out = append(out, h)
+	}
+	return out, mapErr(rows.Err(), "search knowledge")
+}
+
+func (db *DB) ChunkVectors(ctx context.Context, model string, fn func(domain.ChunkVector) error) error {
+	rows, err := db.pool.Query(ctx, `SELECT id, embedding FROM knowledge_chunks WHERE embedding IS NOT NULL AND embedding_model = $1`, model)
+	if err != nil {
+		return mapErr(err, "read chunk vectors")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v domain.ChunkVector
+		var raw []byte
+		if err := rows.Scan(&v.ChunkID, &raw); err != nil {
+			return mapErr(err, "read chunk vectors")
+		}
+		if v.Vector, err = vector.Decode(raw); err != nil {
+			return err
+		}
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+	return mapErr(rows.Err(), "read chunk vectors")
+}
