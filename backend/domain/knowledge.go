@@ -229,3 +229,7 @@ func AllVisibilities(vs []string) bool {
 	}
 	return staff && everyone
 }
+
+// ErrDocumentGone is returned by IndexFiles when a file refers to a stored
+// document version (no chunks given) that is no longer stored.
+var ErrDocumentGone = &Error{Code: ECONFLICT, Message: "A document version was removed while files referring to it were written; index them again."}

@@ -35,6 +35,9 @@ const (
 	Schedule     = "schedule"     // a doctor's availability and free slots
 	Appointment  = "appointment"  // one appointment
 	Notification = "notification" // the caller's own notifications
+
+	KnowledgeSource = "knowledge_source" // folders and buckets the knowledge base reads, their documents and errors
+	Knowledge       = "knowledge"        // searching the knowledge base; what is found depends on the role
 )
 
 // Resource is the thing acted on. OwnerID is the account it belongs to (a
@@ -152,6 +155,13 @@ var rules = map[string]map[string]rule{
 	Notification: {
 		List: anyone, Update: own,
 	},
+	KnowledgeSource: {
+		List: admin, Read: admin, Create: admin, Update: admin, Delete: admin,
+	},
+	// Search results are narrowed to the sources the caller's role may see.
+	Knowledge: {
+		Read: anyone,
+	},
 }
 
 // Authorize returns nil when p may do action on r, and a forbidden error a
@@ -181,6 +191,8 @@ func describe(t string) string {
 		return "medical record"
 	case Schedule:
 		return "schedule"
+	case KnowledgeSource:
+		return "knowledge source"
 	}
 	return t
 }

@@ -66,7 +66,8 @@ type Limits struct {
 
 const mib = 1 << 20
 
-func (l Limits) withDefaults() Limits {
+// WithDefaults fills the zero fields with the defaults.
+func (l Limits) WithDefaults() Limits {
 	if l.MaxBytes <= 0 {
 		l.MaxBytes = 50 * mib
 	}
@@ -274,7 +275,7 @@ func looksLikeHTML(head []byte) bool {
 
 // Extract reads the document in r (size bytes, named name) within lim.
 func Extract(ctx context.Context, name string, r io.ReaderAt, size int64, lim Limits) (*Document, error) {
-	lim = lim.withDefaults()
+	lim = lim.WithDefaults()
 	if size > lim.MaxBytes {
 		return nil, newError(ReasonTooLarge, "the file is larger than %s", formatSize(lim.MaxBytes))
 	}

@@ -175,7 +175,7 @@ func extractBytes(t testing.TB, name string, data []byte, lim Limits) (*Document
 // within the limit, no bug turned into an error.
 func checkDocument(t testing.TB, doc *Document, err error, lim Limits) {
 	t.Helper()
-	lim = lim.withDefaults()
+	lim = lim.WithDefaults()
 	var p *panicError
 	if errors.As(err, &p) {
 		t.Fatalf("extractor panicked: %v", p)

@@ -196,7 +196,10 @@ func (db *DB) IndexFiles(ctx context.Context, files []domain.IndexedFile) error 
 				if err != nil {
 					return err
 				}
-				if tag.RowsAffected() == 1 && len(in.Chunks) > 0 {
+				if tag.RowsAffected() == 1 && len(in.Chunks) == 0 {
+					return domain.ErrDocumentGone
+				}
+				if tag.RowsAffected() == 1 {
 					rows := make([][]any, len(in.Chunks))
 					for i, c := range in.Chunks {
 						rows[i] = []any{d.ID, c.Ordinal, strings.Join(c.Headings, "\n"), c.Text, c.Tokens, vector.Encode(c.Embedding), c.EmbeddingModel}

@@ -217,6 +217,9 @@ func (db *DB) IndexFiles(ctx context.Context, files []domain.IndexedFile) error 
 					return err
 				}
 				if n, _ := res.RowsAffected(); n == 1 {
+					if len(in.Chunks) == 0 {
+						return domain.ErrDocumentGone
+					}
 					for _, c := range in.Chunks {
 						if _, err := insChunk.ExecContext(ctx, d.ID, c.Ordinal, strings.Join(c.Headings, "\n"), c.Text, c.Tokens,
 							vector.Encode(c.Embedding), c.EmbeddingModel); err != nil {
