@@ -19,6 +19,7 @@ import (
 	"github.com/healthhub/healthhub/backend/domain"
 	"github.com/healthhub/healthhub/backend/fhir"
 	"github.com/healthhub/healthhub/backend/httpapi"
+	"github.com/healthhub/healthhub/backend/knowledge"
 	"github.com/healthhub/healthhub/backend/live"
 	"github.com/healthhub/healthhub/backend/portal"
 	"github.com/healthhub/healthhub/backend/secret"
@@ -30,13 +31,14 @@ const testPassword = "correct horse battery"
 
 // api is a real HTTP server over a real store for one test.
 type api struct {
-	t      testing.TB
-	URL    string
-	DB     store.DB
-	Auth   *auth.Service
-	Server *httpapi.Server
-	Portal *portal.Service
-	seq    atomic.Int64
+	t         testing.TB
+	URL       string
+	DB        store.DB
+	Auth      *auth.Service
+	Server    *httpapi.Server
+	Portal    *portal.Service
+	Knowledge *knowledge.Service
+	seq       atomic.Int64
 }
 
 func newAPI(t testing.TB, db store.DB) *api {
@@ -56,12 +58,13 @@ func newAPI(t testing.TB, db store.DB) *api {
 		t.Fatal(err)
 	}
 	portalSvc := portal.New(db, svc, keys, log, hub, time.Now, logger)
+	kb := knowledge.New(db, log, hub, knowledge.Options{}, time.Now, logger)
 	srv := httpapi.New(httpapi.Config{AllowedOrigins: []string{"wails://wails"}, Version: "test"},
-		httpapi.Deps{Auth: svc, Portal: portalSvc, Store: db, Audit: log, Live: hub, Now: time.Now, Logger: logger,
+		httpapi.Deps{Auth: svc, Portal: portalSvc, Store: db, Audit: log, Live: hub, Knowledge: kb, Now: time.Now, Logger: logger,
 			FHIR: fhir.New(portalSvc, db, log, time.Now, logger, func(*http.Request) string { return "http://clinic.test" })})
 	ts := httptest.NewServer(srv)
-	t.Cleanup(func() { hub.Close(); ts.Close(); log.Close() })
-	return &api{t: t, URL: ts.URL, DB: db, Auth: svc, Server: srv, Portal: portalSvc}
+	t.Cleanup(func() { kb.Close(); hub.Close(); ts.Close(); log.Close() })
+	return &api{t: t, URL: ts.URL, DB: db, Auth: svc, Server: srv, Portal: portalSvc, Knowledge: kb}
 }
 
 // email returns a fresh address.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/healthhub/healthhub/backend/auth"
 	"github.com/healthhub/healthhub/backend/domain"
+	"github.com/healthhub/healthhub/backend/knowledge"
 	"github.com/healthhub/healthhub/backend/portal"
 )
 
@@ -73,6 +75,7 @@ type world struct {
 	ownPatient, otherPatient *domain.Patient
 	ownDoctor, otherDoctor   *domain.Doctor
 	slot                     atomic.Int64
+	dir                      string // for knowledge folders
 }
 
 // patient is the own or the other patient record.
@@ -102,6 +105,25 @@ func (w *world) nextSlot() (time.Time, time.Time) {
 	}
 }
 
+// folder is a fresh empty folder for a knowledge source.
+func (w *world) folder() string {
+	dir, err := os.MkdirTemp(w.dir, "kb")
+	if err != nil {
+		panic(err)
+	}
+	return dir
+}
+
+// source adds a knowledge source over a fresh folder.
+func (w *world) source() string {
+	st, err := w.a.Knowledge.AddSource(domain.WithPrincipal(context.Background(), domain.System),
+		knowledge.NewSource{Kind: domain.SourceFolder, Path: w.folder(), Visibility: domain.VisibilityStaff})
+	if err != nil {
+		panic(err)
+	}
+	return st.ID
+}
+
 // appointment books one between the own or other doctor and patient.
 func (w *world) appointment(o ownership) *domain.Appointment {
 	start, end := w.nextSlot()
@@ -125,7 +147,7 @@ func (w *world) entry(o ownership) *domain.ClinicalEntry {
 func newWorld(t *testing.T, a *api) (*world, map[domain.Role]*domain.User) {
 	t.Helper()
 	ctx := domain.WithPrincipal(context.Background(), domain.System)
-	w := &world{a: a}
+	w := &world{a: a, dir: t.TempDir()}
 	users := map[domain.Role]*domain.User{domain.RoleStaff: a.user(domain.RoleStaff), domain.RoleAdmin: a.user(domain.RoleAdmin)}
 	mkPatient := func(tag string) (*domain.Patient, *domain.User) {
 		name, dob, email := "Patient "+tag, "1985-06-07", a.email("pat"+tag)
@@ -252,7 +274,23 @@ var matrix = map[string]matrixRoute{
 	"PATCH /api/v1/settings":   {na, adminOnly(200), fixed("/api/v1/settings", map[string]int{"idle_timeout_minutes": 15})},
 	"GET /api/v1/audit/events": {na, adminOnly(200), fixed("/api/v1/audit/events?limit=5", nil)},
 	"GET /api/v1/audit/verify": {na, adminOnly(200), fixed("/api/v1/audit/verify", nil)},
-	"GET /api/v1/audit/export": {na, adminOnly(200), fixed("/api/v1/audit/export", nil)},
+
+	"GET /api/v1/knowledge/sources": {na, adminOnly(200), fixed("/api/v1/knowledge/sources", nil)},
+	"POST /api/v1/knowledge/sources": {na, adminOnly(201), func(e caseEnv, _ ownership) (string, any) {
+		return "/api/v1/knowledge/sources", map[string]string{"kind": "folder", "path": e.w.folder(), "visibility": "staff"}
+	}},
+	"DELETE /api/v1/knowledge/sources/{id}": {na, adminOnly(204), func(e caseEnv, _ ownership) (string, any) {
+		return "/api/v1/knowledge/sources/" + e.w.source(), nil
+	}},
+	"POST /api/v1/knowledge/sources/{id}/sync": {na, adminOnly(202), func(e caseEnv, _ ownership) (string, any) {
+		return "/api/v1/knowledge/sources/" + e.w.source() + "/sync", nil
+	}},
+	"GET /api/v1/knowledge/sources/{id}/failures": {na, adminOnly(200), func(e caseEnv, _ ownership) (string, any) {
+		return "/api/v1/knowledge/sources/" + e.w.source() + "/failures", nil
+	}},
+	"GET /api/v1/knowledge/documents": {na, adminOnly(200), fixed("/api/v1/knowledge/documents?limit=5", nil)},
+	"GET /api/v1/knowledge/search":    {na, signedIn(200), fixed("/api/v1/knowledge/search?q=opening+hours&limit=3", nil)},
+	"GET /api/v1/audit/export":        {na, adminOnly(200), fixed("/api/v1/audit/export", nil)},
 
 	"GET /api/v1/me/patient": {na, byRole(401, 200, 404, 404, 404), fixed("/api/v1/me/patient", nil)},
 	"GET /api/v1/patients":   {na, byRole(401, 403, 200, 200, 200), fixed("/api/v1/patients?limit=5", nil)},

@@ -6,6 +6,7 @@ import (
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/auth"
 	"github.com/healthhub/healthhub/backend/domain"
+	"github.com/healthhub/healthhub/backend/knowledge"
 	"github.com/healthhub/healthhub/backend/portal"
 )
 
@@ -83,6 +84,16 @@ func (s *Server) routeTable() []route {
 		{Method: "GET", Path: "/api/v1/audit/events", Summary: "Audit events, newest first", Tag: "audit", Access: accessUser, Out: auditList{}, handler: s.handleAuditEvents(),
 			Query: append(auditFilters, param{"before", "page: events with a sequence number below this", "integer"}, param{"limit", "at most this many (1–1000)", "integer"})},
 		{Method: "GET", Path: "/api/v1/audit/verify", Summary: "Walk the audit chain and report the first broken link", Tag: "audit", Access: accessUser, Out: audit.Report{}, handler: s.handleAuditVerify()},
+
+		{Method: "GET", Path: "/api/v1/knowledge/sources", Summary: "Knowledge sources with what they hold and ingestion under way (admin)", Tag: "knowledge", Access: accessUser, Out: sourceList{}, handler: s.handleListSources()},
+		{Method: "POST", Path: "/api/v1/knowledge/sources", Summary: "Add a folder or S3 source; it is indexed and kept in sync (admin)", Tag: "knowledge", Access: accessUser, In: knowledge.NewSource{}, Out: knowledge.SourceStatus{}, Status: 201, handler: s.handleAddSource()},
+		{Method: "DELETE", Path: "/api/v1/knowledge/sources/{id}", Summary: "Remove a source and everything indexed from it (admin)", Tag: "knowledge", Access: accessUser, Status: 204, handler: s.handleDeleteSource()},
+		{Method: "POST", Path: "/api/v1/knowledge/sources/{id}/sync", Summary: "Scan a source now (admin)", Tag: "knowledge", Access: accessUser, Out: knowledge.SourceStatus{}, Status: 202, handler: s.handleSyncSource()},
+		{Method: "GET", Path: "/api/v1/knowledge/sources/{id}/failures", Summary: "A source's files that could not be indexed, with why (admin)", Tag: "knowledge", Access: accessUser, Out: failureList{}, handler: s.handleSourceFailures()},
+		{Method: "GET", Path: "/api/v1/knowledge/documents", Summary: "Indexed document versions (admin)", Tag: "knowledge", Access: accessUser, Out: documentList{}, handler: s.handleListDocuments(),
+			Query: []param{{"source_id", "only this source's documents", "string"}, {"limit", "at most this many (default 100, at most 500)", "integer"}, {"offset", "skip this many", "integer"}}},
+		{Method: "GET", Path: "/api/v1/knowledge/search", Summary: "Passages that answer a question, from the sources the caller may see; snippets mark matched words with [[ ]]", Tag: "knowledge", Access: accessUser, Out: searchResults{}, handler: s.handleSearchKnowledge(),
+			Query: []param{{"q", "the question or words to look for", "string"}, {"limit", "at most this many (default 10, at most 50)", "integer"}}},
 		{Method: "GET", Path: "/api/v1/me/patient", Summary: "My patient record", Tag: "patients", Access: accessUser, Out: domain.Patient{}, handler: s.handleMyPatient()},
 		{Method: "GET", Path: "/api/v1/patients", Summary: "List patients (a doctor sees their own)", Tag: "patients", Access: accessUser, Out: patientList{}, handler: s.handleListPatients(),
 			Query: []param{{"q", "part of the name or e-mail", "string"}, {"limit", "at most this many (1–200)", "integer"}, {"offset", "skip this many", "integer"}}},

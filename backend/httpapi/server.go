@@ -15,6 +15,7 @@ import (
 	"github.com/healthhub/healthhub/backend/auth"
 	"github.com/healthhub/healthhub/backend/domain"
 	"github.com/healthhub/healthhub/backend/fhir"
+	"github.com/healthhub/healthhub/backend/knowledge"
 	"github.com/healthhub/healthhub/backend/portal"
 )
 
@@ -39,9 +40,11 @@ type Deps struct {
 	// Live serves /api/v1/ws; nil answers 503 there.
 	Live LiveHub
 	// FHIR serves /fhir/R4; nil leaves it out.
-	FHIR   *fhir.Handlers
-	Now    func() time.Time
-	Logger *slog.Logger
+	FHIR *fhir.Handlers
+	// Knowledge serves /api/v1/knowledge; nil answers 503 there.
+	Knowledge *knowledge.Service
+	Now       func() time.Time
+	Logger    *slog.Logger
 }
 
 // LiveHub accepts WebSocket connections for live updates.
@@ -51,24 +54,25 @@ type LiveHub interface {
 
 // Server is the API's http.Handler.
 type Server struct {
-	cfg     Config
-	auth    *auth.Service
-	portal  *portal.Service
-	store   domain.Store
-	audit   *audit.Log
-	live    LiveHub
-	fhir    *fhir.Handlers
-	logger  *slog.Logger
-	now     func() time.Time
-	metrics *metrics
-	mux     *http.ServeMux
-	routes  []route
-	handler http.Handler
+	cfg       Config
+	auth      *auth.Service
+	portal    *portal.Service
+	store     domain.Store
+	audit     *audit.Log
+	live      LiveHub
+	fhir      *fhir.Handlers
+	knowledge *knowledge.Service
+	logger    *slog.Logger
+	now       func() time.Time
+	metrics   *metrics
+	mux       *http.ServeMux
+	routes    []route
+	handler   http.Handler
 }
 
 // New builds the handler with every route registered.
 func New(cfg Config, d Deps) *Server {
-	s := &Server{cfg: cfg, auth: d.Auth, portal: d.Portal, store: d.Store, audit: d.Audit, live: d.Live, fhir: d.FHIR, logger: d.Logger, now: d.Now,
+	s := &Server{cfg: cfg, auth: d.Auth, portal: d.Portal, store: d.Store, audit: d.Audit, live: d.Live, fhir: d.FHIR, knowledge: d.Knowledge, logger: d.Logger, now: d.Now,
 		metrics: newMetrics(), mux: http.NewServeMux()}
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {

@@ -42,6 +42,13 @@ type Config struct {
 	// key (hosted mode); credentials and region come from the usual AWS
 	// environment (AWS_REGION, roles, …).
 	KMSKeyID string
+	// KnowledgeStarter installs the starter documents as a knowledge
+	// source on first start: "auto" does so on SQLite (a standalone
+	// install), "true" always, "false" never.
+	KnowledgeStarter string
+	// KnowledgeS3 lets admins add S3 buckets as knowledge sources, with
+	// credentials and region from the usual AWS environment.
+	KnowledgeS3 bool
 }
 
 // defaultDataDir is the OS user data folder for HealthHub.
@@ -89,10 +96,12 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 	smtpUser := fs.String("smtp-username", env("HEALTHHUB_SMTP_USERNAME", ""), "SMTP user name (HEALTHHUB_SMTP_USERNAME)")
 	smtpStartTLS := fs.String("smtp-starttls", env("HEALTHHUB_SMTP_STARTTLS", "auto"), "auto, always or never (HEALTHHUB_SMTP_STARTTLS)")
 	kmsKey := fs.String("kms-key-id", env("HEALTHHUB_KMS_KEY_ID", ""), "AWS KMS key (ARN or alias) that wraps the encryption keyring in hosted mode (HEALTHHUB_KMS_KEY_ID)")
+	starterDocs := fs.String("knowledge-starter", env("HEALTHHUB_KNOWLEDGE_STARTER", "auto"), "install the starter documents as a knowledge source on first start: auto (on SQLite), true or false (HEALTHHUB_KNOWLEDGE_STARTER)")
+	knowledgeS3 := fs.String("knowledge-s3", env("HEALTHHUB_KNOWLEDGE_S3", "false"), "allow S3 buckets as knowledge sources, with AWS credentials and region from the environment (HEALTHHUB_KNOWLEDGE_S3)")
 	argonMem := fs.String("argon2-memory-kib", env("HEALTHHUB_ARGON2_MEMORY_KIB", "65536"), "password hashing memory in KiB (HEALTHHUB_ARGON2_MEMORY_KIB)")
 
 	return func() (Config, error) {
-		c := Config{KMSKeyID: *kmsKey, SMTPAddr: *smtpAddr, SMTPFrom: *smtpFrom, SMTPUsername: *smtpUser, SMTPStartTLS: *smtpStartTLS,
+		c := Config{KMSKeyID: *kmsKey, KnowledgeStarter: *starterDocs, SMTPAddr: *smtpAddr, SMTPFrom: *smtpFrom, SMTPUsername: *smtpUser, SMTPStartTLS: *smtpStartTLS,
 			// The password comes from the environment only, never a flag that
 			// other users could read in the process list.
 			SMTPPassword: getenv("HEALTHHUB_SMTP_PASSWORD"),
@@ -117,6 +126,14 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 			c.TrustedProxies = append(c.TrustedProxies, pfx)
 		}
 		var err error
+		switch c.KnowledgeStarter {
+		case "auto", "true", "false":
+		default:
+			return c, fmt.Errorf("knowledge-starter must be auto, true or false, not %q", c.KnowledgeStarter)
+		}
+		if c.KnowledgeS3, err = strconv.ParseBool(*knowledgeS3); err != nil {
+			return c, fmt.Errorf("knowledge-s3 must be true or false, not %q", *knowledgeS3)
+		}
 		if c.SelfRegistration, err = strconv.ParseBool(*selfReg); err != nil {
 			return c, fmt.Errorf("self-registration must be true or false, not %q", *selfReg)
 		}

@@ -14,10 +14,12 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/auth"
 	"github.com/healthhub/healthhub/backend/fhir"
 	"github.com/healthhub/healthhub/backend/httpapi"
+	"github.com/healthhub/healthhub/backend/knowledge"
 	"github.com/healthhub/healthhub/backend/live"
 	"github.com/healthhub/healthhub/backend/notify"
 	"github.com/healthhub/healthhub/backend/portal"
@@ -40,8 +42,9 @@ type System struct {
 	Keys   *secret.Keyring
 	Audit  *audit.Log
 	Auth   *auth.Service
-	Portal *portal.Service
-	Live   *live.Hub
+	Portal    *portal.Service
+	Live      *live.Hub
+	Knowledge *knowledge.Service
 }
 
 func newLogger(c Config, w io.Writer) *slog.Logger {
@@ -92,7 +95,19 @@ func Open(ctx context.Context, c Config, logger *slog.Logger, now func() time.Ti
 		return nil, err
 	}
 	portalSvc := portal.New(db, authSvc, keys, auditLog, hub, now, logger)
-	return &System{Config: c, Logger: logger, Now: now, Store: db, Keys: keys, Audit: auditLog, Auth: authSvc, Portal: portalSvc, Live: hub}, nil
+	kopts := knowledge.Options{}
+	if c.KnowledgeS3 {
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			hub.Close()
+			auditLog.Close()
+			db.Close()
+			return nil, fmt.Errorf("AWS configuration for S3 knowledge sources: %w", err)
+		}
+		kopts.S3 = s3.NewFromConfig(awsCfg)
+	}
+	kb := knowledge.New(db, auditLog, hub, kopts, now, logger)
+	return &System{Config: c, Logger: logger, Now: now, Store: db, Keys: keys, Audit: auditLog, Auth: authSvc, Portal: portalSvc, Live: hub, Knowledge: kb}, nil
 }
 
 // liveChannel is the PostgreSQL notification channel that carries live
@@ -116,6 +131,7 @@ func newHub(c Config, db store.DB, now func() time.Time, logger *slog.Logger) (*
 // Close disconnects live clients, flushes the audit log and closes the
 // database.
 func (s *System) Close() error {
+	s.Knowledge.Close()
 	s.Live.Close()
 	s.Audit.Close()
 	return s.Store.Close()
@@ -126,7 +142,7 @@ func (s *System) Handler() *httpapi.Server {
 	return httpapi.New(httpapi.Config{
 		AllowedOrigins: s.Config.AllowedOrigins, TrustedProxies: s.Config.TrustedProxies,
 		Version: Version, UI: frontend.Dist(),
-	}, httpapi.Deps{Auth: s.Auth, Portal: s.Portal, Store: s.Store, Audit: s.Audit, Live: s.Live, Now: s.Now, Logger: s.Logger,
+	}, httpapi.Deps{Auth: s.Auth, Portal: s.Portal, Store: s.Store, Audit: s.Audit, Live: s.Live, Knowledge: s.Knowledge, Now: s.Now, Logger: s.Logger,
 		FHIR: fhir.New(s.Portal, s.Store, s.Audit, s.Now, s.Logger, s.publicBase)})
 }
 
@@ -146,6 +162,13 @@ func (s *System) Serve(ctx context.Context, ln net.Listener) error {
 	worker, err := s.notificationWorker()
 	if err != nil {
 		return err
+	}
+	if err := s.installStarter(ctx); err != nil {
+		// The clinic can still add its own sources; say why, and go on.
+		s.Logger.Warn("starter knowledge base not installed", "err", err)
+	}
+	if err := s.Knowledge.Start(ctx); err != nil {
+		return fmt.Errorf("start the knowledge base: %w", err)
 	}
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	workerDone := make(chan struct{})
