@@ -35,13 +35,13 @@ var Version = "dev"
 // System is the running backend's parts, gathered so commands and the
 // desktop shell can share them.
 type System struct {
-	Config Config
-	Logger *slog.Logger
-	Now    func() time.Time
-	Store  store.DB
-	Keys   *secret.Keyring
-	Audit  *audit.Log
-	Auth   *auth.Service
+	Config    Config
+	Logger    *slog.Logger
+	Now       func() time.Time
+	Store     store.DB
+	Keys      *secret.Keyring
+	Audit     *audit.Log
+	Auth      *auth.Service
 	Portal    *portal.Service
 	Live      *live.Hub
 	Knowledge *knowledge.Service

@@ -83,7 +83,9 @@ func TestStarterKnowledgeBase(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx2, cancel2 := context.WithCancel(context.Background())
-	go func() { done <- server.Run(ctx2, []string{"healthhubd", "serve"}, env(vars), strings.NewReader(""), &out, &errOut) }()
+	go func() {
+		done <- server.Run(ctx2, []string{"healthhubd", "serve"}, env(vars), strings.NewReader(""), &out, &errOut)
+	}()
 	time.Sleep(500 * time.Millisecond)
 	cancel2()
 	if err := <-done; err != nil {
