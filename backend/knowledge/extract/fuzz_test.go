@@ -1,0 +1,44 @@
+package extract
+
+import (
+	"testing"
+	"time"
+)
+
+// fuzzLimits keep each input cheap, so the fuzzer explores rather than
+// waits; the limits themselves are part of what is checked.
+var fuzzLimits = Limits{MaxBytes: 1 << 20, MaxTextBytes: 256 << 10, MaxUncompressed: 4 << 20, MaxDepth: 64, Timeout: 2 * time.Second}
+
+// fuzzExtract runs one format's extractor (chosen by the file name, and by
+// sniffing the bytes) on any input: it never panics, its text is valid
+// UTF-8 within the limit, and its errors carry a reason.
+func fuzzExtract(f *testing.F, name string, seeds ...[]byte) {
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, err := extractBytes(t, name, data, fuzzLimits)
+		checkDocument(t, doc, err, fuzzLimits)
+	})
+}
+
+func FuzzMarkdown(f *testing.F) {
+	fuzzExtract(f, "notes.md", []byte("---\ntitle: x\n---\n# A\n\ntext *em* [l](u)\n\n## B\n```\ncode\n```\n"), []byte("+++\ntitle = 'y'\n+++\n| a | b |\n|---|---|\n| 1 | 2 |"))
+}
+
+func FuzzText(f *testing.F) {
+	fuzzExtract(f, "notes.txt", []byte("plain\r\ntext\xff\xfe"), []byte("\xff\xfeh\x00i\x00"), []byte("\uFEFFbom"))
+}
+
+func FuzzHTML(f *testing.F) {
+	fuzzExtract(f, "page.html", []byte("<html><head><title>T</title><script>x()</script></head><body><h1>H</h1><p>a<b>b</b></p><div><div><div>deep</div></div></div></body></html>"),
+		[]byte(`<meta charset="windows-1252"><p>caf`+"\xe9"+`</p>`))
+}
+
+func FuzzPDF(f *testing.F) {
+	fuzzExtract(f, "leaflet.pdf", pdfWithPages("Title", pdfContent(pdfText{size: 12, text: "Hello"})), type0PDF(), objStmPDF(), []byte("%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"))
+}
+
+func FuzzDOCX(f *testing.F) {
+	fuzzExtract(f, "policy.docx", docxFile(f, map[string]string{"word/document.xml": docxDocument(wp("Heading1", "Title"), wp("", "Body text"))}), []byte("PK\x03\x04junk"))
+}
