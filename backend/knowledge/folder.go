@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"github.com/healthhub/healthhub/backend/domain"
 )
 
 // ignored reports whether a name is skipped: hidden files and folders, and
@@ -268,4 +269,29 @@ func collapse(dirty map[string]bool) []string {
 		}
 	}
 	return out
+}
+
+// IngestFolder brings a folder source in line with its folder once, now,
+// without watching it: what `healthhubd ingest` runs. progress is called as
+// files are done.
+func (s *Service) IngestFolder(ctx context.Context, src *domain.KnowledgeSource, progress func(Progress)) (Progress, error) {
+	found, err := scanFolder(ctx, src.Path, src.Path)
+	if err != nil {
+		return Progress{}, err
+	}
+	stored, err := s.store.Files(ctx, src.ID)
+	if err != nil {
+		return Progress{}, err
+	}
+	todo, gone := diff(found, stored, underPrefix(""))
+	p, err := s.ingest(ctx, src, todo, progress)
+	if err != nil {
+		return p, err
+	}
+	if err := s.store.RemoveFiles(ctx, src.ID, gone); err != nil {
+		return p, err
+	}
+	p.Removed += len(gone)
+	p.Unchanged = len(found) - len(todo)
+	return p, s.store.SetSourceScan(ctx, src.ID, s.now().UTC(), "")
 }

@@ -35,6 +35,8 @@ Usage:
                               create an account (roles: patient, doctor, staff, admin)
   healthhubd audit verify     check the audit chain; exit status 0 only when intact
   healthhubd audit export     write the audit log as FHIR R4 AuditEvent NDJSON to stdout
+  healthhubd ingest [--visibility staff|everyone] PATH
+                              index a folder into the knowledge base now (a running server keeps it in sync)
   healthhubd keys rotate      add a new encryption key and re-seal patient identifiers with it
   healthhubd version          print the version
 
@@ -95,6 +97,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			fmt.Fprintf(stdout, "new key %s is active; re-sealed %d patient records; older keys stay in %s to read backups\n", id, n, s.Config.KeyringFile)
 			return nil
 		})
+	case "ingest":
+		return runIngest(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "healthhubd", Version)
 		return nil
