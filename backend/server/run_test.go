@@ -69,25 +69,9 @@ func TestServePrintsURLAndShutsDownGracefully(t *testing.T) {
 		t.Run(eng.Name, func(t *testing.T) {
 			dbURL, _ := eng.URL(t)
 			vars := testEnv(t, dbURL)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			var out, errOut syncBuffer
-			done := make(chan error, 1)
-			go func() {
-				done <- server.Run(ctx, []string{"healthhubd", "serve"}, env(vars), strings.NewReader(""), &out, &errOut)
-			}()
-			var base string
-			urlRE := regexp.MustCompile(`running at (http://[0-9.:]+)`)
 			// The URL comes first, then the first-admin instructions.
-			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-				if m := urlRE.FindStringSubmatch(out.String()); m != nil && strings.Contains(out.String(), "user create") {
-					base = m[1]
-					break
-				}
-			}
-			if base == "" {
-				t.Fatalf("no URL printed; stdout %q stderr %q", out.String(), errOut.String())
-			}
+			base, srv := startServe(t, vars, "user create")
+			out := srv.out
 			if !strings.Contains(out.String(), "hhs_") || !strings.Contains(out.String(), "user create") {
 				t.Fatalf("first-admin instructions missing: %q", out.String())
 			}
@@ -107,7 +91,7 @@ func TestServePrintsURLAndShutsDownGracefully(t *testing.T) {
 			body := `{"email":"nobody@example.org","password":"not the password"}`
 			fmt.Fprintf(conn, "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body[:10])
 			time.Sleep(100 * time.Millisecond)
-			cancel()
+			srv.cancel()
 			time.Sleep(100 * time.Millisecond)
 			io.WriteString(conn, body[10:])
 			reply, _ := io.ReadAll(conn)
@@ -115,7 +99,7 @@ func TestServePrintsURLAndShutsDownGracefully(t *testing.T) {
 				t.Fatalf("in-flight request during shutdown got %q", reply)
 			}
 			select {
-			case err := <-done:
+			case err := <-srv.done:
 				if err != nil {
 					t.Fatalf("serve returned %v", err)
 				}
@@ -195,4 +179,37 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// serving is a `healthhubd serve` started by a test.
+type serving struct {
+	out, errOut *syncBuffer
+	cancel      context.CancelFunc
+	done        chan error
+}
+
+// startServe runs `healthhubd serve` with vars until stop is called, and
+// waits (up to 20 s) for the printed URL and for want to appear on stdout.
+func startServe(t *testing.T, vars map[string]string, want string) (base string, s *serving) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s = &serving{out: &syncBuffer{}, errOut: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	t.Cleanup(cancel)
+	go func() {
+		s.done <- server.Run(ctx, []string{"healthhubd", "serve"}, env(vars), strings.NewReader(""), s.out, s.errOut)
+	}()
+	urlRE := regexp.MustCompile(`running at (http://[0-9.:]+)`)
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m := urlRE.FindStringSubmatch(s.out.String()); m != nil && strings.Contains(s.out.String(), want) {
+			return m[1], s
+		}
+	}
+	t.Fatalf("no URL printed; stdout %q stderr %q", s.out.String(), s.errOut.String())
+	return "", nil
+}
+
+// stop shuts the server down and returns what serve returned.
+func (s *serving) stop() error {
+	s.cancel()
+	return <-s.done
 }

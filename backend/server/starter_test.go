@@ -2,17 +2,13 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/healthhub/healthhub/backend/server"
 )
 
 // TestStarterKnowledgeBase: a new standalone server installs the starter
@@ -20,23 +16,7 @@ import (
 // finds them over HTTP; a second start leaves the clinic's edits alone.
 func TestStarterKnowledgeBase(t *testing.T) {
 	vars := testEnv(t, "")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errOut syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, []string{"healthhubd", "serve"}, env(vars), strings.NewReader(""), &out, &errOut)
-	}()
-	var base string
-	urlRE := regexp.MustCompile(`running at (http://[0-9.:]+)`)
-	for deadline := time.Now().Add(20 * time.Second); base == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if m := urlRE.FindStringSubmatch(out.String()); m != nil {
-			base = m[1]
-		}
-	}
-	if base == "" {
-		t.Fatalf("no URL printed: %q %q", out.String(), errOut.String())
-	}
+	base, srv := startServe(t, vars, "")
 	body, _ := json.Marshal(map[string]string{"email": "pat@example.org", "password": "correct horse battery", "name": "Pat Example"})
 	res, err := http.Post(base+"/api/v1/auth/register", "application/json", bytes.NewReader(body))
 	if err != nil || res.StatusCode != 201 {
@@ -68,8 +48,7 @@ func TestStarterKnowledgeBase(t *testing.T) {
 	if len(results.Results) == 0 || results.Results[0].Source != "repeat-prescriptions.md" || !strings.Contains(results.Results[0].Snippet, "[[") {
 		t.Fatalf("search results = %+v", results)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := srv.stop(); err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(vars["HEALTHHUB_DATA_DIR"], "knowledge")
@@ -82,13 +61,12 @@ func TestStarterKnowledgeBase(t *testing.T) {
 	if _, err := run(t, vars, "", "migrate"); err != nil {
 		t.Fatal(err)
 	}
-	ctx2, cancel2 := context.WithCancel(context.Background())
-	go func() {
-		done <- server.Run(ctx2, []string{"healthhubd", "serve"}, env(vars), strings.NewReader(""), &out, &errOut)
-	}()
-	time.Sleep(500 * time.Millisecond)
-	cancel2()
-	if err := <-done; err != nil {
+	// Once the second start answers, it is past installing the starter set.
+	base2, again := startServe(t, vars, "")
+	if res, err := http.Get(base2 + "/readyz"); err != nil || res.StatusCode != 200 {
+		t.Fatalf("second start: %v %v", res, err)
+	}
+	if err := again.stop(); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "opening-hours.md")); string(b) != "# Hours\n\nOur own hours." {
