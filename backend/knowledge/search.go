@@ -202,7 +202,8 @@ func (v *vectorIndex) nearest(ctx context.Context, store domain.Store, model str
 		for j := range q {
 			dot += q[j] * vec[j]
 		}
-		if len(best) == k && dot <= best[k-1].sim {
+		// Orthogonal or opposite passages share nothing with the query.
+		if dot <= 0 || len(best) == k && dot <= best[k-1].sim {
 			continue
 		}
 		at, _ := slices.BinarySearchFunc(best, dot, func(s scored, d float32) int {

@@ -49,6 +49,14 @@ type Config struct {
 	// KnowledgeS3 lets admins add S3 buckets as knowledge sources, with
 	// credentials and region from the usual AWS environment.
 	KnowledgeS3 bool
+	// Embeddings names the embedding provider for vector search: "" (none,
+	// full-text search only), "openai" (or any server speaking its API at
+	// OpenAIBaseURL) or "bedrock" (Titan, AWS credentials from the
+	// environment). EmbeddingsModel "" takes the provider's default.
+	Embeddings      string
+	EmbeddingsModel string
+	OpenAIBaseURL   string
+	OpenAIAPIKey    string
 }
 
 // defaultDataDir is the OS user data folder for HealthHub.
@@ -98,10 +106,14 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 	kmsKey := fs.String("kms-key-id", env("HEALTHHUB_KMS_KEY_ID", ""), "AWS KMS key (ARN or alias) that wraps the encryption keyring in hosted mode (HEALTHHUB_KMS_KEY_ID)")
 	starterDocs := fs.String("knowledge-starter", env("HEALTHHUB_KNOWLEDGE_STARTER", "auto"), "install the starter documents as a knowledge source on first start: auto (on SQLite), true or false (HEALTHHUB_KNOWLEDGE_STARTER)")
 	knowledgeS3 := fs.String("knowledge-s3", env("HEALTHHUB_KNOWLEDGE_S3", "false"), "allow S3 buckets as knowledge sources, with AWS credentials and region from the environment (HEALTHHUB_KNOWLEDGE_S3)")
+	embeddings := fs.String("embeddings", env("HEALTHHUB_EMBEDDINGS", ""), "embedding provider for knowledge search: empty (full-text only), openai or bedrock (HEALTHHUB_EMBEDDINGS)")
+	embeddingsModel := fs.String("embeddings-model", env("HEALTHHUB_EMBEDDINGS_MODEL", ""), "embedding model; empty for the provider's default (HEALTHHUB_EMBEDDINGS_MODEL)")
+	openAIBase := fs.String("openai-base-url", env("HEALTHHUB_OPENAI_BASE_URL", ""), "OpenAI-compatible API base URL, e.g. http://127.0.0.1:11434/v1 for Ollama; empty for OpenAI (HEALTHHUB_OPENAI_BASE_URL)")
 	argonMem := fs.String("argon2-memory-kib", env("HEALTHHUB_ARGON2_MEMORY_KIB", "65536"), "password hashing memory in KiB (HEALTHHUB_ARGON2_MEMORY_KIB)")
 
 	return func() (Config, error) {
-		c := Config{KMSKeyID: *kmsKey, KnowledgeStarter: *starterDocs, SMTPAddr: *smtpAddr, SMTPFrom: *smtpFrom, SMTPUsername: *smtpUser, SMTPStartTLS: *smtpStartTLS,
+		c := Config{KMSKeyID: *kmsKey, KnowledgeStarter: *starterDocs, Embeddings: *embeddings, EmbeddingsModel: *embeddingsModel,
+			OpenAIBaseURL: strings.TrimRight(*openAIBase, "/"), OpenAIAPIKey: getenv("HEALTHHUB_OPENAI_API_KEY"), SMTPAddr: *smtpAddr, SMTPFrom: *smtpFrom, SMTPUsername: *smtpUser, SMTPStartTLS: *smtpStartTLS,
 			// The password comes from the environment only, never a flag that
 			// other users could read in the process list.
 			SMTPPassword: getenv("HEALTHHUB_SMTP_PASSWORD"),
@@ -126,6 +138,11 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 			c.TrustedProxies = append(c.TrustedProxies, pfx)
 		}
 		var err error
+		switch c.Embeddings {
+		case "", "openai", "bedrock":
+		default:
+			return c, fmt.Errorf("embeddings must be empty, openai or bedrock, not %q", c.Embeddings)
+		}
 		switch c.KnowledgeStarter {
 		case "auto", "true", "false":
 		default:

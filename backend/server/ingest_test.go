@@ -31,7 +31,8 @@ func TestIngestCommand(t *testing.T) {
 	if err != nil || !strings.Contains(out, "0 indexed, 3 unchanged, 1 removed, 0 failed") || !strings.Contains(out, "already a source visible to everyone") {
 		t.Fatalf("second run: %v\n%s", err, out)
 	}
-	for _, args := range [][]string{{"ingest"}, {"ingest", "/no/such/folder"}, {"ingest", "--visibility", "public", dir}} {
+	for _, args := range [][]string{{"ingest"}, {"ingest", "/no/such/folder"}, {"ingest", "--visibility", "public", dir},
+		{"ingest", "--embeddings", "word2vec", dir}, {"ingest", "--knowledge-starter", "maybe", dir}} {
 		if out, err := run(t, vars, "", args...); exitCode(err) != 2 {
 			t.Fatalf("%v: exit %d, %s", args, exitCode(err), out)
 		}

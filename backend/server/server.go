@@ -13,6 +13,7 @@ import (
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/healthhub/healthhub/backend/audit"
@@ -105,6 +106,19 @@ func Open(ctx context.Context, c Config, logger *slog.Logger, now func() time.Ti
 			return nil, fmt.Errorf("AWS configuration for S3 knowledge sources: %w", err)
 		}
 		kopts.S3 = s3.NewFromConfig(awsCfg)
+	}
+	switch c.Embeddings {
+	case "openai":
+		kopts.Embedder = knowledge.NewOpenAIEmbedder(c.OpenAIBaseURL, c.OpenAIAPIKey, c.EmbeddingsModel, nil)
+	case "bedrock":
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			hub.Close()
+			auditLog.Close()
+			db.Close()
+			return nil, fmt.Errorf("AWS configuration for Bedrock embeddings: %w", err)
+		}
+		kopts.Embedder = knowledge.NewBedrockEmbedder(bedrockruntime.NewFromConfig(awsCfg), c.EmbeddingsModel)
 	}
 	kb := knowledge.New(db, auditLog, hub, kopts, now, logger)
 	return &System{Config: c, Logger: logger, Now: now, Store: db, Keys: keys, Audit: auditLog, Auth: authSvc, Portal: portalSvc, Live: hub, Knowledge: kb}, nil
