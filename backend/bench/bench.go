@@ -34,6 +34,16 @@ type Options struct {
 	// Log receives the server's error log; nil discards it.
 	Log io.Writer
 
+	// KnowledgeDocs is how many generated documents of about 5 KB are
+	// ingested (default 10,000); KnowledgeSaves how many saves in a watched
+	// folder are timed (default 50); KnowledgeChunks the index sizes search
+	// is timed at (default 100,000 and 1,000,000), with KnowledgeQueries
+	// queries each (default 200).
+	KnowledgeDocs    int
+	KnowledgeSaves   int
+	KnowledgeChunks  []int
+	KnowledgeQueries int
+
 	// historyDays is how far back the slot search doctor's appointments go
 	// (default 365); tests shorten it.
 	historyDays int
@@ -54,6 +64,18 @@ func (o Options) withDefaults() Options {
 	}
 	if o.BookingClients == 0 {
 		o.BookingClients = 1000
+	}
+	if o.KnowledgeDocs == 0 {
+		o.KnowledgeDocs = 10000
+	}
+	if o.KnowledgeSaves == 0 {
+		o.KnowledgeSaves = 50
+	}
+	if len(o.KnowledgeChunks) == 0 {
+		o.KnowledgeChunks = []int{100000, 1000000}
+	}
+	if o.KnowledgeQueries == 0 {
+		o.KnowledgeQueries = 200
 	}
 	if o.historyDays == 0 {
 		o.historyDays = 365
@@ -137,6 +159,19 @@ func Run(ctx context.Context, w io.Writer, engines []Engine, o Options) error {
 		writeRow(w, e.Name, "GET slots next 7d", "req/s", sl.NextAlone)
 		writeNote(w, e.Name, "slot search data", "%d appointments in the past %d days, %d ahead; next 7d: %d booked, %d free slots; past 7d: %d booked, %d free; p99 target %s",
 			sl.PastAppointments, o.historyDays, sl.FutureAppointments, sl.NextBooked, sl.NextFree, sl.PastBooked, sl.PastFree, ms(slotSearchTarget))
+
+		kb, err := BenchKnowledge(ctx, e, o)
+		if err != nil {
+			return err
+		}
+		writeNote(w, e.Name, "knowledge ingest", "%d documents (%.1f MB) in %s: %.0f documents/s, %.1f MB/s, %d passages, %d failed; target 1,000 documents/s",
+			kb.Docs, float64(kb.Bytes)/1e6, kb.Ingest.Round(time.Millisecond), float64(kb.Docs)/kb.Ingest.Seconds(), float64(kb.Bytes)/1e6/kb.Ingest.Seconds(), kb.IngestChunks, kb.Failures)
+		writeNote(w, e.Name, "saved→searchable", "%d saves: p50 %s, p95 %s, max %s, %d not found within 10 s; target p95 1 s",
+			kb.Saves, ms(kb.SaveP50), ms(kb.SaveP95), ms(kb.SaveMax), kb.SaveTimeouts)
+		for _, sc := range kb.SearchScales {
+			writeNote(w, e.Name, "knowledge search", "%d passages (written in %s): %d queries of 2-4 words, p50 %s, p99 %s, max %s, %.1f results each; target p99 20ms at 1,000,000",
+				sc.Chunks, sc.Load.Round(time.Second), kb.SearchQueries, ms(sc.P50), ms(sc.P99), ms(sc.Max), sc.Hits)
+		}
 	}
 	// Last, so its thousand connections do not disturb the other scenarios.
 	fo, err := BenchFanout(ctx, o.FanoutClients, 5, o)

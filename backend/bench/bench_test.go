@@ -13,7 +13,8 @@ import (
 
 // tiny runs each scenario just long enough to prove it works.
 func tiny(t *testing.T) Options {
-	return Options{Duration: time.Second, Warmup: 100 * time.Millisecond, Clients: 8, BookingClients: 16, TempDir: t.TempDir(), historyDays: 30}
+	return Options{Duration: time.Second, Warmup: 100 * time.Millisecond, Clients: 8, BookingClients: 16, TempDir: t.TempDir(), historyDays: 30,
+		KnowledgeDocs: 40, KnowledgeSaves: 3, KnowledgeChunks: []int{500, 1200}, KnowledgeQueries: 20}
 }
 
 func checkStats(t *testing.T, s Stats, clients int) {
@@ -68,6 +69,34 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
+// TestKnowledgeScenario: ingestion indexes every document, saves are found,
+// and search runs at each scale with results.
+func TestKnowledgeScenario(t *testing.T) {
+	for _, e := range Engines(PostgresURL(os.Getenv)) {
+		t.Run(e.Name, func(t *testing.T) {
+			o := tiny(t)
+			kb, err := BenchKnowledge(t.Context(), e, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kb.Indexed != o.KnowledgeDocs || kb.Failures != 0 || kb.Bytes < int64(o.KnowledgeDocs)*5000 || kb.Ingest <= 0 || kb.IngestChunks < o.KnowledgeDocs {
+				t.Fatalf("ingestion: %+v", kb)
+			}
+			if kb.Saves != o.KnowledgeSaves || kb.SaveTimeouts != 0 || kb.SaveP50 <= 0 || kb.SaveP50 > kb.SaveP95 {
+				t.Fatalf("saves: %+v", kb)
+			}
+			if len(kb.SearchScales) != 2 {
+				t.Fatalf("scales: %+v", kb.SearchScales)
+			}
+			for _, sc := range kb.SearchScales {
+				if sc.Hits <= 0 || sc.P50 <= 0 || sc.P50 > sc.P99 || sc.P99 > sc.Max {
+					t.Fatalf("scale %+v", sc)
+				}
+			}
+		})
+	}
+}
+
 func TestRunReport(t *testing.T) {
 	var out bytes.Buffer
 	engines, err := SelectEngines(Engines(""), []string{"sqlite"})
@@ -80,7 +109,8 @@ func TestRunReport(t *testing.T) {
 	report := out.String()
 	for _, want := range []string{"GET /api/v1/me", "req/s", "audit Record", "appends/s", "chain intact",
 		"POST booking 201", "bookings/s", "POST booking 409", "conflicts/s", "double bookings: 0",
-		"GET slots next 7d", "GET slots past 7d", "slot search data"} {
+		"GET slots next 7d", "GET slots past 7d", "slot search data",
+		"knowledge ingest", "40 documents", "saved→searchable", "3 saves", "0 not found", "500 passages", "1200 passages"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
 		}
