@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -251,6 +252,8 @@ func TestBadFiles(t *testing.T) {
 	must(t, os.Symlink(dir, filepath.Join(dir, "loop")))
 	must(t, os.Symlink(filepath.Join(dir, "nowhere"), filepath.Join(dir, "dangling.md")))
 	must(t, os.Symlink(filepath.Join(dir, "good.md"), filepath.Join(dir, "alias.md")))
+	// A named pipe would block a reader for ever.
+	must(t, syscall.Mkfifo(filepath.Join(dir, "pipe.md"), 0o644))
 	big, err := os.Create(filepath.Join(dir, "huge.txt"))
 	must(t, err)
 	must(t, big.Truncate(2<<30)) // 2 GiB, sparse
@@ -263,7 +266,7 @@ func TestBadFiles(t *testing.T) {
 	var failed []domain.KnowledgeFile
 	eventually(t, "the failures are recorded", func() bool {
 		failed, err = f.svc.Failures(as(admin), st.ID)
-		return err == nil && len(failed) >= 6
+		return err == nil && len(failed) >= 7
 	})
 	reasons := map[string]string{}
 	for _, ff := range failed {
@@ -271,7 +274,7 @@ func TestBadFiles(t *testing.T) {
 	}
 	for path, want := range map[string]string{
 		"junk.bin": "unsupported", "fake.pdf": "malformed", "outside.md": "outside the source folder",
-		"loop": "folder", "dangling.md": "points nowhere", "huge.txt": "too_large",
+		"loop": "folder", "dangling.md": "points nowhere", "huge.txt": "too_large", "pipe.md": "Not a regular file",
 	} {
 		if !strings.Contains(reasons[path], want) {
 			t.Errorf("%s: recorded %q, want %q in it", path, reasons[path], want)

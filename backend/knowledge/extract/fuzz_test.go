@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -41,4 +42,21 @@ func FuzzPDF(f *testing.F) {
 
 func FuzzDOCX(f *testing.F) {
 	fuzzExtract(f, "policy.docx", docxFile(f, map[string]string{"word/document.xml": docxDocument(wp("Heading1", "Title"), wp("", "Body text"))}), []byte("PK\x03\x04junk"))
+}
+
+// TestDeeplyNestedHTML: nesting far beyond MaxDepth is read in bounded
+// memory and time, and its text still comes out.
+func TestDeeplyNestedHTML(t *testing.T) {
+	for _, tag := range []string{"div", "b", "ul><li", "table><tr><td"} {
+		open := "<" + tag + ">"
+		data := []byte("<html><body><h1>Deep</h1>" + strings.Repeat(open, 200000) + "deep text" + "</body></html>")
+		doc, err := extractBytes(t, "deep.html", data, Limits{})
+		checkDocument(t, doc, err, Limits{})
+		if err != nil {
+			t.Fatalf("%s: %v", tag, err)
+		}
+		if got := strings.Join(sections(doc), "\n"); !strings.Contains(got, "deep text") {
+			t.Fatalf("%s: text lost: %.200q", tag, got)
+		}
+	}
 }
