@@ -13,6 +13,8 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -43,6 +45,9 @@ type Options struct {
 	KnowledgeSaves   int
 	KnowledgeChunks  []int
 	KnowledgeQueries int
+	// Scenarios limits the run to these (me, audit, booking, slots,
+	// knowledge, fanout); empty runs them all.
+	Scenarios []string
 
 	// historyDays is how far back the slot search doctor's appointments go
 	// (default 365); tests shorten it.
@@ -83,7 +88,19 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// Scenario names, for Options.Scenarios.
+var scenarioNames = []string{"me", "audit", "booking", "slots", "knowledge", "fanout"}
+
+func (o Options) want(name string) bool {
+	return len(o.Scenarios) == 0 || slices.Contains(o.Scenarios, name)
+}
+
 func (o Options) validate() error {
+	for _, n := range o.Scenarios {
+		if !slices.Contains(scenarioNames, n) {
+			return fmt.Errorf("unknown scenario %q: choose from %s", n, strings.Join(scenarioNames, ", "))
+		}
+	}
 	switch {
 	case o.Duration <= 0:
 		return fmt.Errorf("duration %v must be positive", o.Duration)
@@ -121,12 +138,34 @@ func Run(ctx context.Context, w io.Writer, engines []Engine, o Options) error {
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), o.Clients, o.BookingClients, o.Duration, o.Warmup)
 	fmt.Fprintf(w, "%-9s %-18s %8s %18s %10s %10s %10s %8s\n", "engine", "scenario", "clients", "throughput", "p50", "p99", "max", "errors")
 	for _, e := range engines {
+		if err := runEngine(ctx, w, e, o); err != nil {
+			return err
+		}
+	}
+	if !o.want("fanout") {
+		return nil
+	}
+
+	// Last, so its thousand connections do not disturb the other scenarios.
+	fo, err := BenchFanout(ctx, o.FanoutClients, 5, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%-9s %-18s %8d %18s %10s %10s %10s %8d\n", "any", "WebSocket fan-out", fo.Clients, "5 events", ms(fo.P50), ms(fo.P99), ms(fo.Max), fo.Missed)
+	writeNote(w, "any", "fan-out setup", "%d clients connected in %s; latency from Publish to each client's read; p99 target 50ms", fo.Clients, ms(fo.Connect))
+	return nil
+}
+
+// runEngine runs the chosen scenarios on one engine, a row as each ends.
+func runEngine(ctx context.Context, w io.Writer, e Engine, o Options) error {
+	if o.want("me") {
 		me, err := BenchMe(ctx, e, o)
 		if err != nil {
 			return err
 		}
 		writeRow(w, e.Name, "GET /api/v1/me", "req/s", me.Stats)
-
+	}
+	if o.want("audit") {
 		ap, err := BenchAudit(ctx, e, o)
 		if ap.Clients > 0 {
 			writeRow(w, e.Name, "audit Record", "appends/s", ap.Stats)
@@ -135,7 +174,8 @@ func Run(ctx context.Context, w io.Writer, engines []Engine, o Options) error {
 			return err
 		}
 		writeNote(w, e.Name, "audit Verify", "chain intact: %d events verified, head %d", ap.Chain.Events, ap.Chain.HeadSeq)
-
+	}
+	if o.want("booking") {
 		bk, err := BenchBooking(ctx, e, o)
 		if bk.Booked.Clients > 0 {
 			writeRow(w, e.Name, "POST booking 201", "bookings/s", bk.Booked)
@@ -149,7 +189,8 @@ func Run(ctx context.Context, w io.Writer, engines []Engine, o Options) error {
 		if err != nil {
 			return err
 		}
-
+	}
+	if o.want("slots") {
 		sl, err := BenchSlots(ctx, e, o)
 		if err != nil {
 			return err
@@ -159,7 +200,8 @@ func Run(ctx context.Context, w io.Writer, engines []Engine, o Options) error {
 		writeRow(w, e.Name, "GET slots next 7d", "req/s", sl.NextAlone)
 		writeNote(w, e.Name, "slot search data", "%d appointments in the past %d days, %d ahead; next 7d: %d booked, %d free slots; past 7d: %d booked, %d free; p99 target %s",
 			sl.PastAppointments, o.historyDays, sl.FutureAppointments, sl.NextBooked, sl.NextFree, sl.PastBooked, sl.PastFree, ms(slotSearchTarget))
-
+	}
+	if o.want("knowledge") {
 		kb, err := BenchKnowledge(ctx, e, o)
 		if err != nil {
 			return err
@@ -173,13 +215,6 @@ func Run(ctx context.Context, w io.Writer, engines []Engine, o Options) error {
 				sc.Chunks, sc.Load.Round(time.Second), kb.SearchQueries, ms(sc.P50), ms(sc.P99), ms(sc.Max), sc.Hits)
 		}
 	}
-	// Last, so its thousand connections do not disturb the other scenarios.
-	fo, err := BenchFanout(ctx, o.FanoutClients, 5, o)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "%-9s %-18s %8d %18s %10s %10s %10s %8d\n", "any", "WebSocket fan-out", fo.Clients, "5 events", ms(fo.P50), ms(fo.P99), ms(fo.Max), fo.Missed)
-	writeNote(w, "any", "fan-out setup", "%d clients connected in %s; latency from Publish to each client's read; p99 target 50ms", fo.Clients, ms(fo.Connect))
 	return nil
 }
 

@@ -164,6 +164,20 @@ type KnowledgeStore interface {
 	ChunkVectors(ctx context.Context, model string, fn func(ChunkVector) error) error
 }
 
+// CommonTermPassages is where full-text search draws the line between rare
+// and common words. Ranking every passage that holds any word of a query
+// costs time in proportion to the passages matched, and the words found in
+// many passages weigh little in BM25 (their inverse document frequency is
+// low). So both engines rank the passages holding the query's rare words
+// (in at most this many passages each), all of them, exactly; only when no
+// word of the query is rare do they rank the most recent CommonTermCandidates
+// passages matching any of the common words. That keeps a search's work
+// bounded however large the index grows.
+const (
+	CommonTermPassages   = 1000
+	CommonTermCandidates = 500
+)
+
 // maxSearchTerms bounds the terms of one query, so a pasted page cannot make
 // a search scan the whole index many times over.
 const maxSearchTerms = 24

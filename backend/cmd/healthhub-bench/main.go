@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -35,6 +36,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	duration := fs.Duration("duration", 5*time.Second, "measured time per scenario, after a 1s warm-up")
 	clients := fs.Int("clients", 64, "concurrent clients")
 	bookingClients := fs.Int("booking-clients", 1000, "concurrent clients of the booking contention scenario")
+	scenarios := fs.String("scenarios", "", "comma-separated scenarios to run: me, audit, booking, slots, knowledge, fanout (default all)")
+	kdocs := fs.Int("knowledge-docs", 10000, "documents of about 5 KB ingested by the knowledge scenario")
+	kchunks := fs.String("knowledge-chunks", "100000,1000000", "comma-separated index sizes (passages) at which knowledge search is timed")
 	engines := fs.String("engines", "", "comma-separated engines to measure, sqlite and postgres (default all available)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -64,5 +68,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	return bench.Run(ctx, stdout, selected, bench.Options{Duration: *duration, Clients: *clients, BookingClients: *bookingClients, Log: stderr})
+	o := bench.Options{Duration: *duration, Clients: *clients, BookingClients: *bookingClients, Log: stderr, KnowledgeDocs: *kdocs}
+	for n := range strings.SplitSeq(*scenarios, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			o.Scenarios = append(o.Scenarios, n)
+		}
+	}
+	for n := range strings.SplitSeq(*kchunks, ",") {
+		if n = strings.TrimSpace(n); n == "" {
+			continue
+		}
+		v, err := strconv.Atoi(n)
+		if err != nil || v < 1 {
+			return fmt.Errorf("-knowledge-chunks: %q is not a positive number", n)
+		}
+		o.KnowledgeChunks = append(o.KnowledgeChunks, v)
+	}
+	if *kdocs < 1 {
+		return fmt.Errorf("-knowledge-docs %d must be at least 1", *kdocs)
+	}
+	return bench.Run(ctx, stdout, selected, o)
 }

@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/healthhub/healthhub/backend/domain"
@@ -270,26 +272,112 @@ const visibleFile = `LEFT JOIN LATERAL (SELECT f.source_id, s.visibility, f.path
 
 // SearchChunks ranks by ts_rank_cd over the GIN-indexed tsvector (headings
 // weigh more than the body), then writes snippets for the top hits only.
+// Words held by many passages give way to rarer ones (see
+// domain.CommonTermPassages): the passages holding the rare words are all
+// ranked; with common words only, the most recent passages holding any.
 func (db *DB) SearchChunks(ctx context.Context, query string, visibilities []string, limit int) ([]domain.ChunkHit, error) {
 	terms := domain.SearchTerms(query)
 	if len(terms) == 0 || len(visibilities) == 0 {
 		return []domain.ChunkHit{}, nil
 	}
-	tsq := strings.Join(terms, " | ") // letters and digits only: no query syntax can come in
+	rare, common, err := db.splitTerms(ctx, terms)
+	if err != nil {
+		return nil, err
+	}
 	filter := ``
 	if !domain.AllVisibilities(visibilities) {
 		filter = `AND EXISTS (SELECT 1 FROM knowledge_files f JOIN knowledge_sources s ON s.id = f.source_id
 			WHERE f.document_id = c.document_id AND s.visibility = ANY($2))`
 	}
-	return db.hits(ctx, `WITH q AS (SELECT to_tsquery('english', $1) AS q),
-		top AS (SELECT c.id, ts_rank_cd(c.tsv, q.q) AS rank FROM knowledge_chunks c, q
-			WHERE c.tsv @@ q.q `+filter+` ORDER BY rank DESC, c.id LIMIT $3)
+	var tsq, top string
+	switch {
+	case len(rare) > 0:
+		tsq = strings.Join(rare, " | ")
+		top = `SELECT c.id, ts_rank_cd(c.tsv, q.q) AS rank FROM knowledge_chunks c, q
+			WHERE c.tsv @@ q.q ` + filter + ` ORDER BY rank DESC, c.id LIMIT $3`
+	case len(common) > 0:
+		tsq = strings.Join(common, " | ")
+		// ts_match_vq is @@ in a form no index serves, so the planner walks
+		// the newest passages backwards and stops at the candidates wanted
+		// instead of collecting every passage that holds a common word.
+		top = `SELECT r.id, ts_rank_cd(r.tsv, q.q) AS rank FROM q, (SELECT c.id, c.tsv FROM knowledge_chunks c, q
+			WHERE ts_match_vq(c.tsv, q.q) ` + filter + ` ORDER BY c.id DESC LIMIT ` + strconv.Itoa(domain.CommonTermCandidates) + `) r
+			ORDER BY rank DESC, r.id LIMIT $3`
+	default:
+		return []domain.ChunkHit{}, nil
+	}
+	return db.hits(ctx, `WITH q AS (SELECT to_tsquery('english', $1) AS q), top AS (`+top+`)
 		SELECT c.id, c.document_id, d.title, c.headings, c.body,
 			ts_headline('english', c.body, q.q, 'StartSel=[[, StopSel=]], MaxWords=40, MinWords=15, MaxFragments=2, FragmentDelimiter=" … "'),
 			top.rank, loc.source_id, loc.visibility, loc.path
 		FROM top JOIN knowledge_chunks c ON c.id = top.id JOIN knowledge_documents d ON d.id = c.document_id CROSS JOIN q
 		`+visibleFile+`
 		ORDER BY top.rank DESC, c.id`, tsq, visibilities, limit)
+}
+
+// termStats caches the planner's statistics of the most common lexemes in
+// the passages, refreshed at most once a minute: counting a word's passages
+// at search time would read a heap page for each.
+type termStats struct {
+	mu      sync.Mutex
+	at      time.Time
+	passage map[string]float64 // lexeme → estimated passages holding it
+}
+
+// splitTerms tells the query's rare terms from its common ones (those in
+// more than domain.CommonTermPassages passages, by the statistics), and
+// drops terms the text search configuration ignores.
+func (db *DB) splitTerms(ctx context.Context, terms []string) (rare, common []string, err error) {
+	counts, err := db.lexemeCounts(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := db.pool.Query(ctx, `SELECT t, COALESCE((tsvector_to_array(to_tsvector('english', t)))[1], '')
+		FROM unnest($1::text[]) WITH ORDINALITY AS u(t, i) ORDER BY i`, terms)
+	if err != nil {
+		return nil, nil, mapErr(err, "search knowledge")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t, lexeme string
+		if err := rows.Scan(&t, &lexeme); err != nil {
+			return nil, nil, mapErr(err, "search knowledge")
+		}
+		switch {
+		case lexeme == "":
+		case counts[lexeme] > domain.CommonTermPassages:
+			common = append(common, t)
+		default:
+			rare = append(rare, t)
+		}
+	}
+	return rare, common, mapErr(rows.Err(), "search knowledge")
+}
+
+func (db *DB) lexemeCounts(ctx context.Context) (map[string]float64, error) {
+	db.terms.mu.Lock()
+	defer db.terms.mu.Unlock()
+	if db.terms.passage != nil && time.Since(db.terms.at) < time.Minute {
+		return db.terms.passage, nil
+	}
+	counts := map[string]float64{}
+	var elems []string
+	var freqs []float64
+	var rows float64
+	err := db.pool.QueryRow(ctx, `SELECT COALESCE(s.most_common_elems::text::text[], '{}'), COALESCE(s.most_common_elem_freqs, '{}'),
+			GREATEST(c.reltuples, 0)::float8
+		FROM pg_class c LEFT JOIN pg_stats s ON s.schemaname = current_schema() AND s.tablename = 'knowledge_chunks' AND s.attname = 'tsv'
+		WHERE c.oid = 'knowledge_chunks'::regclass`).Scan(&elems, &freqs, &rows)
+	if err != nil {
+		return nil, mapErr(err, "read text search statistics")
+	}
+	for i, e := range elems {
+		if i < len(freqs) {
+			counts[e] = freqs[i] * rows
+		}
+	}
+	db.terms.passage, db.terms.at = counts, time.Now()
+	return counts, nil
 }
 
 func (db *DB) ChunksByID(ctx context.Context, ids []int64, visibilities []string) ([]domain.ChunkHit, error) {

@@ -26,7 +26,8 @@ const migrationLockID = 0x4848_6d69_6772 // "HHmigr"
 
 // DB is the PostgreSQL store.
 type DB struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	terms termStats
 }
 
 var _ domain.Store = (*DB)(nil)

@@ -301,38 +301,18 @@ func (db *DB) SearchChunks(ctx context.Context, query string, visibilities []str
 	if len(terms) == 0 || len(visibilities) == 0 {
 		return []domain.ChunkHit{}, nil
 	}
-	match := `"` + strings.Join(terms, `" OR "`) + `"`
+	rare, common, err := db.searchPlan(ctx, terms)
+	if err != nil || len(rare)+len(common) == 0 {
+		return []domain.ChunkHit{}, err
+	}
 	vis := jsonList(visibilities)
-	// A match in the heading path counts twice a match in the body. Lower
-	// bm25 is better.
-	q := `SELECT rowid, bm25(knowledge_fts, 2.0, 1.0) AS score FROM knowledge_fts WHERE knowledge_fts MATCH ?`
-	args := []any{match}
-	if !domain.AllVisibilities(visibilities) {
-		q = `SELECT m.rowid, m.score FROM (` + q + `) m WHERE EXISTS (SELECT 1 FROM knowledge_chunks c
-			JOIN knowledge_files f ON f.document_id = c.document_id JOIN knowledge_sources s ON s.id = f.source_id
-			WHERE c.id = m.rowid AND s.visibility IN (SELECT value FROM json_each(?)))`
-		args = append(args, vis)
+	if len(rare) == 0 {
+		return db.searchCommon(ctx, common, visibilities, limit)
 	}
-	rows, err := db.reader.QueryContext(ctx, q+` ORDER BY score LIMIT ?`, append(args, limit)...)
+	match := `"` + strings.Join(rare, `" OR "`) + `"`
+	top, err := db.rankBM25(ctx, match, visibilities, limit)
 	if err != nil {
-		return nil, mapErr(err, "search knowledge")
-	}
-	type ranked struct {
-		id    int64
-		score float64
-	}
-	var top []ranked
-	for rows.Next() {
-		var r ranked
-		if err := rows.Scan(&r.id, &r.score); err != nil {
-			rows.Close()
-			return nil, mapErr(err, "search knowledge")
-		}
-		top = append(top, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, mapErr(err, "search knowledge")
+		return nil, err
 	}
 	out := make([]domain.ChunkHit, 0, len(top))
 	for _, r := range top {
@@ -344,11 +324,159 @@ func (db *DB) SearchChunks(ctx context.Context, query string, visibilities []str
 			return nil, err
 		}
 		for _, h := range hs { // none when the chunk went between the two steps
-			h.Rank = -r.score
+			h.Rank = r.score
 			out = append(out, h)
 		}
 	}
 	return out, nil
+}
+
+// searchPlan splits the query's terms by how many passages hold them (see
+// domain.CommonTermPassages), dropping those no passage holds.
+func (db *DB) searchPlan(ctx context.Context, terms []string) (rare, common []string, err error) {
+	for _, t := range terms {
+		n, err := db.countMatches(ctx, `"`+t+`"`, domain.CommonTermPassages+1)
+		if err != nil {
+			return nil, nil, err
+		}
+		switch {
+		case n == 0:
+		case n <= domain.CommonTermPassages:
+			rare = append(rare, t)
+		default:
+			common = append(common, t)
+		}
+	}
+	return rare, common, nil
+}
+
+// countMatches counts the passages matching an FTS5 expression, stopping
+// at most.
+func (db *DB) countMatches(ctx context.Context, match string, most int) (int, error) {
+	var n int
+	err := db.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT rowid FROM knowledge_fts WHERE knowledge_fts MATCH ? LIMIT ?)`, match, most).Scan(&n)
+	return n, mapErr(err, "search knowledge")
+}
+
+// searchCommon answers a query of common terms only: the passages ranked
+// in Go, with snippets made here too, since FTS5 would read the terms' long
+// position lists again for each.
+func (db *DB) searchCommon(ctx context.Context, terms []string, visibilities []string, limit int) ([]domain.ChunkHit, error) {
+	match := `"` + strings.Join(terms, `" OR "`) + `"`
+	top, err := db.rankRecent(ctx, match, terms, visibilities, limit)
+	if err != nil || len(top) == 0 {
+		return []domain.ChunkHit{}, err
+	}
+	ids := make([]int64, len(top))
+	for i, r := range top {
+		ids[i] = r.id
+	}
+	hs, err := db.ChunksByID(ctx, ids, visibilities)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]domain.ChunkHit, len(hs))
+	for _, h := range hs {
+		byID[h.ChunkID] = h
+	}
+	out := make([]domain.ChunkHit, 0, len(top))
+	for _, r := range top {
+		if h, ok := byID[r.id]; ok {
+			h.Rank, h.Snippet = r.score, highlight(h.Text, terms)
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+type ranked struct {
+	id    int64
+	score float64 // higher is better
+}
+
+// visibleChunk keeps the passages of documents in a source of one of the
+// visibilities; it reads the FTS rowid as m.rowid.
+const visibleChunk = ` EXISTS (SELECT 1 FROM knowledge_chunks c
+	JOIN knowledge_files f ON f.document_id = c.document_id JOIN knowledge_sources s ON s.id = f.source_id
+	WHERE c.id = m.rowid AND s.visibility IN (SELECT value FROM json_each(?)))`
+
+// rankBM25 ranks every passage matching match by FTS5's BM25, a match in
+// the heading path counting twice one in the body.
+func (db *DB) rankBM25(ctx context.Context, match string, visibilities []string, limit int) ([]ranked, error) {
+	q := `SELECT rowid, -bm25(knowledge_fts, 2.0, 1.0) AS score FROM knowledge_fts WHERE knowledge_fts MATCH ?`
+	args := []any{match}
+	if !domain.AllVisibilities(visibilities) {
+		q = `SELECT m.rowid, m.score FROM (` + q + `) m WHERE` + visibleChunk
+		args = append(args, jsonList(visibilities))
+	}
+	return db.ranked(ctx, q+` ORDER BY score DESC LIMIT ?`, append(args, limit)...)
+}
+
+// rankRecent ranks the most recent passages matching common terms. FTS5's
+// BM25 would first count every passage holding each term, which for common
+// terms means reading most of the index; these passages are scored here
+// instead, by BM25 with every term weighing alike (their inverse document
+// frequencies are all low and close).
+func (db *DB) rankRecent(ctx context.Context, match string, terms []string, visibilities []string, limit int) ([]ranked, error) {
+	// Newest first, stopping at the candidates wanted: FTS5 walks its lists
+	// backwards and the visibility check runs only on the rows walked.
+	q := `SELECT rowid FROM knowledge_fts WHERE knowledge_fts MATCH ? ORDER BY rowid DESC`
+	args := []any{match}
+	if !domain.AllVisibilities(visibilities) {
+		q = `SELECT m.rowid FROM (` + q + `) m WHERE` + visibleChunk
+		args = append(args, jsonList(visibilities))
+	}
+	var ids []int64
+	rows, err := db.reader.QueryContext(ctx, q+` LIMIT ?`, append(args, domain.CommonTermCandidates)...)
+	if err != nil {
+		return nil, mapErr(err, "search knowledge")
+	}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, mapErr(err, "search knowledge")
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err, "search knowledge")
+	}
+	rows, err = db.reader.QueryContext(ctx, `SELECT c.id, c.headings, c.body FROM knowledge_chunks c WHERE c.id IN (SELECT value FROM json_each(?))`, jsonInts(ids))
+	if err != nil {
+		return nil, mapErr(err, "search knowledge")
+	}
+	defer rows.Close()
+	var cands []scoredText
+	for rows.Next() {
+		var c scoredText
+		if err := rows.Scan(&c.id, &c.headings, &c.body); err != nil {
+			return nil, mapErr(err, "search knowledge")
+		}
+		cands = append(cands, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err, "search knowledge")
+	}
+	return rankByTerms(cands, terms, limit), nil
+}
+
+func (db *DB) ranked(ctx context.Context, q string, args ...any) ([]ranked, error) {
+	rows, err := db.reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, mapErr(err, "search knowledge")
+	}
+	defer rows.Close()
+	var top []ranked
+	for rows.Next() {
+		var r ranked
+		if err := rows.Scan(&r.id, &r.score); err != nil {
+			return nil, mapErr(err, "search knowledge")
+		}
+		top = append(top, r)
+	}
+	return top, mapErr(rows.Err(), "search knowledge")
 }
 
 func (db *DB) ChunksByID(ctx context.Context, ids []int64, visibilities []string) ([]domain.ChunkHit, error) {

@@ -24,6 +24,7 @@ var knowledgeTests = []struct {
 	{"KnowledgeFailedFiles", testKnowledgeFailed},
 	{"KnowledgeQuerySyntaxIsData", testKnowledgeQuerySyntax},
 	{"KnowledgeVectors", testKnowledgeVectors},
+	{"KnowledgeCommonTerms", testKnowledgeCommonTerms},
 }
 
 func source(t *testing.T, db store.DB, path, visibility string) *domain.KnowledgeSource {
@@ -299,5 +300,68 @@ func testKnowledgeVectors(t *testing.T, db store.DB) {
 	hits, err := db.ChunksByID(ctx, []int64{got[0].ChunkID}, []string{domain.VisibilityStaff})
 	if err != nil || len(hits) != 1 || hits[0].Text != "One." {
 		t.Fatalf("chunk by id = %+v, %v", hits, err)
+	}
+}
+
+// testKnowledgeCommonTerms: words in more than domain.CommonTermPassages
+// passages give way to rarer ones; a query of common words alone still
+// ranks passages, within the caller's visibility.
+func testKnowledgeCommonTerms(t *testing.T, db store.DB) {
+	ctx := context.Background()
+	staffSrc := source(t, db, "/staff", domain.VisibilityStaff)
+	public := source(t, db, "/public", domain.VisibilityEveryone)
+	// The public passages come first, so the staff ones are the newest.
+	if err := db.IndexFiles(ctx, []domain.IndexedFile{
+		doc(public.ID, "visit.md", "Visit", "The clinic reception answers the phone from eight.\n\nClinic parking is behind the clinic building."),
+		doc(staffSrc.ID, "zebra.md", "Zebra", "A zebra crossing sits in front of the clinic."),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	n := domain.CommonTermPassages + 100
+	var batch []domain.IndexedFile
+	for i := 0; i < n; i += 50 {
+		var paras []string
+		for j := i; j < min(i+50, n); j++ {
+			paras = append(paras, fmt.Sprintf("Passage %d of the clinic handbook, note number%d.", j, j))
+		}
+		batch = append(batch, doc(staffSrc.ID, fmt.Sprintf("handbook-%d.md", i), "Handbook", strings.Join(paras, "\n\n")))
+	}
+	if err := db.IndexFiles(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if db.Engine() == "postgres" {
+		// PostgreSQL tells common words by the planner's statistics, which
+		// autovacuum gathers in time; gather them now.
+		if err := db.(Raw).Exec(ctx, `ANALYZE knowledge_chunks`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := []string{domain.VisibilityStaff, domain.VisibilityEveryone}
+	// "clinic" is common, "zebra" rare: the rare word decides.
+	if hits := search(t, db, "clinic zebra", all...); len(hits) != 1 || hits[0].Path != "zebra.md" {
+		t.Fatalf("clinic zebra = %+v", hits)
+	}
+	// Common words only: passages holding them, ranked, with highlights.
+	hits, err := db.SearchChunks(ctx, "clinic handbook", all, 5)
+	if err != nil || len(hits) != 5 {
+		t.Fatalf("clinic handbook = %d hits, %v", len(hits), err)
+	}
+	for i, h := range hits {
+		if !strings.Contains(strings.ToLower(h.Snippet), "[[clinic]]") || h.Rank <= 0 || i > 0 && h.Rank > hits[i-1].Rank {
+			t.Fatalf("hit %d = %+v", i, h)
+		}
+	}
+	// A patient gets the public passages, though the newest are staff-only.
+	hits, err = db.SearchChunks(ctx, "clinic", []string{domain.VisibilityEveryone}, 5)
+	if err != nil || len(hits) != 2 {
+		t.Fatalf("patient clinic = %+v, %v", hits, err)
+	}
+	for _, h := range hits {
+		if h.Path != "visit.md" || h.Visibility != domain.VisibilityEveryone {
+			t.Fatalf("patient got %+v", h)
+		}
+	}
+	if hits[0].Text != "Clinic parking is behind the clinic building." {
+		t.Fatalf("the passage with clinic twice should rank first: %+v", hits)
 	}
 }
