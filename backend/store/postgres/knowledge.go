@@ -176,50 +176,99 @@ func dropOrphans(ctx context.Context, tx pgx.Tx, docs []string) error {
 	return err
 }
 
+// IndexFiles writes a batch in a handful of statements whatever its size:
+// the previous versions, the new documents, their chunks (one COPY) and the
+// file rows.
 func (db *DB) IndexFiles(ctx context.Context, files []domain.IndexedFile) error {
 	if len(files) == 0 {
 		return nil
 	}
+	// The last row for a path wins, as if the files were written in order.
+	last := map[[2]string]int{}
+	for i, in := range files {
+		last[[2]string{in.File.SourceID, in.File.Path}] = i
+	}
 	now := time.Now().UTC()
 	return db.knowledgeTx(ctx, "index knowledge files", func(tx pgx.Tx) error {
-		var replaced []string
+		var sources, paths []string
+		for i, in := range files {
+			if last[[2]string{in.File.SourceID, in.File.Path}] == i {
+				sources, paths = append(sources, in.File.SourceID), append(paths, in.File.Path)
+			}
+		}
+		replaced, err := collect(ctx, tx, `SELECT COALESCE(f.document_id, '') FROM knowledge_files f
+			JOIN unnest($1::text[], $2::text[]) AS u(s, p) ON f.source_id = u.s AND f.path = u.p
+			ORDER BY f.source_id, f.path FOR UPDATE OF f`, sources, paths)
+		if err != nil {
+			return err
+		}
+
+		var ids, titles, formats []string
+		var sizes []int64
+		var counts []int
+		chunksOf := map[string][]domain.KnowledgeChunk{}
 		for _, in := range files {
-			f := in.File
-			prev, err := collect(ctx, tx, `SELECT COALESCE(document_id, '') FROM knowledge_files WHERE source_id = $1 AND path = $2 FOR UPDATE`, f.SourceID, f.Path)
-			if err != nil {
+			d := in.Document
+			if d == nil {
+				continue
+			}
+			if _, seen := chunksOf[d.ID]; seen {
+				if len(chunksOf[d.ID]) == 0 && len(in.Chunks) > 0 {
+					chunksOf[d.ID] = in.Chunks
+				}
+				continue
+			}
+			chunksOf[d.ID] = in.Chunks
+			ids, titles, formats, sizes = append(ids, d.ID), append(titles, d.Title), append(formats, d.Format), append(sizes, d.Bytes)
+			counts = append(counts, len(in.Chunks))
+		}
+		// A version several files hold keeps the chunk count of the file that brought its chunks.
+		for i, id := range ids {
+			counts[i] = len(chunksOf[id])
+		}
+		inserted, err := collect(ctx, tx, `INSERT INTO knowledge_documents (id, title, format, bytes, chunks, created_at)
+			SELECT u.id, u.title, u.format, u.bytes, u.chunks, $6 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[])
+				AS u(id, title, format, bytes, chunks)
+			ON CONFLICT (id) DO NOTHING RETURNING id`, ids, titles, formats, sizes, counts, now)
+		if err != nil {
+			return err
+		}
+		var rows [][]any
+		for _, id := range inserted {
+			cs := chunksOf[id]
+			if len(cs) == 0 {
+				return domain.ErrDocumentGone
+			}
+			for _, c := range cs {
+				rows = append(rows, []any{id, c.Ordinal, strings.Join(c.Headings, "\n"), c.Text, c.Tokens, vector.Encode(c.Embedding), c.EmbeddingModel})
+			}
+		}
+		if len(rows) > 0 {
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"knowledge_chunks"},
+				[]string{"document_id", "ordinal", "headings", "body", "tokens", "embedding", "embedding_model"}, pgx.CopyFromRows(rows)); err != nil {
 				return err
 			}
-			replaced = append(replaced, prev...)
-			var docID *string
-			if d := in.Document; d != nil {
-				docID = &d.ID
-				tag, err := tx.Exec(ctx, `INSERT INTO knowledge_documents (id, title, format, bytes, chunks, created_at)
-					VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`, d.ID, d.Title, d.Format, d.Bytes, len(in.Chunks), now)
-				if err != nil {
-					return err
-				}
-				if tag.RowsAffected() == 1 && len(in.Chunks) == 0 {
-					return domain.ErrDocumentGone
-				}
-				if tag.RowsAffected() == 1 {
-					rows := make([][]any, len(in.Chunks))
-					for i, c := range in.Chunks {
-						rows[i] = []any{d.ID, c.Ordinal, strings.Join(c.Headings, "\n"), c.Text, c.Tokens, vector.Encode(c.Embedding), c.EmbeddingModel}
-					}
-					if _, err := tx.CopyFrom(ctx, pgx.Identifier{"knowledge_chunks"},
-						[]string{"document_id", "ordinal", "headings", "body", "tokens", "embedding", "embedding_model"}, pgx.CopyFromRows(rows)); err != nil {
-						return err
-					}
-				}
+		}
+
+		b := &pgx.Batch{}
+		for i, in := range files {
+			f := in.File
+			if last[[2]string{f.SourceID, f.Path}] != i {
+				continue
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO knowledge_files (source_id, path, size, mod_time, etag, hash, document_id, status, reason, error, updated_at)
+			var docID *string
+			if in.Document != nil {
+				docID = &in.Document.ID
+			}
+			b.Queue(`INSERT INTO knowledge_files (source_id, path, size, mod_time, etag, hash, document_id, status, reason, error, updated_at)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 				ON CONFLICT (source_id, path) DO UPDATE SET size = excluded.size, mod_time = excluded.mod_time, etag = excluded.etag,
 					hash = excluded.hash, document_id = excluded.document_id, status = excluded.status, reason = excluded.reason,
 					error = excluded.error, updated_at = excluded.updated_at`,
-				f.SourceID, f.Path, f.Size, nullTime(f.ModTime), f.ETag, f.Hash, docID, f.Status, f.Reason, f.Error, now); err != nil {
-				return err
-			}
+				f.SourceID, f.Path, f.Size, nullTime(f.ModTime), f.ETag, f.Hash, docID, f.Status, f.Reason, f.Error, now)
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
 		}
 		return dropOrphans(ctx, tx, replaced)
 	})

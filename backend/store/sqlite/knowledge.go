@@ -188,19 +188,17 @@ func dropOrphans(ctx context.Context, tx *sql.Tx, docs []string) error {
 	return nil
 }
 
+// IndexFiles writes the rows of documents and files first and the chunks
+// last, in few statements: FTS5 flushes its pending index data to disk at
+// the start of every statement once it has been written in a transaction.
 func (db *DB) IndexFiles(ctx context.Context, files []domain.IndexedFile) error {
 	if len(files) == 0 {
 		return nil
 	}
 	now := fmtTime(time.Now())
 	return db.knowledgeTx(ctx, "index knowledge files", func(tx *sql.Tx) error {
-		insChunk, err := tx.PrepareContext(ctx, `INSERT INTO knowledge_chunks (document_id, ordinal, headings, body, tokens, embedding, embedding_model)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer insChunk.Close()
 		var replaced []string
+		var chunks []any // rows of chunkColumns values
 		for _, in := range files {
 			f := in.File
 			prev, err := fileDocuments(ctx, tx, `SELECT document_id FROM knowledge_files WHERE source_id = ? AND path = ? AND document_id IS NOT NULL`, f.SourceID, f.Path)
@@ -221,10 +219,7 @@ func (db *DB) IndexFiles(ctx context.Context, files []domain.IndexedFile) error 
 						return domain.ErrDocumentGone
 					}
 					for _, c := range in.Chunks {
-						if _, err := insChunk.ExecContext(ctx, d.ID, c.Ordinal, strings.Join(c.Headings, "\n"), c.Text, c.Tokens,
-							vector.Encode(c.Embedding), c.EmbeddingModel); err != nil {
-							return err
-						}
+						chunks = append(chunks, d.ID, c.Ordinal, strings.Join(c.Headings, "\n"), c.Text, c.Tokens, vector.Encode(c.Embedding), c.EmbeddingModel)
 					}
 				}
 			}
@@ -237,8 +232,33 @@ func (db *DB) IndexFiles(ctx context.Context, files []domain.IndexedFile) error 
 				return err
 			}
 		}
+		if err := insertChunks(ctx, tx, chunks); err != nil {
+			return err
+		}
 		return dropOrphans(ctx, tx, replaced)
 	})
+}
+
+// chunkColumns are the columns insertChunks fills, in order.
+const chunkColumns = 7
+
+// chunksPerStatement keeps a statement's variables under SQLite's limit.
+const chunksPerStatement = 500
+
+// insertChunks inserts chunk rows (chunkColumns values each) a few hundred
+// per statement.
+func insertChunks(ctx context.Context, tx *sql.Tx, values []any) error {
+	rowSQL := "(?, ?, ?, ?, ?, ?, ?)"
+	for len(values) > 0 {
+		n := min(len(values)/chunkColumns, chunksPerStatement)
+		q := `INSERT INTO knowledge_chunks (document_id, ordinal, headings, body, tokens, embedding, embedding_model) VALUES ` +
+			strings.Repeat(rowSQL+", ", n-1) + rowSQL
+		if _, err := tx.ExecContext(ctx, q, values[:n*chunkColumns]...); err != nil {
+			return err
+		}
+		values = values[n*chunkColumns:]
+	}
+	return nil
 }
 
 func (db *DB) TouchFile(ctx context.Context, sourceID, path string, modTime time.Time) error {
