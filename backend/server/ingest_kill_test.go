@@ -73,11 +73,11 @@ func TestIngestKilledMidway(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	// Kill it once its progress bar shows some files done, well before the end.
+	// Kill it once its progress bar shows the first batch (256 files) written, well before the end.
 	progress := regexp.MustCompile(`\] (\d+)/\d+ files`)
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		if m := progress.FindAllStringSubmatch(out.String(), -1); len(m) > 0 {
-			if done, _ := strconv.Atoi(m[len(m)-1][1]); done >= 64 {
+			if done, _ := strconv.Atoi(m[len(m)-1][1]); done > 300 {
 				break
 			}
 		}

@@ -365,7 +365,7 @@ func (db *DB) SearchChunks(ctx context.Context, query string, visibilities []str
 }
 
 // termStats caches the planner's statistics of the most common lexemes in
-// the passages, refreshed at most once a minute: counting a word's passages
+// the passages, refreshed every few seconds: counting a word's passages
 // at search time would read a heap page for each.
 type termStats struct {
 	mu      sync.Mutex
@@ -406,7 +406,13 @@ func (db *DB) splitTerms(ctx context.Context, terms []string) (rare, common []st
 func (db *DB) lexemeCounts(ctx context.Context) (map[string]float64, error) {
 	db.terms.mu.Lock()
 	defer db.terms.mu.Unlock()
-	if db.terms.passage != nil && time.Since(db.terms.at) < time.Minute {
+	// Statistics change as autovacuum analyzes the table; read them again
+	// every ten seconds, and every second while there are none yet.
+	ttl := 10 * time.Second
+	if len(db.terms.passage) == 0 {
+		ttl = time.Second
+	}
+	if db.terms.passage != nil && time.Since(db.terms.at) < ttl {
 		return db.terms.passage, nil
 	}
 	counts := map[string]float64{}
