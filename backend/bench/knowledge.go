@@ -288,8 +288,9 @@ func syntheticDocument(sourceID string, i, n int, gen *textGen) domain.IndexedFi
 	}
 }
 
-// analyze gathers PostgreSQL's planner statistics now rather than when
-// autovacuum would; search uses them to tell common words from rare ones.
+// analyze does now what PostgreSQL's autovacuum does soon after a bulk load:
+// gathers the planner statistics search uses to tell common words from rare
+// ones and to plan joins, and marks pages all-visible.
 func analyze(ctx context.Context, db store.DB) error {
 	pg, ok := db.(interface {
 		Exec(ctx context.Context, query string, args ...any) error
@@ -297,5 +298,5 @@ func analyze(ctx context.Context, db store.DB) error {
 	if !ok || db.Engine() != "postgres" {
 		return nil
 	}
-	return pg.Exec(ctx, `ANALYZE knowledge_chunks`)
+	return pg.Exec(ctx, `VACUUM (ANALYZE) knowledge_chunks, knowledge_documents, knowledge_files`)
 }

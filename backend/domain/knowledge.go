@@ -168,14 +168,16 @@ type KnowledgeStore interface {
 // and common words. Ranking every passage that holds any word of a query
 // costs time in proportion to the passages matched, and the words found in
 // many passages weigh little in BM25 (their inverse document frequency is
-// low). So both engines rank the passages holding the query's rare words
-// (in at most this many passages each), all of them, exactly; only when no
-// word of the query is rare do they rank the most recent CommonTermCandidates
-// passages matching any of the common words. That keeps a search's work
-// bounded however large the index grows.
+// low). So both engines search for the query's rare words (in at most this
+// many passages each) and leave out the common ones, unless no word is rare.
+// SQLite ranks every passage holding a rare word; with common words only, the
+// most recent CommonTermCandidates passages holding one. PostgreSQL ranks
+// every match while the words are expected in at most CommonTermPassages
+// passages together, and otherwise the most recent CommonTermCandidates
+// matches. That keeps a search's work bounded however large the index grows.
 const (
 	CommonTermPassages   = 1000
-	CommonTermCandidates = 500
+	CommonTermCandidates = 200
 )
 
 // maxSearchTerms bounds the terms of one query, so a pasted page cannot make

@@ -10,6 +10,7 @@ type Store interface {
 	AuditStore
 	ClinicStore
 	KnowledgeStore
+	ChatStore
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 	// Engine names the storage engine: "sqlite" or "postgres".

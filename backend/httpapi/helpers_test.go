@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/healthhub/healthhub/backend/assistant"
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/auth"
 	"github.com/healthhub/healthhub/backend/domain"
@@ -21,6 +22,7 @@ import (
 	"github.com/healthhub/healthhub/backend/httpapi"
 	"github.com/healthhub/healthhub/backend/knowledge"
 	"github.com/healthhub/healthhub/backend/live"
+	"github.com/healthhub/healthhub/backend/llm"
 	"github.com/healthhub/healthhub/backend/portal"
 	"github.com/healthhub/healthhub/backend/secret"
 	"github.com/healthhub/healthhub/backend/store"
@@ -38,10 +40,13 @@ type api struct {
 	Server    *httpapi.Server
 	Portal    *portal.Service
 	Knowledge *knowledge.Service
+	Assistant *assistant.Service
+	Hub       *live.Hub
 	seq       atomic.Int64
 }
 
-func newAPI(t testing.TB, db store.DB) *api {
+// newAPI serves the whole API over db; opts adjust the assistant.
+func newAPI(t testing.TB, db store.DB, opts ...func(*assistant.Options)) *api {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	log := audit.NewLog(db, time.Now, logger)
@@ -59,12 +64,21 @@ func newAPI(t testing.TB, db store.DB) *api {
 	}
 	portalSvc := portal.New(db, svc, keys, log, hub, time.Now, logger)
 	kb := knowledge.New(db, log, hub, knowledge.Options{}, time.Now, logger)
+	aopts := assistant.Options{LLM: llm.Options{Backoff: time.Millisecond}}
+	for _, o := range opts {
+		o(&aopts)
+	}
+	asst := assistant.New(db, kb, portalSvc, keys, log, aopts, time.Now, logger)
+	if err := asst.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	srv := httpapi.New(httpapi.Config{AllowedOrigins: []string{"wails://wails"}, Version: "test"},
-		httpapi.Deps{Auth: svc, Portal: portalSvc, Store: db, Audit: log, Live: hub, Knowledge: kb, Now: time.Now, Logger: logger,
+		httpapi.Deps{Auth: svc, Portal: portalSvc, Store: db, Audit: log, Live: hub, Knowledge: kb, Assistant: asst, Now: time.Now, Logger: logger,
 			FHIR: fhir.New(portalSvc, db, log, time.Now, logger, func(*http.Request) string { return "http://clinic.test" })})
+	hub.SetHandler(srv.ChatOverWebSocket)
 	ts := httptest.NewServer(srv)
-	t.Cleanup(func() { kb.Close(); hub.Close(); ts.Close(); log.Close() })
-	return &api{t: t, URL: ts.URL, DB: db, Auth: svc, Server: srv, Portal: portalSvc, Knowledge: kb}
+	t.Cleanup(func() { asst.Close(); kb.Close(); hub.Close(); ts.Close(); log.Close() })
+	return &api{t: t, URL: ts.URL, DB: db, Auth: svc, Server: srv, Portal: portalSvc, Knowledge: kb, Assistant: asst, Hub: hub}
 }
 
 // email returns a fresh address.

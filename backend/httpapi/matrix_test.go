@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/healthhub/healthhub/backend/assistant"
 	"github.com/healthhub/healthhub/backend/auth"
 	"github.com/healthhub/healthhub/backend/domain"
 	"github.com/healthhub/healthhub/backend/knowledge"
@@ -103,6 +104,47 @@ func (w *world) nextSlot() (time.Time, time.Time) {
 		}
 		return start, start.Add(30 * time.Minute)
 	}
+}
+
+// ownOr404: 401 anonymous; the status for the caller's own record, and 404
+// for someone else's, whose existence is not revealed.
+func ownOr404(status int) expect {
+	return func(r domain.Role, o ownership) int {
+		switch {
+		case r == "anonymous":
+			return 401
+		case o == other:
+			return 404
+		}
+		return status
+	}
+}
+
+// conversation is a fresh conversation of the caller (own) or of another
+// user (other, or for an anonymous caller).
+func (e caseEnv) conversation(o ownership) string {
+	owner := e.other
+	if o == own && e.caller != nil {
+		owner = e.caller
+	}
+	ctx := domain.WithPrincipal(context.Background(), &domain.Principal{UserID: owner.ID, Role: owner.Role, Account: owner})
+	c, err := e.a.Assistant.CreateConversation(ctx, assistant.NewConversation{})
+	if err != nil {
+		panic(err)
+	}
+	return c.ID
+}
+
+// provider adds a disabled language model provider.
+func (w *world) provider() string {
+	ctx := domain.WithPrincipal(context.Background(), &domain.Principal{UserID: "admin", Role: domain.RoleAdmin})
+	off := false
+	p, err := w.a.Assistant.SaveProvider(ctx, "", assistant.ProviderInput{Name: fmt.Sprint("p", w.slot.Add(1)), Kind: domain.ProviderOpenAI,
+		BaseURL: "http://127.0.0.1:9/v1", Enabled: &off, Models: []domain.LLMModel{{Name: "m", Roles: domain.Roles}}})
+	if err != nil {
+		panic(err)
+	}
+	return p.ID
 }
 
 // folder is a fresh empty folder for a knowledge source.
@@ -290,7 +332,47 @@ var matrix = map[string]matrixRoute{
 	}},
 	"GET /api/v1/knowledge/documents": {na, adminOnly(200), fixed("/api/v1/knowledge/documents?limit=5", nil)},
 	"GET /api/v1/knowledge/search":    {na, signedIn(200), fixed("/api/v1/knowledge/search?q=opening+hours&limit=3", nil)},
-	"GET /api/v1/audit/export":        {na, adminOnly(200), fixed("/api/v1/audit/export", nil)},
+
+	"GET /api/v1/conversations":  {na, signedIn(200), fixed("/api/v1/conversations?q=hours&limit=10", nil)},
+	"POST /api/v1/conversations": {na, signedIn(201), fixed("/api/v1/conversations", map[string]string{"title": "Opening hours"})},
+	"GET /api/v1/conversations/{id}": {ownOther, ownOr404(200), func(e caseEnv, o ownership) (string, any) {
+		return "/api/v1/conversations/" + e.conversation(o), nil
+	}},
+	"PATCH /api/v1/conversations/{id}": {ownOther, ownOr404(200), func(e caseEnv, o ownership) (string, any) {
+		return "/api/v1/conversations/" + e.conversation(o), map[string]string{"title": "Renamed"}
+	}},
+	"DELETE /api/v1/conversations/{id}": {ownOther, ownOr404(204), func(e caseEnv, o ownership) (string, any) {
+		return "/api/v1/conversations/" + e.conversation(o), nil
+	}},
+	"GET /api/v1/conversations/{id}/export": {ownOther, ownOr404(200), func(e caseEnv, o ownership) (string, any) {
+		return "/api/v1/conversations/" + e.conversation(o) + "/export?format=json", nil
+	}},
+	"POST /api/v1/conversations/{id}/messages": {ownOther, ownOr404(201), func(e caseEnv, o ownership) (string, any) {
+		return "/api/v1/conversations/" + e.conversation(o) + "/messages", map[string]string{"content": "When are you open?"}
+	}},
+	"POST /api/v1/conversations/{id}/stop": {ownOther, ownOr404(204), func(e caseEnv, o ownership) (string, any) {
+		return "/api/v1/conversations/" + e.conversation(o) + "/stop", nil
+	}},
+	"GET /api/v1/ai/models":    {na, signedIn(200), fixed("/api/v1/ai/models", nil)},
+	"GET /api/v1/ai/providers": {na, adminOnly(200), fixed("/api/v1/ai/providers", nil)},
+	"POST /api/v1/ai/providers": {na, adminOnly(201), func(e caseEnv, _ ownership) (string, any) {
+		return "/api/v1/ai/providers", map[string]any{"name": e.a.email("local"), "kind": "openai", "base_url": "http://127.0.0.1:9/v1", "external": false,
+			"enabled": false, "models": []map[string]any{{"name": "llama3", "roles": []string{"staff"}}}}
+	}},
+	"PUT /api/v1/ai/providers/{id}": {na, adminOnly(200), func(e caseEnv, _ ownership) (string, any) {
+		return "/api/v1/ai/providers/" + e.w.provider(), map[string]any{"name": e.a.email("renamed"), "kind": "openai", "base_url": "http://127.0.0.1:9/v1",
+			"enabled": false, "models": []map[string]any{{"name": "llama3", "roles": []string{"staff"}}}}
+	}},
+	"DELETE /api/v1/ai/providers/{id}": {na, adminOnly(204), func(e caseEnv, _ ownership) (string, any) {
+		return "/api/v1/ai/providers/" + e.w.provider(), nil
+	}},
+	"GET /api/v1/ai/settings":   {na, adminOnly(200), fixed("/api/v1/ai/settings", nil)},
+	"PATCH /api/v1/ai/settings": {na, adminOnly(200), fixed("/api/v1/ai/settings", map[string]int{"messages_per_minute": 1000})},
+	"GET /api/v1/ai/usage":      {na, adminOnly(200), fixed("/api/v1/ai/usage", nil)},
+	"GET /v1/models":            {na, signedIn(200), fixed("/v1/models", nil)},
+	"POST /v1/chat/completions": {na, signedIn(200), fixed("/v1/chat/completions", map[string]any{"model": "extractive",
+		"messages": []map[string]string{{"role": "user", "content": "When are you open?"}}})},
+	"GET /api/v1/audit/export": {na, adminOnly(200), fixed("/api/v1/audit/export", nil)},
 
 	"GET /api/v1/me/patient": {na, byRole(401, 200, 404, 404, 404), fixed("/api/v1/me/patient", nil)},
 	"GET /api/v1/patients":   {na, byRole(401, 403, 200, 200, 200), fixed("/api/v1/patients?limit=5", nil)},

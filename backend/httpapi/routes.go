@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/healthhub/healthhub/backend/assistant"
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/auth"
 	"github.com/healthhub/healthhub/backend/domain"
@@ -127,6 +128,28 @@ func (s *Server) routeTable() []route {
 		{Method: "GET", Path: "/api/v1/ws", Summary: "WebSocket of live updates (appointments, notifications); token as Bearer header or ?access_token=", Tag: "live", Access: accessWebSocket, handler: s.handleWS()},
 		{Method: "GET", Path: "/api/v1/notifications", Summary: "My notifications, newest first", Tag: "notifications", Access: accessUser, Out: notificationList{}, handler: s.handleListNotifications()},
 		{Method: "POST", Path: "/api/v1/notifications/{id}/read", Summary: "Mark a notification read", Tag: "notifications", Access: accessUser, Status: 204, handler: s.handleReadNotification()},
+
+		{Method: "GET", Path: "/api/v1/conversations", Summary: "My conversations with the assistant, most recent first", Tag: "assistant", Access: accessUser, Out: conversationList{}, handler: s.handleListConversations(),
+			Query: []param{{"q", "words in the title or a message", "string"}, {"before", "page: conversations updated before this (the previous page's next)", "date-time"}, {"limit", "at most this many (1–200, default 50)", "integer"}}},
+		{Method: "POST", Path: "/api/v1/conversations", Summary: "Start a conversation (staff may link it to a patient)", Tag: "assistant", Access: accessUser, In: assistant.NewConversation{}, Out: assistant.ConversationView{}, Status: 201, handler: s.handleCreateConversation()},
+		{Method: "GET", Path: "/api/v1/conversations/{id}", Summary: "A conversation with its messages", Tag: "assistant", Access: accessUser, Out: assistant.ConversationView{}, handler: s.handleGetConversation()},
+		{Method: "PATCH", Path: "/api/v1/conversations/{id}", Summary: "Rename a conversation", Tag: "assistant", Access: accessUser, In: assistant.ConversationPatch{}, Out: assistant.ConversationView{}, handler: s.handleUpdateConversation()},
+		{Method: "DELETE", Path: "/api/v1/conversations/{id}", Summary: "Delete a conversation (removed for good after the retention period)", Tag: "assistant", Access: accessUser, Status: 204, handler: s.handleDeleteConversation()},
+		{Method: "GET", Path: "/api/v1/conversations/{id}/export", Summary: "Download a conversation as Markdown or JSON", Tag: "assistant", Access: accessUser, handler: s.handleExportConversation(),
+			Query: []param{{"format", "markdown (default) or json", "string"}}},
+		{Method: "POST", Path: "/api/v1/conversations/{id}/messages", Summary: "Send a message; with Accept: text/event-stream the answer streams as events delta, citations, notice, done, error", Tag: "assistant", Access: accessUser, In: assistant.SendInput{}, Out: messageSent{}, Status: 201, handler: s.handleSendMessage()},
+		{Method: "POST", Path: "/api/v1/conversations/{id}/stop", Summary: "Stop the answer being written; the part written is kept", Tag: "assistant", Access: accessUser, Status: 204, handler: s.handleStopConversation()},
+		{Method: "GET", Path: "/api/v1/ai/models", Summary: "The models I may use", Tag: "assistant", Access: accessUser, Out: modelList{}, handler: s.handleModels(false)},
+		{Method: "GET", Path: "/api/v1/ai/providers", Summary: "Language model providers (admin; keys are never shown)", Tag: "assistant", Access: accessUser, Out: providerList{}, handler: s.handleListProviders()},
+		{Method: "POST", Path: "/api/v1/ai/providers", Summary: "Add a provider and which roles may use its models (admin)", Tag: "assistant", Access: accessUser, In: assistant.ProviderInput{}, Out: domain.LLMProvider{}, Status: 201, handler: s.handleSaveProvider(true)},
+		{Method: "PUT", Path: "/api/v1/ai/providers/{id}", Summary: "Change a provider (admin); an empty api_key keeps the stored one", Tag: "assistant", Access: accessUser, In: assistant.ProviderInput{}, Out: domain.LLMProvider{}, handler: s.handleSaveProvider(false)},
+		{Method: "DELETE", Path: "/api/v1/ai/providers/{id}", Summary: "Remove a provider (admin)", Tag: "assistant", Access: accessUser, Status: 204, handler: s.handleDeleteProvider()},
+		{Method: "GET", Path: "/api/v1/ai/settings", Summary: "Assistant limits and retention (admin)", Tag: "assistant", Access: accessUser, Out: assistant.Settings{}, handler: s.handleAISettings()},
+		{Method: "PATCH", Path: "/api/v1/ai/settings", Summary: "Change assistant limits and retention (admin)", Tag: "assistant", Access: accessUser, In: assistant.SettingsPatch{}, Out: assistant.Settings{}, handler: s.handleAISettings()},
+		{Method: "GET", Path: "/api/v1/ai/usage", Summary: "Assistant use per user and day (admin)", Tag: "assistant", Access: accessUser, Out: usageList{}, handler: s.handleAIUsage(),
+			Query: []param{{"from", "first day (YYYY-MM-DD, default 30 days ago)", "string"}, {"to", "last day (default today)", "string"}, {"user_id", "one user only", "string"}}},
+		{Method: "GET", Path: "/v1/models", Summary: "OpenAI-compatible: the models the key's user may use", Tag: "openai", Access: accessAPIKey, Out: openAIModels{}, handler: s.handleModels(true)},
+		{Method: "POST", Path: "/v1/chat/completions", Summary: "OpenAI-compatible chat completions (stream or not), grounded, redacted and audited like a conversation", Tag: "openai", Access: accessAPIKey, In: chatCompletionRequest{}, handler: s.handleChatCompletions()},
 
 		{Method: "GET", Path: "/api/v1/audit/export", Summary: "Export audit events as FHIR R4 AuditEvent NDJSON", Tag: "audit", Access: accessUser, handler: s.handleAuditExport(), Query: auditFilters},
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/healthhub/healthhub/backend/assistant"
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/auth"
 	"github.com/healthhub/healthhub/backend/domain"
@@ -43,6 +44,8 @@ type Deps struct {
 	FHIR *fhir.Handlers
 	// Knowledge serves /api/v1/knowledge; nil answers 503 there.
 	Knowledge *knowledge.Service
+	// Assistant serves conversations and /v1; nil answers 503 there.
+	Assistant *assistant.Service
 	Now       func() time.Time
 	Logger    *slog.Logger
 }
@@ -62,6 +65,7 @@ type Server struct {
 	live      LiveHub
 	fhir      *fhir.Handlers
 	knowledge *knowledge.Service
+	assistant *assistant.Service
 	logger    *slog.Logger
 	now       func() time.Time
 	metrics   *metrics
@@ -72,7 +76,7 @@ type Server struct {
 
 // New builds the handler with every route registered.
 func New(cfg Config, d Deps) *Server {
-	s := &Server{cfg: cfg, auth: d.Auth, portal: d.Portal, store: d.Store, audit: d.Audit, live: d.Live, fhir: d.FHIR, knowledge: d.Knowledge, logger: d.Logger, now: d.Now,
+	s := &Server{cfg: cfg, auth: d.Auth, portal: d.Portal, store: d.Store, audit: d.Audit, live: d.Live, fhir: d.FHIR, knowledge: d.Knowledge, assistant: d.Assistant, logger: d.Logger, now: d.Now,
 		metrics: newMetrics(), mux: http.NewServeMux()}
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {

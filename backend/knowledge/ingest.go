@@ -46,7 +46,7 @@ const batchSize = 256
 
 // ingest indexes the candidates of one source: files are read, hashed,
 // extracted, chunked (and embedded) by parallel workers, and written in
-// batches by one writer, each file whole or not at all. A file whose
+// batches (see writers), each file whole or not at all. A file whose
 // content version is already stored is not extracted again.
 func (s *Service) ingest(ctx context.Context, src *domain.KnowledgeSource, cands []candidate, progress func(Progress)) (Progress, error) {
 	p := Progress{Total: len(cands)}
@@ -90,45 +90,90 @@ func (s *Service) ingest(ctx context.Context, src *domain.KnowledgeSource, cands
 	}()
 	go func() { wg.Wait(); close(results) }()
 
-	var batch []domain.IndexedFile
-	var batchCands []candidate
-	var gone []string
-	flush := func() error {
-		if err := s.writeBatch(ctx, src, batch, batchCands); err != nil {
-			return err
+	// Batches are written by writers() goroutines: on PostgreSQL each
+	// transaction's full-text indexing runs in its own server process.
+	type job struct {
+		files []domain.IndexedFile
+		cands []candidate
+		gone  []string
+	}
+	batches := make(chan job)
+	var (
+		werrOnce sync.Once
+		werr     error
+		writers  sync.WaitGroup
+	)
+	fail := func(err error) {
+		werrOnce.Do(func() { werr = err; cancel() })
+	}
+	for range s.writers() {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for b := range batches {
+				if err := s.writeBatch(ctx, src, b.files, b.cands); err != nil {
+					fail(err)
+					continue
+				}
+				if err := s.store.RemoveFiles(ctx, src.ID, b.gone); err != nil {
+					fail(err)
+				}
+			}
+		}()
+	}
+	var next job
+	flush := func() bool {
+		if len(next.files)+len(next.gone) == 0 {
+			return true
 		}
-		if err := s.store.RemoveFiles(ctx, src.ID, gone); err != nil {
-			return err
+		select {
+		case batches <- next:
+			next = job{}
+			return true
+		case <-wctx.Done():
+			return false
 		}
-		batch, batchCands, gone = batch[:0], batchCands[:0], gone[:0]
-		return nil
 	}
 	for r := range results {
 		p.Done++
 		switch {
 		case r.vanished:
-			gone = append(gone, r.file.File.Path)
+			next.gone = append(next.gone, r.file.File.Path)
 			p.Removed++
 		case r.file.File.Status == domain.FileFailed:
-			batch, batchCands = append(batch, r.file), append(batchCands, r.cand)
+			next.files, next.cands = append(next.files, r.file), append(next.cands, r.cand)
 			p.Failed++
 		default:
-			batch, batchCands = append(batch, r.file), append(batchCands, r.cand)
+			next.files, next.cands = append(next.files, r.file), append(next.cands, r.cand)
 			p.Indexed++
 		}
-		if len(batch)+len(gone) >= batchSize {
-			if err := flush(); err != nil {
-				return p, err
-			}
+		if len(next.files)+len(next.gone) >= batchSize && !flush() {
+			break
 		}
 		if progress != nil { // callers throttle what they show
 			progress(p)
 		}
 	}
+	if ctx.Err() == nil && wctx.Err() == nil {
+		flush()
+	}
+	close(batches)
+	writers.Wait()
 	if err := ctx.Err(); err != nil {
 		return p, err
 	}
-	return p, flush()
+	return p, werr
+}
+
+// writers is how many batches are written at once: two on PostgreSQL,
+// where the server computes each transaction's text index in its own
+// process (one writer left a core idle), and one on SQLite, which has a
+// single writer anyway.
+func (s *Service) writers() int {
+	if s.store.Engine() == "postgres" {
+		return 2
+	}
+	return 1
 }
 
 // writeBatch stores a batch. A version that was found stored while the

@@ -2,6 +2,7 @@ package knowledge_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -343,5 +344,68 @@ func TestSourceValidationAndAccess(t *testing.T) {
 	f.addFolder(dir, domain.VisibilityStaff)
 	if _, err := f.svc.AddSource(as(admin), knowledge.NewSource{Kind: "folder", Path: dir + "/", Visibility: "everyone"}); domain.ErrorCode(err) != domain.ECONFLICT {
 		t.Errorf("the same folder twice: %v", err)
+	}
+}
+
+// TestIngestManyBatches: a folder of several batches, with versions shared
+// by files in different batches, is written whole however many batches are
+// written at once, and changing half of it leaves no version behind that no
+// file holds.
+func TestIngestManyBatches(t *testing.T) {
+	for _, e := range storetest.Engines(t) {
+		t.Run(e.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			dir := t.TempDir()
+			const files, versions = 700, 150
+			text := func(v int) string { return fmt.Sprintf("# Leaflet %d\n\nLeaflet %d is about subject%dq.", v, v, v) }
+			for i := range files {
+				write(t, filepath.Join(dir, fmt.Sprintf("%04d.md", i)), text(i%versions))
+			}
+			db := e.Open(t)
+			f := newService(t, db, knowledge.Options{})
+			src, err := f.svc.EnsureFolder(ctx, dir, domain.VisibilityStaff)
+			if err != nil {
+				t.Fatal(err)
+			}
+			count := func() (indexed, docs int) {
+				t.Helper()
+				c, err := db.SourceCounts(ctx, src.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				all, err := db.Documents(ctx, "", 1000, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c.Indexed, len(all)
+			}
+			p, err := f.svc.IngestFolder(ctx, src, nil)
+			if err != nil || p.Indexed != files || p.Failed != 0 {
+				t.Fatalf("first run: %+v, %v", p, err)
+			}
+			if indexed, docs := count(); indexed != files || docs != versions {
+				t.Fatalf("first run stored %d files and %d versions, want %d and %d", indexed, docs, files, versions)
+			}
+			// Every other file gets one of 50 new versions; the old versions
+			// stay held by the files left alone.
+			for i := 0; i < files; i += 2 {
+				write(t, filepath.Join(dir, fmt.Sprintf("%04d.md", i)), text(1000+(i/2)%50))
+			}
+			if p, err := f.svc.IngestFolder(ctx, src, nil); err != nil || p.Indexed != files/2 {
+				t.Fatalf("second run: %+v, %v", p, err)
+			}
+			// Versions i%150 for odd i are the odd ones (150 is even): 75 stay.
+			if indexed, docs := count(); indexed != files || docs != 75+50 {
+				t.Fatalf("second run left %d files and %d versions, want %d and %d", indexed, docs, files, 125)
+			}
+			// Seven files hold that version; its one passage is found once.
+			if got := f.found("subject1003q"); len(got) != 1 {
+				t.Fatalf("subject1003q found %d times, want once: %v", len(got), got)
+			}
+			if got := f.found("subject4q"); len(got) != 0 {
+				t.Fatalf("subject4q (a version no file holds now) still found: %v", got)
+			}
+		})
 	}
 }

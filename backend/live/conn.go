@@ -12,19 +12,21 @@ import (
 	"github.com/healthhub/healthhub/backend/domain"
 )
 
-// maxClientMessage bounds what a client may send: small control messages only.
-const maxClientMessage = 4 << 10
+// maxClientMessage bounds what a client may send: control messages and chat
+// messages (up to the assistant's 16,000 characters).
+const maxClientMessage = 96 << 10
 
 var pongMessage = []byte(`{"type":"pong"}`)
 
 // client is one connection. Publishers only ever touch send (never blocking)
 // and end; everything else belongs to the connection's own goroutines.
 type client struct {
-	conn   *websocket.Conn
-	userID string
-	role   domain.Role
-	send   chan []byte
-	pong   chan struct{}
+	conn      *websocket.Conn
+	userID    string
+	role      domain.Role
+	principal *domain.Principal
+	send      chan []byte
+	pong      chan struct{}
 
 	// drop ends the connection at once, without a close handshake.
 	drop         context.CancelFunc
@@ -83,7 +85,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, p *domain.Principa
 	ctx, drop := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer drop()
 	c := &client{
-		conn: conn, userID: p.UserID, role: p.Role,
+		conn: conn, userID: p.UserID, role: p.Role, principal: p,
 		send:         make(chan []byte, h.opts.QueueSize),
 		pong:         make(chan struct{}, 4),
 		drop:         drop,
@@ -98,10 +100,13 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, p *domain.Principa
 	defer h.unregister(c)
 	h.logger.Debug("live: client connected", "user_id", c.userID, "role", c.role)
 
+	h.mu.RLock()
+	handler := h.opts.Handler
+	h.mu.RUnlock()
 	readDone := make(chan struct{})
 	go func() {
 		defer close(readDone)
-		c.readLoop(ctx)
+		c.readLoop(ctx, handler, h.opts.WriteTimeout)
 	}()
 	var pings sync.WaitGroup
 	err = c.writeLoop(ctx, readDone, &pings, &h.opts)
@@ -113,8 +118,8 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, p *domain.Principa
 }
 
 // readLoop reads client messages so that pongs and close frames are
-// processed, and answers {"type":"ping"}.
-func (c *client) readLoop(ctx context.Context) {
+// processed, answers {"type":"ping"}, and hands other messages to handler.
+func (c *client) readLoop(ctx context.Context, handler func(context.Context, *domain.Principal, []byte, func([]byte) bool), wait time.Duration) {
 	for {
 		typ, b, err := c.conn.Read(ctx)
 		if err != nil {
@@ -126,12 +131,42 @@ func (c *client) readLoop(ctx context.Context) {
 		var m struct {
 			Type string `json:"type"`
 		}
-		if json.Unmarshal(b, &m) == nil && m.Type == "ping" {
+		if json.Unmarshal(b, &m) != nil {
+			continue
+		}
+		if m.Type == "ping" {
 			select {
 			case c.pong <- struct{}{}:
 			default: // a client flooding pings gets fewer pongs
 			}
+			continue
 		}
+		if handler != nil {
+			handler(ctx, c.principal, b, func(msg []byte) bool { return c.queue(msg, wait) })
+		}
+	}
+}
+
+// queue puts a reply to the client's own request on its queue, waiting up
+// to wait for room; a client that does not read is ended as too slow.
+func (c *client) queue(msg []byte, wait time.Duration) bool {
+	select {
+	case <-c.ended:
+		return false
+	case c.send <- msg:
+		return true
+	default:
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-c.ended:
+		return false
+	case c.send <- msg:
+		return true
+	case <-t.C:
+		c.end(websocket.StatusTryAgainLater, reasonSlow)
+		return false
 	}
 }
 

@@ -38,6 +38,11 @@ const (
 
 	KnowledgeSource = "knowledge_source" // folders and buckets the knowledge base reads, their documents and errors
 	Knowledge       = "knowledge"        // searching the knowledge base; what is found depends on the role
+
+	Conversation = "conversation" // an assistant conversation: its owner's alone
+	AIProvider   = "ai_provider"  // language model providers, their models and keys
+	AISettings   = "ai_settings"  // the assistant's limits and retention
+	AIUsage      = "ai_usage"     // assistant use per user and day
 )
 
 // Resource is the thing acted on. OwnerID is the account it belongs to (a
@@ -162,6 +167,21 @@ var rules = map[string]map[string]rule{
 	Knowledge: {
 		Read: anyone,
 	},
+	// Anyone signed in chats; a conversation is its owner's alone (one
+	// about a patient also needs that patient's record to be readable).
+	Conversation: {
+		Create: anyone, List: anyone,
+		Read: own, Update: own, Delete: own, Export: own,
+	},
+	AIProvider: {
+		List: admin, Read: admin, Create: admin, Update: admin, Delete: admin,
+	},
+	AISettings: {
+		Read: admin, Update: admin,
+	},
+	AIUsage: {
+		List: admin,
+	},
 }
 
 // Authorize returns nil when p may do action on r, and a forbidden error a
@@ -193,6 +213,12 @@ func describe(t string) string {
 		return "schedule"
 	case KnowledgeSource:
 		return "knowledge source"
+	case AIProvider:
+		return "language model provider"
+	case AISettings:
+		return "assistant setting"
+	case AIUsage:
+		return "assistant usage"
 	}
 	return t
 }

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -57,6 +58,15 @@ type Config struct {
 	EmbeddingsModel string
 	OpenAIBaseURL   string
 	OpenAIAPIKey    string
+	// LLMProvider answers the assistant until an admin configures
+	// providers: offline (extractive, the default), openai (OpenAIBaseURL,
+	// OpenAIAPIKey, OpenAIModel) or bedrock (BedrockModel in AWS region
+	// BedrockRegion). LLMExternal: text sent to it is redacted.
+	LLMProvider   string
+	OpenAIModel   string
+	BedrockModel  string
+	BedrockRegion string
+	LLMExternal   bool
 }
 
 // defaultDataDir is the OS user data folder for HealthHub.
@@ -109,6 +119,11 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 	embeddings := fs.String("embeddings", env("HEALTHHUB_EMBEDDINGS", ""), "embedding provider for knowledge search: empty (full-text only), openai or bedrock (HEALTHHUB_EMBEDDINGS)")
 	embeddingsModel := fs.String("embeddings-model", env("HEALTHHUB_EMBEDDINGS_MODEL", ""), "embedding model; empty for the provider's default (HEALTHHUB_EMBEDDINGS_MODEL)")
 	openAIBase := fs.String("openai-base-url", env("HEALTHHUB_OPENAI_BASE_URL", ""), "OpenAI-compatible API base URL, e.g. http://127.0.0.1:11434/v1 for Ollama; empty for OpenAI (HEALTHHUB_OPENAI_BASE_URL)")
+	llmProvider := fs.String("llm-provider", env("HEALTHHUB_LLM_PROVIDER", "offline"), "assistant answers with: offline (no model, quotes the knowledge base), openai (any OpenAI-compatible server) or bedrock (HEALTHHUB_LLM_PROVIDER)")
+	openAIModel := fs.String("openai-model", env("HEALTHHUB_OPENAI_MODEL", "gpt-4o-mini"), "chat model of the openai provider (HEALTHHUB_OPENAI_MODEL)")
+	bedrockModel := fs.String("bedrock-model", env("HEALTHHUB_BEDROCK_MODEL", "anthropic.claude-3-5-haiku-20241022-v1:0"), "chat model of the bedrock provider (HEALTHHUB_BEDROCK_MODEL)")
+	bedrockRegion := fs.String("bedrock-region", env("HEALTHHUB_BEDROCK_REGION", env("AWS_REGION", "us-east-1")), "AWS region of the bedrock provider (HEALTHHUB_BEDROCK_REGION)")
+	llmExternal := fs.String("llm-external", env("HEALTHHUB_LLM_EXTERNAL", ""), "true: the provider is a third party and identifiers are redacted before text goes to it; false for a model on the clinic's own machines; empty: true unless the base URL is a loopback address (HEALTHHUB_LLM_EXTERNAL)")
 	argonMem := fs.String("argon2-memory-kib", env("HEALTHHUB_ARGON2_MEMORY_KIB", "65536"), "password hashing memory in KiB (HEALTHHUB_ARGON2_MEMORY_KIB)")
 
 	return func() (Config, error) {
@@ -142,6 +157,25 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 		case "", "openai", "bedrock":
 		default:
 			return c, fmt.Errorf("embeddings must be empty, openai or bedrock, not %q", c.Embeddings)
+		}
+		c.LLMProvider, c.OpenAIModel, c.BedrockModel, c.BedrockRegion = *llmProvider, *openAIModel, *bedrockModel, *bedrockRegion
+		switch c.LLMProvider {
+		case "offline", "openai", "bedrock":
+		default:
+			return c, fmt.Errorf("llm-provider must be offline, openai or bedrock, not %q", c.LLMProvider)
+		}
+		switch *llmExternal {
+		case "true":
+			c.LLMExternal = true
+		case "false":
+		case "":
+			// A third party unless the server is on this machine.
+			c.LLMExternal = c.LLMProvider != "offline" && !isLoopbackURL(c.OpenAIBaseURL)
+			if c.LLMProvider == "bedrock" {
+				c.LLMExternal = true
+			}
+		default:
+			return c, fmt.Errorf("llm-external must be true, false or empty, not %q", *llmExternal)
 		}
 		switch c.KnowledgeStarter {
 		case "auto", "true", "false":
@@ -181,4 +215,21 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 		}
 		return c, nil
 	}
+}
+
+// isLoopbackURL reports whether u names a server on this machine.
+func isLoopbackURL(u string) bool {
+	if u == "" {
+		return false
+	}
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	host := parsed.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

@@ -16,12 +16,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/healthhub/healthhub/backend/assistant"
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/auth"
 	"github.com/healthhub/healthhub/backend/fhir"
 	"github.com/healthhub/healthhub/backend/httpapi"
 	"github.com/healthhub/healthhub/backend/knowledge"
 	"github.com/healthhub/healthhub/backend/live"
+	"github.com/healthhub/healthhub/backend/llm"
 	"github.com/healthhub/healthhub/backend/notify"
 	"github.com/healthhub/healthhub/backend/portal"
 	"github.com/healthhub/healthhub/backend/secret"
@@ -46,6 +48,8 @@ type System struct {
 	Portal    *portal.Service
 	Live      *live.Hub
 	Knowledge *knowledge.Service
+	Assistant *assistant.Service
+	api       *httpapi.Server
 }
 
 func newLogger(c Config, w io.Writer) *slog.Logger {
@@ -121,7 +125,24 @@ func Open(ctx context.Context, c Config, logger *slog.Logger, now func() time.Ti
 		kopts.Embedder = knowledge.NewBedrockEmbedder(bedrockruntime.NewFromConfig(awsCfg), c.EmbeddingsModel)
 	}
 	kb := knowledge.New(db, auditLog, hub, kopts, now, logger)
-	return &System{Config: c, Logger: logger, Now: now, Store: db, Keys: keys, Audit: auditLog, Auth: authSvc, Portal: portalSvc, Live: hub, Knowledge: kb}, nil
+	aopts := assistant.Options{Default: assistant.DefaultProvider{Kind: c.LLMProvider, BaseURL: c.OpenAIBaseURL, APIKey: c.OpenAIAPIKey,
+		Model: c.OpenAIModel, Region: c.BedrockRegion, External: c.LLMExternal}}
+	if c.LLMProvider == "bedrock" {
+		aopts.Default.Model = c.BedrockModel
+	}
+	aopts.Bedrock = func(region string) (llm.ConverseStreamer, error) {
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region), awsconfig.WithRetryMaxAttempts(1))
+		if err != nil {
+			return nil, err
+		}
+		return bedrockruntime.NewFromConfig(awsCfg), nil
+	}
+	asst := assistant.New(db, kb, portalSvc, keys, auditLog, aopts, now, logger)
+	sys := &System{Config: c, Logger: logger, Now: now, Store: db, Keys: keys, Audit: auditLog, Auth: authSvc, Portal: portalSvc, Live: hub, Knowledge: kb, Assistant: asst}
+	// Chat on the WebSocket is served by the API, built once here.
+	sys.api = sys.buildHandler()
+	hub.SetHandler(sys.api.ChatOverWebSocket)
+	return sys, nil
 }
 
 // liveChannel is the PostgreSQL notification channel that carries live
@@ -145,6 +166,7 @@ func newHub(c Config, db store.DB, now func() time.Time, logger *slog.Logger) (*
 // Close disconnects live clients, flushes the audit log and closes the
 // database.
 func (s *System) Close() error {
+	s.Assistant.Close()
 	s.Knowledge.Close()
 	s.Live.Close()
 	s.Audit.Close()
@@ -152,11 +174,13 @@ func (s *System) Close() error {
 }
 
 // Handler returns the HTTP API and web UI.
-func (s *System) Handler() *httpapi.Server {
+func (s *System) Handler() *httpapi.Server { return s.api }
+
+func (s *System) buildHandler() *httpapi.Server {
 	return httpapi.New(httpapi.Config{
 		AllowedOrigins: s.Config.AllowedOrigins, TrustedProxies: s.Config.TrustedProxies,
 		Version: Version, UI: frontend.Dist(),
-	}, httpapi.Deps{Auth: s.Auth, Portal: s.Portal, Store: s.Store, Audit: s.Audit, Live: s.Live, Knowledge: s.Knowledge, Now: s.Now, Logger: s.Logger,
+	}, httpapi.Deps{Auth: s.Auth, Portal: s.Portal, Store: s.Store, Audit: s.Audit, Live: s.Live, Knowledge: s.Knowledge, Assistant: s.Assistant, Now: s.Now, Logger: s.Logger,
 		FHIR: fhir.New(s.Portal, s.Store, s.Audit, s.Now, s.Logger, s.publicBase)})
 }
 
@@ -183,6 +207,9 @@ func (s *System) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	if err := s.Knowledge.Start(ctx); err != nil {
 		return fmt.Errorf("start the knowledge base: %w", err)
+	}
+	if err := s.Assistant.Start(ctx); err != nil {
+		return fmt.Errorf("start the assistant: %w", err)
 	}
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	workerDone := make(chan struct{})

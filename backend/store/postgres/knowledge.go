@@ -229,6 +229,7 @@ func (db *DB) IndexFiles(ctx context.Context, files []domain.IndexedFile) error 
 		inserted, err := collect(ctx, tx, `INSERT INTO knowledge_documents (id, title, format, bytes, chunks, created_at)
 			SELECT u.id, u.title, u.format, u.bytes, u.chunks, $6 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[])
 				AS u(id, title, format, bytes, chunks)
+			ORDER BY u.id -- batches written at once lock shared versions in one order
 			ON CONFLICT (id) DO NOTHING RETURNING id`, ids, titles, formats, sizes, counts, now)
 		if err != nil {
 			return err
@@ -322,88 +323,151 @@ const visibleFile = `LEFT JOIN LATERAL (SELECT f.source_id, s.visibility, f.path
 // SearchChunks ranks by ts_rank_cd over the GIN-indexed tsvector (headings
 // weigh more than the body), then writes snippets for the top hits only.
 // Words held by many passages give way to rarer ones (see
-// domain.CommonTermPassages): the passages holding the rare words are all
-// ranked; with common words only, the most recent passages holding any.
+// domain.CommonTermPassages). When the words kept are expected in at most
+// rankAll passages, every passage holding one is ranked; otherwise the
+// newest passages holding one are, found by intersecting the text index
+// with the id range (BRIN) that should hold about windowCandidates of them.
 func (db *DB) SearchChunks(ctx context.Context, query string, visibilities []string, limit int) ([]domain.ChunkHit, error) {
 	terms := domain.SearchTerms(query)
 	if len(terms) == 0 || len(visibilities) == 0 {
 		return []domain.ChunkHit{}, nil
 	}
-	rare, common, err := db.splitTerms(ctx, terms)
+	plan, err := db.planSearch(ctx, terms)
 	if err != nil {
 		return nil, err
 	}
+	if len(plan.terms) == 0 {
+		return []domain.ChunkHit{}, nil
+	}
+	tsq := strings.Join(plan.terms, " | ")
 	filter := ``
 	if !domain.AllVisibilities(visibilities) {
 		filter = `AND EXISTS (SELECT 1 FROM knowledge_files f JOIN knowledge_sources s ON s.id = f.source_id
 			WHERE f.document_id = c.document_id AND s.visibility = ANY($2))`
 	}
-	var tsq, top string
-	switch {
-	case len(rare) > 0:
-		tsq = strings.Join(rare, " | ")
-		top = `SELECT c.id, ts_rank_cd(c.tsv, q.q) AS rank FROM knowledge_chunks c, q
-			WHERE c.tsv @@ q.q ` + filter + ` ORDER BY rank DESC, c.id LIMIT $3`
-	case len(common) > 0:
-		tsq = strings.Join(common, " | ")
-		// ts_match_vq is @@ in a form no index serves, so the planner walks
-		// the newest passages backwards and stops at the candidates wanted
-		// instead of collecting every passage that holds a common word.
-		top = `SELECT r.id, ts_rank_cd(r.tsv, q.q) AS rank FROM q, (SELECT c.id, c.tsv FROM knowledge_chunks c, q
-			WHERE ts_match_vq(c.tsv, q.q) ` + filter + ` ORDER BY c.id DESC LIMIT ` + strconv.Itoa(domain.CommonTermCandidates) + `) r
-			ORDER BY rank DESC, r.id LIMIT $3`
-	default:
-		return []domain.ChunkHit{}, nil
+	// The query text is a constant of each plan (QueryExecModeExec plans
+	// with the values bound), so the planner estimates from the lexeme
+	// statistics rather than guessing.
+	search := func(from int64) ([]domain.ChunkHit, error) {
+		top := `SELECT c.id, ts_rank_cd(c.tsv, to_tsquery('english', $1)) AS rank FROM knowledge_chunks c
+			WHERE c.tsv @@ to_tsquery('english', $1) AND c.id >= $4 ` + filter + ` ORDER BY rank DESC, c.id LIMIT $3`
+		if from > 0 {
+			top = `SELECT r.id, ts_rank_cd(r.tsv, to_tsquery('english', $1)) AS rank FROM (SELECT c.id, c.tsv FROM knowledge_chunks c
+				WHERE c.tsv @@ to_tsquery('english', $1) AND c.id >= $4 ` + filter + ` ORDER BY c.id DESC LIMIT ` + strconv.Itoa(windowCandidates) + `) r
+				ORDER BY rank DESC, r.id LIMIT $3`
+		}
+		return db.hits(ctx, `WITH top AS (`+top+`)
+			SELECT c.id, c.document_id, d.title, c.headings, c.body,
+				ts_headline('english', c.body, to_tsquery('english', $1), 'StartSel=[[, StopSel=]], MaxWords=40, MinWords=15, MaxFragments=2, FragmentDelimiter=" … "'),
+				top.rank, loc.source_id, loc.visibility, loc.path
+			FROM top JOIN knowledge_chunks c ON c.id = top.id JOIN knowledge_documents d ON d.id = c.document_id
+			`+visibleFile+`
+			ORDER BY top.rank DESC, c.id`, tsq, visibilities, limit, from)
 	}
-	return db.hits(ctx, `WITH q AS (SELECT to_tsquery('english', $1) AS q), top AS (`+top+`)
-		SELECT c.id, c.document_id, d.title, c.headings, c.body,
-			ts_headline('english', c.body, q.q, 'StartSel=[[, StopSel=]], MaxWords=40, MinWords=15, MaxFragments=2, FragmentDelimiter=" … "'),
-			top.rank, loc.source_id, loc.visibility, loc.path
-		FROM top JOIN knowledge_chunks c ON c.id = top.id JOIN knowledge_documents d ON d.id = c.document_id CROSS JOIN q
-		`+visibleFile+`
-		ORDER BY top.rank DESC, c.id`, tsq, visibilities, limit)
+	if plan.expected <= rankAll {
+		return search(0)
+	}
+	var maxID int64
+	if err := db.pool.QueryRow(ctx, `SELECT COALESCE(max(id), 0) FROM knowledge_chunks`).Scan(&maxID); err != nil {
+		return nil, mapErr(err, "search knowledge")
+	}
+	// The statistics are estimates: widen the window while it finds too
+	// few passages, and rank every match when the widest one does.
+	window := int64(plan.passages * windowCandidates / plan.expected)
+	for range 3 {
+		from := maxID - window
+		if from <= 0 {
+			break
+		}
+		hits, err := search(from)
+		if err != nil || len(hits) >= limit {
+			return hits, err
+		}
+		window *= 8
+	}
+	return search(0)
+}
+
+const (
+	// rankAll is how many passages the words kept may be expected in for
+	// all of them to be ranked.
+	rankAll = 1000
+	// windowCandidates is how many of the newest matching passages are
+	// ranked when there are more.
+	windowCandidates = domain.CommonTermCandidates
+)
+
+// searchPlan is what the statistics say about a query's terms.
+type searchPlan struct {
+	terms    []string // the rare terms, or the common ones when none is rare
+	expected float64  // passages expected to hold one of terms
+	passages float64  // passages in all
 }
 
 // termStats caches the planner's statistics of the most common lexemes in
 // the passages, refreshed every few seconds: counting a word's passages
 // at search time would read a heap page for each.
 type termStats struct {
-	mu      sync.Mutex
-	at      time.Time
-	passage map[string]float64 // lexeme → estimated passages holding it
+	mu       sync.Mutex
+	at       time.Time
+	passage  map[string]float64 // lexeme → estimated passages holding it
+	passages float64            // passages in all
 }
 
-// splitTerms tells the query's rare terms from its common ones (those in
-// more than domain.CommonTermPassages passages, by the statistics), and
-// drops terms the text search configuration ignores.
-func (db *DB) splitTerms(ctx context.Context, terms []string) (rare, common []string, err error) {
-	counts, err := db.lexemeCounts(ctx)
+// planSearch tells the query's rare terms from its common ones (those in
+// more than domain.CommonTermPassages passages, by the statistics), drops
+// terms the text search configuration ignores, and estimates how many
+// passages hold the terms it keeps. A lexeme missing from the statistics
+// is rarer than those in them: it counts as half the least common one.
+func (db *DB) planSearch(ctx context.Context, terms []string) (searchPlan, error) {
+	stats, passages, err := db.lexemeCounts(ctx)
 	if err != nil {
-		return nil, nil, err
+		return searchPlan{}, err
+	}
+	least := 0.0
+	for _, n := range stats {
+		if least == 0 || n < least {
+			least = n
+		}
 	}
 	rows, err := db.pool.Query(ctx, `SELECT t, COALESCE((tsvector_to_array(to_tsvector('english', t)))[1], '')
 		FROM unnest($1::text[]) WITH ORDINALITY AS u(t, i) ORDER BY i`, terms)
 	if err != nil {
-		return nil, nil, mapErr(err, "search knowledge")
+		return searchPlan{}, mapErr(err, "search knowledge")
 	}
 	defer rows.Close()
+	var rare, common searchPlan
 	for rows.Next() {
 		var t, lexeme string
 		if err := rows.Scan(&t, &lexeme); err != nil {
-			return nil, nil, mapErr(err, "search knowledge")
+			return searchPlan{}, mapErr(err, "search knowledge")
 		}
-		switch {
-		case lexeme == "":
-		case counts[lexeme] > domain.CommonTermPassages:
-			common = append(common, t)
-		default:
-			rare = append(rare, t)
+		if lexeme == "" {
+			continue
 		}
+		n, known := stats[lexeme]
+		if !known {
+			n = least / 2
+		}
+		p := &rare
+		if n > domain.CommonTermPassages {
+			p = &common
+		}
+		p.terms = append(p.terms, t)
+		p.expected += n
 	}
-	return rare, common, mapErr(rows.Err(), "search knowledge")
+	if err := rows.Err(); err != nil {
+		return searchPlan{}, mapErr(err, "search knowledge")
+	}
+	plan := rare
+	if len(plan.terms) == 0 {
+		plan = common
+	}
+	plan.passages = passages
+	return plan, nil
 }
 
-func (db *DB) lexemeCounts(ctx context.Context) (map[string]float64, error) {
+func (db *DB) lexemeCounts(ctx context.Context) (map[string]float64, float64, error) {
 	db.terms.mu.Lock()
 	defer db.terms.mu.Unlock()
 	// Statistics change as autovacuum analyzes the table; read them again
@@ -413,7 +477,7 @@ func (db *DB) lexemeCounts(ctx context.Context) (map[string]float64, error) {
 		ttl = time.Second
 	}
 	if db.terms.passage != nil && time.Since(db.terms.at) < ttl {
-		return db.terms.passage, nil
+		return db.terms.passage, db.terms.passages, nil
 	}
 	counts := map[string]float64{}
 	var elems []string
@@ -424,15 +488,15 @@ func (db *DB) lexemeCounts(ctx context.Context) (map[string]float64, error) {
 		FROM pg_class c LEFT JOIN pg_stats s ON s.schemaname = current_schema() AND s.tablename = 'knowledge_chunks' AND s.attname = 'tsv'
 		WHERE c.oid = 'knowledge_chunks'::regclass`).Scan(&elems, &freqs, &rows)
 	if err != nil {
-		return nil, mapErr(err, "read text search statistics")
+		return nil, 0, mapErr(err, "read text search statistics")
 	}
 	for i, e := range elems {
 		if i < len(freqs) {
 			counts[e] = freqs[i] * rows
 		}
 	}
-	db.terms.passage, db.terms.at = counts, time.Now()
-	return counts, nil
+	db.terms.passage, db.terms.passages, db.terms.at = counts, rows, time.Now()
+	return counts, rows, nil
 }
 
 func (db *DB) ChunksByID(ctx context.Context, ids []int64, visibilities []string) ([]domain.ChunkHit, error) {
@@ -445,7 +509,7 @@ func (db *DB) ChunksByID(ctx context.Context, ids []int64, visibilities []string
 }
 
 func (db *DB) hits(ctx context.Context, query string, args ...any) ([]domain.ChunkHit, error) {
-	rows, err := db.pool.Query(ctx, query, args...)
+	rows, err := db.pool.Query(ctx, query, append([]any{pgx.QueryExecModeExec}, args...)...)
 	if err != nil {
 		return nil, mapErr(err, "search knowledge")
 	}

@@ -37,7 +37,7 @@ func Run(t *testing.T, e Engine) {
 		{"MigrateIsIdempotent", testMigrateIdempotent},
 		{"NewerSchemaRefused", testNewerSchemaRefused},
 	}
-	for _, tc := range append(append(tests, clinicTests...), knowledgeTests...) {
+	for _, tc := range append(append(append(tests, clinicTests...), knowledgeTests...), chatTests...) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.fn(t, e.Open(t))
