@@ -65,7 +65,8 @@ type Options struct {
 	HTTPClient *http.Client
 	// ClinicName is used in the system prompt.
 	ClinicName string
-	// Passages is how many knowledge passages ground an answer (5).
+	// Passages is how many knowledge passages ground an answer (default
+	// 5; negative: none, the knowledge base is not searched).
 	Passages int
 	// MaxAnswerTokens bounds an answer (1,024).
 	MaxAnswerTokens int
@@ -97,7 +98,14 @@ type Service struct {
 	clients  map[string]cachedProvider
 	names    *redact.Detector
 	namesAt  time.Time
-	gens     map[string]*generation // by answer message id
+	// Read on every message, so kept a moment: changes made through this
+	// process show at once, those of other processes within cacheFor.
+	settings   Settings
+	settingsAt time.Time
+	provs      []*domain.LLMProvider
+	provsAt    time.Time
+	usage      map[string]usageEntry  // user id → today's tokens
+	gens       map[string]*generation // by answer message id
 
 	wg     sync.WaitGroup
 	ctx    context.Context
@@ -111,7 +119,7 @@ type cachedProvider struct {
 
 // New makes the service; Start begins the background work (retention).
 func New(store domain.Store, know Searcher, patients PatientAccess, keys *secret.Keyring, rec Recorder, opts Options, now func() time.Time, logger *slog.Logger) *Service {
-	if opts.Passages <= 0 {
+	if opts.Passages == 0 {
 		opts.Passages = 5
 	}
 	if opts.MaxAnswerTokens <= 0 {
@@ -127,6 +135,13 @@ func New(store domain.Store, know Searcher, patients PatientAccess, keys *secret
 		opts.Default.Kind = domain.ProviderOffline
 	}
 	opts.LLM.Logger = logger
+	if opts.HTTPClient == nil {
+		// Many answers stream from one server at once: keep a connection
+		// for each rather than the standard two.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 2048, 1024
+		opts.HTTPClient = &http.Client{Transport: tr}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{store: store, know: know, patients: patients, keys: keys, audit: rec, now: now, logger: logger, opts: opts,
 		clients: map[string]cachedProvider{}, gens: map[string]*generation{}, ctx: ctx, cancel: cancel}
@@ -209,8 +224,35 @@ func defaultSettings() Settings {
 	return Settings{RetentionDays: 30, MessagesPerMinute: 20, DailyTokens: 200000}
 }
 
+// cacheFor is how long settings, providers and usage read from the store
+// are used before they are read again.
+const cacheFor = 2 * time.Second
+
+type usageEntry struct {
+	day    string
+	tokens int
+	at     time.Time
+}
+
 // Settings returns the settings in force.
 func (s *Service) Settings(ctx context.Context) (Settings, error) {
+	s.mu.Lock()
+	if !s.settingsAt.IsZero() && s.now().Sub(s.settingsAt) < cacheFor {
+		set := s.settings
+		s.mu.Unlock()
+		return set, nil
+	}
+	s.mu.Unlock()
+	set, err := s.readSettings(ctx)
+	if err == nil {
+		s.mu.Lock()
+		s.settings, s.settingsAt = set, s.now()
+		s.mu.Unlock()
+	}
+	return set, err
+}
+
+func (s *Service) readSettings(ctx context.Context) (Settings, error) {
 	set := defaultSettings()
 	v, ok, err := s.store.Setting(ctx, settingsKey)
 	if err != nil || !ok {
@@ -254,6 +296,9 @@ func (s *Service) UpdateSettings(ctx context.Context, in SettingsPatch) (Setting
 	if err := s.store.PutSetting(ctx, settingsKey, string(b)); err != nil {
 		return set, err
 	}
+	s.mu.Lock()
+	s.settingsAt = time.Time{}
+	s.mu.Unlock()
 	return set, s.audit.Record(ctx, audit.Event{Action: domain.ActionUpdate, ResourceType: policy.AISettings, Detail: string(b)})
 }
 
@@ -273,20 +318,52 @@ func (s *Service) checkLimits(ctx context.Context, p *domain.Principal) error {
 		return &domain.Error{Code: domain.ERATELIMITED, Message: fmt.Sprintf("You are sending messages faster than the clinic allows (%d a minute). Try again in %d seconds.", set.MessagesPerMinute, int(wait.Seconds())+1)}
 	}
 	if set.DailyTokens > 0 {
-		day := s.now().UTC().Format(time.DateOnly)
-		use, err := s.store.UsageBetween(ctx, day, day, p.UserID)
+		used, err := s.usedToday(ctx, p.UserID)
 		if err != nil {
 			return err
-		}
-		used := 0
-		for _, u := range use {
-			used += u.TokensIn + u.TokensOut
 		}
 		if used >= set.DailyTokens {
 			return &domain.Error{Code: domain.ERATELIMITED, Message: fmt.Sprintf("You have used today's assistant allowance (%d tokens). It renews at midnight UTC; an administrator can raise it.", set.DailyTokens)}
 		}
 	}
 	return nil
+}
+
+// usedToday is the tokens a user has used today (UTC).
+func (s *Service) usedToday(ctx context.Context, userID string) (int, error) {
+	day := s.now().UTC().Format(time.DateOnly)
+	s.mu.Lock()
+	e, ok := s.usage[userID]
+	s.mu.Unlock()
+	if ok && e.day == day && s.now().Sub(e.at) < cacheFor {
+		return e.tokens, nil
+	}
+	use, err := s.store.UsageBetween(ctx, day, day, userID)
+	if err != nil {
+		return 0, err
+	}
+	used := 0
+	for _, u := range use {
+		used += u.TokensIn + u.TokensOut
+	}
+	s.mu.Lock()
+	if s.usage == nil || len(s.usage) > 100000 {
+		s.usage = map[string]usageEntry{}
+	}
+	s.usage[userID] = usageEntry{day: day, tokens: used, at: s.now()}
+	s.mu.Unlock()
+	return used, nil
+}
+
+// addUsage records an answer's tokens, in the store and in the cache.
+func (s *Service) addUsage(ctx context.Context, u domain.Usage) error {
+	s.mu.Lock()
+	if e, ok := s.usage[u.UserID]; ok && e.day == u.Day {
+		e.tokens += u.TokensIn + u.TokensOut
+		s.usage[u.UserID] = e
+	}
+	s.mu.Unlock()
+	return s.store.AddUsage(ctx, u)
 }
 
 // validateMessage checks a message's text.

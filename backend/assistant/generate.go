@@ -261,9 +261,13 @@ func (s *Service) answer(ctx context.Context, t turn, msg *domain.Message, publi
 		publish(Event{Type: "notice", MessageID: msg.ID, Text: EmergencyNotice})
 	}
 
-	results, err := s.know.Search(ctx, t.content, s.opts.Passages)
-	if err != nil && ctx.Err() == nil {
-		s.logger.Warn("assistant: knowledge search failed; answering without passages", "err", err)
+	var results []knowledge.Result
+	if s.know != nil && s.opts.Passages > 0 {
+		var err error
+		results, err = s.know.Search(ctx, t.content, s.opts.Passages)
+		if err != nil && ctx.Err() == nil {
+			s.logger.Warn("assistant: knowledge search failed; answering without passages", "err", err)
+		}
 	}
 	msg.Citations = citations(results)
 	if len(msg.Citations) > 0 {
@@ -347,7 +351,7 @@ func (s *Service) finish(ctx context.Context, t turn, msg *domain.Message, res l
 	save(msg)
 	bg, done := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer done()
-	if err := s.store.AddUsage(bg, domain.Usage{UserID: p.UserID, Day: s.now().UTC().Format(time.DateOnly), Messages: 1, TokensIn: msg.TokensIn, TokensOut: msg.TokensOut}); err != nil {
+	if err := s.addUsage(bg, domain.Usage{UserID: p.UserID, Day: s.now().UTC().Format(time.DateOnly), Messages: 1, TokensIn: msg.TokensIn, TokensOut: msg.TokensOut}); err != nil {
 		s.logger.Error("assistant: record usage", "err", err)
 	}
 	detail := fmt.Sprintf("conversation=%s provider=%s kind=%s model=%s external=%t redacted=%t identifiers=%d tokens_in=%d tokens_out=%d status=%s passages=%d emergency=%t",

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/domain"
@@ -62,11 +63,29 @@ func (s *Service) builtins(saved []*domain.LLMProvider) []*domain.LLMProvider {
 
 // providers lists the providers in force: saved ones and built-ins.
 func (s *Service) providers(ctx context.Context) ([]*domain.LLMProvider, error) {
+	s.mu.Lock()
+	if !s.provsAt.IsZero() && s.now().Sub(s.provsAt) < cacheFor {
+		all := s.provs
+		s.mu.Unlock()
+		return all, nil
+	}
+	s.mu.Unlock()
 	saved, err := s.store.Providers(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return append(saved, s.builtins(saved)...), nil
+	all := append(saved, s.builtins(saved)...)
+	s.mu.Lock()
+	s.provs, s.provsAt = all, s.now()
+	s.mu.Unlock()
+	return all, nil
+}
+
+// forgetProviders makes the next use read the providers again.
+func (s *Service) forgetProviders() {
+	s.mu.Lock()
+	s.provsAt = time.Time{}
+	s.mu.Unlock()
 }
 
 // Providers lists the providers (admin); keys are never included.
@@ -125,6 +144,7 @@ func (s *Service) SaveProvider(ctx context.Context, id string, in ProviderInput)
 	if err := s.store.SaveProvider(ctx, p); err != nil {
 		return nil, err
 	}
+	s.forgetProviders()
 	if err := s.record(ctx, audit.Event{Action: action, ResourceType: policy.AIProvider, ResourceID: p.ID,
 		Detail: fmt.Sprintf("kind=%s external=%t enabled=%t models=%d api_key_changed=%t", p.Kind, p.External, p.Enabled, len(p.Models), in.APIKey != "" || in.ClearAPIKey)}); err != nil {
 		return nil, err
@@ -140,6 +160,7 @@ func (s *Service) DeleteProvider(ctx context.Context, id string) error {
 	if err := s.store.DeleteProvider(ctx, id); err != nil {
 		return err
 	}
+	s.forgetProviders()
 	return s.record(ctx, audit.Event{Action: domain.ActionDelete, ResourceType: policy.AIProvider, ResourceID: id})
 }
 

@@ -1,6 +1,9 @@
 package assistant
 
-import "regexp"
+import (
+	"regexp"
+	"strings"
+)
 
 // EmergencyNotice is shown before any model output when a message
 // describes an emergency. It is fixed text: no model writes it.
@@ -38,5 +41,20 @@ var emergencyPatterns = regexp.MustCompile(`(?i)\b(?:` +
 	`(?:took|swallowed|drank) (?:bleach|poison)|poison(?:ed|ing)` +
 	`)\b`)
 
+// emergencyStems: every emergency pattern holds one of these, so a message
+// with none of them (most messages) skips the patterns.
+var emergencyStems = []string{"chest", "heart", "cardiac", "stroke", "droop", "slur", "weak", "numb", "lift", "raise", "move",
+	"breath", "choking", "blue", "suicid", "kill", "end my", "end it", "life", "die", "dead", "live", "alive", "hurt", "harm",
+	"overdos", "too many", "bleed", "blood", "anaphyla", "swell", "swollen", "closing", "epi", "allergic", "unconscious",
+	"unresponsive", "passed out", "seizure", "seizing", "convuls", "collapsed", "bleach", "poison"}
+
 // IsEmergency reports whether a message describes an emergency.
-func IsEmergency(text string) bool { return emergencyPatterns.MatchString(text) }
+func IsEmergency(text string) bool {
+	lower := strings.ToLower(text)
+	for _, s := range emergencyStems {
+		if strings.Contains(lower, s) {
+			return emergencyPatterns.MatchString(text)
+		}
+	}
+	return false
+}

@@ -35,6 +35,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p *domain.Principal, id stri
 	if err := s.store.RevokeAPIKey(ctx, p.UserID, id, s.now()); err != nil {
 		return err
 	}
+	s.cache.forgetAPIKey(id)
 	return s.record(ctx, audit.Event{Action: domain.ActionDelete, ResourceType: "api_key", ResourceID: id})
 }
 
@@ -43,7 +44,11 @@ func (s *Service) authenticateAPIKey(ctx context.Context, key string) (*domain.P
 	if len(key) > 128 {
 		return nil, invalid
 	}
-	k, err := s.store.APIKeyByHash(ctx, hashToken(key))
+	hash := hashToken(key)
+	if p, ok := s.cache.apiKey(hash, s.now()); ok {
+		return p, nil
+	}
+	k, err := s.store.APIKeyByHash(ctx, hash)
 	if domain.IsCode(err, domain.ENOTFOUND) {
 		return nil, invalid
 	}
@@ -60,5 +65,7 @@ func (s *Service) authenticateAPIKey(ctx context.Context, key string) (*domain.P
 	if u.Disabled {
 		return nil, &domain.Error{Code: domain.EUNAUTHORIZED, Message: "This account is disabled; contact the clinic's administrator."}
 	}
-	return &domain.Principal{UserID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, APIKeyID: k.ID, Account: u}, nil
+	p := &domain.Principal{UserID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, APIKeyID: k.ID, Account: u}
+	s.cache.putAPIKey(hash, p, s.now())
+	return p, nil
 }

@@ -35,10 +35,48 @@ type authCache struct {
 	mu       sync.Mutex
 	sessions map[string]sessionEntry
 	tokens   map[string]tokenEntry
+	apiKeys  map[string]apiKeyEntry // by the key's hash
+}
+
+// apiKeyEntry is a valid API key's principal, read for sessionCacheTTL.
+type apiKeyEntry struct {
+	p       domain.Principal
+	fetched time.Time
 }
 
 func newAuthCache() *authCache {
-	return &authCache{sessions: map[string]sessionEntry{}, tokens: map[string]tokenEntry{}}
+	return &authCache{sessions: map[string]sessionEntry{}, tokens: map[string]tokenEntry{}, apiKeys: map[string]apiKeyEntry{}}
+}
+
+func (c *authCache) apiKey(hash string, now time.Time) (*domain.Principal, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.apiKeys[hash]
+	if !ok || now.Sub(e.fetched) >= sessionCacheTTL || now.Before(e.fetched) {
+		return nil, false
+	}
+	p := e.p
+	return &p, true
+}
+
+func (c *authCache) putAPIKey(hash string, p *domain.Principal, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.apiKeys) >= maxCached {
+		clear(c.apiKeys)
+	}
+	c.apiKeys[hash] = apiKeyEntry{p: *p, fetched: now}
+}
+
+// forgetAPIKey drops a revoked key.
+func (c *authCache) forgetAPIKey(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for h, e := range c.apiKeys {
+		if e.p.APIKeyID == id {
+			delete(c.apiKeys, h)
+		}
+	}
 }
 
 func (c *authCache) token(tok string, now time.Time) (tokenEntry, bool) {
@@ -94,6 +132,11 @@ func (c *authCache) forgetUser(userID string) {
 	for id, e := range c.sessions {
 		if e.user.ID == userID {
 			delete(c.sessions, id)
+		}
+	}
+	for h, e := range c.apiKeys {
+		if e.p.UserID == userID {
+			delete(c.apiKeys, h)
 		}
 	}
 }

@@ -45,8 +45,12 @@ type Options struct {
 	KnowledgeSaves   int
 	KnowledgeChunks  []int
 	KnowledgeQueries int
+	// GatewayClients is the number of concurrent streamed chats of the
+	// gateway scenario (default 500), each run GatewayRounds times (4).
+	GatewayClients int
+	GatewayRounds  int
 	// Scenarios limits the run to these (me, audit, booking, slots,
-	// knowledge, fanout); empty runs them all.
+	// knowledge, fanout, gateway); empty runs them all.
 	Scenarios []string
 
 	// historyDays is how far back the slot search doctor's appointments go
@@ -85,11 +89,17 @@ func (o Options) withDefaults() Options {
 	if o.historyDays == 0 {
 		o.historyDays = 365
 	}
+	if o.GatewayClients == 0 {
+		o.GatewayClients = 500
+	}
+	if o.GatewayRounds == 0 {
+		o.GatewayRounds = 4
+	}
 	return o
 }
 
 // Scenario names, for Options.Scenarios.
-var scenarioNames = []string{"me", "audit", "booking", "slots", "knowledge", "fanout"}
+var scenarioNames = []string{"me", "audit", "booking", "slots", "knowledge", "fanout", "gateway"}
 
 func (o Options) want(name string) bool {
 	return len(o.Scenarios) == 0 || slices.Contains(o.Scenarios, name)
@@ -142,19 +152,39 @@ func Run(ctx context.Context, w io.Writer, engines []Engine, o Options) error {
 			return err
 		}
 	}
-	if !o.want("fanout") {
-		return nil
+	if o.want("fanout") {
+		// After the engines, so its thousand connections do not disturb them.
+		fo, err := BenchFanout(ctx, o.FanoutClients, 5, o)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "%-9s %-18s %8d %18s %10s %10s %10s %8d\n", "any", "WebSocket fan-out", fo.Clients, "5 events", ms(fo.P50), ms(fo.P99), ms(fo.Max), fo.Missed)
+		writeNote(w, "any", "fan-out setup", "%d clients connected in %s; latency from Publish to each client's read; p99 target 50ms", fo.Clients, ms(fo.Connect))
 	}
-
-	// Last, so its thousand connections do not disturb the other scenarios.
-	fo, err := BenchFanout(ctx, o.FanoutClients, 5, o)
-	if err != nil {
-		return err
+	if o.want("gateway") {
+		gw, err := BenchGateway(ctx, o.GatewayClients, o.GatewayRounds, o)
+		if err != nil {
+			return err
+		}
+		writeNote(w, "sqlite", "chat gateway", "%d concurrent streamed chats, %d in a row each; the model answers %d pieces, the first after %s, then one every %s",
+			gw.Clients, gw.Rounds, gw.Pieces, ms(gw.FirstDelay), ms(gw.Delay))
+		for _, r := range gw.Rows {
+			writeNote(w, "sqlite", "chat gateway", "%-40s first token p50 %s p99 %s, whole answer p50 %s p99 %s, %d errors of %d",
+				r.Name+":", ms(r.TTFT50), ms(r.TTFT99), ms(r.Total50), ms(r.Total99), r.Errors, r.Chats)
+			if r.FirstError != "" {
+				writeNote(w, "", "", "first error: %s", r.FirstError)
+			}
+		}
+		for _, r := range gw.Rows[1:] {
+			writeNote(w, "sqlite", "gateway added", "%-40s first token p50 %+.2fms p99 %+.2fms, whole answer p50 %+.2fms p99 %+.2fms; target without retrieval: p50 1ms, p99 5ms",
+				r.Name+":", msf(r.AddedTTFT50), msf(r.AddedTTFT99), msf(r.AddedTotal50), msf(r.AddedTotal99))
+		}
 	}
-	fmt.Fprintf(w, "%-9s %-18s %8d %18s %10s %10s %10s %8d\n", "any", "WebSocket fan-out", fo.Clients, "5 events", ms(fo.P50), ms(fo.P99), ms(fo.Max), fo.Missed)
-	writeNote(w, "any", "fan-out setup", "%d clients connected in %s; latency from Publish to each client's read; p99 target 50ms", fo.Clients, ms(fo.Connect))
 	return nil
 }
+
+// msf is a duration in milliseconds, as a number.
+func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // runEngine runs the chosen scenarios on one engine, a row as each ends.
 func runEngine(ctx context.Context, w io.Writer, e Engine, o Options) error {

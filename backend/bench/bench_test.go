@@ -14,7 +14,7 @@ import (
 // tiny runs each scenario just long enough to prove it works.
 func tiny(t *testing.T) Options {
 	return Options{Duration: time.Second, Warmup: 100 * time.Millisecond, Clients: 8, BookingClients: 16, TempDir: t.TempDir(), historyDays: 30,
-		KnowledgeDocs: 40, KnowledgeSaves: 3, KnowledgeChunks: []int{500, 1200}, KnowledgeQueries: 20}
+		KnowledgeDocs: 40, KnowledgeSaves: 3, KnowledgeChunks: []int{500, 1200}, KnowledgeQueries: 20, GatewayClients: 8, GatewayRounds: 1}
 }
 
 func checkStats(t *testing.T, s Stats, clients int) {
@@ -69,6 +69,26 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
+// TestGatewayScenario: every chat streams its answer, straight and through
+// HealthHub, and the added times are the differences.
+func TestGatewayScenario(t *testing.T) {
+	gw, err := BenchGateway(t.Context(), 6, 2, tiny(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gw.Rows) != 5 {
+		t.Fatalf("rows %+v", gw.Rows)
+	}
+	for _, r := range gw.Rows {
+		if r.Chats != 12 || r.Errors != 0 || r.TTFT50 < gw.FirstDelay || r.TTFT50 > r.TTFT99 || r.Total50 < r.TTFT50 {
+			t.Errorf("%s: %+v", r.Name, r)
+		}
+	}
+	if r := gw.Rows[1]; r.AddedTTFT50 != r.TTFT50-gw.Rows[0].TTFT50 {
+		t.Errorf("added %v is not the difference", r.AddedTTFT50)
+	}
+}
+
 // TestKnowledgeScenario: ingestion indexes every document, saves are found,
 // and search runs at each scale with results.
 func TestKnowledgeScenario(t *testing.T) {
@@ -110,7 +130,8 @@ func TestRunReport(t *testing.T) {
 	for _, want := range []string{"GET /api/v1/me", "req/s", "audit Record", "appends/s", "chain intact",
 		"POST booking 201", "bookings/s", "POST booking 409", "conflicts/s", "double bookings: 0",
 		"GET slots next 7d", "GET slots past 7d", "slot search data",
-		"knowledge ingest", "40 documents", "saved→searchable", "3 saves", "0 not found", "500 passages", "1200 passages"} {
+		"knowledge ingest", "40 documents", "saved→searchable", "3 saves", "0 not found", "500 passages", "1200 passages",
+		"8 concurrent streamed chats", "straight to the model:", "HealthHub, redaction, retrieval:", "0 errors of 8", "gateway added"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
 		}

@@ -30,12 +30,22 @@ type harness struct {
 // startServer opens the server on db and serves it on a loopback listener.
 // conns is the number of connections the client will keep open at once.
 func startServer(ctx context.Context, db *database, o Options, conns int) (_ *harness, err error) {
+	return startServerWith(ctx, db, o, conns, nil)
+}
+
+type serverConfig = server.Config
+
+// startServerWith is startServer with the configuration adjusted by adjust.
+func startServerWith(ctx context.Context, db *database, o Options, conns int, adjust func(*serverConfig)) (_ *harness, err error) {
 	cfg := server.Config{
 		Addr: "127.0.0.1:0", DataDir: db.DataDir, DatabaseURL: db.URL,
 		KeyringFile:  filepath.Join(db.DataDir, "keyring.json"),
 		Argon2Memory: 64, LoginPerIP: -1, LoginPerAccount: -1,
 		IdleTimeout: 15 * time.Minute, SelfRegistration: true,
-		LogLevel: "error", LogFormat: "text",
+		LogLevel: "error", LogFormat: "text", KnowledgeStarter: "false",
+	}
+	if adjust != nil {
+		adjust(&cfg)
 	}
 	sys, err := server.Open(ctx, cfg, o.logger(), time.Now)
 	if err != nil {

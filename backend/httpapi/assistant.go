@@ -565,6 +565,21 @@ func (s *Server) streamCompletion(w http.ResponseWriter, r *http.Request, req as
 		b, _ := json.Marshal(v)
 		fmt.Fprintf(w, "data: %s\n\n", b)
 	}
+	// A piece of text is the one chunk sent many times: written from a
+	// prefix and suffix made once, with only the text encoded each time.
+	var textPrefix []byte
+	const textSuffix = "}}],\"usage\":null}\n\n"
+	text := func(s string) {
+		if textPrefix == nil {
+			head, _ := json.Marshal(map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": model})
+			textPrefix = append([]byte("data: "), head[:len(head)-1]...)
+			textPrefix = append(textPrefix, `,"choices":[{"index":0,"finish_reason":null,"delta":{"content":`...)
+		}
+		q, _ := json.Marshal(s)
+		buf := make([]byte, 0, len(textPrefix)+len(q)+len(textSuffix))
+		buf = append(append(append(buf, textPrefix...), q...), textSuffix...)
+		w.Write(buf)
+	}
 	start := func() {
 		if started {
 			return
@@ -584,10 +599,10 @@ func (s *Server) streamCompletion(w http.ResponseWriter, r *http.Request, req as
 		switch ev.Type {
 		case "notice":
 			start()
-			chunk(map[string]any{"content": ev.Text + "\n\n"}, nil, nil)
+			text(ev.Text + "\n\n")
 		case "delta":
 			start()
-			chunk(map[string]any{"content": ev.Text}, nil, nil)
+			text(ev.Text)
 			rc.Flush()
 		case "error":
 			e := ev

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -28,6 +29,40 @@ func FuzzDecodeJSON(f *testing.F) {
 			}
 			if domain.ErrorMessage(err) == "" {
 				t.Fatalf("empty message for %q", body)
+			}
+		}
+	})
+}
+
+// FuzzChatCompletionRequest: any body of POST /v1/chat/completions either
+// parses into messages whose text is what the JSON held, or fails with an
+// error; content given as a list of text parts joins them.
+func FuzzChatCompletionRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`,
+		`{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}]}`,
+		`{"messages":[{"role":"user","content":[{"type":"image_url"}]}]}`,
+		`{"messages":[{"role":"system","content":null}],"stream_options":{"include_usage":true},"temperature":0.2}`,
+		`{"messages":"x"}`, `{"messages":[{"content":5}]}`, `[`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var in chatCompletionRequest
+		if err := in.UnmarshalJSON(body); err != nil {
+			return
+		}
+		var raw struct {
+			Messages []struct {
+				Content any `json:"content"`
+			} `json:"messages"`
+		}
+		if json.Unmarshal(body, &raw) != nil || len(raw.Messages) != len(in.Messages) {
+			t.Fatalf("parsed %d messages from %q", len(in.Messages), body)
+		}
+		for i, m := range raw.Messages {
+			if s, ok := m.Content.(string); ok && s != in.Messages[i].Content {
+				t.Fatalf("message %d: %q, want %q", i, in.Messages[i].Content, s)
 			}
 		}
 	})

@@ -67,6 +67,10 @@ type Config struct {
 	BedrockModel  string
 	BedrockRegion string
 	LLMExternal   bool
+	// AssistantPassages is how many knowledge passages ground each answer:
+	// 0 for the default (5), negative to answer without the knowledge base
+	// (the flag's 0).
+	AssistantPassages int
 }
 
 // defaultDataDir is the OS user data folder for HealthHub.
@@ -124,6 +128,7 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 	bedrockModel := fs.String("bedrock-model", env("HEALTHHUB_BEDROCK_MODEL", "anthropic.claude-3-5-haiku-20241022-v1:0"), "chat model of the bedrock provider (HEALTHHUB_BEDROCK_MODEL)")
 	bedrockRegion := fs.String("bedrock-region", env("HEALTHHUB_BEDROCK_REGION", env("AWS_REGION", "us-east-1")), "AWS region of the bedrock provider (HEALTHHUB_BEDROCK_REGION)")
 	llmExternal := fs.String("llm-external", env("HEALTHHUB_LLM_EXTERNAL", ""), "true: the provider is a third party and identifiers are redacted before text goes to it; false for a model on the clinic's own machines; empty: true unless the base URL is a loopback address (HEALTHHUB_LLM_EXTERNAL)")
+	passages := fs.String("assistant-passages", env("HEALTHHUB_ASSISTANT_PASSAGES", "5"), "knowledge passages that ground each answer, 0 to 20; 0 answers without the knowledge base (HEALTHHUB_ASSISTANT_PASSAGES)")
 	argonMem := fs.String("argon2-memory-kib", env("HEALTHHUB_ARGON2_MEMORY_KIB", "65536"), "password hashing memory in KiB (HEALTHHUB_ARGON2_MEMORY_KIB)")
 
 	return func() (Config, error) {
@@ -159,6 +164,11 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 			return c, fmt.Errorf("embeddings must be empty, openai or bedrock, not %q", c.Embeddings)
 		}
 		c.LLMProvider, c.OpenAIModel, c.BedrockModel, c.BedrockRegion = *llmProvider, *openAIModel, *bedrockModel, *bedrockRegion
+		if n, err := strconv.Atoi(*passages); err != nil || n < 0 || n > 20 {
+			return c, fmt.Errorf("assistant-passages must be a number from 0 to 20, not %q", *passages)
+		} else if c.AssistantPassages = n; n == 0 {
+			c.AssistantPassages = -1
+		}
 		switch c.LLMProvider {
 		case "offline", "openai", "bedrock":
 		default:

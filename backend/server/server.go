@@ -126,7 +126,7 @@ func Open(ctx context.Context, c Config, logger *slog.Logger, now func() time.Ti
 	}
 	kb := knowledge.New(db, auditLog, hub, kopts, now, logger)
 	aopts := assistant.Options{Default: assistant.DefaultProvider{Kind: c.LLMProvider, BaseURL: c.OpenAIBaseURL, APIKey: c.OpenAIAPIKey,
-		Model: c.OpenAIModel, Region: c.BedrockRegion, External: c.LLMExternal}}
+		Model: c.OpenAIModel, Region: c.BedrockRegion, External: c.LLMExternal}, Passages: c.AssistantPassages}
 	if c.LLMProvider == "bedrock" {
 		aopts.Default.Model = c.BedrockModel
 	}

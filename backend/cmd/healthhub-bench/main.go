@@ -36,9 +36,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	duration := fs.Duration("duration", 5*time.Second, "measured time per scenario, after a 1s warm-up")
 	clients := fs.Int("clients", 64, "concurrent clients")
 	bookingClients := fs.Int("booking-clients", 1000, "concurrent clients of the booking contention scenario")
-	scenarios := fs.String("scenarios", "", "comma-separated scenarios to run: me, audit, booking, slots, knowledge, fanout (default all)")
+	scenarios := fs.String("scenarios", "", "comma-separated scenarios to run: me, audit, booking, slots, knowledge, fanout, gateway (default all)")
 	kdocs := fs.Int("knowledge-docs", 10000, "documents of about 5 KB ingested by the knowledge scenario")
 	kchunks := fs.String("knowledge-chunks", "100000,1000000", "comma-separated index sizes (passages) at which knowledge search is timed")
+	gatewayClients := fs.Int("gateway-clients", 500, "concurrent streamed chats of the gateway scenario")
 	engines := fs.String("engines", "", "comma-separated engines to measure, sqlite and postgres (default all available)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -55,6 +56,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if *clients < 1 {
 		return fmt.Errorf("-clients %d must be at least 1", *clients)
 	}
+	if *gatewayClients < 1 || *gatewayClients > 5000 {
+		return fmt.Errorf("-gateway-clients %d must be between 1 and 5000", *gatewayClients)
+	}
 	if *bookingClients < 1 {
 		return fmt.Errorf("-booking-clients %d must be at least 1", *bookingClients)
 	}
@@ -68,7 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	o := bench.Options{Duration: *duration, Clients: *clients, BookingClients: *bookingClients, Log: stderr, KnowledgeDocs: *kdocs}
+	o := bench.Options{Duration: *duration, Clients: *clients, BookingClients: *bookingClients, Log: stderr, KnowledgeDocs: *kdocs, GatewayClients: *gatewayClients}
 	for n := range strings.SplitSeq(*scenarios, ",") {
 		if n = strings.TrimSpace(n); n != "" {
 			o.Scenarios = append(o.Scenarios, n)
