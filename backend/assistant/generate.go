@@ -133,6 +133,8 @@ func (s *Service) Send(ctx context.Context, conversationID string, in SendInput)
 	if err != nil {
 		return nil, err
 	}
+	// One answer at a time per conversation: the conversation is reserved
+	// here and released when its answer ends (or was never started).
 	s.mu.Lock()
 	for _, g := range s.gens {
 		if g.conversationID == c.ID {
@@ -140,7 +142,20 @@ func (s *Service) Send(ctx context.Context, conversationID string, in SendInput)
 			return nil, domain.Errorf(domain.ECONFLICT, "An answer is still being written in this conversation; wait for it or stop it first.")
 		}
 	}
+	gctx, cancel := context.WithCancelCause(domain.WithPrincipal(s.ctx, p))
+	g := &generation{conversationID: c.ID, userID: p.UserID, cancel: cancel, subs: map[chan Event]struct{}{}}
+	reservation := "pending:" + c.ID
+	s.gens[reservation] = g
 	s.mu.Unlock()
+	started := false
+	defer func() {
+		if !started {
+			cancel(nil)
+			s.mu.Lock()
+			delete(s.gens, reservation)
+			s.mu.Unlock()
+		}
+	}()
 
 	now := s.now()
 	user := &domain.Message{ConversationID: c.ID, Role: domain.RoleUser, Content: content, Status: domain.MessageComplete, CreatedAt: now, UpdatedAt: now}
@@ -158,12 +173,13 @@ func (s *Service) Send(ctx context.Context, conversationID string, in SendInput)
 		}
 	}
 
-	gctx, cancel := context.WithCancelCause(domain.WithPrincipal(s.ctx, p))
-	g := &generation{id: answer.ID, conversationID: c.ID, userID: p.UserID, cancel: cancel, subs: map[chan Event]struct{}{}}
+	g.id = answer.ID
 	sub, leave := g.subscribe()
 	s.mu.Lock()
+	delete(s.gens, reservation)
 	s.gens[g.id] = g
 	s.mu.Unlock()
+	started = true
 
 	s.wg.Add(1)
 	go func() {

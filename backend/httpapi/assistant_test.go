@@ -421,6 +421,10 @@ func TestStopDisconnectAndFailures(t *testing.T) {
 			conv := c.conversation(c.patient, nil)
 			_, evs := c.send(c.patient, conv, "Count to five", func(e sseEvent) bool {
 				if e.Event == "delta" && e.Data["text"] == "one " {
+					// One answer at a time in a conversation.
+					if res := c.do("POST", "/api/v1/conversations/"+conv+"/messages", c.patient, map[string]string{"content": "and six?"}); res.Status != 409 {
+						t.Errorf("second message while answering: %d %s", res.Status, res.Body)
+					}
 					if res := c.do("POST", "/api/v1/conversations/"+conv+"/stop", c.patient, nil); res.Status != 204 {
 						t.Errorf("stop: %d %s", res.Status, res.Body)
 					}
@@ -430,6 +434,9 @@ func TestStopDisconnectAndFailures(t *testing.T) {
 			last := evs[len(evs)-1]
 			if last.Event != "done" || last.Data["status"] != domain.MessageStopped {
 				t.Fatalf("after stop: %+v", evs)
+			}
+			if all := c.messages(c.patient, conv); len(all) != 2 {
+				t.Fatalf("the refused message was stored: %+v", all)
 			}
 			m := c.messages(c.patient, conv)[1]
 			if m.Status != domain.MessageStopped || !strings.HasPrefix(m.Content, "one ") || m.Content == "one two three four five" {
