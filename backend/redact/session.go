@@ -15,7 +15,8 @@ type Session struct {
 	byKey   map[string]string // kind and normalized value → placeholder
 	values  map[string]string // placeholder → the text it replaced
 	counter map[Kind]int
-	count   int // identifiers replaced so far
+	count   int  // identifiers replaced so far
+	aliased bool // a placeholder stands for texts written differently
 }
 
 // NewSession starts a conversation's placeholders.
@@ -41,12 +42,19 @@ func (s *Session) Redact(text string) (string, int) {
 	return b.String(), len(spans)
 }
 
+// Aliased reports whether a placeholder stands for texts written
+// differently ("Maria", "Maria Gonzalez"): it is restored as the first.
+func (s *Session) Aliased() bool { return s.aliased }
+
 // Replaced is how many identifiers the session has replaced.
 func (s *Session) Replaced() int { return s.count }
 
 func (s *Session) placeholder(k Kind, value string) string {
 	key := string(k) + "\x00" + s.normalize(k, value)
 	if p, ok := s.byKey[key]; ok {
+		if s.values[p] != value {
+			s.aliased = true
+		}
 		return p
 	}
 	s.counter[k]++

@@ -29,8 +29,8 @@ func TestSessionPlaceholdersAreStable(t *testing.T) {
 	if got := s.Restore("Thank you [PATIENT_1], we will call [PHONE_1] and write to [EMAIL_1]; [PHONE_9] stays."); got != "Thank you Maria Gonzalez, we will call 555-214-8830 and write to wei@example.org; [PHONE_9] stays." {
 		t.Fatalf("restored %q", got)
 	}
-	if s.Replaced() != 8 {
-		t.Fatalf("Replaced() = %d, want 8", s.Replaced())
+	if s.Replaced() != 8 || !s.Aliased() {
+		t.Fatalf("Replaced() = %d, want 8; Aliased() = %t, want true (Maria and Maria Gonzalez)", s.Replaced(), s.Aliased())
 	}
 }
 
@@ -78,7 +78,8 @@ func TestStreamedRestore(t *testing.T) {
 
 // FuzzRedact: any text (a message is outside input) is redacted without a
 // crash, spans are inside the text and in order, and restoring the redacted
-// text gives the original back.
+// text gives the original back (unless one placeholder stood for a person
+// written two ways, which restores as the first).
 func FuzzRedact(f *testing.F) {
 	for _, s := range []string{
 		"Maria Gonzalez, 742 Evergreen Terrace, Springfield, IL 62704, 555-214-8830",
@@ -101,8 +102,8 @@ func FuzzRedact(f *testing.F) {
 		}
 		s := d.NewSession()
 		red, _ := s.Redact(text)
-		if strings.Contains(text, "[") {
-			return // the text may hold placeholder-like strings of its own
+		if strings.Contains(text, "[") || s.Aliased() {
+			return // placeholder-like text of its own, or one person written two ways
 		}
 		if got := s.Restore(red); got != text {
 			t.Fatalf("restore(%q) = %q, want %q", red, got, text)
