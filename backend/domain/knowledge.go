@@ -174,7 +174,8 @@ type KnowledgeStore interface {
 // most recent CommonTermCandidates passages holding one. PostgreSQL ranks
 // every match while the words are expected in at most CommonTermPassages
 // passages together, and otherwise the most recent CommonTermCandidates
-// matches. That keeps a search's work bounded however large the index grows.
+// matches (500 and 100 once the index is large, where each ranked row costs
+// a read). That keeps a search's work bounded however large the index grows.
 const (
 	CommonTermPassages   = 1000
 	CommonTermCandidates = 200

@@ -323,10 +323,11 @@ const visibleFile = `LEFT JOIN LATERAL (SELECT f.source_id, s.visibility, f.path
 // SearchChunks ranks by ts_rank_cd over the GIN-indexed tsvector (headings
 // weigh more than the body), then writes snippets for the top hits only.
 // Words held by many passages give way to rarer ones (see
-// domain.CommonTermPassages). When the words kept are expected in at most
-// rankAll passages, every passage holding one is ranked; otherwise the
-// newest passages holding one are, found by intersecting the text index
-// with the id range (BRIN) that should hold about windowCandidates of them.
+// domain.CommonTermPassages). When the words kept are expected in few
+// enough passages (searchBounds), every passage holding one is ranked;
+// otherwise the newest passages holding one are, found by intersecting the
+// text index with the id range (BRIN) that should hold about the number
+// wanted.
 func (db *DB) SearchChunks(ctx context.Context, query string, visibilities []string, limit int) ([]domain.ChunkHit, error) {
 	terms := domain.SearchTerms(query)
 	if len(terms) == 0 || len(visibilities) == 0 {
@@ -348,12 +349,13 @@ func (db *DB) SearchChunks(ctx context.Context, query string, visibilities []str
 	// The query text is a constant of each plan (QueryExecModeExec plans
 	// with the values bound), so the planner estimates from the lexeme
 	// statistics rather than guessing.
+	rankAll, candidates := searchBounds(plan.passages)
 	search := func(from int64) ([]domain.ChunkHit, error) {
 		top := `SELECT c.id, ts_rank_cd(c.tsv, to_tsquery('english', $1)) AS rank FROM knowledge_chunks c
 			WHERE c.tsv @@ to_tsquery('english', $1) AND c.id >= $4 ` + filter + ` ORDER BY rank DESC, c.id LIMIT $3`
 		if from > 0 {
 			top = `SELECT r.id, ts_rank_cd(r.tsv, to_tsquery('english', $1)) AS rank FROM (SELECT c.id, c.tsv FROM knowledge_chunks c
-				WHERE c.tsv @@ to_tsquery('english', $1) AND c.id >= $4 ` + filter + ` ORDER BY c.id DESC LIMIT ` + strconv.Itoa(windowCandidates) + `) r
+				WHERE c.tsv @@ to_tsquery('english', $1) AND c.id >= $4 ` + filter + ` ORDER BY c.id DESC LIMIT ` + strconv.Itoa(candidates) + `) r
 				ORDER BY rank DESC, r.id LIMIT $3`
 		}
 		return db.hits(ctx, `WITH top AS (`+top+`)
@@ -373,7 +375,7 @@ func (db *DB) SearchChunks(ctx context.Context, query string, visibilities []str
 	}
 	// The statistics are estimates: widen the window while it finds too
 	// few passages, and rank every match when the widest one does.
-	window := int64(plan.passages * windowCandidates / plan.expected)
+	window := int64(plan.passages * float64(candidates) / plan.expected)
 	for range 3 {
 		from := maxID - window
 		if from <= 0 {
@@ -388,14 +390,21 @@ func (db *DB) SearchChunks(ctx context.Context, query string, visibilities []str
 	return search(0)
 }
 
-const (
-	// rankAll is how many passages the words kept may be expected in for
-	// all of them to be ranked.
-	rankAll = 1000
-	// windowCandidates is how many of the newest matching passages are
-	// ranked when there are more.
-	windowCandidates = domain.CommonTermCandidates
-)
+// searchBounds are how many passages the words kept may be expected in for
+// all of them to be ranked (rankAll), and how many of the newest matching
+// passages are ranked when there are more (candidates). Ranking reads each
+// passage's row: cheap while the table fits in memory, about 20 µs a row
+// from the page cache once it is large, so large indexes rank fewer.
+func searchBounds(passages float64) (rankAll float64, candidates int) {
+	if passages > largeIndex {
+		return 500, 100
+	}
+	return domain.CommonTermPassages, domain.CommonTermCandidates
+}
+
+// largeIndex is where the knowledge base counts as large (about 500 MB of
+// passages and their text index).
+const largeIndex = 250_000
 
 // searchPlan is what the statistics say about a query's terms.
 type searchPlan struct {
