@@ -34,6 +34,7 @@ type Completion struct {
 	TokensOut int
 	Status    string
 	Error     string
+	Code      string // of a failed answer
 	Created   time.Time
 }
 
@@ -79,8 +80,8 @@ func (s *Service) Complete(ctx context.Context, in CompletionInput, publish func
 	total := 0
 	for i, m := range in.Messages {
 		total += len(m.Content)
-		if i == last {
-			continue
+		if i >= last && m.Role != "system" && m.Role != "developer" {
+			continue // the question, and anything after it, is not history
 		}
 		switch m.Role {
 		case "system", "developer":
@@ -105,11 +106,15 @@ func (s *Service) Complete(ctx context.Context, in CompletionInput, publish func
 	msg := &domain.Message{ID: "chatcmpl-" + uuid.NewString(), Role: domain.RoleAssistant, Provider: ch.info.Name, Model: ch.model.Name, CreatedAt: now}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	code := ""
 	s.answer(ctx, t, msg, func(ev Event) {
+		if ev.Type == "error" {
+			code = ev.Code
+		}
 		if publish != nil {
 			publish(ev)
 		}
 	}, func(*domain.Message) {})
 	return &Completion{ID: msg.ID, Model: ch.model.Name, Content: msg.Content, Notice: msg.Notice, Citations: msg.Citations,
-		TokensIn: msg.TokensIn, TokensOut: msg.TokensOut, Status: msg.Status, Error: msg.Error, Created: now}, nil
+		TokensIn: msg.TokensIn, TokensOut: msg.TokensOut, Status: msg.Status, Error: msg.Error, Code: code, Created: now}, nil
 }

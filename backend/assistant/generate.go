@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/domain"
@@ -57,22 +58,35 @@ type generation struct {
 	mu   sync.Mutex
 	subs map[chan Event]struct{}
 	done bool
+	text strings.Builder // the answer so far, for listeners that come late
 }
 
-// listenerBuffer is how many events may wait for one listener.
-const listenerBuffer = 4096
+// listenerBuffer is how many events may wait for one listener, and
+// maxListeners how many may follow one answer (tabs, reconnections).
+const (
+	listenerBuffer = 256
+	maxListeners   = 8
+)
 
 var errStopped = errors.New("stopped by the user")
 
 func (g *generation) stop(cause error) { g.cancel(cause) }
 
-func (g *generation) subscribe() (chan Event, func()) {
+// subscribe adds a listener; a late one (catchUp) first gets a "snapshot"
+// event with the text written so far, so it misses nothing.
+func (g *generation) subscribe(catchUp bool) (chan Event, func(), error) {
 	ch := make(chan Event, listenerBuffer)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.done {
 		close(ch)
-		return ch, func() {}
+		return ch, func() {}, nil
+	}
+	if len(g.subs) >= maxListeners {
+		return nil, nil, domain.Errorf(domain.ECONFLICT, "This answer already has %d listeners; close another window first.", maxListeners)
+	}
+	if catchUp {
+		ch <- Event{Type: "snapshot", ConversationID: g.conversationID, MessageID: g.id, Text: g.text.String()}
 	}
 	g.subs[ch] = struct{}{}
 	return ch, func() {
@@ -82,12 +96,15 @@ func (g *generation) subscribe() (chan Event, func()) {
 			delete(g.subs, ch)
 			close(ch)
 		}
-	}
+	}, nil
 }
 
 func (g *generation) publish(ev Event) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if ev.Type == "delta" {
+		g.text.WriteString(ev.Text)
+	}
 	for ch := range g.subs {
 		select {
 		case ch <- ev:
@@ -173,24 +190,31 @@ func (s *Service) Send(ctx context.Context, conversationID string, in SendInput)
 		}
 	}
 
-	g.id = answer.ID
-	sub, leave := g.subscribe()
 	s.mu.Lock()
+	g.id = answer.ID
 	delete(s.gens, reservation)
 	s.gens[g.id] = g
 	s.mu.Unlock()
+	sub, leave, _ := g.subscribe(false) // the first listener: no limit reached
 	started = true
 
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer cancel(nil)
-		defer func() {
+		release := sync.OnceFunc(func() {
 			s.mu.Lock()
 			delete(s.gens, g.id)
 			s.mu.Unlock()
-		}()
-		g.publish(Event{Type: "start", ConversationID: c.ID, MessageID: answer.ID, UserMessageID: user.ID})
+		})
+		defer release()
+		publish := func(ev Event) {
+			if ev.Type == "done" || ev.Type == "error" {
+				release() // the next message may be sent as soon as this is known
+			}
+			g.publish(ev)
+		}
+		publish(Event{Type: "start", ConversationID: c.ID, MessageID: answer.ID, UserMessageID: user.ID})
 		turn := turn{content: content, history: priorTurns(history), choice: ch, patientID: c.PatientID, conversationID: c.ID}
 		save := func(m *domain.Message) {
 			sctx, done := context.WithTimeout(context.WithoutCancel(gctx), 10*time.Second)
@@ -199,7 +223,7 @@ func (s *Service) Send(ctx context.Context, conversationID string, in SendInput)
 				s.logger.Error("assistant: save answer", "message_id", m.ID, "err", err)
 			}
 		}
-		s.answer(gctx, turn, answer, g.publish, save)
+		s.answer(gctx, turn, answer, publish, save)
 	}()
 	return &Stream{ConversationID: c.ID, UserMessageID: user.ID, MessageID: answer.ID, Events: sub, leave: leave}, nil
 }
@@ -211,14 +235,18 @@ func (s *Service) Listen(ctx context.Context, messageID string) (*Stream, error)
 	p := domain.PrincipalFrom(ctx)
 	s.mu.Lock()
 	g, ok := s.gens[messageID]
+	ok = ok && g.id == messageID && g.userID == p.UserID
 	s.mu.Unlock()
-	if !ok || g.userID != p.UserID {
+	if !ok {
 		ch := make(chan Event)
 		close(ch)
 		return &Stream{MessageID: messageID, Events: ch, leave: func() {}}, nil
 	}
-	sub, leave := g.subscribe()
-	return &Stream{ConversationID: g.conversationID, MessageID: g.id, Events: sub, leave: leave}, nil
+	sub, leave, err := g.subscribe(true)
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{ConversationID: g.conversationID, MessageID: messageID, Events: sub, leave: leave}, nil
 }
 
 // Stop stops an answer being written; the part written is kept and marked
@@ -280,7 +308,7 @@ func (s *Service) answer(ctx context.Context, t turn, msg *domain.Message, publi
 	var results []knowledge.Result
 	if s.know != nil && s.opts.Passages > 0 {
 		var err error
-		results, err = s.know.Search(ctx, t.content, s.opts.Passages)
+		results, err = s.know.Search(ctx, s.searchText(ctx, t.content), s.opts.Passages)
 		if err != nil && ctx.Err() == nil {
 			s.logger.Warn("assistant: knowledge search failed; answering without passages", "err", err)
 		}
@@ -352,16 +380,21 @@ func (s *Service) finish(ctx context.Context, t turn, msg *domain.Message, res l
 		msg.Status = domain.MessageFailed
 		var pe *llm.Error
 		var de *domain.Error
+		errors.As(err, &de)
 		switch {
 		case errors.As(err, &pe):
 			msg.Error = pe.Message + ". Please try again in a moment."
-		case errors.As(err, &de):
+		case de != nil:
 			msg.Error = de.Message
 		default:
 			msg.Error = "The answer could not be written. Please try again in a moment."
 		}
 		s.logger.Warn("assistant: answer failed", "message_id", msg.ID, "provider", t.choice.info.Name, "model", t.choice.model.Name, "err", err)
-		ev = Event{Type: "error", MessageID: msg.ID, Code: domain.EUNAVAILABLE, Message: msg.Error}
+		code := domain.EUNAVAILABLE
+		if de != nil {
+			code = de.Code
+		}
+		ev = Event{Type: "error", MessageID: msg.ID, Code: code, Message: msg.Error}
 	}
 	ev.Status = msg.Status
 	save(msg)
@@ -390,4 +423,38 @@ func citations(results []knowledge.Result) []domain.Citation {
 		out = append(out, domain.Citation{N: i + 1, ChunkID: r.ChunkID, DocumentID: r.DocumentID, Title: r.Title, Heading: r.Heading, Source: r.Source, Text: r.Text})
 	}
 	return out
+}
+
+// maxSearchText is the longest text the knowledge search takes.
+const maxSearchText = 2000
+
+// searchText is the question as the knowledge search gets it: with every
+// identifier left out (the search may send it to an embedding provider, and
+// names and numbers do not find clinic documents anyway), cut to the
+// search's limit at a word.
+func (s *Service) searchText(ctx context.Context, q string) string {
+	if d, err := s.detector(ctx); err == nil {
+		var b strings.Builder
+		last := 0
+		for _, sp := range d.Find(q) {
+			b.WriteString(q[last:sp.Start])
+			b.WriteByte(' ')
+			last = sp.End
+		}
+		b.WriteString(q[last:])
+		q = b.String()
+	} else {
+		s.logger.Warn("assistant: patient names unavailable for the search text", "err", err)
+	}
+	if len(q) > maxSearchText {
+		cut := strings.LastIndexByte(q[:maxSearchText], ' ')
+		if cut <= 0 {
+			cut = maxSearchText
+			for cut > 0 && !utf8.RuneStart(q[cut]) {
+				cut--
+			}
+		}
+		q = q[:cut]
+	}
+	return q
 }

@@ -108,12 +108,13 @@ func (s *Service) SaveProvider(ctx context.Context, id string, in ProviderInput)
 	}
 	now := s.now()
 	p := &domain.LLMProvider{CreatedAt: now, Enabled: true}
+	var oldBase, oldKind string
 	if id != "" {
 		old, err := s.store.Provider(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		p = old
+		p, oldBase, oldKind = old, old.BaseURL, old.Kind
 	}
 	p.Name, p.Kind, p.BaseURL, p.Region, p.Default, p.Models, p.UpdatedAt = strings.TrimSpace(in.Name), in.Kind, strings.TrimSpace(in.BaseURL), strings.TrimSpace(in.Region), in.Default, in.Models, now
 	if in.Enabled != nil {
@@ -133,6 +134,9 @@ func (s *Service) SaveProvider(ctx context.Context, id string, in ProviderInput)
 	switch {
 	case in.ClearAPIKey:
 		p.APIKey = ""
+	case in.APIKey == "" && p.APIKey != "" && (strings.TrimSpace(in.BaseURL) != oldBase || in.Kind != oldKind):
+		// The key was given for another server: it is not sent to a new one.
+		return nil, domain.Invalid("api_key", "The server address changed: enter the API key again (it is never sent to a server it was not given for).")
 	case in.APIKey != "":
 		sealed, err := s.keys.Seal([]byte(in.APIKey), "llm_provider:"+p.ID)
 		if err != nil {
@@ -232,12 +236,17 @@ func (s *Service) choose(ctx context.Context, p *domain.Principal, providerID, m
 		prov = all[i]
 	case model != "":
 		for _, x := range all {
-			if x.Enabled && slices.ContainsFunc(x.Models, func(m domain.LLMModel) bool { return m.Name == model }) {
+			if x.Enabled && slices.ContainsFunc(x.Models, func(m domain.LLMModel) bool { return m.Name == model && slices.Contains(m.Roles, p.Role) }) {
 				prov = x
 				break
 			}
 		}
 		if prov == nil {
+			for _, x := range all {
+				if x.Enabled && slices.ContainsFunc(x.Models, func(m domain.LLMModel) bool { return m.Name == model }) {
+					return nil, &domain.Error{Code: domain.EFORBIDDEN, Message: fmt.Sprintf("Your role (%s) may not use the model %q.", p.Role, model)}
+				}
+			}
 			return nil, domain.Invalid("model", "No provider offers the model %q. GET /v1/models lists the models you may use.", model)
 		}
 	default:

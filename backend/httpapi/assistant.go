@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -254,6 +255,10 @@ func (s *Server) handleSendMessage() http.Handler {
 	})
 }
 
+// streamWriteTimeout bounds each write of a stream: a client that stops
+// reading does not hold the answer up longer.
+const streamWriteTimeout = 30 * time.Second
+
 // streamSSE writes a stream's events as server-sent events until it ends
 // or the client goes away. Each delta carries only the new text.
 func (s *Server) streamSSE(w http.ResponseWriter, r *http.Request, st *assistant.Stream) {
@@ -276,6 +281,7 @@ func (s *Server) streamSSE(w http.ResponseWriter, r *http.Request, st *assistant
 			if err != nil {
 				return
 			}
+			rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 			if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.Type, data); err != nil {
 				return
 			}
@@ -468,6 +474,9 @@ func (c *chatCompletionRequest) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	c.Model, c.Stream, c.MaxTokens, c.MaxCompletionTokens, c.StreamOptions = in.Model, in.Stream, in.MaxTokens, in.MaxCompletionTokens, in.StreamOptions
+	if len(in.Messages) > maxCompletionMessages {
+		return domain.Invalid("messages", "messages must hold at most 500 messages.")
+	}
 	for _, m := range in.Messages {
 		var text string
 		if len(m.Content) > 0 && m.Content[0] == '[' {
@@ -478,12 +487,17 @@ func (c *chatCompletionRequest) UnmarshalJSON(b []byte) error {
 			if err := json.Unmarshal(m.Content, &parts); err != nil {
 				return domain.Invalid("messages", "A message's content must be text or a list of text parts.")
 			}
+			if len(parts) > maxContentParts {
+				return domain.Invalid("messages", "A message may have at most 100 text parts.")
+			}
+			var b strings.Builder
 			for _, p := range parts {
 				if p.Type != "text" {
 					return domain.Invalid("messages", "Only text content is supported.")
 				}
-				text += p.Text
+				b.WriteString(p.Text)
 			}
+			text = b.String()
 		} else if len(m.Content) > 0 && string(m.Content) != "null" {
 			if err := json.Unmarshal(m.Content, &text); err != nil {
 				return domain.Invalid("messages", "A message's content must be text or a list of text parts.")
@@ -493,6 +507,12 @@ func (c *chatCompletionRequest) UnmarshalJSON(b []byte) error {
 	}
 	return nil
 }
+
+// Bounds of an OpenAI-style request.
+const (
+	maxCompletionMessages = 500
+	maxContentParts       = 100
+)
 
 // handleChatCompletions is OpenAI's POST /v1/chat/completions over the
 // clinic's assistant, streamed or whole.
@@ -531,7 +551,7 @@ func (s *Server) handleChatCompletions() http.Handler {
 				return err
 			}
 			if c.Status == domain.MessageFailed {
-				return domain.Errorf(domain.EUNAVAILABLE, "%s", c.Error)
+				return domain.Errorf(cmp.Or(c.Code, domain.EUNAVAILABLE), "%s", c.Error)
 			}
 			content := c.Content
 			if c.Notice != "" {
@@ -602,6 +622,7 @@ func (s *Server) streamCompletion(w http.ResponseWriter, r *http.Request, req as
 			text(ev.Text + "\n\n")
 		case "delta":
 			start()
+			rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 			text(ev.Text)
 			rc.Flush()
 		case "error":
@@ -616,7 +637,7 @@ func (s *Server) streamCompletion(w http.ResponseWriter, r *http.Request, req as
 		return err
 	}
 	if failed != nil && !started {
-		return domain.Errorf(domain.EUNAVAILABLE, "%s", failed.Message)
+		return domain.Errorf(cmp.Or(failed.Code, domain.EUNAVAILABLE), "%s", failed.Message)
 	}
 	start()
 	if failed != nil {

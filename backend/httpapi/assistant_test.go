@@ -574,6 +574,12 @@ func TestChatBadInput(t *testing.T) {
 	if res := post(c.patient, `{"content":"hi","provider":"`+id+`"}`); res.Status != 400 || !strings.Contains(string(res.Body), "disabled") {
 		t.Errorf("disabled provider: %d %s", res.Status, res.Body)
 	}
+	// A key is never sent to a server it was not given for.
+	moved := c.do("PUT", "/api/v1/ai/providers/"+id, c.admin, map[string]any{"name": "off", "kind": "openai", "base_url": "https://elsewhere.example.org/v1",
+		"enabled": false, "models": []map[string]any{{"name": "openai-model", "roles": domain.Roles}}})
+	if moved.Status != 400 || !strings.Contains(string(moved.Body), "API key again") {
+		t.Errorf("moving a provider with a key: %d %s", moved.Status, moved.Body)
+	}
 	// A patient cannot link a conversation to a patient; nobody sees another's.
 	if res := c.do("POST", "/api/v1/conversations", c.patient, map[string]string{"patient_id": "x"}); res.Status != 403 {
 		t.Errorf("patient linking: %d %s", res.Status, res.Body)

@@ -110,6 +110,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, p *domain.Principa
 	}()
 	var pings sync.WaitGroup
 	err = c.writeLoop(ctx, readDone, &pings, &h.opts)
+	c.end(websocket.StatusNormalClosure, "") // replies still being made stop at once
 	drop()
 	conn.CloseNow()
 	<-readDone
@@ -147,26 +148,33 @@ func (c *client) readLoop(ctx context.Context, handler func(context.Context, *do
 	}
 }
 
-// queue puts a reply to the client's own request on its queue, waiting up
-// to wait for room; a client that does not read is ended as too slow.
+// queue puts a reply to the client's own request on its queue. Replies
+// use at most half of it, leaving room for published events; while it is
+// that full, queue waits (up to wait, then the client is ended as too slow).
 func (c *client) queue(msg []byte, wait time.Duration) bool {
-	select {
-	case <-c.ended:
-		return false
-	case c.send <- msg:
-		return true
-	default:
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-c.ended:
-		return false
-	case c.send <- msg:
-		return true
-	case <-t.C:
-		c.end(websocket.StatusTryAgainLater, reasonSlow)
-		return false
+	deadline := time.Now().Add(wait)
+	for {
+		select {
+		case <-c.ended:
+			return false
+		default:
+		}
+		if len(c.send) < cap(c.send)/2 {
+			select {
+			case c.send <- msg:
+				return true
+			default:
+			}
+		}
+		if time.Now().After(deadline) {
+			c.end(websocket.StatusTryAgainLater, reasonSlow)
+			return false
+		}
+		select {
+		case <-c.ended:
+			return false
+		case <-time.After(2 * time.Millisecond):
+		}
 	}
 }
 

@@ -63,9 +63,8 @@ func NewDetector(patients []string) *Detector {
 		}
 		d.full[strings.Join(words, " ")] = i
 		d.maxWords = max(d.maxWords, len(words))
-		if len(words) < 2 {
-			continue
-		}
+		// Each first name and surname alone (one-word names too); a part
+		// several patients share is still a name, of no one in particular.
 		for _, w := range []string{words[0], words[len(words)-1]} {
 			if utf8.RuneCountInString(w) < 3 || commonWords[w] {
 				continue
@@ -322,7 +321,7 @@ func (d *Detector) findNames(text string, add func(Kind, int, int)) {
 			continue
 		}
 		w := trimPossessive(lower[i])
-		if p, ok := d.parts[w]; ok && p >= 0 {
+		if _, ok := d.parts[w]; ok {
 			raw := text[words[i][0]:words[i][1]]
 			// A lower-case single name is a person only when it is
 			// not at the same time a word of the language.

@@ -113,3 +113,13 @@ func FuzzRedact(f *testing.F) {
 		}
 	})
 }
+
+// TestSharedAndSingleNames: a first name two patients share and a
+// one-word name are still redacted.
+func TestSharedAndSingleNames(t *testing.T) {
+	s := redact.NewDetector([]string{"John Smithers", "John Okafor", "Cherilyn"}).NewSession()
+	got, n := s.Redact("John called; Cherilyn and Okafor too.")
+	if n != 3 || strings.Contains(got, "John") || strings.Contains(got, "Cherilyn") || strings.Contains(got, "Okafor") {
+		t.Fatalf("%q (%d replaced)", got, n)
+	}
+}
