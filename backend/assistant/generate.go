@@ -146,10 +146,6 @@ func (s *Service) Send(ctx context.Context, conversationID string, in SendInput)
 	if err := s.checkLimits(ctx, p); err != nil {
 		return nil, err
 	}
-	history, err := s.store.Messages(ctx, c.ID)
-	if err != nil {
-		return nil, err
-	}
 	// One answer at a time per conversation: the conversation is reserved
 	// here and released when its answer ends (or was never started).
 	s.mu.Lock()
@@ -173,6 +169,11 @@ func (s *Service) Send(ctx context.Context, conversationID string, in SendInput)
 			s.mu.Unlock()
 		}
 	}()
+	// Read after the reservation: the previous answer is finished and stored.
+	history, err := s.store.Messages(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
 
 	now := s.now()
 	user := &domain.Message{ConversationID: c.ID, Role: domain.RoleUser, Content: content, Status: domain.MessageComplete, CreatedAt: now, UpdatedAt: now}
