@@ -177,7 +177,9 @@ func (s *Service) Start(ctx context.Context) error {
 // Close stops answers being written (they are saved as stopped) and the
 // background work.
 func (s *Service) Close() {
-	s.cancel()
+	s.mu.Lock()
+	s.cancel() // under the lock: Send checks it there before adding to wg
+	s.mu.Unlock()
 	s.mu.Lock()
 	for _, g := range s.gens {
 		g.stop(errShutdown)

@@ -149,12 +149,17 @@ func (s *Service) Send(ctx context.Context, conversationID string, in SendInput)
 	// One answer at a time per conversation: the conversation is reserved
 	// here and released when its answer ends (or was never started).
 	s.mu.Lock()
+	if s.ctx.Err() != nil { // closing: Close waits only for answers begun before
+		s.mu.Unlock()
+		return nil, domain.Errorf(domain.EUNAVAILABLE, "The server is shutting down; send the message again in a moment.")
+	}
 	for _, g := range s.gens {
 		if g.conversationID == c.ID {
 			s.mu.Unlock()
 			return nil, domain.Errorf(domain.ECONFLICT, "An answer is still being written in this conversation; wait for it or stop it first.")
 		}
 	}
+	s.wg.Add(1)
 	gctx, cancel := context.WithCancelCause(domain.WithPrincipal(s.ctx, p))
 	g := &generation{conversationID: c.ID, userID: p.UserID, cancel: cancel, subs: map[chan Event]struct{}{}}
 	reservation := "pending:" + c.ID
@@ -167,6 +172,7 @@ func (s *Service) Send(ctx context.Context, conversationID string, in SendInput)
 			s.mu.Lock()
 			delete(s.gens, reservation)
 			s.mu.Unlock()
+			s.wg.Done()
 		}
 	}()
 	// Read after the reservation: the previous answer is finished and stored.
@@ -199,7 +205,6 @@ func (s *Service) Send(ctx context.Context, conversationID string, in SendInput)
 	sub, leave, _ := g.subscribe(false) // the first listener: no limit reached
 	started = true
 
-	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer cancel(nil)
