@@ -181,11 +181,8 @@ func (s *Server) handleStopConversation() http.Handler {
 // decodeText is decode for bodies carrying a person's text: bytes that are
 // not UTF-8 are refused rather than silently replaced.
 func decodeText(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return domain.Invalid("", "Send the request body as JSON with Content-Type: application/json.")
-		}
+	if err := jsonContentType(r); err != nil {
+		return err
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
@@ -518,10 +515,8 @@ const (
 // clinic's assistant, streamed or whole.
 func (s *Server) handleChatCompletions() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		if ct := r.Header.Get("Content-Type"); ct != "" {
-			if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-				return domain.Invalid("", "Send the request body as JSON with Content-Type: application/json.")
-			}
+		if err := jsonContentType(r); err != nil {
+			return err
 		}
 		var in chatCompletionRequest
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))

@@ -104,14 +104,22 @@ const maxBody = 1 << 20
 // the body no larger than maxBody, unknown fields are refused, and every
 // problem becomes an error that says what to fix.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if err := jsonContentType(r); err != nil {
+		return err
+	}
+	body := http.MaxBytesReader(w, r.Body, maxBody)
+	return decodeJSON(body, v)
+}
+
+// jsonContentType refuses a body declared as anything but JSON.
+func jsonContentType(r *http.Request) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 			return domain.Invalid("", "Send the request body as JSON with Content-Type: application/json.")
 		}
 	}
-	body := http.MaxBytesReader(w, r.Body, maxBody)
-	return decodeJSON(body, v)
+	return nil
 }
 
 // decodeJSON is decode without the HTTP parts; the fuzz target drives it.
