@@ -40,7 +40,7 @@ func TestKnowledgeVisibilityOverHTTP(t *testing.T) {
 				}
 				return body.Results
 			}
-			deadline := time.Now().Add(10 * time.Second)
+			deadline := time.Now().Add(30 * time.Second)
 			for len(search(staffTok, "chest+pain")) < 2 {
 				if time.Now().After(deadline) {
 					t.Fatal("the sources were not indexed")

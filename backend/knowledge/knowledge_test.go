@@ -68,10 +68,10 @@ func write(t *testing.T, path, text string) {
 	}
 }
 
-// eventually polls cond until it holds or ten seconds pass.
+// eventually polls cond until it holds or thirty seconds pass.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting until %s", what)

@@ -19,6 +19,16 @@ func scanAppointment(row pgx.Row) (*domain.Appointment, error) {
 	return &a, err
 }
 
+// lockDoctor makes the transaction's changes to one doctor's appointments
+// wait for those of other transactions. Without it, two overlapping
+// bookings that reach the exclusion constraint at the same moment each wait
+// for the other, and PostgreSQL aborts one as a deadlock only after
+// deadlock_timeout (a second by default).
+func lockDoctor(ctx context.Context, tx pgx.Tx, doctorID string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('appointments/' || $1::text, 0))`, doctorID)
+	return err
+}
+
 // clash names the appointment a booking overlaps.
 func (db *DB) clash(ctx context.Context, a *domain.Appointment) error {
 	other, err := scanAppointment(db.pool.QueryRow(ctx, `SELECT `+appointmentColumns+` FROM appointments
@@ -41,7 +51,10 @@ func (db *DB) BookAppointment(ctx context.Context, a *domain.Appointment, notes 
 			return err
 		}
 	}
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockDoctor(ctx, tx, a.DoctorID); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, `INSERT INTO appointments (`+appointmentColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 			a.ID, a.DoctorID, a.PatientID, a.Start.UTC(), a.End.UTC(), a.Status, a.Reason, a.CancelReason, a.CreatedBy,
 			a.IdempotencyKey, a.CreatedAt.UTC(), a.UpdatedAt.UTC())
@@ -123,7 +136,10 @@ func (db *DB) ListAppointments(ctx context.Context, f domain.AppointmentFilter) 
 
 func (db *DB) UpdateAppointment(ctx context.Context, a *domain.Appointment, expectUpdated time.Time, notes []*domain.Notification) error {
 	stale := false
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockDoctor(ctx, tx, a.DoctorID); err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `UPDATE appointments SET start_at = $1, end_at = $2, status = $3, reason = $4, cancel_reason = $5, updated_at = $6
 			WHERE id = $7 AND updated_at = $8`, a.Start.UTC(), a.End.UTC(), a.Status, a.Reason, a.CancelReason, a.UpdatedAt.UTC(),
 			a.ID, expectUpdated.UTC())

@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/healthhub/healthhub/backend/domain"
@@ -57,7 +59,29 @@ func insertUser(ctx context.Context, tx pgx.Tx, u *domain.User) error {
 }
 
 func (db *DB) tx(ctx context.Context, what string, fn func(tx pgx.Tx) error) error {
-	return mapErr(pgx.BeginFunc(ctx, db.pool, fn), what)
+	return mapErr(db.inTx(ctx, fn), what)
+}
+
+// inTx runs fn in a transaction and runs it again, after a short random
+// pause, when PostgreSQL aborted it as a deadlock victim or a serialization
+// failure: for example two bookings of one doctor that check the exclusion
+// constraint against each other at the same moment. The retry sees the
+// winner committed and gets its real outcome (such as a conflict). fn must
+// only act on tx, so a rolled-back attempt leaves nothing behind.
+func (db *DB) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	const attempts = 5
+	for attempt := 1; ; attempt++ {
+		err := pgx.BeginFunc(ctx, db.pool, fn)
+		if code := pgCode(err); attempt == attempts || (code != "40P01" && code != "40001") {
+			return err
+		}
+		pause := time.Duration(attempt) * (5*time.Millisecond + rand.N(20*time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+	}
 }
 
 func (db *DB) CreatePatient(ctx context.Context, p *domain.Patient, account *domain.User, notes []*domain.Notification) error {

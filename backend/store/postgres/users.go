@@ -105,7 +105,7 @@ func (db *DB) CountUsers(ctx context.Context, role domain.Role) (int, error) {
 
 func (db *DB) RecordLoginFailure(ctx context.Context, userID string, lockUntil func(int) time.Time) (int, error) {
 	var n int
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins`,
 			userID).Scan(&n); err != nil {
 			return err
@@ -126,7 +126,7 @@ func (db *DB) ResetLoginFailures(ctx context.Context, userID string) error {
 }
 
 func (db *DB) CreateSession(ctx context.Context, s *domain.Session, first *domain.RefreshToken) error {
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, revoked_at, source_ip, user_agent)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, s.ID, s.UserID, s.CreatedAt.UTC(), s.LastSeenAt.UTC(), s.ExpiresAt.UTC(),
 			nullTime(s.RevokedAt), s.SourceIP, s.UserAgent); err != nil {
@@ -200,7 +200,7 @@ func (db *DB) RevokeUserSessions(ctx context.Context, userID string, at time.Tim
 func (db *DB) RotateRefreshToken(ctx context.Context, oldHash string, next *domain.RefreshToken) (*domain.Session, error) {
 	var sess *domain.Session
 	reused := false
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var sessionID string
 		var usedAt *time.Time
 		// FOR UPDATE: two concurrent uses of one token see each other.
