@@ -70,13 +70,44 @@ func (b *builder) charge(n int) bool {
 	return true
 }
 
-// text appends s to the current line.
+// text appends s to the current line. Runs of printable ASCII, most of
+// most documents, are copied whole; everything else goes through rune.
 func (b *builder) text(s string) {
 	if b.failed() {
 		return
 	}
-	for _, r := range s {
-		b.rune(r)
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c > ' ' && c < utf8.RuneSelf && c != 0x7f:
+			j := i + 1
+			for j < len(s) && s[j] > ' ' && s[j] < utf8.RuneSelf && s[j] != 0x7f {
+				j++
+			}
+			b.word(s[i:j])
+			i = j
+		case c == ' ' && !b.pre:
+			if b.line.Len() > 0 {
+				b.space = true
+			}
+			i++
+		default:
+			// Invalid UTF-8 decodes as U+FFFD, one byte at a time.
+			r, size := utf8.DecodeRuneInString(s[i:])
+			b.rune(r)
+			i += size
+		}
+	}
+}
+
+// word appends printable ASCII without spaces, after a pending space.
+func (b *builder) word(w string) {
+	if b.space {
+		b.space = false
+		b.write(' ')
+	}
+	if b.charge(len(w)) {
+		b.line.WriteString(w)
 	}
 }
 

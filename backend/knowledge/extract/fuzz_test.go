@@ -60,3 +60,35 @@ func TestDeeplyNestedHTML(t *testing.T) {
 		}
 	}
 }
+
+// FuzzBuilderText: text, which copies runs of printable ASCII whole, builds
+// the same line, pending space and byte count as feeding every rune through
+// rune, in normal and preformatted mode, and fails exactly when it does.
+func FuzzBuilderText(f *testing.F) {
+	for _, s := range []string{"plain words  and\tspaces", "caf\xc3\xa9 \xff\xfe bad \x7f del", "  lead", "a\u00a0b\u2003c\r\nd", "\uFEFFbom\u00ADsoft"} {
+		f.Add(s, false, int64(64))
+		f.Add(s, true, int64(8))
+	}
+	f.Fuzz(func(t *testing.T, s string, pre bool, max int64) {
+		if max < 0 {
+			max = -max
+		}
+		fast, slow := newBuilder(t.Context(), max%4096), newBuilder(t.Context(), max%4096)
+		fast.pre, slow.pre = pre, pre
+		// Twice, so a space left pending by the first call meets the second.
+		for range 2 {
+			fast.text(s)
+			for _, r := range s {
+				if slow.err == nil {
+					slow.rune(r)
+				}
+			}
+		}
+		// Over the limit both fail, and what was built is thrown away.
+		if (fast.err == nil) != (slow.err == nil) ||
+			(fast.err == nil && (fast.line.String() != slow.line.String() || fast.space != slow.space || fast.used != slow.used)) {
+			t.Fatalf("text(%q, pre=%v) gives %q space=%v used=%d err=%v; rune by rune %q space=%v used=%d err=%v",
+				s, pre, fast.line.String(), fast.space, fast.used, fast.err, slow.line.String(), slow.space, slow.used, slow.err)
+		}
+	})
+}

@@ -120,7 +120,7 @@ func paragraphText(raw []string) string {
 		}
 		var text string
 		own := false
-		switch m := listItem.FindStringSubmatchIndex(line); {
+		switch m := listItemOf(line); {
 		case m != nil:
 			marker := "-"
 			if m[4] >= 0 {
@@ -238,6 +238,16 @@ func frontMatterTitle(line string) (string, bool) {
 // text: code spans keep their content verbatim; links and images give their
 // text; HTML tags go; emphasis delimiters go; escapes and entities resolve.
 // Every step is linear in the length of the line.
+// listItemOf matches listItem against line, or returns nil at once when the
+// line cannot start a list item.
+func listItemOf(line string) []int {
+	t := strings.TrimLeft(line, " \t")
+	if t == "" || !strings.ContainsRune("-*+0123456789", rune(t[0])) {
+		return nil
+	}
+	return listItem.FindStringSubmatchIndex(line)
+}
+
 func inlineText(s string) string {
 	if s == "" {
 		return ""
@@ -249,12 +259,20 @@ func inlineText(s string) string {
 			continue
 		}
 		t := seg.text
-		t = mdComment.ReplaceAllString(t, "")
-		t = mdImage.ReplaceAllString(t, "$1")
-		t = mdLink.ReplaceAllString(t, "$1")
-		t = mdRefLink.ReplaceAllString(t, "$1")
-		t = mdAutolink.ReplaceAllString(t, "$1")
-		t = mdTag.ReplaceAllString(t, "")
+		// Most text has no links or tags; the expressions only run where
+		// the byte that starts one occurs.
+		if strings.IndexByte(t, '<') >= 0 {
+			t = mdComment.ReplaceAllString(t, "")
+		}
+		if strings.IndexByte(t, '[') >= 0 {
+			t = mdImage.ReplaceAllString(t, "$1")
+			t = mdLink.ReplaceAllString(t, "$1")
+			t = mdRefLink.ReplaceAllString(t, "$1")
+		}
+		if strings.IndexByte(t, '<') >= 0 {
+			t = mdAutolink.ReplaceAllString(t, "$1")
+			t = mdTag.ReplaceAllString(t, "")
+		}
 		t = stripEmphasis(t)
 		if strings.IndexByte(t, '&') >= 0 {
 			t = html.UnescapeString(t)
