@@ -49,6 +49,11 @@ type Options struct {
 	// gateway scenario (default 500), each run GatewayRounds times (4).
 	GatewayClients int
 	GatewayRounds  int
+	// GatewaySplit runs HealthHub in a child process on a CPU of its own,
+	// away from the clients and the fake model service, when the machine
+	// has two CPUs. The program must call ServeGatewayChild first thing:
+	// the child is the same executable.
+	GatewaySplit bool
 	// Scenarios limits the run to these (me, audit, booking, slots,
 	// knowledge, fanout, gateway); empty runs them all.
 	Scenarios []string
@@ -168,6 +173,7 @@ func Run(ctx context.Context, w io.Writer, engines []Engine, o Options) error {
 		}
 		writeNote(w, "sqlite", "chat gateway", "%d concurrent streamed chats, %d in a row each; the model answers %d pieces, the first after %s, then one every %s",
 			gw.Clients, gw.Rounds, gw.Pieces, ms(gw.FirstDelay), ms(gw.Delay))
+		writeNote(w, "sqlite", "chat gateway", "%s", gw.Layout)
 		for _, r := range gw.Rows {
 			writeNote(w, "sqlite", "chat gateway", "%-40s first token p50 %s p99 %s, whole answer p50 %s p99 %s, %d errors of %d",
 				r.Name+":", ms(r.TTFT50), ms(r.TTFT99), ms(r.Total50), ms(r.Total99), r.Errors, r.Chats)

@@ -3,7 +3,9 @@ package bench
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -69,10 +71,53 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
+// TestMain lets the gateway scenario start this test binary as its
+// HealthHub.
+func TestMain(m *testing.M) {
+	if child, err := ServeGatewayChild(context.Background()); child {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
 // TestGatewayScenario: every chat streams its answer, straight and through
-// HealthHub, and the added times are the differences.
+// HealthHub, and the added times are the differences; in one process, and
+// with HealthHub in a process of its own on another CPU.
 func TestGatewayScenario(t *testing.T) {
-	gw, err := BenchGateway(t.Context(), 6, 2, tiny(t))
+	t.Run("shared", func(t *testing.T) {
+		gw, err := BenchGateway(t.Context(), 6, 2, tiny(t))
+		checkGateway(t, gw, err)
+		if !strings.Contains(gw.Layout, "one process") {
+			t.Errorf("layout %q", gw.Layout)
+		}
+	})
+	t.Run("split", func(t *testing.T) {
+		if _, _, ok := twoCPUs(); !ok {
+			t.Skip("HealthHub runs apart only with two CPUs")
+		}
+		o := tiny(t)
+		o.GatewaySplit = true
+		before := runtime.GOMAXPROCS(0)
+		gw, err := BenchGateway(t.Context(), 6, 2, o)
+		checkGateway(t, gw, err)
+		if !strings.Contains(gw.Layout, "a process of its own") {
+			t.Errorf("layout %q", gw.Layout)
+		}
+		if after := runtime.GOMAXPROCS(0); after != before {
+			t.Errorf("GOMAXPROCS %d after the run, %d before", after, before)
+		}
+		if a, b, ok := twoCPUs(); !ok || a == b {
+			t.Errorf("this process keeps one CPU after the run")
+		}
+	})
+}
+
+func checkGateway(t *testing.T, gw GatewayResult, err error) {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}

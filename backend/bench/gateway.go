@@ -11,6 +11,8 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -40,6 +42,7 @@ type GatewayResult struct {
 	Pieces          int
 	FirstDelay      time.Duration
 	Delay           time.Duration
+	Layout          string // where HealthHub, the clients and the model service ran
 	Rows            []GatewayRow
 }
 
@@ -60,6 +63,24 @@ func BenchGateway(ctx context.Context, clients, rounds int, o Options) (GatewayR
 		pieces[i] = fmt.Sprintf("word%d ", i)
 	}
 	res := GatewayResult{Clients: clients, Rounds: rounds, Pieces: len(pieces), FirstDelay: 300 * time.Millisecond, Delay: 50 * time.Millisecond}
+	var split *gatewaySplit
+	res.Layout = "HealthHub, the clients and the fake model service in one process on every CPU"
+	if o.GatewaySplit {
+		if server, load, ok := twoCPUs(); ok {
+			exe, err := os.Executable()
+			if err != nil {
+				return res, fmt.Errorf("find this program to run HealthHub apart: %w", err)
+			}
+			restore, err := pinProcess(load)
+			if err != nil {
+				return res, fmt.Errorf("keep the clients on CPU %d: %w", load, err)
+			}
+			defer restore()
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+			split = &gatewaySplit{cpu: server, exe: exe, log: o.Log}
+			res.Layout = fmt.Sprintf("HealthHub in a process of its own on CPU %d; the clients and the fake model service on CPU %d", server, load)
+		}
+	}
 	up := llmtest.OpenAI(llmtest.Behaviour{Answer: pieces, FirstDelay: res.FirstDelay, Delay: res.Delay, TokensIn: 50})
 	defer up.Close()
 
@@ -89,7 +110,7 @@ func BenchGateway(ctx context.Context, clients, rounds int, o Options) (GatewayR
 		{"HealthHub, no redaction, retrieval", false, true},
 		{"HealthHub, redaction, retrieval", true, true},
 	} {
-		row, err := gatewayThrough(ctx, client, up.URL+"/v1", v.external, v.retrieval, clients, rounds, spread, o)
+		row, err := gatewayThrough(ctx, client, up.URL+"/v1", v.external, v.retrieval, clients, rounds, spread, o, split)
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", v.name, err)
 		}
@@ -101,14 +122,33 @@ func BenchGateway(ctx context.Context, clients, rounds int, o Options) (GatewayR
 	return res, nil
 }
 
-// gatewayThrough starts HealthHub with the upstream as its provider and
-// runs the chats through /v1/chat/completions.
-func gatewayThrough(ctx context.Context, client *http.Client, upstream string, external, retrieval bool, clients, rounds int, spread time.Duration, o Options) (GatewayRow, error) {
-	db, err := Engine{Name: "sqlite"}.fresh(ctx, o.TempDir)
+// gatewayThrough starts HealthHub with the upstream as its provider, in
+// its own process on its own CPU when split, and runs the chats through
+// /v1/chat/completions.
+func gatewayThrough(ctx context.Context, client *http.Client, upstream string, external, retrieval bool, clients, rounds int, spread time.Duration, o Options, split *gatewaySplit) (GatewayRow, error) {
+	var base, key string
+	var stop func() error
+	var err error
+	if split != nil {
+		base, key, stop, err = split.start(ctx, gatewayServerSpec{Upstream: upstream, External: external, Retrieval: retrieval, Clients: clients, TempDir: o.TempDir})
+	} else {
+		base, key, stop, err = openGateway(ctx, o, upstream, external, retrieval, clients)
+	}
 	if err != nil {
 		return GatewayRow{}, err
 	}
-	defer db.Close(ctx)
+	row, err := gatewayRun(ctx, client, base+"/v1/chat/completions", key, "bench-model", clients, rounds, spread)
+	return row, errors.Join(err, stop())
+}
+
+// openGateway starts HealthHub on a fresh SQLite database with the
+// upstream as its default provider and a staff account's API key, and
+// returns its address, the key and a function that stops it.
+func openGateway(ctx context.Context, o Options, upstream string, external, retrieval bool, clients int) (base, key string, stop func() error, err error) {
+	db, err := Engine{Name: "sqlite"}.fresh(ctx, o.TempDir)
+	if err != nil {
+		return "", "", nil, err
+	}
 	h, err := startServerWith(ctx, db, o, clients, func(c *serverConfig) {
 		c.KnowledgeStarter = "false"
 		c.AssistantPassages = -1
@@ -117,25 +157,30 @@ func gatewayThrough(ctx context.Context, client *http.Client, upstream string, e
 		}
 	})
 	if err != nil {
-		return GatewayRow{}, err
+		return "", "", nil, errors.Join(err, db.Close(ctx))
 	}
-	defer h.close()
+	stop = func() error { return errors.Join(h.close(), db.Close(context.WithoutCancel(ctx))) }
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
 	sysCtx := domain.WithPrincipal(ctx, domain.System)
 	admin := domain.WithPrincipal(ctx, &domain.Principal{UserID: "bench", Role: domain.RoleAdmin})
 	if _, err := h.sys.Assistant.UpdateSettings(admin, assistant.SettingsPatch{MessagesPerMinute: ptr(10000), DailyTokens: ptr(0)}); err != nil {
-		return GatewayRow{}, err
+		return "", "", nil, err
 	}
 	if _, err := h.sys.Assistant.SaveProvider(admin, "", assistant.ProviderInput{Name: "bench", Kind: domain.ProviderOpenAI, BaseURL: upstream,
 		External: &external, Default: true, Models: []domain.LLMModel{{Name: "bench-model", Roles: domain.Roles}}}); err != nil {
-		return GatewayRow{}, err
+		return "", "", nil, err
 	}
 	u, err := h.sys.Auth.CreateUser(sysCtx, auth.NewAccount{Email: "chat@bench.example.org", Password: rand.Text(), Name: "Bench Chat", Role: domain.RoleStaff})
 	if err != nil {
-		return GatewayRow{}, err
+		return "", "", nil, err
 	}
-	key, _, err := h.sys.Auth.CreateAPIKey(ctx, &domain.Principal{UserID: u.ID, Role: u.Role}, "bench")
+	key, _, err = h.sys.Auth.CreateAPIKey(ctx, &domain.Principal{UserID: u.ID, Role: u.Role}, "bench")
 	if err != nil {
-		return GatewayRow{}, err
+		return "", "", nil, err
 	}
 	if retrieval {
 		// The starter documents are indexed when serving starts.
@@ -145,11 +190,11 @@ func gatewayThrough(ctx context.Context, client *http.Client, upstream string, e
 				break
 			}
 			if time.Now().After(deadline) {
-				return GatewayRow{}, errors.New("the starter documents were not indexed within 30 s")
+				return "", "", nil, errors.New("the starter documents were not indexed within 30 s")
 			}
 		}
 	}
-	return gatewayRun(ctx, client, h.base+"/v1/chat/completions", key, "bench-model", clients, rounds, spread)
+	return h.base, key, stop, nil
 }
 
 func ptr[T any](v T) *T { return &v }
