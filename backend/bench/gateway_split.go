@@ -17,9 +17,11 @@ import (
 
 // The gateway scenario can split the machine in two: HealthHub runs in a
 // process of its own, kept on one CPU, while the clients and the fake model
-// service run in this process on another. Sharing every CPU with its own
-// load generator, HealthHub's added latency would mostly measure the load
-// generator; split, it measures HealthHub on one core.
+// service run in this process on another. In one process HealthHub shares
+// every CPU (and the garbage collector) with its load generator; split, it
+// has one core to itself, but every hop of a chat then crosses CPUs, which
+// on a virtual machine adds wake-up latency of its own. The report names
+// the layout.
 
 // gatewayServerEnv, when set in a process's environment, makes it the
 // gateway scenario's HealthHub (see ServeGatewayChild); it holds the

@@ -44,7 +44,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	kdocs := fs.Int("knowledge-docs", 10000, "documents of about 5 KB ingested by the knowledge scenario")
 	kchunks := fs.String("knowledge-chunks", "100000,1000000", "comma-separated index sizes (passages) at which knowledge search is timed")
 	gatewayClients := fs.Int("gateway-clients", 500, "concurrent streamed chats of the gateway scenario")
-	gatewayShared := fs.Bool("gateway-shared", false, "run the gateway scenario's HealthHub in this process, sharing every CPU with the clients, rather than in a process of its own on one CPU")
+	gatewaySplit := fs.Bool("gateway-split", false, "run the gateway scenario's HealthHub in a process of its own on one CPU, with the clients and the fake model service on another, rather than all in this process")
 	engines := fs.String("engines", "", "comma-separated engines to measure, sqlite and postgres (default all available)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	o := bench.Options{Duration: *duration, Clients: *clients, BookingClients: *bookingClients, Log: stderr, KnowledgeDocs: *kdocs, GatewayClients: *gatewayClients, GatewaySplit: !*gatewayShared}
+	o := bench.Options{Duration: *duration, Clients: *clients, BookingClients: *bookingClients, Log: stderr, KnowledgeDocs: *kdocs, GatewayClients: *gatewayClients, GatewaySplit: *gatewaySplit}
 	for n := range strings.SplitSeq(*scenarios, ",") {
 		if n = strings.TrimSpace(n); n != "" {
 			o.Scenarios = append(o.Scenarios, n)
