@@ -17,7 +17,7 @@ ifeq ($(HEALTHHUB_TEST_DATABASE_URL),)
   endif
 endif
 
-.PHONY: help run serve build test lint bench fuzz clean check-go
+.PHONY: help run serve build test ui ui-test lint bench fuzz clean check-go check-node
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -25,16 +25,40 @@ help: ## list the targets
 check-go:
 	@command -v $(GO) >/dev/null || { echo "Go is not installed: install Go 1.26 or newer (https://go.dev/doc/install) and run make again." >&2; exit 1; }
 
-run: check-go ## run HealthHub on the embedded SQLite database and print its URL
+# Node.js 20.19 or newer builds the web UI; Debian and Ubuntu get it from
+# their packages when it is missing.
+check-node:
+	@if ! command -v npm >/dev/null; then \
+	  echo "installing Node.js and npm from the distribution's packages"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends nodejs npm; \
+	fi
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<19)) { console.error("Node.js "+process.versions.node+" is too old for the web UI: install Node.js 20.19 or newer and run make again."); process.exit(1) }'
+
+UI_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/index.html frontend/vite.config.ts frontend/tsconfig.json
+
+frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json | check-node
+	cd frontend && npm ci --no-audit --no-fund
+	@touch $@
+
+frontend/dist/index.html: frontend/node_modules/.installed $(UI_SOURCES)
+	cd frontend && npm run build
+
+ui: check-node frontend/dist/index.html ## build the web UI into frontend/dist (embedded by the Go build)
+
+ui-test: check-node frontend/node_modules/.installed ## type-check the web UI and run its unit tests
+	cd frontend && npm run typecheck && npm test
+
+run: check-go ui ## run HealthHub on the embedded SQLite database and print its URL
 	$(GO) run -ldflags '$(LDFLAGS)' ./backend/cmd/healthhubd serve
 
-serve: check-go ## run the server alone (same configuration variables as run)
+serve: check-go ui ## run the server alone (same configuration variables as run)
 	$(GO) run -ldflags '$(LDFLAGS)' ./backend/cmd/healthhubd serve
 
-build: check-go ## build bin/healthhubd
+build: check-go ui ## build bin/healthhubd with the web UI in it
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/healthhubd ./backend/cmd/healthhubd
 
-test: check-go ## vet, check formatting and run every test with the race detector
+test: check-go ui-test ## vet, check formatting and run every test (Go with the race detector, and the web UI's)
 	@unformatted=$$(gofmt -l app backend frontend 2>/dev/null); if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted" >&2; exit 1; fi
 	$(GO) vet ./...
 	@if [ -n "$$HEALTHHUB_TEST_DATABASE_URL" ]; then echo "store tests run on SQLite and on PostgreSQL"; else echo "store tests run on SQLite only (set HEALTHHUB_TEST_DATABASE_URL to add PostgreSQL)"; fi
@@ -67,4 +91,5 @@ fuzz: check-go ## run every fuzz target for FUZZTIME each (default 15s)
 	done
 
 clean: ## remove build output
-	rm -rf $(BIN)
+	rm -rf $(BIN) frontend/node_modules
+	find frontend/dist -mindepth 1 ! -name .gitkeep -delete

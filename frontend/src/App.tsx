@@ -1,0 +1,55 @@
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { useMemo } from "react";
+import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router-dom";
+import { Client } from "./api/client";
+import { SessionProvider, useSession } from "./auth/session";
+import { Shell } from "./components/Shell";
+import { HomePage } from "./pages/HomePage";
+import { LoginPage } from "./pages/LoginPage";
+import { SetupPage } from "./pages/SetupPage";
+
+/** App is the whole UI for one server. */
+export function App({ baseURL }: { baseURL: string }) {
+  const client = useMemo(() => new Client(baseURL), [baseURL]);
+  const queries = useMemo(() => new QueryClient({ defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false } } }), []);
+  return (
+    <QueryClientProvider client={queries}>
+      <SessionProvider client={client}>
+        <BrowserRouter>
+          <Routes>
+            <Route path="/login" element={<LoginRoute />} />
+            <Route path="/setup" element={<SetupPage />} />
+            <Route
+              path="*"
+              element={
+                <RequireUser>
+                  <Shell server={new URL(baseURL).host}>
+                    <Routes>
+                      <Route path="/" element={<HomePage />} />
+                      <Route path="*" element={<Navigate to="/" replace />} />
+                    </Routes>
+                  </Shell>
+                </RequireUser>
+              }
+            />
+          </Routes>
+        </BrowserRouter>
+      </SessionProvider>
+    </QueryClientProvider>
+  );
+}
+
+function LoginRoute() {
+  const { user, loading } = useSession();
+  const from = (useLocation().state as { from?: string } | null)?.from ?? "/";
+  if (loading) return null;
+  return user ? <Navigate to={from} replace /> : <LoginPage />;
+}
+
+function RequireUser({ children }: { children: React.ReactNode }) {
+  const { user, loading } = useSession();
+  const location = useLocation();
+  if (loading) return null;
+  if (!user) return <Navigate to="/login" replace state={{ from: location.pathname }} />;
+  return <>{children}</>;
+}

@@ -1,0 +1,144 @@
+import type { Credentials, ErrorBody, Me, TokenPair } from "./types";
+
+/** ApiError is a failed request: the server's code and message, or a network failure (status 0). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+const refreshKey = "healthhub.refresh";
+
+/** TokenStore keeps the refresh token; the access token lives in memory only. */
+export interface TokenStore {
+  get(): string | null;
+  set(token: string | null): void;
+}
+
+/** sessionTokens keeps the refresh token for this browser tab only. */
+export const sessionTokens: TokenStore = {
+  get: () => window.sessionStorage.getItem(refreshKey),
+  set: (token) => (token ? window.sessionStorage.setItem(refreshKey, token) : window.sessionStorage.removeItem(refreshKey)),
+};
+
+type Fetch = typeof fetch;
+
+/**
+ * Client calls the HealthHub API. It adds the access token, turns error
+ * bodies into ApiError, and on a 401 renews the tokens once with the
+ * refresh token and repeats the request.
+ */
+export class Client {
+  private access: string | null = null;
+  private refreshing: Promise<boolean> | null = null;
+  /** onSignedOut runs when the session ends without the user asking (refresh refused). */
+  onSignedOut: () => void = () => {};
+
+  constructor(
+    readonly baseURL: string,
+    private readonly tokens: TokenStore = sessionTokens,
+    private readonly fetchFn: Fetch = (...args) => fetch(...args),
+  ) {}
+
+  get signedIn(): boolean {
+    return this.access !== null || this.tokens.get() !== null;
+  }
+
+  async login(c: Credentials): Promise<TokenPair> {
+    const pair = await this.send<TokenPair>("POST", "/api/v1/auth/login", c, false);
+    this.keep(pair);
+    return pair;
+  }
+
+  async logout(): Promise<void> {
+    try {
+      if (this.access) {
+        await this.send("POST", "/api/v1/auth/logout", undefined, true);
+      }
+    } finally {
+      this.access = null;
+      this.tokens.set(null);
+    }
+  }
+
+  me(): Promise<Me> {
+    return this.request<Me>("GET", "/api/v1/me");
+  }
+
+  /** request calls the API as the signed-in user. */
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    if (!this.access && this.tokens.get()) {
+      await this.renew();
+    }
+    try {
+      return await this.send<T>(method, path, body, true);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401 && this.tokens.get() && (await this.renew())) {
+        return this.send<T>(method, path, body, true);
+      }
+      throw err;
+    }
+  }
+
+  private keep(pair: TokenPair) {
+    this.access = pair.access_token;
+    this.tokens.set(pair.refresh_token);
+  }
+
+  /** renew trades the refresh token for a new pair, once at a time. */
+  private renew(): Promise<boolean> {
+    if (!this.refreshing) {
+      this.refreshing = (async () => {
+        const refresh = this.tokens.get();
+        if (!refresh) return false;
+        try {
+          this.keep(await this.send<TokenPair>("POST", "/api/v1/auth/refresh", { refresh_token: refresh }, false));
+          return true;
+        } catch (err) {
+          if (err instanceof ApiError && err.status !== 0) {
+            this.access = null;
+            this.tokens.set(null);
+            this.onSignedOut();
+          }
+          return false;
+        } finally {
+          this.refreshing = null;
+        }
+      })();
+    }
+    return this.refreshing;
+  }
+
+  private async send<T>(method: string, path: string, body: unknown, auth: boolean): Promise<T> {
+    const headers: Record<string, string> = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (auth && this.access) headers.Authorization = `Bearer ${this.access}`;
+    let res: Response;
+    try {
+      res = await this.fetchFn(this.baseURL + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch {
+      throw new ApiError(0, "network", "The server cannot be reached. Check the connection and try again.");
+    }
+    if (res.status === 204) return undefined as T;
+    const text = await res.text();
+    let data: unknown = undefined;
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = undefined;
+      }
+    }
+    if (!res.ok) {
+      const e = (data as ErrorBody | undefined)?.error;
+      throw new ApiError(res.status, e?.code ?? "http_" + res.status, e?.message ?? `The server answered ${res.status}.`, e?.field);
+    }
+    return data as T;
+  }
+}

@@ -1,0 +1,32 @@
+import { ApiError } from "../api/client";
+import { t } from "../i18n";
+import type { ReactNode } from "react";
+
+/** Field is a labelled form control with its error message right under it. */
+export function Field({ id, label, error, children }: { id: string; label: string; error?: string; children: ReactNode }) {
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      {children}
+      {error && (
+        <p className="field-error" id={`${id}-error`} role="alert">
+          {error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+/**
+ * errorsFor places a failed request's message: next to the field it names
+ * when that field is on the form, else at the top of the form.
+ */
+export function errorsFor<K extends string>(err: unknown, fields: readonly K[]): Partial<Record<K | "form", string>> {
+  const out: Partial<Record<K | "form", string>> = {};
+  if (err instanceof ApiError && err.field && (fields as readonly string[]).includes(err.field)) {
+    out[err.field as K] = err.message;
+  } else {
+    out.form = err instanceof Error ? err.message : t("error.generic");
+  }
+  return out;
+}

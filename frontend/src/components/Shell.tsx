@@ -1,0 +1,97 @@
+import { useEffect, useState, type ReactNode } from "react";
+import { NavLink } from "react-router-dom";
+import type { Role } from "../api/types";
+import { useSession } from "../auth/session";
+import { t, type MessageKey } from "../i18n";
+import { useTheme, type Theme } from "../theme";
+
+/** A page of the app and the roles that see it in the navigation. */
+export interface NavItem {
+  to: string;
+  label: MessageKey;
+  roles: Role[];
+}
+
+export const navItems: NavItem[] = [{ to: "/", label: "shell.home", roles: ["patient", "doctor", "staff", "admin"] }];
+
+/** Shell frames every signed-in page: navigation for the user's role, theme, server, sign-out, and the idle warning. */
+export function Shell({ server, children }: { server: string; children: ReactNode }) {
+  const { user, logout, warnIn, stayActive } = useSession();
+  const [theme, setTheme] = useTheme();
+  const online = useOnline();
+  if (!user) return null;
+  return (
+    <div className="shell">
+      <a className="skip" href="#main">
+        {t("app.skip")}
+      </a>
+      <header className="topbar">
+        <span className="brand">{t("app.name")}</span>
+        <nav aria-label={t("shell.nav")}>
+          <ul>
+            {navItems
+              .filter((n) => n.roles.includes(user.role))
+              .map((n) => (
+                <li key={n.to}>
+                  <NavLink to={n.to} end>
+                    {t(n.label)}
+                  </NavLink>
+                </li>
+              ))}
+          </ul>
+        </nav>
+        <div className="topbar-end">
+          <span className="server" title={t("shell.server", { server })}>
+            {t("shell.server", { server })}
+          </span>
+          <label className="theme">
+            <span className="visually-hidden">{t("shell.theme")}</span>
+            <select value={theme} onChange={(e) => setTheme(e.target.value as Theme)}>
+              <option value="system">{t("shell.themeSystem")}</option>
+              <option value="light">{t("shell.themeLight")}</option>
+              <option value="dark">{t("shell.themeDark")}</option>
+            </select>
+          </label>
+          <span className="who">{t("shell.signedInAs", { name: user.name, role: t(`role.${user.role}` as MessageKey) })}</span>
+          <button type="button" onClick={() => void logout()}>
+            {t("shell.signOut")}
+          </button>
+        </div>
+      </header>
+      {!online && (
+        <p className="offline-banner" role="status">
+          {t("shell.offline")}
+        </p>
+      )}
+      <main id="main" className="content">
+        {children}
+      </main>
+      {warnIn !== null && (
+        <div className="dialog-backdrop">
+          <div className="card dialog" role="alertdialog" aria-modal="true" aria-labelledby="idle-title" aria-describedby="idle-body">
+            <h2 id="idle-title">{t("idle.title")}</h2>
+            <p id="idle-body">{t("idle.body", { seconds: warnIn })}</p>
+            <button type="button" className="primary" onClick={stayActive} autoFocus>
+              {t("idle.stay")}
+            </button>
+          </div>
+        </div>
+      )}
+    </div>
+  );
+}
+
+function useOnline(): boolean {
+  const [online, setOnline] = useState(navigator.onLine);
+  useEffect(() => {
+    const up = () => setOnline(true);
+    const down = () => setOnline(false);
+    window.addEventListener("online", up);
+    window.addEventListener("offline", down);
+    return () => {
+      window.removeEventListener("online", up);
+      window.removeEventListener("offline", down);
+    };
+  }, []);
+  return online;
+}
