@@ -17,10 +17,10 @@ ifeq ($(HEALTHHUB_TEST_DATABASE_URL),)
   endif
 endif
 
-.PHONY: help run serve build test ui ui-test lint bench fuzz clean check-go check-node
+.PHONY: help run serve build test ui ui-test e2e lint bench fuzz clean check-go check-node check-chromium
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 check-go:
 	@command -v $(GO) >/dev/null || { echo "Go is not installed: install Go 1.26 or newer (https://go.dev/doc/install) and run make again." >&2; exit 1; }
@@ -49,6 +49,19 @@ ui: check-node frontend/dist/index.html ## build the web UI into frontend/dist (
 ui-test: check-node frontend/node_modules/.installed ## type-check the web UI and run its unit tests
 	cd frontend && npm run typecheck && npm test
 
+# The browser tests drive Debian's Chromium (playwright-core does not
+# download browsers); it is installed from the packages when missing.
+check-chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "installing Chromium from the distribution's packages"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends chromium; \
+	fi
+
+e2e: check-chromium build ## run the browser scenarios against a real healthhubd; screenshots and axe reports go to .e2e/
+	cd frontend && HEALTHHUB_E2E_BINARY=$(CURDIR)/$(BIN)/healthhubd HEALTHHUB_E2E_OUT=$(CURDIR)/.e2e npm run e2e
+	@echo "screenshots and accessibility reports: $(CURDIR)/.e2e/"
+
 run: check-go ui ## run HealthHub on the embedded SQLite database and print its URL
 	$(GO) run -ldflags '$(LDFLAGS)' ./backend/cmd/healthhubd serve
 
@@ -58,7 +71,7 @@ serve: check-go ui ## run the server alone (same configuration variables as run)
 build: check-go ui ## build bin/healthhubd with the web UI in it
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/healthhubd ./backend/cmd/healthhubd
 
-test: check-go ui-test ## vet, check formatting and run every test (Go with the race detector, and the web UI's)
+test: check-go ui-test e2e ## vet, check formatting and run every test: Go (race detector), the web UI's unit and browser tests
 	@unformatted=$$(gofmt -l app backend frontend 2>/dev/null); if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted" >&2; exit 1; fi
 	$(GO) vet ./...
 	@if [ -n "$$HEALTHHUB_TEST_DATABASE_URL" ]; then echo "store tests run on SQLite and on PostgreSQL"; else echo "store tests run on SQLite only (set HEALTHHUB_TEST_DATABASE_URL to add PostgreSQL)"; fi

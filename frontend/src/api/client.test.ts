@@ -22,12 +22,12 @@ describe("Client", () => {
         return json(200, pair(1));
       }
       expect(new Headers(init?.headers).get("Authorization")).toBe("Bearer access-1");
-      return json(200, { user, idle_timeout_minutes: 15 });
+      return json(200, { ...user, idle_timeout_minutes: 15 });
     });
     const c = new Client("http://clinic.test", tokens, fetchFn);
     await c.login({ email: "a@example.org", password: "pw" });
     expect(tokens.value).toBe("refresh-1");
-    expect((await c.me()).user.name).toBe("Ann");
+    expect((await c.me()).name).toBe("Ann");
     expect(fetchFn).toHaveBeenCalledTimes(2);
     expect(String(fetchFn.mock.calls[1][0])).toBe("http://clinic.test/api/v1/me");
   });
@@ -61,11 +61,11 @@ describe("Client", () => {
       }
       meCalls++;
       const auth = new Headers(init?.headers).get("Authorization");
-      return auth === "Bearer access-2" ? json(200, { user, idle_timeout_minutes: 15 }) : json(401, { error: { code: "unauthorized", message: "expired" } });
+      return auth === "Bearer access-2" ? json(200, { ...user, idle_timeout_minutes: 15 }) : json(401, { error: { code: "unauthorized", message: "expired" } });
     });
     const c = new Client("http://clinic.test", tokens, fetchFn);
     // A session resumed from the tab: no access token yet, so it renews first.
-    expect((await c.me()).user.id).toBe("u1");
+    expect((await c.me()).id).toBe("u1");
     expect(tokens.value).toBe("refresh-2");
     expect(meCalls).toBe(1);
   });
@@ -91,7 +91,7 @@ describe("Client", () => {
         refreshes++;
         return json(200, pair(2));
       }
-      return json(200, { user, idle_timeout_minutes: 15 });
+      return json(200, { ...user, idle_timeout_minutes: 15 });
     });
     const c = new Client("", tokens, fetchFn);
     await Promise.all([c.me(), c.me(), c.me()]);

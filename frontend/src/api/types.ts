@@ -22,8 +22,8 @@ export interface TokenPair {
   mfa_enrollment_required?: boolean;
 }
 
-export interface Me {
-  user: User;
+/** Me is GET /api/v1/me: the user's own fields and the session's settings. */
+export interface Me extends User {
   mfa_enrollment_required?: boolean;
   idle_timeout_minutes: number;
 }

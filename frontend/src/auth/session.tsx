@@ -47,7 +47,7 @@ export function SessionProvider({ client, children, now = () => Date.now() }: { 
     client
       .me()
       .then((me) => {
-        setUser(me.user);
+        setUser(me);
         if (me.idle_timeout_minutes > 0) setIdleMinutes(me.idle_timeout_minutes);
       })
       .catch(() => setUser(null))

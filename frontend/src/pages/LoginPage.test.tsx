@@ -44,7 +44,7 @@ describe("LoginPage", () => {
         }
         return new Response(JSON.stringify({ access_token: "a", refresh_token: "r", token_type: "Bearer", expires_in: 900, user: { id: "u", name: "Ann", role: "patient" } }), { status: 200 });
       }
-      return new Response(JSON.stringify({ user: { id: "u", name: "Ann", role: "patient" }, idle_timeout_minutes: 15 }), { status: 200 });
+      return new Response(JSON.stringify({ id: "u", name: "Ann", role: "patient", idle_timeout_minutes: 15 }), { status: 200 });
     });
     setup(fetchFn);
     type("E-mail address", "ann@example.org");

@@ -1,0 +1,102 @@
+// End-to-end harness: starts a real healthhubd (SQLite in a temporary data
+// folder, random port) and Debian's Chromium through playwright-core.
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repo = join(here, "..", "..");
+/** Screenshots and axe reports go here; `make e2e` prints the folder. */
+export const outDir = process.env.HEALTHHUB_E2E_OUT ?? join(repo, ".e2e");
+mkdirSync(outDir, { recursive: true });
+
+const binary = process.env.HEALTHHUB_E2E_BINARY ?? join(repo, "bin", "healthhubd");
+
+/**
+ * startServer runs healthhubd until stop() and returns its URL and the
+ * one-time setup token it printed.
+ */
+export async function startServer(env = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), "healthhub-e2e-"));
+  const proc = spawn(binary, ["serve"], {
+    env: { ...process.env, HEALTHHUB_ADDR: "127.0.0.1:0", HEALTHHUB_DATA_DIR: dataDir, HEALTHHUB_LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let errOut = "";
+  proc.stderr.on("data", (d) => (errOut += d));
+  const ready = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`healthhubd did not start within 30 s:\n${out}\n${errOut}`)), 30_000);
+    proc.stdout.on("data", (d) => {
+      out += d;
+      const url = /HealthHub is running at (\S+)/.exec(out)?.[1];
+      const token = /setup\?token=(\S+)/.exec(out)?.[1];
+      if (url && token) {
+        clearTimeout(timer);
+        resolve({ url, token });
+      }
+    });
+    proc.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`healthhubd exited with ${code}:\n${out}\n${errOut}`));
+    });
+  });
+  const { url, token } = await ready;
+  return {
+    url,
+    token,
+    dataDir,
+    logs: () => errOut,
+    async stop() {
+      if (proc.exitCode === null) {
+        const exited = new Promise((r) => proc.once("exit", r));
+        proc.kill("SIGTERM");
+        await exited;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** launchBrowser starts Debian's Chromium, headless. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.HEALTHHUB_CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"],
+  });
+}
+
+const axeSource = readFileSync(join(here, "..", "node_modules", "axe-core", "axe.min.js"), "utf8");
+
+/**
+ * checkAccessibility runs axe-core on the page and returns its serious and
+ * critical violations, writing the whole result next to the screenshots.
+ */
+export async function checkAccessibility(page, name) {
+  // The page's CSP forbids inline scripts, so axe goes in through the debugger protocol.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Runtime.evaluate", { expression: axeSource });
+  const { result } = await cdp.send("Runtime.evaluate", {
+    expression: "axe.run(document, { resultTypes: ['violations'] }).then((r) => JSON.stringify(r.violations))",
+    awaitPromise: true,
+    returnByValue: true,
+  });
+  const violations = JSON.parse(result.value);
+  const { writeFileSync } = await import("node:fs");
+  writeFileSync(join(outDir, `axe-${name}.json`), JSON.stringify(violations, null, 2));
+  return violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+}
+
+/** describeViolations makes axe's findings readable in a test failure. */
+export function describeViolations(violations) {
+  return violations.map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`).join("\n");
+}
+
+/** screenshot saves the page as NAME.png in the output folder. */
+export async function screenshot(page, name) {
+  await page.screenshot({ path: join(outDir, `${name}.png`), fullPage: true });
+}
