@@ -4,27 +4,16 @@
 // critical violations.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { checkAccessibility, describeViolations, launchBrowser, screenshot, startServer } from "./harness.mjs";
+import { checkAccessibility, describeViolations, screenshot, withServerAndBrowser } from "./harness.mjs";
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const ctx = withServerAndBrowser(before, after);
 
 test("first administrator: setup, sign out, sign in", async () => {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const page = await ctx.browser.newPage({ viewport: { width: 1280, height: 800 } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
 
-  await page.goto(`${server.url}/setup?token=${server.token}`);
+  await page.goto(`${ctx.server.url}/setup?token=${ctx.server.token}`);
   await page.getByRole("heading", { name: "Create the first administrator" }).waitFor();
   let bad = await checkAccessibility(page, "setup");
   assert.equal(bad.length, 0, describeViolations(bad));
@@ -67,16 +56,16 @@ test("first administrator: setup, sign out, sign in", async () => {
   await page.getByRole("heading", { name: "Welcome, Ada Admin" }).waitFor();
 
   // The setup link cannot be used twice.
-  const again = await browser.newPage();
-  await again.goto(`${server.url}/setup?token=${server.token}`);
+  const again = await ctx.browser.newPage();
+  await again.goto(`${ctx.server.url}/setup?token=${ctx.server.token}`);
   await again.getByText("An administrator exists already. Sign in instead.").waitFor();
 
   assert.deepEqual(errors, []);
 });
 
 test("phone width: the sign-in page fits and stays usable", async () => {
-  const page = await browser.newPage({ viewport: { width: 375, height: 700 } });
-  await page.goto(`${server.url}/login`);
+  const page = await ctx.browser.newPage({ viewport: { width: 375, height: 700 } });
+  await page.goto(`${ctx.server.url}/login`);
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   assert.equal(overflow, 0, "the page scrolls sideways at phone width");

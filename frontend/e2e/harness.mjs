@@ -100,3 +100,20 @@ export function describeViolations(violations) {
 export async function screenshot(page, name) {
   await page.screenshot({ path: join(outDir, `${name}.png`), fullPage: true });
 }
+
+/**
+ * withServerAndBrowser starts a server and a browser before the file's
+ * tests and stops them after; the returned object holds them.
+ */
+export function withServerAndBrowser(before, after) {
+  const ctx = { server: null, browser: null };
+  before(async () => {
+    ctx.server = await startServer();
+    ctx.browser = await launchBrowser();
+  });
+  after(async () => {
+    await ctx.browser?.close();
+    await ctx.server?.stop();
+  });
+  return ctx;
+}

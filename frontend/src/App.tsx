@@ -3,6 +3,7 @@ import { useMemo } from "react";
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router-dom";
 import { Client } from "./api/client";
 import { SessionProvider, useSession } from "./auth/session";
+import { AssistantPage } from "./assistant/AssistantPage";
 import { Shell } from "./components/Shell";
 import { HomePage } from "./pages/HomePage";
 import { LoginPage } from "./pages/LoginPage";
@@ -26,6 +27,8 @@ export function App({ baseURL }: { baseURL: string }) {
                   <Shell server={new URL(baseURL).host}>
                     <Routes>
                       <Route path="/" element={<HomePage />} />
+                      <Route path="/assistant" element={<AssistantPage />} />
+                      <Route path="/assistant/:id" element={<AssistantPage />} />
                       <Route path="*" element={<Navigate to="/" replace />} />
                     </Routes>
                   </Shell>

@@ -72,15 +72,32 @@ export class Client {
   }
 
   /** request calls the API as the signed-in user. */
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.withRenewal(() => this.send<T>(method, path, body, true));
+  }
+
+  /**
+   * open calls the API as the signed-in user and returns the response for
+   * the caller to read, such as a stream of events or a download.
+   */
+  open(method: string, path: string, body: unknown, accept: string, signal?: AbortSignal): Promise<Response> {
+    return this.withRenewal(async () => {
+      const res = await this.fetchRaw(method, path, body, true, accept, signal);
+      if (!res.ok) throw await errorOf(res);
+      return res;
+    });
+  }
+
+  /** withRenewal runs call, renewing the tokens first or after a 401 when a refresh token is kept. */
+  private async withRenewal<T>(call: () => Promise<T>): Promise<T> {
     if (!this.access && this.tokens.get()) {
       await this.renew();
     }
     try {
-      return await this.send<T>(method, path, body, true);
+      return await call();
     } catch (err) {
       if (err instanceof ApiError && err.status === 401 && this.tokens.get() && (await this.renew())) {
-        return this.send<T>(method, path, body, true);
+        return call();
       }
       throw err;
     }
@@ -116,29 +133,33 @@ export class Client {
   }
 
   private async send<T>(method: string, path: string, body: unknown, auth: boolean): Promise<T> {
-    const headers: Record<string, string> = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (auth && this.access) headers.Authorization = `Bearer ${this.access}`;
-    let res: Response;
-    try {
-      res = await this.fetchFn(this.baseURL + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    } catch {
-      throw new ApiError(0, "network", "The server cannot be reached. Check the connection and try again.");
-    }
+    const res = await this.fetchRaw(method, path, body, auth, "application/json");
+    if (!res.ok) throw await errorOf(res);
     if (res.status === 204) return undefined as T;
     const text = await res.text();
-    let data: unknown = undefined;
-    if (text) {
-      try {
-        data = JSON.parse(text);
-      } catch {
-        data = undefined;
-      }
-    }
-    if (!res.ok) {
-      const e = (data as ErrorBody | undefined)?.error;
-      throw new ApiError(res.status, e?.code ?? "http_" + res.status, e?.message ?? `The server answered ${res.status}.`, e?.field);
-    }
-    return data as T;
+    return (text ? JSON.parse(text) : undefined) as T;
   }
+
+  private async fetchRaw(method: string, path: string, body: unknown, auth: boolean, accept: string, signal?: AbortSignal): Promise<Response> {
+    const headers: Record<string, string> = { Accept: accept };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (auth && this.access) headers.Authorization = `Bearer ${this.access}`;
+    try {
+      return await this.fetchFn(this.baseURL + path, { method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      throw new ApiError(0, "network", "The server cannot be reached. Check the connection and try again.");
+    }
+  }
+}
+
+/** errorOf reads a failed response's error body. */
+async function errorOf(res: Response): Promise<ApiError> {
+  let e: ErrorBody["error"] | undefined;
+  try {
+    e = ((await res.json()) as ErrorBody | undefined)?.error;
+  } catch {
+    e = undefined;
+  }
+  return new ApiError(res.status, e?.code ?? "http_" + res.status, e?.message ?? `The server answered ${res.status}.`, e?.field);
 }

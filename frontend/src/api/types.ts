@@ -37,3 +37,46 @@ export interface Credentials {
 export interface ErrorBody {
   error: { code: string; message: string; field?: string; request_id?: string };
 }
+
+export interface Conversation {
+  id: string;
+  user_id: string;
+  patient_id?: string;
+  title: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Citation {
+  n: number;
+  chunk_id: number;
+  document_id: string;
+  title: string;
+  heading: string;
+  source: string;
+  text: string;
+}
+
+export type MessageStatus = "complete" | "streaming" | "stopped" | "failed" | string;
+
+export interface Message {
+  id: string;
+  conversation_id: string;
+  role: "user" | "assistant";
+  content: string;
+  status: MessageStatus;
+  notice?: string;
+  citations: Citation[];
+  error?: string;
+  created_at: string;
+}
+
+export interface ConversationView extends Conversation {
+  disclaimer: string;
+  messages: Message[];
+}
+
+export interface ConversationList {
+  conversations: Conversation[];
+  next?: string;
+}

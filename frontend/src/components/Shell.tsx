@@ -12,7 +12,10 @@ export interface NavItem {
   roles: Role[];
 }
 
-export const navItems: NavItem[] = [{ to: "/", label: "shell.home", roles: ["patient", "doctor", "staff", "admin"] }];
+export const navItems: NavItem[] = [
+  { to: "/", label: "shell.home", roles: ["patient", "doctor", "staff", "admin"] },
+  { to: "/assistant", label: "assistant.nav", roles: ["patient", "doctor", "staff", "admin"] },
+];
 
 /** Shell frames every signed-in page: navigation for the user's role, theme, server, sign-out, and the idle warning. */
 export function Shell({ server, children }: { server: string; children: ReactNode }) {
@@ -33,7 +36,7 @@ export function Shell({ server, children }: { server: string; children: ReactNod
               .filter((n) => n.roles.includes(user.role))
               .map((n) => (
                 <li key={n.to}>
-                  <NavLink to={n.to} end>
+                  <NavLink to={n.to} end={n.to === "/"}>
                     {t(n.label)}
                   </NavLink>
                 </li>

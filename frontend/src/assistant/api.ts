@@ -1,0 +1,54 @@
+import type { Client } from "../api/client";
+import { readEvents } from "../api/sse";
+import type { Citation, ConversationList, ConversationView } from "../api/types";
+
+export function listConversations(c: Client, q: string): Promise<ConversationList> {
+  const params = new URLSearchParams({ limit: "50" });
+  if (q.trim()) params.set("q", q.trim());
+  return c.request<ConversationList>("GET", `/api/v1/conversations?${params}`);
+}
+
+export function getConversation(c: Client, id: string): Promise<ConversationView> {
+  return c.request<ConversationView>("GET", `/api/v1/conversations/${encodeURIComponent(id)}`);
+}
+
+export function createConversation(c: Client): Promise<ConversationView> {
+  return c.request<ConversationView>("POST", "/api/v1/conversations", {});
+}
+
+export function stopAnswer(c: Client, id: string): Promise<void> {
+  return c.request<void>("POST", `/api/v1/conversations/${encodeURIComponent(id)}/stop`);
+}
+
+/** What the server tells while an answer is written. */
+export type AnswerEvent =
+  | { type: "start"; message_id: string; user_message_id: string }
+  | { type: "notice"; text: string }
+  | { type: "citations"; citations: Citation[] }
+  | { type: "delta"; text: string }
+  | { type: "done"; message_id: string; status: string }
+  | { type: "error"; code: string; message: string };
+
+/**
+ * sendMessage posts a message and calls onEvent for each event of the
+ * streamed answer, in order, until it is done or failed.
+ */
+export async function sendMessage(c: Client, id: string, content: string, onEvent: (e: AnswerEvent) => void, signal?: AbortSignal): Promise<void> {
+  const res = await c.open("POST", `/api/v1/conversations/${encodeURIComponent(id)}/messages`, { content }, "text/event-stream", signal);
+  if (!res.body) throw new Error("The answer could not be read.");
+  for await (const ev of readEvents(res.body)) {
+    let data: Record<string, unknown>;
+    try {
+      data = JSON.parse(ev.data) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    onEvent({ ...data, type: ev.event } as AnswerEvent);
+  }
+}
+
+/** exportConversation downloads a conversation as Markdown or JSON. */
+export async function exportConversation(c: Client, id: string, format: "markdown" | "json"): Promise<Blob> {
+  const res = await c.open("GET", `/api/v1/conversations/${encodeURIComponent(id)}/export?format=${format}`, undefined, "*/*");
+  return res.blob();
+}
