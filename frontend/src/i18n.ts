@@ -65,6 +65,7 @@ const en = {
   "shell.themeSystem": "System",
   "shell.signedInAs": "Signed in as {name} ({role})",
   "shell.server": "Server: {server}",
+  "shell.reconnecting": "The connection to the server was lost. Reconnecting…",
   "shell.offline": "You are offline. Changes will not be saved until the connection is back.",
   "idle.title": "Still there?",
   "idle.body": "For the privacy of patient data you will be signed out in {seconds} seconds.",

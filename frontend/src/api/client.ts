@@ -71,6 +71,17 @@ export class Client {
     return this.request<Me>("GET", "/api/v1/me");
   }
 
+  /** accessToken returns a current access token, renewing it when needed (for the WebSocket). */
+  async accessToken(): Promise<string | null> {
+    if (!this.access && this.tokens.get()) await this.renew();
+    return this.access;
+  }
+
+  /** expireAccess forgets the access token so the next call renews it. */
+  expireAccess() {
+    this.access = null;
+  }
+
   /** request calls the API as the signed-in user. */
   request<T>(method: string, path: string, body?: unknown): Promise<T> {
     return this.withRenewal(() => this.send<T>(method, path, body, true));

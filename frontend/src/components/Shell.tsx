@@ -3,6 +3,7 @@ import { NavLink } from "react-router-dom";
 import type { Role } from "../api/types";
 import { useSession } from "../auth/session";
 import { t, type MessageKey } from "../i18n";
+import { useLiveUpdates } from "../live";
 import { useTheme, type Theme } from "../theme";
 
 /** A page of the app and the roles that see it in the navigation. */
@@ -19,9 +20,10 @@ export const navItems: NavItem[] = [
 
 /** Shell frames every signed-in page: navigation for the user's role, theme, server, sign-out, and the idle warning. */
 export function Shell({ server, children }: { server: string; children: ReactNode }) {
-  const { user, logout, warnIn, stayActive } = useSession();
+  const { client, user, logout, warnIn, stayActive } = useSession();
   const [theme, setTheme] = useTheme();
   const online = useOnline();
+  const live = useLiveUpdates(client);
   if (!user) return null;
   return (
     <div className="shell">
@@ -61,9 +63,9 @@ export function Shell({ server, children }: { server: string; children: ReactNod
           </button>
         </div>
       </header>
-      {!online && (
+      {(!online || live === "closed") && (
         <p className="offline-banner" role="status">
-          {t("shell.offline")}
+          {online ? t("shell.reconnecting") : t("shell.offline")}
         </p>
       )}
       <main id="main" className="content">
