@@ -5,6 +5,9 @@ import { Client } from "./api/client";
 import { SessionProvider, useSession } from "./auth/session";
 import { AssistantPage } from "./assistant/AssistantPage";
 import { Shell } from "./components/Shell";
+import { AppointmentsPage } from "./portal/AppointmentsPage";
+import { BookPage } from "./portal/BookPage";
+import { SchedulePage } from "./portal/SchedulePage";
 import { HomePage } from "./pages/HomePage";
 import { LoginPage } from "./pages/LoginPage";
 import { SetupPage } from "./pages/SetupPage";
@@ -28,6 +31,9 @@ export function App({ baseURL }: { baseURL: string }) {
                     <Routes>
                       <Route path="/" element={<HomePage />} />
                       <Route path="/assistant" element={<AssistantPage />} />
+                      <Route path="/book" element={<BookPage />} />
+                      <Route path="/appointments" element={<AppointmentsPage />} />
+                      <Route path="/schedule" element={<SchedulePage />} />
                       <Route path="/assistant/:id" element={<AssistantPage />} />
                       <Route path="*" element={<Navigate to="/" replace />} />
                     </Routes>

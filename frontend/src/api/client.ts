@@ -87,6 +87,11 @@ export class Client {
     return this.withRenewal(() => this.send<T>(method, path, body, true));
   }
 
+  /** requestWith is request with extra headers, such as an Idempotency-Key. */
+  requestWith<T>(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<T> {
+    return this.withRenewal(() => this.send<T>(method, path, body, true, headers));
+  }
+
   /**
    * open calls the API as the signed-in user and returns the response for
    * the caller to read, such as a stream of events or a download.
@@ -143,16 +148,16 @@ export class Client {
     return this.refreshing;
   }
 
-  private async send<T>(method: string, path: string, body: unknown, auth: boolean): Promise<T> {
-    const res = await this.fetchRaw(method, path, body, auth, "application/json");
+  private async send<T>(method: string, path: string, body: unknown, auth: boolean, extra: Record<string, string> = {}): Promise<T> {
+    const res = await this.fetchRaw(method, path, body, auth, "application/json", undefined, extra);
     if (!res.ok) throw await errorOf(res);
     if (res.status === 204) return undefined as T;
     const text = await res.text();
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
-  private async fetchRaw(method: string, path: string, body: unknown, auth: boolean, accept: string, signal?: AbortSignal): Promise<Response> {
-    const headers: Record<string, string> = { Accept: accept };
+  private async fetchRaw(method: string, path: string, body: unknown, auth: boolean, accept: string, signal?: AbortSignal, extra: Record<string, string> = {}): Promise<Response> {
+    const headers: Record<string, string> = { ...extra, Accept: accept };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (auth && this.access) headers.Authorization = `Bearer ${this.access}`;
     try {

@@ -80,3 +80,32 @@ export interface ConversationList {
   conversations: Conversation[];
   next?: string;
 }
+
+export interface Doctor {
+  id: string;
+  user_id: string;
+  name: string;
+  specialization: string;
+}
+
+export interface Patient {
+  id: string;
+  user_id?: string;
+  name: string;
+  date_of_birth: string;
+}
+
+export interface Slot {
+  start: string;
+  end: string;
+}
+
+export interface Appointment {
+  id: string;
+  doctor_id: string;
+  patient_id: string;
+  start: string;
+  end: string;
+  status: string;
+  reason: string;
+}

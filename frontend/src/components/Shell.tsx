@@ -15,6 +15,9 @@ export interface NavItem {
 
 export const navItems: NavItem[] = [
   { to: "/", label: "shell.home", roles: ["patient", "doctor", "staff", "admin"] },
+  { to: "/appointments", label: "appts.nav", roles: ["patient"] },
+  { to: "/book", label: "book.nav", roles: ["patient"] },
+  { to: "/schedule", label: "schedule.nav", roles: ["doctor"] },
   { to: "/assistant", label: "assistant.nav", roles: ["patient", "doctor", "staff", "admin"] },
 ];
 

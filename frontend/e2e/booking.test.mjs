@@ -1,0 +1,89 @@
+// Scenario: a patient registers, books a free slot, sees it in the list and
+// cancels it; the doctor's open schedule shows the booking, then its
+// cancellation, live, without a reload.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { checkAccessibility, describeViolations, screenshot, withServerAndBrowser } from "./harness.mjs";
+
+const ctx = withServerAndBrowser(before, after);
+
+async function api(method, path, body, token) {
+  const res = await fetch(ctx.server.url + path, {
+    method,
+    headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+async function signIn(page, email, password) {
+  await page.goto(`${ctx.server.url}/login`);
+  await page.getByLabel("E-mail address").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign out" }).waitFor();
+}
+
+test("patient books and cancels; the doctor sees both live", async () => {
+  // The clinic: an administrator, and a doctor who takes bookings every day.
+  await api("POST", "/api/v1/setup", { token: ctx.server.token, email: "admin@clinic.example", name: "Ada Admin", password: "granite harbour lantern" });
+  const admin = (await api("POST", "/api/v1/auth/login", { email: "admin@clinic.example", password: "granite harbour lantern" })).access_token;
+  const doctor = await api("POST", "/api/v1/doctors", { email: "dr.lee@clinic.example", password: "maple river compass", name: "Dr Sam Lee", specialization: "General practice" }, admin);
+  await api("PUT", `/api/v1/doctors/${doctor.id}/availability`, {
+    time_zone: "UTC",
+    slot_minutes: 30,
+    weekly: [0, 1, 2, 3, 4, 5, 6].map((weekday) => ({ weekday, start: "08:00", end: "18:00" })),
+    exceptions: [],
+  }, admin);
+  await api("POST", "/api/v1/auth/register", { email: "pat@example.org", password: "blue kettle morning tide", name: "Pat Patient" });
+
+  const doctorPage = await (await ctx.browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
+  await signIn(doctorPage, "dr.lee@clinic.example", "maple river compass");
+  await doctorPage.getByRole("link", { name: "Schedule" }).click();
+  await doctorPage.getByRole("heading", { name: "My schedule" }).waitFor();
+
+  const page = await (await ctx.browser.newContext({ viewport: { width: 1200, height: 900 } })).newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("dialog", (d) => void d.accept());
+  await signIn(page, "pat@example.org", "blue kettle morning tide");
+  await page.getByRole("link", { name: "Book", exact: true }).click();
+  await page.getByLabel("Specialization").selectOption("General practice");
+  await page.getByLabel("Doctor").selectOption({ label: "Dr Sam Lee" });
+  const tomorrow = new Date(Date.now() + 24 * 3600_000);
+  const day = `${tomorrow.getFullYear()}-${String(tomorrow.getMonth() + 1).padStart(2, "0")}-${String(tomorrow.getDate()).padStart(2, "0")}`;
+  await page.getByLabel("Day").fill(day);
+  const first = page.locator(".slot").first();
+  await first.waitFor();
+  await first.click();
+  await page.getByLabel("Reason for the visit").fill("flu symptoms");
+  let bad = await checkAccessibility(page, "book");
+  assert.equal(bad.length, 0, describeViolations(bad));
+  await screenshot(page, "booking-confirm");
+  await page.getByRole("button", { name: /^Book .* with Dr Sam Lee$/ }).click();
+
+  await page.getByRole("heading", { name: "My appointments" }).waitFor();
+  await page.getByText(/Booked: .* with Dr Sam Lee\./).waitFor();
+  const item = page.locator(".appointment").filter({ hasText: "flu symptoms" });
+  await item.waitFor();
+  bad = await checkAccessibility(page, "appointments");
+  assert.equal(bad.length, 0, describeViolations(bad));
+  await screenshot(page, "booking-list");
+
+  // The doctor's schedule shows it without a reload.
+  const onSchedule = doctorPage.locator(".appointment").filter({ hasText: "Pat Patient" });
+  await onSchedule.waitFor({ timeout: 15_000 });
+  assert.match(await onSchedule.textContent(), /flu symptoms/);
+  bad = await checkAccessibility(doctorPage, "schedule");
+  assert.equal(bad.length, 0, describeViolations(bad));
+  await screenshot(doctorPage, "doctor-schedule-live");
+
+  // Cancelled by the patient: gone from both.
+  await item.getByRole("button", { name: /^Cancel/ }).click();
+  await page.getByText("No upcoming appointments.").waitFor();
+  await onSchedule.waitFor({ state: "detached", timeout: 15_000 });
+
+  assert.deepEqual(errors, []);
+});

@@ -1,0 +1,134 @@
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMemo, useRef, useState, type FormEvent } from "react";
+import { useNavigate } from "react-router-dom";
+import { ApiError } from "../api/client";
+import type { Slot } from "../api/types";
+import { useSession } from "../auth/session";
+import { Field } from "../components/Field";
+import { t } from "../i18n";
+import { book, formatHour, formatWhen, freeSlots, listDoctors, localDay, myPatient, todayString } from "./api";
+
+/** BookPage: specialization, doctor, day, free time, reason, confirm. */
+export function BookPage() {
+  const { client } = useSession();
+  const navigate = useNavigate();
+  const queries = useQueryClient();
+  const doctors = useQuery({ queryKey: ["doctors"], queryFn: () => listDoctors(client) });
+  const patient = useQuery({ queryKey: ["me", "patient"], queryFn: () => myPatient(client) });
+  const [specialization, setSpecialization] = useState("");
+  const [doctorID, setDoctorID] = useState("");
+  const [day, setDay] = useState(todayString());
+  const [slot, setSlot] = useState<Slot | null>(null);
+  const [reason, setReason] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  // One key per intended booking: a retry after a lost answer books once.
+  const key = useRef(crypto.randomUUID());
+
+  const specializations = useMemo(() => [...new Set((doctors.data ?? []).map((d) => d.specialization))].sort(), [doctors.data]);
+  const choices = (doctors.data ?? []).filter((d) => d.specialization === specialization);
+  const doctor = choices.find((d) => d.id === doctorID);
+  const slots = useQuery({
+    queryKey: ["slots", doctorID, day],
+    enabled: !!doctorID && !!day,
+    queryFn: () => {
+      const from = localDay(day);
+      const to = new Date(from.getTime() + 24 * 3600_000);
+      return freeSlots(client, doctorID, from < new Date() ? new Date() : from, to);
+    },
+  });
+
+  async function submit(ev: FormEvent) {
+    ev.preventDefault();
+    if (!slot || !doctor || !patient.data) {
+      setError(t("book.pickSlot"));
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      await book(client, { doctor_id: doctor.id, patient_id: patient.data.id, start: slot.start, end: slot.end, reason: reason.trim() }, key.current);
+      key.current = crypto.randomUUID();
+      await queries.invalidateQueries({ queryKey: ["appointments"] });
+      navigate("/appointments", { state: { booked: t("book.booked", { time: formatWhen(slot.start), doctor: doctor.name }) } });
+    } catch (err) {
+      if (err instanceof ApiError && err.code === "conflict") {
+        setError(t("book.taken"));
+        setSlot(null);
+        key.current = crypto.randomUUID();
+        await slots.refetch();
+      } else {
+        setError(err instanceof Error ? err.message : t("error.generic"));
+      }
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const loadError = doctors.error ?? patient.error;
+  return (
+    <section className="card" aria-labelledby="book-title">
+      <h1 id="book-title">{t("book.title")}</h1>
+      {loadError && (
+        <div className="error-banner" role="alert">
+          <p>{loadError.message}</p>
+          <button type="button" onClick={() => void Promise.all([doctors.refetch(), patient.refetch()])}>
+            {t("error.retry")}
+          </button>
+        </div>
+      )}
+      <form className="stack" onSubmit={submit}>
+        <Field id="specialization" label={t("book.specialization")}>
+          <select id="specialization" value={specialization} onChange={(e) => { setSpecialization(e.target.value); setDoctorID(""); setSlot(null); }}>
+            <option value="">{t("book.choose")}</option>
+            {specializations.map((s) => (
+              <option key={s} value={s}>{s}</option>
+            ))}
+          </select>
+        </Field>
+        {specialization && (
+          <Field id="doctor" label={t("book.doctor")}>
+            <select id="doctor" value={doctorID} onChange={(e) => { setDoctorID(e.target.value); setSlot(null); }}>
+              <option value="">{t("book.choose")}</option>
+              {choices.map((d) => (
+                <option key={d.id} value={d.id}>{d.name}</option>
+              ))}
+            </select>
+          </Field>
+        )}
+        {doctor && (
+          <Field id="day" label={t("book.day")}>
+            <input id="day" type="date" min={todayString()} value={day} onChange={(e) => { setDay(e.target.value); setSlot(null); }} />
+          </Field>
+        )}
+        {doctor && (
+          <fieldset className="slots">
+            <legend>{t("book.slots")}</legend>
+            {slots.isError && <p className="error-banner" role="alert">{slots.error.message}</p>}
+            {slots.data?.length === 0 && <p className="muted">{t("book.noSlots")}</p>}
+            <div className="slot-grid">
+              {slots.data?.map((s) => (
+                <label key={s.start} className={slot?.start === s.start ? "slot chosen" : "slot"}>
+                  <input type="radio" name="slot" value={s.start} checked={slot?.start === s.start} onChange={() => setSlot(s)} />
+                  {formatHour(s.start)}
+                </label>
+              ))}
+            </div>
+          </fieldset>
+        )}
+        {slot && (
+          <Field id="reason" label={t("book.reason")}>
+            <input id="reason" value={reason} maxLength={500} onChange={(e) => setReason(e.target.value)} aria-describedby="reason-help" />
+          </Field>
+        )}
+        {slot && <p id="reason-help" className="muted">{t("book.reasonHelp")}</p>}
+        {error && <p className="error-banner" role="alert">{error}</p>}
+        {slot && doctor && (
+          <button type="submit" className="primary" disabled={busy}>
+            {t("book.confirm", { time: formatWhen(slot.start), doctor: doctor.name })}
+          </button>
+        )}
+      </form>
+    </section>
+  );
+}

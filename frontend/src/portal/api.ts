@@ -1,0 +1,50 @@
+import type { Client } from "../api/client";
+import type { Appointment, Doctor, Patient, Slot } from "../api/types";
+
+export const listDoctors = (c: Client) => c.request<{ doctors: Doctor[] }>("GET", "/api/v1/doctors").then((r) => r.doctors);
+
+export const myPatient = (c: Client) => c.request<Patient>("GET", "/api/v1/me/patient");
+
+export const listPatients = (c: Client) => c.request<{ patients: Patient[] }>("GET", "/api/v1/patients?limit=200").then((r) => r.patients);
+
+export function freeSlots(c: Client, doctorID: string, from: Date, to: Date) {
+  const q = new URLSearchParams({ from: from.toISOString(), to: to.toISOString() });
+  return c.request<{ slots: Slot[] }>("GET", `/api/v1/doctors/${encodeURIComponent(doctorID)}/slots?${q}`).then((r) => r.slots);
+}
+
+export function listAppointments(c: Client, filter: { doctor_id?: string; patient_id?: string; from?: Date; to?: Date }) {
+  const q = new URLSearchParams();
+  if (filter.doctor_id) q.set("doctor_id", filter.doctor_id);
+  if (filter.patient_id) q.set("patient_id", filter.patient_id);
+  if (filter.from) q.set("from", filter.from.toISOString());
+  if (filter.to) q.set("to", filter.to.toISOString());
+  return c.request<{ appointments: Appointment[] }>("GET", `/api/v1/appointments?${q}`).then((r) => r.appointments);
+}
+
+/** book asks for a slot; the key makes a retry after a lost answer safe. */
+export function book(c: Client, body: { doctor_id: string; patient_id: string; start: string; end: string; reason: string }, key: string) {
+  return c.requestWith<Appointment>("POST", "/api/v1/appointments", body, { "Idempotency-Key": key });
+}
+
+export const cancelAppointment = (c: Client, id: string) =>
+  c.request<Appointment>("POST", `/api/v1/appointments/${encodeURIComponent(id)}/cancel`, { reason: "" });
+
+export const setStatus = (c: Client, id: string, status: string) =>
+  c.request<Appointment>("POST", `/api/v1/appointments/${encodeURIComponent(id)}/status`, { status });
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+const hourFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+
+export const formatWhen = (iso: string) => timeFormat.format(new Date(iso));
+export const formatHour = (iso: string) => hourFormat.format(new Date(iso));
+
+/** localDay is the start of a YYYY-MM-DD day in this computer's time zone. */
+export function localDay(day: string): Date {
+  const [y, m, d] = day.split("-").map(Number);
+  return new Date(y, m - 1, d);
+}
+
+export function todayString(now = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${now.getFullYear()}-${p(now.getMonth() + 1)}-${p(now.getDate())}`;
+}
