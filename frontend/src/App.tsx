@@ -3,6 +3,8 @@ import { useMemo } from "react";
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router-dom";
 import { Client } from "./api/client";
 import { SessionProvider, useSession } from "./auth/session";
+import { AuditPage } from "./admin/AuditPage";
+import { KnowledgePage } from "./admin/KnowledgePage";
 import { AssistantPage } from "./assistant/AssistantPage";
 import { Shell } from "./components/Shell";
 import { AppointmentsPage } from "./portal/AppointmentsPage";
@@ -34,6 +36,8 @@ export function App({ baseURL }: { baseURL: string }) {
                       <Route path="/book" element={<BookPage />} />
                       <Route path="/appointments" element={<AppointmentsPage />} />
                       <Route path="/schedule" element={<SchedulePage />} />
+                      <Route path="/admin/knowledge" element={<KnowledgePage />} />
+                      <Route path="/admin/audit" element={<AuditPage />} />
                       <Route path="/assistant/:id" element={<AssistantPage />} />
                       <Route path="*" element={<Navigate to="/" replace />} />
                     </Routes>

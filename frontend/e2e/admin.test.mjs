@@ -1,0 +1,60 @@
+// Scenario: the administrator adds a knowledge folder and watches it index,
+// including a file that cannot be read, then verifies the audit chain.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { checkAccessibility, describeViolations, screenshot, withServerAndBrowser } from "./harness.mjs";
+
+const ctx = withServerAndBrowser(before, after);
+
+test("admin adds a knowledge folder, sees it indexed with its failures, and verifies the audit chain", async (t) => {
+  const folder = mkdtempSync(join(tmpdir(), "healthhub-e2e-docs-"));
+  t.after(() => rmSync(folder, { recursive: true, force: true }));
+  for (let i = 1; i <= 12; i++) {
+    writeFileSync(join(folder, `policy-${i}.md`), `# Policy ${i}\n\n## Scope\n\nThe zebrafinch procedure number ${i} applies to every visit.\n`);
+  }
+  writeFileSync(join(folder, "scanned.pdf"), Buffer.from("%PDF-1.4\nthis is not really a PDF\n"));
+
+  const page = await ctx.browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`${ctx.server.url}/setup?token=${ctx.server.token}`);
+  await page.getByLabel("Your name").fill("Ada Admin");
+  await page.getByLabel("E-mail address").fill("ada@clinic.example");
+  await page.getByLabel("Password (at least 10 characters)").fill("granite harbour lantern");
+  await page.getByLabel("Password again").fill("granite harbour lantern");
+  await page.getByRole("button", { name: "Create administrator" }).click();
+  await page.getByRole("link", { name: "Knowledge" }).click();
+  await page.getByRole("heading", { name: "Knowledge sources" }).waitFor();
+
+  // A path that is not a folder is refused next to the field.
+  await page.getByLabel("Folder on the server").fill(join(folder, "missing"));
+  await page.getByRole("button", { name: "Add and index" }).click();
+  await page.locator("#path-error, .error-banner").first().waitFor();
+
+  await page.getByLabel("Folder on the server").fill(folder);
+  await page.getByLabel("Who may see answers from it").selectOption("staff");
+  await page.getByRole("button", { name: "Add and index" }).click();
+  const row = page.locator(".source").filter({ hasText: folder });
+  await row.getByText("12 indexed").waitFor({ timeout: 30_000 });
+  await row.getByText("1 failed").waitFor();
+  await row.getByRole("button", { name: "Show files that failed" }).click();
+  await row.getByText("scanned.pdf").waitFor();
+  const bad = await checkAccessibility(page, "knowledge");
+  assert.equal(bad.length, 0, describeViolations(bad));
+  await screenshot(page, "admin-knowledge");
+
+  await page.getByRole("link", { name: "Audit log" }).click();
+  await page.getByRole("heading", { name: "Audit log" }).waitFor();
+  await page.locator("table.audit tbody tr").first().waitFor();
+  await page.getByRole("button", { name: "Verify chain" }).click();
+  const result = page.getByText(/The chain is intact: \d+ events/);
+  await result.waitFor();
+  const audit = await checkAccessibility(page, "audit");
+  assert.equal(audit.length, 0, describeViolations(audit));
+  await screenshot(page, "admin-audit-verified");
+
+  assert.deepEqual(errors, []);
+});
