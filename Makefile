@@ -17,7 +17,7 @@ ifeq ($(HEALTHHUB_TEST_DATABASE_URL),)
   endif
 endif
 
-.PHONY: help run serve build test ui ui-test e2e lint bench fuzz clean check-go check-node check-chromium
+.PHONY: help run serve build test ui ui-test e2e ui-bench lint bench fuzz clean check-go check-node check-chromium
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -82,9 +82,12 @@ lint: check-go ## static checks
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
 
-bench: check-go ## print throughput and latency figures for each engine
+bench: check-go ui-bench ## print throughput and latency figures for each engine, and the web UI's
 	@[ -n "$$HEALTHHUB_TEST_DATABASE_URL" ] || echo "PostgreSQL figures need HEALTHHUB_TEST_DATABASE_URL (or a PostgreSQL on 127.0.0.1:5432 with a database 'test')"
 	$(GO) run ./backend/cmd/healthhub-bench
+
+ui-bench: check-chromium build ## print the web UI's figures: first-page size, time to an interactive sign-in page, first token painted
+	cd frontend && HEALTHHUB_E2E_BINARY=$(CURDIR)/$(BIN)/healthhubd npm run perf
 
 # Go 1.26's fuzz coordinator can fail a target with a bare "context deadline
 # exceeded" when -fuzztime ends while a worker is busy (golang/go#75804, fixed
