@@ -1,4 +1,4 @@
-// Scenario: a patient registers, books a free slot, sees it in the list and
+// Scenario: a patient registers in the UI, books a free slot, sees it in the list and
 // cancels it; the doctor's open schedule shows the booking, then its
 // cancellation, live, without a reload.
 import assert from "node:assert/strict";
@@ -37,7 +37,6 @@ test("patient books and cancels; the doctor sees both live", async () => {
     weekly: [0, 1, 2, 3, 4, 5, 6].map((weekday) => ({ weekday, start: "08:00", end: "18:00" })),
     exceptions: [],
   }, admin);
-  await api("POST", "/api/v1/auth/register", { email: "pat@example.org", password: "blue kettle morning tide", name: "Pat Patient" });
 
   const doctorPage = await (await ctx.browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
   await signIn(doctorPage, "dr.lee@clinic.example", "maple river compass");
@@ -48,7 +47,19 @@ test("patient books and cancels; the doctor sees both live", async () => {
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
   page.on("dialog", (d) => void d.accept());
-  await signIn(page, "pat@example.org", "blue kettle morning tide");
+  // The patient creates an account from the sign-in page.
+  await page.goto(`${ctx.server.url}/login`);
+  await page.getByRole("link", { name: "New patient? Create an account" }).click();
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByText("Enter your date of birth.").waitFor();
+  await page.getByLabel("Full name").fill("Pat Patient");
+  await page.getByLabel("E-mail address").fill("pat@example.org");
+  await page.getByLabel("Date of birth").fill("1990-04-12");
+  await page.getByLabel("Password (at least 10 characters)").fill("blue kettle morning tide");
+  let bad = await checkAccessibility(page, "register");
+  assert.equal(bad.length, 0, describeViolations(bad));
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByRole("button", { name: "Sign out" }).waitFor();
   await page.getByRole("link", { name: "Book", exact: true }).click();
   await page.getByLabel("Specialization").selectOption("General practice");
   await page.getByLabel("Doctor").selectOption({ label: "Dr Sam Lee" });
@@ -59,7 +70,7 @@ test("patient books and cancels; the doctor sees both live", async () => {
   await first.waitFor();
   await first.click();
   await page.getByLabel("Reason for the visit").fill("flu symptoms");
-  let bad = await checkAccessibility(page, "book");
+  bad = await checkAccessibility(page, "book");
   assert.equal(bad.length, 0, describeViolations(bad));
   await screenshot(page, "booking-confirm");
   await page.getByRole("button", { name: /^Book .* with Dr Sam Lee$/ }).click();

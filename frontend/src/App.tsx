@@ -12,6 +12,7 @@ import { BookPage } from "./portal/BookPage";
 import { SchedulePage } from "./portal/SchedulePage";
 import { HomePage } from "./pages/HomePage";
 import { LoginPage } from "./pages/LoginPage";
+import { RegisterPage } from "./pages/RegisterPage";
 import { SetupPage } from "./pages/SetupPage";
 
 /** App is the whole UI for one server. */
@@ -25,6 +26,7 @@ export function App({ baseURL }: { baseURL: string }) {
           <Routes>
             <Route path="/login" element={<LoginRoute />} />
             <Route path="/setup" element={<SetupPage />} />
+            <Route path="/register" element={<RegisterRoute />} />
             <Route
               path="*"
               element={
@@ -57,6 +59,11 @@ function LoginRoute() {
   const from = (useLocation().state as { from?: string } | null)?.from ?? "/";
   if (loading) return null;
   return user ? <Navigate to={from} replace /> : <LoginPage />;
+}
+
+function RegisterRoute() {
+  const { user } = useSession();
+  return user ? <Navigate to="/" replace /> : <RegisterPage />;
 }
 
 function RequireUser({ children }: { children: React.ReactNode }) {

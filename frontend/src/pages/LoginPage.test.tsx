@@ -1,4 +1,5 @@
 import { act, cleanup, fireEvent, render, screen } from "@testing-library/react";
+import { MemoryRouter } from "react-router-dom";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Client, type TokenStore } from "../api/client";
 import { SessionProvider } from "../auth/session";
@@ -10,9 +11,11 @@ function setup(fetchFn: typeof fetch) {
   const tokens: TokenStore = { get: () => null, set: () => {} };
   const client = new Client("http://clinic.test", tokens, fetchFn);
   render(
-    <SessionProvider client={client}>
-      <LoginPage />
-    </SessionProvider>,
+    <MemoryRouter>
+      <SessionProvider client={client}>
+        <LoginPage />
+      </SessionProvider>
+    </MemoryRouter>,
   );
   return client;
 }

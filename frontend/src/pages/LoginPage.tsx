@@ -1,4 +1,5 @@
 import { useState, type FormEvent } from "react";
+import { Link } from "react-router-dom";
 import { ApiError } from "../api/client";
 import { useSession } from "../auth/session";
 import { t } from "../i18n";
@@ -82,6 +83,7 @@ export function LoginPage() {
         <button type="submit" className="primary" disabled={busy}>
           {busy ? t("login.busy") : needCode ? t("login.verify") : t("login.submit")}
         </button>
+        {!needCode && <Link to="/register">{t("register.link")}</Link>}
         {needCode && (
           <button type="button" className="link" onClick={() => { setNeedCode(false); setCode(""); setErrors({}); }}>
             {t("login.back")}
