@@ -1,10 +1,12 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -350,5 +352,37 @@ func testContactDetailsOnly(t *testing.T, a *api) {
 		if r := a.do("GET", p, staff, nil); r.Status >= 500 {
 			t.Fatalf("%s: %d %s", p, r.Status, r.Body)
 		}
+	}
+}
+
+// TestOpenAPISnapshotForUI: the web UI's types are generated from a copy of
+// this document (frontend/src/api/openapi.json); the copy must match the
+// server. HEALTHHUB_UPDATE_OPENAPI=1 rewrites it, after which
+// `cd frontend && npm run gen-api` regenerates the types.
+func TestOpenAPISnapshotForUI(t *testing.T) {
+	a := newAPI(t, engines(t)[0].Open(t))
+	res := a.do("GET", "/api/openapi.json", "", nil)
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(res.Body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	// The version differs between builds; the UI needs the operations and schemas.
+	snap, err := json.MarshalIndent(map[string]json.RawMessage{"openapi": doc["openapi"], "paths": doc["paths"], "components": doc["components"]}, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap = append(snap, '\n')
+	const path = "../../frontend/src/api/openapi.json"
+	if os.Getenv("HEALTHHUB_UPDATE_OPENAPI") == "1" {
+		if err := os.WriteFile(path, snap, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	have, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read the UI's copy of the API document: %v", err)
+	}
+	if !bytes.Equal(have, snap) {
+		t.Fatalf("%s differs from the server's /api/openapi.json: run HEALTHHUB_UPDATE_OPENAPI=1 go test ./backend/httpapi -run TestOpenAPISnapshotForUI, then cd frontend && npm run gen-api, and fix what no longer type-checks", path)
 	}
 }

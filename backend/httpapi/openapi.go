@@ -101,6 +101,9 @@ func (g *schemaGen) ref(t reflect.Type) map[string]any {
 		return g.schema(t)
 	}
 	name := t.Name()
+	if name == "" { // an anonymous struct has no name to refer to: inline it
+		return g.object(t)
+	}
 	if _, ok := g.defs[name]; !ok {
 		g.defs[name] = map[string]any{} // placeholder against recursion
 		g.defs[name] = g.object(t)

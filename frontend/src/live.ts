@@ -1,3 +1,4 @@
+import { op } from "./api/operations";
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import type { Client } from "./api/client";
@@ -54,7 +55,7 @@ export class Live {
     }
     if (this.stopped) return;
     if (!token) return this.retry();
-    const url = new URL("/api/v1/ws", this.client.baseURL);
+    const url = new URL(op("GET /api/v1/ws")[1], this.client.baseURL);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     url.searchParams.set("access_token", token);
     const ws = this.makeSocket(url.toString());

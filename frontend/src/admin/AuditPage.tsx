@@ -1,27 +1,9 @@
+import { op } from "../api/operations";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
+import type { AuditEvent, AuditReport as Report } from "../api/types";
 import { useSession } from "../auth/session";
 import { t } from "../i18n";
-
-interface AuditEvent {
-  seq: number;
-  time: string;
-  actor_id: string;
-  actor_role: string;
-  action: string;
-  resource_type: string;
-  resource_id: string;
-  patient_id: string;
-  outcome: string;
-}
-
-interface Report {
-  ok: boolean;
-  events: number;
-  head_seq: number;
-  broken_at?: number;
-  problem?: string;
-}
 
 const actions = ["create", "read", "update", "delete", "search", "login", "logout", "export", "verify"];
 
@@ -40,7 +22,7 @@ export function AuditPage() {
       const q = new URLSearchParams({ limit: "100" });
       for (const [k, v] of Object.entries(filter)) if (v.trim()) q.set(k, v.trim());
       if (pageParam) q.set("before", String(pageParam));
-      return client.request<{ events: AuditEvent[]; next_before: number }>("GET", `/api/v1/audit/events?${q}`);
+      return client.request<{ events: AuditEvent[]; next_before: number }>(...op("GET /api/v1/audit/events", {}, q));
     },
     getNextPageParam: (last) => (last.next_before > 0 ? last.next_before : undefined),
   });
@@ -49,7 +31,7 @@ export function AuditPage() {
     setVerifying(true);
     setError(null);
     try {
-      setReport(await client.request<Report>("GET", "/api/v1/audit/verify"));
+      setReport(await client.request<Report>(...op("GET /api/v1/audit/verify")));
     } catch (err) {
       setError(err instanceof Error ? err.message : t("error.generic"));
     } finally {

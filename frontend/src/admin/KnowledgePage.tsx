@@ -1,30 +1,13 @@
+import { op } from "../api/operations";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import type { Client } from "../api/client";
+import type { KnowledgeFile, SourceStatus } from "../api/types";
 import { useSession } from "../auth/session";
 import { errorsFor, Field } from "../components/Field";
 import { t } from "../i18n";
 
-interface SourceStatus {
-  id: string;
-  kind: "folder" | "s3";
-  location: string;
-  visibility: "staff" | "everyone";
-  last_scan_at?: string;
-  last_error?: string;
-  indexed: number;
-  failed: number;
-  pending: number;
-  scanning: boolean;
-}
-
-interface FailedFile {
-  path: string;
-  reason?: string;
-  error?: string;
-}
-
-const listSources = (c: Client) => c.request<{ sources: SourceStatus[] }>("GET", "/api/v1/knowledge/sources").then((r) => r.sources);
+const listSources = (c: Client) => c.request<{ sources: SourceStatus[] }>(...op("GET /api/v1/knowledge/sources")).then((r) => r.sources);
 
 /** KnowledgePage: the admin adds folders and watches them index, live. */
 export function KnowledgePage() {
@@ -51,7 +34,7 @@ export function KnowledgePage() {
     setBusy(true);
     setErrors({});
     try {
-      await client.request("POST", "/api/v1/knowledge/sources", { kind: "folder", path: path.trim(), visibility });
+      await client.request(...op("POST /api/v1/knowledge/sources"), { kind: "folder", path: path.trim(), visibility });
       setPath("");
       await queries.invalidateQueries({ queryKey: ["knowledge"] });
     } catch (err) {
@@ -105,9 +88,9 @@ function SourceRow({ s }: { s: SourceStatus }) {
   const failures = useQuery({
     queryKey: ["knowledge", "failures", s.id, s.failed],
     enabled: open && s.failed > 0,
-    queryFn: () => client.request<{ files: FailedFile[] }>("GET", `/api/v1/knowledge/sources/${encodeURIComponent(s.id)}/failures`).then((r) => r.files),
+    queryFn: () => client.request<{ files: KnowledgeFile[] }>(...op("GET /api/v1/knowledge/sources/{id}/failures", { id: s.id })).then((r) => r.files),
   });
-  const sync = () => void client.request("POST", `/api/v1/knowledge/sources/${encodeURIComponent(s.id)}/sync`);
+  const sync = () => void client.request(...op("POST /api/v1/knowledge/sources/{id}/sync", { id: s.id }));
   return (
     <li className="appointment source" data-source={s.location}>
       <div>

@@ -1,3 +1,4 @@
+import { op } from "./operations";
 import type { Credentials, ErrorBody, Me, TokenPair } from "./types";
 
 /** ApiError is a failed request: the server's code and message, or a network failure (status 0). */
@@ -51,7 +52,7 @@ export class Client {
   }
 
   async login(c: Credentials): Promise<TokenPair> {
-    const pair = await this.send<TokenPair>("POST", "/api/v1/auth/login", c, false);
+    const pair = await this.send<TokenPair>(...op("POST /api/v1/auth/login"), c, false);
     this.keep(pair);
     return pair;
   }
@@ -59,7 +60,7 @@ export class Client {
   async logout(): Promise<void> {
     try {
       if (this.access) {
-        await this.send("POST", "/api/v1/auth/logout", undefined, true);
+        await this.send(...op("POST /api/v1/auth/logout"), undefined, true);
       }
     } finally {
       this.access = null;
@@ -68,7 +69,7 @@ export class Client {
   }
 
   me(): Promise<Me> {
-    return this.request<Me>("GET", "/api/v1/me");
+    return this.request<Me>(...op("GET /api/v1/me"));
   }
 
   /** accessToken returns a current access token, renewing it when needed (for the WebSocket). */
@@ -131,7 +132,7 @@ export class Client {
         const refresh = this.tokens.get();
         if (!refresh) return false;
         try {
-          this.keep(await this.send<TokenPair>("POST", "/api/v1/auth/refresh", { refresh_token: refresh }, false));
+          this.keep(await this.send<TokenPair>(...op("POST /api/v1/auth/refresh"), { refresh_token: refresh }, false));
           return true;
         } catch (err) {
           if (err instanceof ApiError && err.status !== 0) {

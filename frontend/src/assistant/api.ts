@@ -1,3 +1,4 @@
+import { op } from "../api/operations";
 import type { Client } from "../api/client";
 import { readEvents } from "../api/sse";
 import type { Citation, ConversationList, ConversationView } from "../api/types";
@@ -5,19 +6,19 @@ import type { Citation, ConversationList, ConversationView } from "../api/types"
 export function listConversations(c: Client, q: string): Promise<ConversationList> {
   const params = new URLSearchParams({ limit: "50" });
   if (q.trim()) params.set("q", q.trim());
-  return c.request<ConversationList>("GET", `/api/v1/conversations?${params}`);
+  return c.request<ConversationList>(...op("GET /api/v1/conversations", {}, params));
 }
 
 export function getConversation(c: Client, id: string): Promise<ConversationView> {
-  return c.request<ConversationView>("GET", `/api/v1/conversations/${encodeURIComponent(id)}`);
+  return c.request<ConversationView>(...op("GET /api/v1/conversations/{id}", { id }));
 }
 
 export function createConversation(c: Client): Promise<ConversationView> {
-  return c.request<ConversationView>("POST", "/api/v1/conversations", {});
+  return c.request<ConversationView>(...op("POST /api/v1/conversations"), {});
 }
 
 export function stopAnswer(c: Client, id: string): Promise<void> {
-  return c.request<void>("POST", `/api/v1/conversations/${encodeURIComponent(id)}/stop`);
+  return c.request<void>(...op("POST /api/v1/conversations/{id}/stop", { id }));
 }
 
 /** What the server tells while an answer is written. */
@@ -34,7 +35,7 @@ export type AnswerEvent =
  * streamed answer, in order, until it is done or failed.
  */
 export async function sendMessage(c: Client, id: string, content: string, onEvent: (e: AnswerEvent) => void, signal?: AbortSignal): Promise<void> {
-  const res = await c.open("POST", `/api/v1/conversations/${encodeURIComponent(id)}/messages`, { content }, "text/event-stream", signal);
+  const res = await c.open(...op("POST /api/v1/conversations/{id}/messages", { id }), { content }, "text/event-stream", signal);
   if (!res.body) throw new Error("The answer could not be read.");
   for await (const ev of readEvents(res.body)) {
     let data: Record<string, unknown>;
@@ -49,6 +50,6 @@ export async function sendMessage(c: Client, id: string, content: string, onEven
 
 /** exportConversation downloads a conversation as Markdown or JSON. */
 export async function exportConversation(c: Client, id: string, format: "markdown" | "json"): Promise<Blob> {
-  const res = await c.open("GET", `/api/v1/conversations/${encodeURIComponent(id)}/export?format=${format}`, undefined, "*/*");
+  const res = await c.open(...op("GET /api/v1/conversations/{id}/export", { id }, new URLSearchParams({ format })), undefined, "*/*");
   return res.blob();
 }

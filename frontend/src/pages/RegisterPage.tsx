@@ -1,3 +1,4 @@
+import { op } from "../api/operations";
 import { useState, type FormEvent } from "react";
 import { Link } from "react-router-dom";
 import { useSession } from "../auth/session";
@@ -26,7 +27,7 @@ export function RegisterPage() {
     setBusy(true);
     try {
       const email = form.email.trim();
-      await client.request("POST", "/api/v1/auth/register", { email, password: form.password, name: form.name.trim(), date_of_birth: form.date_of_birth });
+      await client.request(...op("POST /api/v1/auth/register"), { email, password: form.password, name: form.name.trim(), date_of_birth: form.date_of_birth });
       await login({ email, password: form.password });
     } catch (err) {
       setErrors(errorsFor(err, ["name", "email", "date_of_birth", "password"] as const));

@@ -1,3 +1,4 @@
+import { op } from "../api/operations";
 import { useEffect, useState, type FormEvent } from "react";
 import { Navigate, useSearchParams } from "react-router-dom";
 import { useSession } from "../auth/session";
@@ -18,7 +19,7 @@ export function SetupPage() {
 
   useEffect(() => {
     client
-      .request<{ needed: boolean }>("GET", "/api/v1/setup")
+      .request<{ needed: boolean }>(...op("GET /api/v1/setup"))
       .then((s) => setNeeded(s.needed))
       .catch(() => setNeeded(true));
   }, [client]);
@@ -40,7 +41,7 @@ export function SetupPage() {
     if (Object.keys(e).length > 0) return;
     setBusy(true);
     try {
-      await client.request("POST", "/api/v1/setup", { token, email: form.email.trim(), name: form.name.trim(), password: form.password });
+      await client.request(...op("POST /api/v1/setup"), { token, email: form.email.trim(), name: form.name.trim(), password: form.password });
       await login({ email: form.email.trim(), password: form.password });
     } catch (err) {
       setErrors(errorsFor(err, ["name", "email", "password"] as const));

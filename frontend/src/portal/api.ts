@@ -1,15 +1,16 @@
+import { op } from "../api/operations";
 import type { Client } from "../api/client";
 import type { Appointment, Doctor, Patient, Slot } from "../api/types";
 
-export const listDoctors = (c: Client) => c.request<{ doctors: Doctor[] }>("GET", "/api/v1/doctors").then((r) => r.doctors);
+export const listDoctors = (c: Client) => c.request<{ doctors: Doctor[] }>(...op("GET /api/v1/doctors")).then((r) => r.doctors);
 
-export const myPatient = (c: Client) => c.request<Patient>("GET", "/api/v1/me/patient");
+export const myPatient = (c: Client) => c.request<Patient>(...op("GET /api/v1/me/patient"));
 
-export const listPatients = (c: Client) => c.request<{ patients: Patient[] }>("GET", "/api/v1/patients?limit=200").then((r) => r.patients);
+export const listPatients = (c: Client) => c.request<{ patients: Patient[] }>(...op("GET /api/v1/patients", {}, new URLSearchParams({ limit: "200" }))).then((r) => r.patients);
 
 export function freeSlots(c: Client, doctorID: string, from: Date, to: Date) {
   const q = new URLSearchParams({ from: from.toISOString(), to: to.toISOString() });
-  return c.request<{ slots: Slot[] }>("GET", `/api/v1/doctors/${encodeURIComponent(doctorID)}/slots?${q}`).then((r) => r.slots);
+  return c.request<{ slots: Slot[] }>(...op("GET /api/v1/doctors/{id}/slots", { id: doctorID }, q)).then((r) => r.slots);
 }
 
 export function listAppointments(c: Client, filter: { doctor_id?: string; patient_id?: string; from?: Date; to?: Date }) {
@@ -18,19 +19,19 @@ export function listAppointments(c: Client, filter: { doctor_id?: string; patien
   if (filter.patient_id) q.set("patient_id", filter.patient_id);
   if (filter.from) q.set("from", filter.from.toISOString());
   if (filter.to) q.set("to", filter.to.toISOString());
-  return c.request<{ appointments: Appointment[] }>("GET", `/api/v1/appointments?${q}`).then((r) => r.appointments);
+  return c.request<{ appointments: Appointment[] }>(...op("GET /api/v1/appointments", {}, q)).then((r) => r.appointments);
 }
 
 /** book asks for a slot; the key makes a retry after a lost answer safe. */
 export function book(c: Client, body: { doctor_id: string; patient_id: string; start: string; end: string; reason: string }, key: string) {
-  return c.requestWith<Appointment>("POST", "/api/v1/appointments", body, { "Idempotency-Key": key });
+  return c.requestWith<Appointment>(...op("POST /api/v1/appointments"), body, { "Idempotency-Key": key });
 }
 
 export const cancelAppointment = (c: Client, id: string) =>
-  c.request<Appointment>("POST", `/api/v1/appointments/${encodeURIComponent(id)}/cancel`, { reason: "" });
+  c.request<Appointment>(...op("POST /api/v1/appointments/{id}/cancel", { id }), { reason: "" });
 
 export const setStatus = (c: Client, id: string, status: string) =>
-  c.request<Appointment>("POST", `/api/v1/appointments/${encodeURIComponent(id)}/status`, { status });
+  c.request<Appointment>(...op("POST /api/v1/appointments/{id}/status", { id }), { status });
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
 const hourFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
