@@ -1,5 +1,6 @@
 // Scenario: the administrator adds a knowledge folder and watches it index,
-// including a file that cannot be read, then verifies the audit chain.
+// including a file that cannot be read, creates and disables an account,
+// then verifies the audit chain.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -45,6 +46,31 @@ test("admin adds a knowledge folder, sees it indexed with its failures, and veri
   const bad = await checkAccessibility(page, "knowledge");
   assert.equal(bad.length, 0, describeViolations(bad));
   await screenshot(page, "admin-knowledge");
+
+  // Accounts: a mistake is shown by its field; then a staff account is created and disabled.
+  await page.getByRole("link", { name: "Users" }).click();
+  await page.getByRole("heading", { name: "Users and roles" }).waitFor();
+  await page.getByLabel("Full name").fill("Sam Staff");
+  await page.getByLabel("E-mail address").fill("sam@clinic.example");
+  await page.getByLabel("Password (at least 10 characters)").fill("short");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.locator("#new-password-error").waitFor();
+  await page.getByLabel("Password (at least 10 characters)").fill("willow copper meadow");
+  await page.getByLabel("Role", { exact: true }).selectOption("staff");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByText("Account created for Sam Staff.").waitFor();
+  const sam = page.locator(".user-row").filter({ hasText: "sam@clinic.example" });
+  await sam.getByRole("button", { name: "Disable" }).click();
+  await sam.getByText(/disabled/).waitFor();
+  const users = await checkAccessibility(page, "users");
+  assert.equal(users.length, 0, describeViolations(users));
+  await screenshot(page, "admin-users");
+  const refused = await fetch(`${ctx.server.url}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email: "sam@clinic.example", password: "willow copper meadow" }),
+  });
+  assert.ok(refused.status >= 400 && refused.status < 500, `a disabled account signed in: ${refused.status}`);
 
   await page.getByRole("link", { name: "Audit log" }).click();
   await page.getByRole("heading", { name: "Audit log" }).waitFor();

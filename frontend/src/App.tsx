@@ -5,6 +5,7 @@ import { Client } from "./api/client";
 import { SessionProvider, useSession } from "./auth/session";
 import { AuditPage } from "./admin/AuditPage";
 import { KnowledgePage } from "./admin/KnowledgePage";
+import { UsersPage } from "./admin/UsersPage";
 import { AssistantPage } from "./assistant/AssistantPage";
 import { Shell } from "./components/Shell";
 import { AppointmentsPage } from "./portal/AppointmentsPage";
@@ -40,6 +41,7 @@ export function App({ baseURL }: { baseURL: string }) {
                       <Route path="/schedule" element={<SchedulePage />} />
                       <Route path="/admin/knowledge" element={<KnowledgePage />} />
                       <Route path="/admin/audit" element={<AuditPage />} />
+                      <Route path="/admin/users" element={<UsersPage />} />
                       <Route path="/assistant/:id" element={<AssistantPage />} />
                       <Route path="*" element={<Navigate to="/" replace />} />
                     </Routes>

@@ -19,6 +19,7 @@ export const navItems: NavItem[] = [
   { to: "/book", label: "book.nav", roles: ["patient"] },
   { to: "/schedule", label: "schedule.nav", roles: ["doctor"] },
   { to: "/assistant", label: "assistant.nav", roles: ["patient", "doctor", "staff", "admin"] },
+  { to: "/admin/users", label: "users.nav", roles: ["admin"] },
   { to: "/admin/knowledge", label: "knowledge.nav", roles: ["admin"] },
   { to: "/admin/audit", label: "audit.nav", roles: ["admin"] },
 ];
