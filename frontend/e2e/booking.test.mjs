@@ -91,6 +91,24 @@ test("patient books and cancels; the doctor sees both live", async () => {
   assert.equal(bad.length, 0, describeViolations(bad));
   await screenshot(doctorPage, "doctor-schedule-live");
 
+  // The patient's record shows what the clinic recorded, and the booking notice.
+  const found = await api("GET", "/api/v1/patients?q=Pat", undefined, admin);
+  const patientID = found.patients.find((p) => p.name === "Pat Patient").id;
+  // Their doctor records an allergy (administrators may not write medical records).
+  const doctorToken = (await api("POST", "/api/v1/auth/login", { email: "dr.lee@clinic.example", password: "maple river compass" })).access_token;
+  await api("POST", `/api/v1/patients/${patientID}/entries`, { kind: "allergy", description: "Penicillin", detail: "rash", status: "active" }, doctorToken);
+  await page.getByRole("link", { name: "My record" }).click();
+  await page.getByRole("heading", { name: "My record" }).waitFor();
+  await page.getByText("Penicillin").waitFor();
+  assert.match(await page.locator(".facts").textContent(), /1990-04-12/);
+  const unread = page.locator(".appointment.unread").first();
+  await unread.waitFor();
+  await unread.getByRole("button", { name: "Mark read" }).click();
+  bad = await checkAccessibility(page, "record");
+  assert.equal(bad.length, 0, describeViolations(bad));
+  await screenshot(page, "patient-record");
+  await page.getByRole("link", { name: "Appointments" }).click();
+
   // Cancelled by the patient: gone from both.
   await item.getByRole("button", { name: /^Cancel/ }).click();
   await page.getByText("No upcoming appointments.").waitFor();

@@ -10,6 +10,7 @@ import { AssistantPage } from "./assistant/AssistantPage";
 import { Shell } from "./components/Shell";
 import { AppointmentsPage } from "./portal/AppointmentsPage";
 import { BookPage } from "./portal/BookPage";
+import { RecordPage } from "./portal/RecordPage";
 import { SchedulePage } from "./portal/SchedulePage";
 import { HomePage } from "./pages/HomePage";
 import { LoginPage } from "./pages/LoginPage";
@@ -37,6 +38,7 @@ export function App({ baseURL }: { baseURL: string }) {
                       <Route path="/" element={<HomePage />} />
                       <Route path="/assistant" element={<AssistantPage />} />
                       <Route path="/book" element={<BookPage />} />
+                      <Route path="/record" element={<RecordPage />} />
                       <Route path="/appointments" element={<AppointmentsPage />} />
                       <Route path="/schedule" element={<SchedulePage />} />
                       <Route path="/admin/knowledge" element={<KnowledgePage />} />

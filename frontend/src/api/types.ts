@@ -25,3 +25,5 @@ export type SourceStatus = S.SourceStatus;
 export type KnowledgeFile = S.KnowledgeFile;
 export type AuditEvent = S.AuditEvent;
 export type AuditReport = S.Report;
+export type ClinicalEntry = S.ClinicalEntry;
+export type Notification = S.Notification;

@@ -17,6 +17,7 @@ export const navItems: NavItem[] = [
   { to: "/", label: "shell.home", roles: ["patient", "doctor", "staff", "admin"] },
   { to: "/appointments", label: "appts.nav", roles: ["patient"] },
   { to: "/book", label: "book.nav", roles: ["patient"] },
+  { to: "/record", label: "record.nav", roles: ["patient"] },
   { to: "/schedule", label: "schedule.nav", roles: ["doctor"] },
   { to: "/assistant", label: "assistant.nav", roles: ["patient", "doctor", "staff", "admin"] },
   { to: "/admin/users", label: "users.nav", roles: ["admin"] },
