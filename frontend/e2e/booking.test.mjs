@@ -26,7 +26,7 @@ async function signIn(page, email, password) {
   await page.getByRole("button", { name: "Sign out" }).waitFor();
 }
 
-test("patient books and cancels; the doctor sees both live", async () => {
+test("patient books and cancels, staff book for a walk-in; the doctor sees it all live", async () => {
   // The clinic: an administrator, and a doctor who takes bookings every day.
   await api("POST", "/api/v1/setup", { token: ctx.server.token, email: "admin@clinic.example", name: "Ada Admin", password: "granite harbour lantern" });
   const admin = (await api("POST", "/api/v1/auth/login", { email: "admin@clinic.example", password: "granite harbour lantern" })).access_token;
@@ -113,6 +113,38 @@ test("patient books and cancels; the doctor sees both live", async () => {
   await item.getByRole("button", { name: /^Cancel/ }).click();
   await page.getByText("No upcoming appointments.").waitFor();
   await onSchedule.waitFor({ state: "detached", timeout: 15_000 });
+
+  // Front desk: staff register a walk-in patient, book for them, and see the clinic's day.
+  await api("POST", "/api/v1/users", { email: "desk@clinic.example", password: "cedar lantern orbit", name: "Dee Desk", role: "staff" }, admin);
+  const desk = await (await ctx.browser.newContext({ viewport: { width: 1200, height: 900 } })).newPage();
+  desk.on("pageerror", (e) => errors.push(e.message));
+  await signIn(desk, "desk@clinic.example", "cedar lantern orbit");
+  await desk.getByRole("link", { name: "Patients" }).click();
+  await desk.getByRole("button", { name: "Register a patient" }).click();
+  await desk.locator("#patient-name-error").waitFor();
+  await desk.getByLabel("Full name").fill("Kim Walkin");
+  await desk.getByLabel("Date of birth").fill("1975-09-30");
+  await desk.getByRole("button", { name: "Register a patient" }).click();
+  await desk.getByText("Kim Walkin is registered.").waitFor();
+  bad = await checkAccessibility(desk, "patients");
+  assert.equal(bad.length, 0, describeViolations(bad));
+  await desk.getByRole("link", { name: "Book for Kim Walkin" }).click();
+  await desk.getByText("Booking for Kim Walkin").waitFor();
+  await desk.getByLabel("Specialization").selectOption("General practice");
+  await desk.getByLabel("Doctor").selectOption({ label: "Dr Sam Lee" });
+  await desk.getByLabel("Day").fill(day);
+  await desk.locator(".slot").first().click();
+  await desk.getByLabel("Reason for the visit").fill("blood pressure check");
+  await desk.getByRole("button", { name: /^Book .* with Dr Sam Lee$/ }).click();
+  await desk.getByRole("heading", { name: "The clinic's day" }).waitFor();
+  await desk.getByText(/Booked: .* with Dr Sam Lee\./).waitFor();
+  await desk.getByLabel("Day", { exact: true }).fill(day);
+  await desk.locator(".doctor-day").filter({ hasText: "Dr Sam Lee" }).getByText("Kim Walkin").waitFor();
+  bad = await checkAccessibility(desk, "clinic-day");
+  assert.equal(bad.length, 0, describeViolations(bad));
+  await screenshot(desk, "staff-clinic-day");
+  // And the doctor's open schedule shows it too.
+  await doctorPage.locator(".appointment").filter({ hasText: "Kim Walkin" }).waitFor({ timeout: 15_000 });
 
   assert.deepEqual(errors, []);
 });

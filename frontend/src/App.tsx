@@ -12,6 +12,8 @@ import { AppointmentsPage } from "./portal/AppointmentsPage";
 import { BookPage } from "./portal/BookPage";
 import { RecordPage } from "./portal/RecordPage";
 import { SchedulePage } from "./portal/SchedulePage";
+import { ClinicDayPage } from "./staff/ClinicDayPage";
+import { PatientsPage } from "./staff/PatientsPage";
 import { HomePage } from "./pages/HomePage";
 import { LoginPage } from "./pages/LoginPage";
 import { RegisterPage } from "./pages/RegisterPage";
@@ -41,6 +43,8 @@ export function App({ baseURL }: { baseURL: string }) {
                       <Route path="/record" element={<RecordPage />} />
                       <Route path="/appointments" element={<AppointmentsPage />} />
                       <Route path="/schedule" element={<SchedulePage />} />
+                      <Route path="/patients" element={<PatientsPage />} />
+                      <Route path="/clinic-day" element={<ClinicDayPage />} />
                       <Route path="/admin/knowledge" element={<KnowledgePage />} />
                       <Route path="/admin/audit" element={<AuditPage />} />
                       <Route path="/admin/users" element={<UsersPage />} />

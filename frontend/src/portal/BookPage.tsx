@@ -1,8 +1,9 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useMemo, useRef, useState, type FormEvent } from "react";
-import { useNavigate } from "react-router-dom";
+import { useNavigate, useSearchParams } from "react-router-dom";
+import { op } from "../api/operations";
 import { ApiError } from "../api/client";
-import type { Slot } from "../api/types";
+import type { Patient, Slot } from "../api/types";
 import { useSession } from "../auth/session";
 import { Field } from "../components/Field";
 import { t } from "../i18n";
@@ -14,7 +15,13 @@ export function BookPage() {
   const navigate = useNavigate();
   const queries = useQueryClient();
   const doctors = useQuery({ queryKey: ["doctors"], queryFn: () => listDoctors(client) });
-  const patient = useQuery({ queryKey: ["me", "patient"], queryFn: () => myPatient(client) });
+  const { user } = useSession();
+  const forPatient = useSearchParams()[0].get("patient");
+  // Staff book for the patient they chose; a patient books for themselves.
+  const patient = useQuery({
+    queryKey: forPatient ? ["patient", forPatient] : ["me", "patient"],
+    queryFn: () => (forPatient ? client.request<Patient>(...op("GET /api/v1/patients/{id}", { id: forPatient })) : myPatient(client)),
+  });
   const [specialization, setSpecialization] = useState("");
   const [doctorID, setDoctorID] = useState("");
   const [day, setDay] = useState(todayString());
@@ -50,7 +57,8 @@ export function BookPage() {
       await book(client, { doctor_id: doctor.id, patient_id: patient.data.id, start: slot.start, end: slot.end, reason: reason.trim() }, key.current);
       key.current = crypto.randomUUID();
       await queries.invalidateQueries({ queryKey: ["appointments"] });
-      navigate("/appointments", { state: { booked: t("book.booked", { time: formatWhen(slot.start), doctor: doctor.name }) } });
+      const booked = t("book.booked", { time: formatWhen(slot.start), doctor: doctor.name });
+      navigate(user?.role === "patient" ? "/appointments" : "/clinic-day", { state: { booked } });
     } catch (err) {
       if (err instanceof ApiError && err.code === "conflict") {
         setError(t("book.taken"));
@@ -69,6 +77,7 @@ export function BookPage() {
   return (
     <section className="card" aria-labelledby="book-title">
       <h1 id="book-title">{t("book.title")}</h1>
+      {forPatient && patient.data && <p className="notice">{t("book.forPatient", { name: patient.data.name })}</p>}
       {loadError && (
         <div className="error-banner" role="alert">
           <p>{loadError.message}</p>
