@@ -10,6 +10,7 @@ import { AssistantPage } from "./assistant/AssistantPage";
 import { Shell } from "./components/Shell";
 import { AppointmentsPage } from "./portal/AppointmentsPage";
 import { BookPage } from "./portal/BookPage";
+import { HoursPage } from "./portal/HoursPage";
 import { RecordPage } from "./portal/RecordPage";
 import { SchedulePage } from "./portal/SchedulePage";
 import { ClinicDayPage } from "./staff/ClinicDayPage";
@@ -41,6 +42,7 @@ export function App({ baseURL }: { baseURL: string }) {
                       <Route path="/assistant" element={<AssistantPage />} />
                       <Route path="/book" element={<BookPage />} />
                       <Route path="/record" element={<RecordPage />} />
+                      <Route path="/hours" element={<HoursPage />} />
                       <Route path="/appointments" element={<AppointmentsPage />} />
                       <Route path="/schedule" element={<SchedulePage />} />
                       <Route path="/patients" element={<PatientsPage />} />

@@ -27,3 +27,5 @@ export type AuditEvent = S.AuditEvent;
 export type AuditReport = S.Report;
 export type ClinicalEntry = S.ClinicalEntry;
 export type Notification = S.Notification;
+export type Availability = S.Availability;
+export type WeeklyHours = S.WeeklyHours;

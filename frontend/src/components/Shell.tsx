@@ -19,6 +19,7 @@ export const navItems: NavItem[] = [
   { to: "/book", label: "book.nav", roles: ["patient"] },
   { to: "/record", label: "record.nav", roles: ["patient"] },
   { to: "/schedule", label: "schedule.nav", roles: ["doctor"] },
+  { to: "/hours", label: "hours.nav", roles: ["doctor"] },
   { to: "/patients", label: "patients.nav", roles: ["staff"] },
   { to: "/clinic-day", label: "day.nav", roles: ["staff"] },
   { to: "/assistant", label: "assistant.nav", roles: ["patient", "doctor", "staff", "admin"] },
