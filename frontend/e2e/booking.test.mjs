@@ -3,20 +3,11 @@
 // cancellation, live, without a reload.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { checkAccessibility, describeViolations, screenshot, withServerAndBrowser } from "./harness.mjs";
+import { apiClient, checkAccessibility, describeViolations, screenshot, withServerAndBrowser } from "./harness.mjs";
 
 const ctx = withServerAndBrowser(before, after);
 
-async function api(method, path, body, token) {
-  const res = await fetch(ctx.server.url + path, {
-    method,
-    headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
+const api = apiClient(ctx);
 
 async function signIn(page, email, password) {
   await page.goto(`${ctx.server.url}/login`);

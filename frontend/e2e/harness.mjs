@@ -117,3 +117,17 @@ export function withServerAndBrowser(before, after) {
   });
   return ctx;
 }
+
+/** apiClient calls the server's API directly, for setting up a scenario. */
+export function apiClient(ctx) {
+  return async function api(method, path, body, token) {
+    const res = await fetch(ctx.server.url + path, {
+      method,
+      headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return text ? JSON.parse(text) : undefined;
+  };
+}

@@ -2,20 +2,11 @@
 // times patients are offered follow them.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { checkAccessibility, describeViolations, screenshot, withServerAndBrowser } from "./harness.mjs";
+import { apiClient, checkAccessibility, describeViolations, screenshot, withServerAndBrowser } from "./harness.mjs";
 
 const ctx = withServerAndBrowser(before, after);
 
-async function api(method, path, body, token) {
-  const res = await fetch(ctx.server.url + path, {
-    method,
-    headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
+const api = apiClient(ctx);
 
 const iso = (d) => d.toISOString().slice(0, 10);
 
