@@ -47,7 +47,7 @@ func newChatAPI(t *testing.T, db store.DB, opts ...func(*assistant.Options)) *ch
 	t.Cleanup(c.bedrock.Close)
 	opts = append([]func(*assistant.Options){func(o *assistant.Options) {
 		o.Bedrock = func(region string) (llm.ConverseStreamer, error) {
-			return bedrockruntime.New(bedrockruntime.Options{Region: region, BaseEndpoint: aws.String(c.bedrock.URL), RetryMaxAttempts: 1,
+			return bedrockruntime.New(bedrockruntime.Options{Region: region, BaseEndpoint: aws.String(c.bedrock.URL), RetryMaxAttempts: 1, HTTPClient: llm.BedrockHTTPClient(),
 				Credentials: credentials.NewStaticCredentialsProvider("AKIATEST", "secret", "")}), nil
 		}
 		o.SaveEvery = 20 * time.Millisecond

@@ -30,7 +30,7 @@ func upstreams(t *testing.T, def llmtest.Behaviour, o llm.Options) []upstream {
 	br := llmtest.Bedrock(def)
 	t.Cleanup(oa.Close)
 	t.Cleanup(br.Close)
-	client := bedrockruntime.New(bedrockruntime.Options{Region: "us-east-1", BaseEndpoint: aws.String(br.URL),
+	client := bedrockruntime.New(bedrockruntime.Options{Region: "us-east-1", BaseEndpoint: aws.String(br.URL), HTTPClient: llm.BedrockHTTPClient(),
 		Credentials: credentials.NewStaticCredentialsProvider("AKIATEST", "secret", ""), RetryMaxAttempts: 1})
 	if o.Backoff == 0 {
 		o.Backoff = time.Millisecond
