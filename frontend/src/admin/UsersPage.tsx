@@ -3,7 +3,7 @@ import { useState, type FormEvent } from "react";
 import { op } from "../api/operations";
 import type { Role, User } from "../api/types";
 import { useSession } from "../auth/session";
-import { errorsFor, Field } from "../components/Field";
+import { errorsFor, Field, TextField, type InputProps } from "../components/Field";
 import { t, type MessageKey } from "../i18n";
 
 const roles: Role[] = ["patient", "doctor", "staff", "admin"];
@@ -52,11 +52,8 @@ export function UsersPage() {
     }
   }
 
-  const input = (k: Key, label: string, props: React.InputHTMLAttributes<HTMLInputElement>) => (
-    <Field id={`new-${k}`} label={label} error={errors[k]}>
-      <input id={`new-${k}`} value={form[k]} onChange={(e) => setForm({ ...form, [k]: e.target.value })} aria-invalid={!!errors[k]}
-        aria-describedby={errors[k] ? `new-${k}-error` : undefined} {...props} />
-    </Field>
+  const input = (k: Key, label: string, props: InputProps) => (
+    <TextField id={`new-${k}`} label={label} error={errors[k]} value={form[k]} onValue={(v) => setForm({ ...form, [k]: v })} {...props} />
   );
 
   return (

@@ -1,6 +1,6 @@
 import { ApiError } from "../api/client";
 import { t } from "../i18n";
-import type { ReactNode } from "react";
+import type { InputHTMLAttributes, ReactNode } from "react";
 
 /** Field is a labelled form control with its error message right under it. */
 export function Field({ id, label, error, children }: { id: string; label: string; error?: string; children: ReactNode }) {
@@ -29,4 +29,16 @@ export function errorsFor<K extends string>(err: unknown, fields: readonly K[]):
     out.form = err instanceof Error ? err.message : t("error.generic");
   }
   return out;
+}
+
+/** InputProps are the attributes TextField passes on to its input. */
+export type InputProps = Omit<InputHTMLAttributes<HTMLInputElement>, "id" | "value" | "onChange">;
+
+/** TextField is a labelled text input whose error is announced and linked to it. */
+export function TextField({ id, label, error, value, onValue, ...props }: { id: string; label: string; error?: string; value: string; onValue: (v: string) => void } & InputProps) {
+  return (
+    <Field id={id} label={label} error={error}>
+      <input id={id} value={value} onChange={(e) => onValue(e.target.value)} aria-invalid={!!error} aria-describedby={error ? `${id}-error` : undefined} {...props} />
+    </Field>
+  );
 }

@@ -2,7 +2,7 @@ import { op } from "../api/operations";
 import { useState, type FormEvent } from "react";
 import { Link } from "react-router-dom";
 import { useSession } from "../auth/session";
-import { errorsFor, Field } from "../components/Field";
+import { errorsFor, TextField, type InputProps } from "../components/Field";
 import { t } from "../i18n";
 
 type Key = "name" | "email" | "date_of_birth" | "password";
@@ -36,11 +36,8 @@ export function RegisterPage() {
     }
   }
 
-  const input = (k: Key, label: string, props: React.InputHTMLAttributes<HTMLInputElement>) => (
-    <Field id={k} label={label} error={errors[k]}>
-      <input id={k} value={form[k]} onChange={(ev) => set(k, ev.target.value)} aria-invalid={!!errors[k]}
-        aria-describedby={errors[k] ? `${k}-error` : undefined} {...props} />
-    </Field>
+  const input = (k: Key, label: string, props: InputProps) => (
+    <TextField id={k} label={label} error={errors[k]} value={form[k]} onValue={(v) => set(k, v)} {...props} />
   );
   return (
     <main className="login" id="main">

@@ -4,7 +4,7 @@ import { Link } from "react-router-dom";
 import { op } from "../api/operations";
 import type { Patient } from "../api/types";
 import { useSession } from "../auth/session";
-import { errorsFor, Field } from "../components/Field";
+import { errorsFor, TextField, type InputProps } from "../components/Field";
 import { t } from "../i18n";
 
 type Key = "name" | "date_of_birth" | "phone" | "email" | "password";
@@ -48,11 +48,8 @@ export function PatientsPage() {
     }
   }
 
-  const input = (k: Key, label: string, props: React.InputHTMLAttributes<HTMLInputElement> = {}) => (
-    <Field id={`patient-${k}`} label={label} error={errors[k]}>
-      <input id={`patient-${k}`} value={form[k]} onChange={(ev) => setForm({ ...form, [k]: ev.target.value })} aria-invalid={!!errors[k]}
-        aria-describedby={errors[k] ? `patient-${k}-error` : undefined} {...props} />
-    </Field>
+  const input = (k: Key, label: string, props: InputProps = {}) => (
+    <TextField id={`patient-${k}`} label={label} error={errors[k]} value={form[k]} onValue={(v) => setForm({ ...form, [k]: v })} {...props} />
   );
 
   return (
