@@ -406,7 +406,7 @@ func (s *Service) finish(ctx context.Context, t turn, msg *domain.Message, res l
 	save(msg)
 	bg, done := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer done()
-	if err := s.addUsage(bg, domain.Usage{UserID: p.UserID, Day: s.now().UTC().Format(time.DateOnly), Messages: 1, TokensIn: msg.TokensIn, TokensOut: msg.TokensOut}); err != nil {
+	if err := s.addUsage(bg, domain.Usage{UserID: p.UserID, Day: s.now().UTC().Format(time.DateOnly), Provider: msg.Provider, Messages: 1, TokensIn: msg.TokensIn, TokensOut: msg.TokensOut}); err != nil {
 		s.logger.Error("assistant: record usage", "err", err)
 	}
 	detail := fmt.Sprintf("conversation=%s provider=%s kind=%s model=%s external=%t redacted=%t identifiers=%d tokens_in=%d tokens_out=%d status=%s passages=%d emergency=%t",

@@ -102,7 +102,8 @@ type LLMModel struct {
 // Usage is one user's use of the assistant on one day (UTC).
 type Usage struct {
 	UserID    string `json:"user_id"`
-	Day       string `json:"day"` // YYYY-MM-DD
+	Day       string `json:"day"`      // YYYY-MM-DD
+	Provider  string `json:"provider"` // the provider's name when the answer was given
 	Messages  int    `json:"messages"`
 	TokensIn  int    `json:"tokens_in"`
 	TokensOut int    `json:"tokens_out"`

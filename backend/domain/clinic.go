@@ -179,6 +179,13 @@ type AppointmentFilter struct {
 	Offset    int
 }
 
+// StatusCount is how many appointments of one day have one status.
+type StatusCount struct {
+	Day    string // YYYY-MM-DD
+	Status string
+	Count  int
+}
+
 // Notification kinds.
 const (
 	NotifyWelcome      = "welcome"
@@ -261,6 +268,9 @@ type ClinicStore interface {
 	// AppointmentByIdempotencyKey finds the booking a creator made with key.
 	AppointmentByIdempotencyKey(ctx context.Context, createdBy, key string) (*Appointment, error)
 	ListAppointments(ctx context.Context, f AppointmentFilter) ([]*Appointment, error)
+	// AppointmentCounts counts appointments starting in [from, to) by day
+	// and status; a day is a date at offsetMinutes east of UTC.
+	AppointmentCounts(ctx context.Context, from, to time.Time, offsetMinutes int) ([]StatusCount, error)
 	// UpdateAppointment writes a (status, times, reasons) and its notes
 	// atomically; a time change that overlaps another blocking appointment is
 	// a conflict. expectUpdated guards against lost updates.

@@ -611,7 +611,7 @@ func TestLimitsAndUsage(t *testing.T) {
 	res := c.do("GET", "/api/v1/ai/usage?user_id="+c.patientUser.ID, c.admin, nil)
 	var use struct{ Usage []domain.Usage }
 	json.Unmarshal(res.Body, &use)
-	if len(use.Usage) != 1 || use.Usage[0].Messages != 2 || use.Usage[0].TokensOut == 0 {
+	if len(use.Usage) != 1 || use.Usage[0].Messages != 2 || use.Usage[0].TokensOut == 0 || use.Usage[0].Provider == "" {
 		t.Fatalf("usage %s", res.Body)
 	}
 	c.do("PATCH", "/api/v1/ai/settings", c.admin, map[string]int{"messages_per_minute": 100, "daily_tokens": 1})

@@ -366,10 +366,11 @@ var matrix = map[string]matrixRoute{
 	"DELETE /api/v1/ai/providers/{id}": {na, adminOnly(204), func(e caseEnv, _ ownership) (string, any) {
 		return "/api/v1/ai/providers/" + e.w.provider(), nil
 	}},
-	"GET /api/v1/ai/settings":   {na, adminOnly(200), fixed("/api/v1/ai/settings", nil)},
-	"PATCH /api/v1/ai/settings": {na, adminOnly(200), fixed("/api/v1/ai/settings", map[string]int{"messages_per_minute": 1000})},
-	"GET /api/v1/ai/usage":      {na, adminOnly(200), fixed("/api/v1/ai/usage", nil)},
-	"GET /v1/models":            {na, signedIn(200), fixed("/v1/models", nil)},
+	"GET /api/v1/ai/settings":            {na, adminOnly(200), fixed("/api/v1/ai/settings", nil)},
+	"PATCH /api/v1/ai/settings":          {na, adminOnly(200), fixed("/api/v1/ai/settings", map[string]int{"messages_per_minute": 1000})},
+	"GET /api/v1/ai/usage":               {na, adminOnly(200), fixed("/api/v1/ai/usage", nil)},
+	"GET /api/v1/analytics/appointments": {na, adminOnly(200), fixed("/api/v1/analytics/appointments?time_zone=Europe/Berlin", nil)},
+	"GET /v1/models":                     {na, signedIn(200), fixed("/v1/models", nil)},
 	"POST /v1/chat/completions": {na, signedIn(200), fixed("/v1/chat/completions", map[string]any{"model": "extractive",
 		"messages": []map[string]string{{"role": "user", "content": "When are you open?"}}})},
 	"GET /api/v1/audit/export": {na, adminOnly(200), fixed("/api/v1/audit/export", nil)},

@@ -414,6 +414,18 @@ func (s *Server) handleSlots() http.Handler {
 	})
 }
 
+func (s *Server) handleAppointmentStats() http.Handler {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
+		q := r.URL.Query()
+		stats, err := s.portal.AppointmentStats(r.Context(), q.Get("from"), q.Get("to"), q.Get("time_zone"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, stats)
+		return nil
+	})
+}
+
 func (s *Server) handleListAppointments() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		if err := s.authorize(r, policy.List, policy.Resource{Type: policy.Appointment}); err != nil {

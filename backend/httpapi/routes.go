@@ -148,6 +148,8 @@ func (s *Server) routeTable() []route {
 		{Method: "PATCH", Path: "/api/v1/ai/settings", Summary: "Change assistant limits and retention (admin)", Tag: "assistant", Access: accessUser, In: assistant.SettingsPatch{}, Out: assistant.Settings{}, handler: s.handleAISettings()},
 		{Method: "GET", Path: "/api/v1/ai/usage", Summary: "Assistant use per user and day (admin)", Tag: "assistant", Access: accessUser, Out: usageList{}, handler: s.handleAIUsage(),
 			Query: []param{{"from", "first day (YYYY-MM-DD, default 30 days ago)", "string"}, {"to", "last day (default today)", "string"}, {"user_id", "one user only", "string"}}},
+		{Method: "GET", Path: "/api/v1/analytics/appointments", Summary: "Appointments per day by outcome, and the no-show rate (admin)", Tag: "appointments", Access: accessUser, Out: portal.AppointmentStats{}, handler: s.handleAppointmentStats(),
+			Query: []param{{"from", "first day (YYYY-MM-DD, default 29 days before to)", "string"}, {"to", "last day (default today)", "string"}, {"time_zone", "IANA time zone the days are in (default UTC)", "string"}}},
 		{Method: "GET", Path: "/v1/models", Summary: "OpenAI-compatible: the models the key's user may use", Tag: "openai", Access: accessAPIKey, Out: openAIModels{}, handler: s.handleModels(true)},
 		{Method: "POST", Path: "/v1/chat/completions", Summary: "OpenAI-compatible chat completions (stream or not), grounded, redacted and audited like a conversation", Tag: "openai", Access: accessAPIKey, In: chatCompletionRequest{}, handler: s.handleChatCompletions()},
 

@@ -43,6 +43,7 @@ const (
 	AIProvider   = "ai_provider"  // language model providers, their models and keys
 	AISettings   = "ai_settings"  // the assistant's limits and retention
 	AIUsage      = "ai_usage"     // assistant use per user and day
+	Analytics    = "analytics"    // the clinic's figures: counts, never a patient's data
 )
 
 // Resource is the thing acted on. OwnerID is the account it belongs to (a
@@ -182,6 +183,9 @@ var rules = map[string]map[string]rule{
 	AIUsage: {
 		List: admin,
 	},
+	Analytics: {
+		Read: admin,
+	},
 }
 
 // Authorize returns nil when p may do action on r, and a forbidden error a
@@ -219,6 +223,8 @@ func describe(t string) string {
 		return "assistant setting"
 	case AIUsage:
 		return "assistant usage"
+	case Analytics:
+		return "clinic figures"
 	}
 	return t
 }

@@ -283,3 +283,19 @@ func (db *DB) AppointmentsNeedingReminder(ctx context.Context, from, to time.Tim
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*domain.Appointment, error) { return scanAppointment(r) })
 	return out, mapErr(err, "reminders")
 }
+
+func (db *DB) AppointmentCounts(ctx context.Context, from, to time.Time, offsetMinutes int) ([]domain.StatusCount, error) {
+	rows, err := db.pool.Query(ctx, `SELECT to_char((start_at AT TIME ZONE 'UTC') + make_interval(mins => $3), 'YYYY-MM-DD') AS day, status, count(*)::int
+		FROM appointments WHERE start_at >= $1 AND start_at < $2 GROUP BY day, status ORDER BY day, status`, from, to, offsetMinutes)
+	if err != nil {
+		return nil, mapErr(err, "count appointments")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.StatusCount, error) {
+		var c domain.StatusCount
+		return c, r.Scan(&c.Day, &c.Status, &c.Count)
+	})
+	if out == nil {
+		out = []domain.StatusCount{}
+	}
+	return out, mapErr(err, "count appointments")
+}

@@ -278,16 +278,16 @@ func (db *DB) DeleteProvider(ctx context.Context, id string) error {
 }
 
 func (db *DB) AddUsage(ctx context.Context, u domain.Usage) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO ai_usage (user_id, day, messages, tokens_in, tokens_out) VALUES ($1, $2::date, $3, $4, $5)
-		ON CONFLICT (day, user_id) DO UPDATE SET messages = ai_usage.messages + excluded.messages,
+	_, err := db.pool.Exec(ctx, `INSERT INTO ai_usage (user_id, day, provider, messages, tokens_in, tokens_out) VALUES ($1, $2::date, $3, $4, $5, $6)
+		ON CONFLICT (day, user_id, provider) DO UPDATE SET messages = ai_usage.messages + excluded.messages,
 			tokens_in = ai_usage.tokens_in + excluded.tokens_in, tokens_out = ai_usage.tokens_out + excluded.tokens_out`,
-		u.UserID, u.Day, u.Messages, u.TokensIn, u.TokensOut)
+		u.UserID, u.Day, u.Provider, u.Messages, u.TokensIn, u.TokensOut)
 	return mapErr(err, "record usage")
 }
 
 func (db *DB) UsageBetween(ctx context.Context, from, to, userID string) ([]domain.Usage, error) {
-	rows, err := db.pool.Query(ctx, `SELECT user_id, to_char(day, 'YYYY-MM-DD'), messages, tokens_in, tokens_out FROM ai_usage
-		WHERE day >= $1::date AND day <= $2::date AND ($3 = '' OR user_id = $3) ORDER BY day, user_id`, from, to, userID)
+	rows, err := db.pool.Query(ctx, `SELECT user_id, to_char(day, 'YYYY-MM-DD'), provider, messages, tokens_in, tokens_out FROM ai_usage
+		WHERE day >= $1::date AND day <= $2::date AND ($3 = '' OR user_id = $3) ORDER BY day, user_id, provider`, from, to, userID)
 	if err != nil {
 		return nil, mapErr(err, "read usage")
 	}
@@ -295,7 +295,7 @@ func (db *DB) UsageBetween(ctx context.Context, from, to, userID string) ([]doma
 	out := []domain.Usage{}
 	for rows.Next() {
 		var u domain.Usage
-		if err := rows.Scan(&u.UserID, &u.Day, &u.Messages, &u.TokensIn, &u.TokensOut); err != nil {
+		if err := rows.Scan(&u.UserID, &u.Day, &u.Provider, &u.Messages, &u.TokensIn, &u.TokensOut); err != nil {
 			return nil, mapErr(err, "read usage")
 		}
 		out = append(out, u)

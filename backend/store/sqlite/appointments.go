@@ -301,3 +301,21 @@ func (db *DB) AppointmentsNeedingReminder(ctx context.Context, from, to time.Tim
 	}
 	return out, mapErr(rows.Err(), "reminders")
 }
+
+func (db *DB) AppointmentCounts(ctx context.Context, from, to time.Time, offsetMinutes int) ([]domain.StatusCount, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT date(start_at, printf('%+d minutes', ?)) AS day, status, count(*) FROM appointments
+		WHERE start_at >= ? AND start_at < ? GROUP BY day, status ORDER BY day, status`, offsetMinutes, fmtTime(from), fmtTime(to))
+	if err != nil {
+		return nil, mapErr(err, "count appointments")
+	}
+	defer rows.Close()
+	out := []domain.StatusCount{}
+	for rows.Next() {
+		var c domain.StatusCount
+		if err := rows.Scan(&c.Day, &c.Status, &c.Count); err != nil {
+			return nil, mapErr(err, "count appointments")
+		}
+		out = append(out, c)
+	}
+	return out, mapErr(rows.Err(), "count appointments")
+}

@@ -286,16 +286,16 @@ func (db *DB) DeleteProvider(ctx context.Context, id string) error {
 }
 
 func (db *DB) AddUsage(ctx context.Context, u domain.Usage) error {
-	_, err := db.writer.ExecContext(ctx, `INSERT INTO ai_usage (user_id, day, messages, tokens_in, tokens_out) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (day, user_id) DO UPDATE SET messages = messages + excluded.messages,
+	_, err := db.writer.ExecContext(ctx, `INSERT INTO ai_usage (user_id, day, provider, messages, tokens_in, tokens_out) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (day, user_id, provider) DO UPDATE SET messages = messages + excluded.messages,
 			tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out`,
-		u.UserID, u.Day, u.Messages, u.TokensIn, u.TokensOut)
+		u.UserID, u.Day, u.Provider, u.Messages, u.TokensIn, u.TokensOut)
 	return mapErr(err, "record usage")
 }
 
 func (db *DB) UsageBetween(ctx context.Context, from, to, userID string) ([]domain.Usage, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT user_id, day, messages, tokens_in, tokens_out FROM ai_usage
-		WHERE day >= ? AND day <= ? AND (? = '' OR user_id = ?) ORDER BY day, user_id`, from, to, userID, userID)
+	rows, err := db.reader.QueryContext(ctx, `SELECT user_id, day, provider, messages, tokens_in, tokens_out FROM ai_usage
+		WHERE day >= ? AND day <= ? AND (? = '' OR user_id = ?) ORDER BY day, user_id, provider`, from, to, userID, userID)
 	if err != nil {
 		return nil, mapErr(err, "read usage")
 	}
@@ -303,7 +303,7 @@ func (db *DB) UsageBetween(ctx context.Context, from, to, userID string) ([]doma
 	out := []domain.Usage{}
 	for rows.Next() {
 		var u domain.Usage
-		if err := rows.Scan(&u.UserID, &u.Day, &u.Messages, &u.TokensIn, &u.TokensOut); err != nil {
+		if err := rows.Scan(&u.UserID, &u.Day, &u.Provider, &u.Messages, &u.TokensIn, &u.TokensOut); err != nil {
 			return nil, mapErr(err, "read usage")
 		}
 		out = append(out, u)

@@ -165,21 +165,23 @@ func testAIUsage(t *testing.T, db store.DB) {
 	ctx := context.Background()
 	u, v := chatUser(t, db, "u1@example.org"), chatUser(t, db, "u2@example.org")
 	for _, x := range []domain.Usage{
-		{UserID: u.ID, Day: "2026-03-01", Messages: 1, TokensIn: 10, TokensOut: 5},
-		{UserID: u.ID, Day: "2026-03-01", Messages: 1, TokensIn: 20, TokensOut: 7},
-		{UserID: u.ID, Day: "2026-03-02", Messages: 1, TokensIn: 1, TokensOut: 1},
-		{UserID: v.ID, Day: "2026-03-01", Messages: 3, TokensIn: 3, TokensOut: 3},
+		{UserID: u.ID, Day: "2026-03-01", Provider: "cloud", Messages: 1, TokensIn: 10, TokensOut: 5},
+		{UserID: u.ID, Day: "2026-03-01", Provider: "cloud", Messages: 1, TokensIn: 20, TokensOut: 7},
+		{UserID: u.ID, Day: "2026-03-01", Provider: "local", Messages: 1, TokensIn: 2, TokensOut: 2},
+		{UserID: u.ID, Day: "2026-03-02", Provider: "cloud", Messages: 1, TokensIn: 1, TokensOut: 1},
+		{UserID: v.ID, Day: "2026-03-01", Provider: "cloud", Messages: 3, TokensIn: 3, TokensOut: 3},
 	} {
 		if err := db.AddUsage(ctx, x); err != nil {
 			t.Fatal(err)
 		}
 	}
 	got, err := db.UsageBetween(ctx, "2026-03-01", "2026-03-01", u.ID)
-	if err != nil || len(got) != 1 || got[0] != (domain.Usage{UserID: u.ID, Day: "2026-03-01", Messages: 2, TokensIn: 30, TokensOut: 12}) {
+	if err != nil || len(got) != 2 || got[0] != (domain.Usage{UserID: u.ID, Day: "2026-03-01", Provider: "cloud", Messages: 2, TokensIn: 30, TokensOut: 12}) ||
+		got[1] != (domain.Usage{UserID: u.ID, Day: "2026-03-01", Provider: "local", Messages: 1, TokensIn: 2, TokensOut: 2}) {
 		t.Fatalf("usage of u on the 1st: %+v, %v", got, err)
 	}
 	all, err := db.UsageBetween(ctx, "2026-02-01", "2026-03-31", "")
-	if err != nil || len(all) != 3 || all[2].Day != "2026-03-02" {
+	if err != nil || len(all) != 4 || all[3].Day != "2026-03-02" {
 		t.Fatalf("all usage: %+v, %v", all, err)
 	}
 	if names, err := db.PatientNames(ctx); err != nil || len(names) != 0 {

@@ -25,6 +25,7 @@ var clinicTests = []struct {
 	{"BookingRaceHasOneWinner", testBookingRace},
 	{"BookingIdempotencyKey", testIdempotency},
 	{"UpdateAppointment", testUpdateAppointment},
+	{"AppointmentCountsByDay", testAppointmentCounts},
 	{"OutboxClaimAndRetry", testOutbox},
 	{"RemindersOncePerAppointment", testReminders},
 }
@@ -380,6 +381,54 @@ func testUpdateAppointment(t *testing.T, db store.DB) {
 	re := *back
 	re.Status, re.UpdatedAt = domain.StatusBooked, t0.Add(4*time.Minute)
 	mustCode(t, db.UpdateAppointment(ctx, &re, back.UpdatedAt, nil), domain.ECONFLICT)
+}
+
+func testAppointmentCounts(t *testing.T, db store.DB) {
+	ctx := context.Background()
+	d, p := clinic(t, db, "counts")
+	day := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	for i, x := range []struct {
+		at     time.Duration
+		status string
+	}{
+		{9 * time.Hour, domain.StatusFulfilled},
+		{10 * time.Hour, domain.StatusNoShow},
+		{11 * time.Hour, domain.StatusCancelled},
+		{23*time.Hour + 30*time.Minute, domain.StatusBooked}, // the next day from UTC+1 on
+		{24*time.Hour + 9*time.Hour, domain.StatusBooked},
+		{3 * 24 * time.Hour, domain.StatusBooked}, // outside the range
+	} {
+		a := appt(d, p, day.Add(x.at), 20)
+		a.Status = x.status
+		a.Reason = fmt.Sprint(i)
+		if err := db.BookAppointment(ctx, a, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	render := func(cs []domain.StatusCount) string {
+		var b strings.Builder
+		for _, c := range cs {
+			fmt.Fprintf(&b, "%s %s %d;", c.Day, c.Status, c.Count)
+		}
+		return b.String()
+	}
+	to := day.Add(2 * 24 * time.Hour)
+	utc, err := db.AppointmentCounts(ctx, day, to, 0)
+	if want := "2026-03-02 booked 1;2026-03-02 cancelled 1;2026-03-02 fulfilled 1;2026-03-02 noshow 1;2026-03-03 booked 1;"; err != nil || render(utc) != want {
+		t.Fatalf("counts in UTC = %q, %v; want %q", render(utc), err, want)
+	}
+	east, err := db.AppointmentCounts(ctx, day, to, 60)
+	if want := "2026-03-02 cancelled 1;2026-03-02 fulfilled 1;2026-03-02 noshow 1;2026-03-03 booked 2;"; err != nil || render(east) != want {
+		t.Fatalf("counts at UTC+1 = %q, %v; want %q", render(east), err, want)
+	}
+	west, err := db.AppointmentCounts(ctx, day, to, -600)
+	if want := "2026-03-01 fulfilled 1;2026-03-02 booked 2;2026-03-02 cancelled 1;2026-03-02 noshow 1;"; err != nil || render(west) != want {
+		t.Fatalf("counts at UTC-10 = %q, %v; want %q", render(west), err, want)
+	}
+	none, err := db.AppointmentCounts(ctx, to.Add(48*time.Hour), to.Add(72*time.Hour), 0)
+	if err != nil || none == nil || len(none) != 0 {
+		t.Fatalf("an empty range = %#v, %v", none, err)
+	}
 }
 
 func testOutbox(t *testing.T, db store.DB) {

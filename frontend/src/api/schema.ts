@@ -31,6 +31,23 @@ export interface Appointment {
   updated_at: string;
 }
 
+export interface AppointmentDay {
+  cancelled: number;
+  day: string;
+  fulfilled: number;
+  noshow: number;
+  open: number;
+  total: number;
+}
+
+export interface AppointmentStats {
+  days: AppointmentDay[];
+  from: string;
+  no_show_rate?: number;
+  time_zone: string;
+  to: string;
+}
+
 export interface AuditEvent {
   action: string;
   actor_id: string;
@@ -432,6 +449,7 @@ export interface TokenPair {
 export interface Usage {
   day: string;
   messages: number;
+  provider: string;
   tokens_in: number;
   tokens_out: number;
   user_id: string;
@@ -676,6 +694,7 @@ export type Operation =
   | "GET /api/v1/ai/providers"
   | "GET /api/v1/ai/settings"
   | "GET /api/v1/ai/usage"
+  | "GET /api/v1/analytics/appointments"
   | "GET /api/v1/appointments"
   | "GET /api/v1/appointments/{id}"
   | "GET /api/v1/audit/events"
