@@ -36,6 +36,9 @@ test("patient chats in offline mode and gets an answer with sources", async () =
   const text = await answer.textContent();
   assert.match(text, /prescription/i);
   assert.ok((await answer.locator(".sources li").count()) >= 1, "no sources listed");
+  // Once saved, the question and the answer show once each.
+  assert.equal(await page.locator(".message.user").count(), 1);
+  assert.equal(await page.locator(".message.assistant").count(), 1);
 
   const bad = await checkAccessibility(page, "assistant");
   assert.equal(bad.length, 0, describeViolations(bad));
@@ -55,6 +58,30 @@ test("patient chats in offline mode and gets an answer with sources", async () =
   assert.match(await page.locator(".conversation-list a").first().textContent(), /\S/);
   await page.getByLabel("Search conversations").fill("zebrafinch");
   await page.getByText("No conversation matches.").waitFor();
+
+  // A long history comes a page at a time.
+  const login = await fetch(`${ctx.server.url}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email: "pat@example.org", password: "blue kettle morning tide" }),
+  });
+  const { access_token: token } = await login.json();
+  for (let i = 0; i < 52; i++) {
+    const made = await fetch(`${ctx.server.url}/api/v1/conversations`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+      body: JSON.stringify({ title: `Question ${i}` }),
+    });
+    assert.equal(made.status, 201, await made.text());
+  }
+  await page.getByLabel("Search conversations").fill("");
+  await page.reload();
+  await page.getByRole("button", { name: "Show older conversations" }).waitFor();
+  assert.equal(await page.locator(".conversation-list a").count(), 50);
+  await page.getByRole("button", { name: "Show older conversations" }).click();
+  await page.locator(".conversation-list a").nth(52).waitFor();
+  assert.equal(await page.locator(".conversation-list a").count(), 53);
+  assert.equal(await page.getByRole("button", { name: "Show older conversations" }).count(), 0);
 
   assert.deepEqual(errors, []);
 });

@@ -74,6 +74,24 @@ test("patient books and cancels, staff book for a walk-in; the doctor sees it al
   assert.equal(bad.length, 0, describeViolations(bad));
   await screenshot(page, "booking-list");
 
+  // Rescheduled to another free time the same day; the old time is freed.
+  const [mine] = (await api("GET", "/api/v1/appointments", undefined, admin)).appointments;
+  await item.getByRole("button", { name: /^Reschedule/ }).click();
+  await item.getByLabel("Day").fill(day);
+  const later = item.locator(".slot").nth(2);
+  await later.waitFor();
+  await later.click();
+  bad = await checkAccessibility(page, "reschedule");
+  assert.equal(bad.length, 0, describeViolations(bad));
+  await screenshot(page, "booking-reschedule");
+  await item.getByRole("button", { name: /^Move to / }).click();
+  await page.getByText(/^Moved to .* with Dr Sam Lee\.$/).waitFor();
+  const moved = await api("GET", `/api/v1/appointments/${mine.id}`, undefined, admin);
+  assert.equal(moved.status, "booked");
+  assert.ok(new Date(moved.start) > new Date(mine.start), `moved from ${mine.start} to ${moved.start}`);
+  const free = await api("GET", `/api/v1/doctors/${doctor.id}/slots?from=${encodeURIComponent(mine.start)}&to=${encodeURIComponent(mine.end)}`, undefined, admin);
+  assert.deepEqual(free.slots.map((s) => new Date(s.start).getTime()), [new Date(mine.start).getTime()], "the old time is free again");
+
   // The doctor's schedule shows it without a reload.
   const onSchedule = doctorPage.locator(".appointment").filter({ hasText: "Pat Patient" });
   await onSchedule.waitFor({ timeout: 15_000 });
@@ -98,6 +116,58 @@ test("patient books and cancels, staff book for a walk-in; the doctor sees it al
   bad = await checkAccessibility(page, "record");
   assert.equal(bad.length, 0, describeViolations(bad));
   await screenshot(page, "patient-record");
+
+  // The patient keeps their contact details; a bad phone number is refused next to the field.
+  await page.getByRole("button", { name: "Edit contact details" }).click();
+  await page.getByLabel("Phone", { exact: true }).fill("call me maybe");
+  await page.getByLabel("City").fill("Springfield");
+  await page.getByLabel("Name of contact 1").fill("Robin Patient");
+  await page.getByLabel("Phone of contact 1").fill("+44 20 7946 0000");
+  await page.getByLabel("Relationship of contact 1").fill("partner");
+  await page.getByRole("button", { name: "Save contact details" }).click();
+  await page.locator("#contact-phone-error").waitFor();
+  bad = await checkAccessibility(page, "contact-details");
+  assert.equal(bad.length, 0, describeViolations(bad));
+  await page.getByLabel("Phone", { exact: true }).fill("+44 20 7946 0018");
+  await page.getByRole("button", { name: "Save contact details" }).click();
+  await page.getByText("Your contact details are saved.").waitFor();
+  const facts = await page.locator(".facts").textContent();
+  assert.match(facts, /\+44 20 7946 0018/);
+  assert.match(facts, /Robin Patient \(partner\), \+44 20 7946 0000/);
+  assert.match(facts, /Springfield/);
+  const stored = await api("GET", `/api/v1/patients/${patientID}`, undefined, admin);
+  assert.equal(stored.phone, "+44 20 7946 0018");
+  assert.equal(stored.address.city, "Springfield");
+  assert.equal(stored.date_of_birth, "1990-04-12");
+
+  // The doctor opens the patient's summary from the schedule, adds a medication,
+  // then sees the week as a calendar and opens the summary from there.
+  await onSchedule.getByRole("button", { name: /open the patient's summary/ }).click();
+  const summary = doctorPage.locator(".summary-card");
+  await summary.getByRole("heading", { name: "Pat Patient" }).waitFor();
+  await summary.getByRole("list", { name: "Allergies" }).getByText("Penicillin").waitFor();
+  await summary.getByLabel("Kind").selectOption("medication");
+  await summary.getByRole("button", { name: "Add entry" }).click();
+  await summary.locator("#entry-description-error").waitFor();
+  await summary.getByLabel("Description").fill("Ibuprofen");
+  await summary.getByLabel("Detail (reaction, dose, …)").fill("400 mg as needed");
+  await summary.getByRole("button", { name: "Add entry" }).click();
+  await summary.getByRole("list", { name: "Medications" }).getByText("Ibuprofen").waitFor();
+  await summary.getByRole("list", { name: "Coming appointments" }).getByText(/flu symptoms/).waitFor();
+  bad = await checkAccessibility(doctorPage, "doctor-summary");
+  assert.equal(bad.length, 0, describeViolations(bad));
+  await screenshot(doctorPage, "doctor-summary");
+  await summary.getByRole("button", { name: "Close summary" }).click();
+  await doctorPage.getByRole("button", { name: "Week calendar" }).click();
+  const block = doctorPage.locator(".week-appt").filter({ hasText: "Pat Patient" });
+  await block.waitFor();
+  bad = await checkAccessibility(doctorPage, "doctor-calendar");
+  assert.equal(bad.length, 0, describeViolations(bad));
+  await screenshot(doctorPage, "doctor-calendar");
+  await block.click();
+  await summary.getByRole("list", { name: "Medications" }).getByText("Ibuprofen").waitFor();
+  await summary.getByRole("button", { name: "Close summary" }).click();
+  await doctorPage.getByRole("button", { name: "List" }).click();
   await page.getByRole("link", { name: "Appointments" }).click();
 
   // Cancelled by the patient: gone from both.

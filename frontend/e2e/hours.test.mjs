@@ -39,8 +39,21 @@ test("doctor sets weekly hours and a day off", async () => {
   await page.getByLabel("Monday To").fill("12:00");
 
   const dayAfter = iso(new Date(Date.now() + 2 * 24 * 3600_000));
-  await page.getByLabel("Add a day off", { exact: true }).fill(dayAfter);
-  await page.getByRole("button", { name: "Add a day off" }).click();
+  const tomorrow = new Date(Date.now() + 24 * 3600_000);
+  await page.getByLabel("Date", { exact: true }).fill(dayAfter);
+  await page.getByLabel("What changes").selectOption({ label: "Off all day" });
+  await page.getByRole("button", { name: "Add to the list" }).click();
+  // Part of tomorrow off; a backwards range is refused before saving.
+  await page.getByLabel("Date", { exact: true }).fill(iso(tomorrow));
+  await page.getByLabel("What changes").selectOption({ label: "Off part of the day" });
+  await page.getByLabel("From", { exact: true }).fill("11:00");
+  await page.getByLabel("To", { exact: true }).fill("10:00");
+  await page.getByRole("button", { name: "Add to the list" }).click();
+  await page.locator(".field-error", { hasText: "The end must be after the start." }).waitFor();
+  await page.getByLabel("From", { exact: true }).fill("10:00");
+  await page.getByLabel("To", { exact: true }).fill("11:00");
+  await page.getByRole("button", { name: "Add to the list" }).click();
+  await page.getByText(/: off 10:00–11:00$/).waitFor();
   await page.getByRole("button", { name: "Save hours" }).click();
   await page.getByText("Saved. Patients see the new hours at once.").waitFor();
   const bad = await checkAccessibility(page, "hours");
@@ -49,15 +62,17 @@ test("doctor sets weekly hours and a day off", async () => {
 
   // Saved: the page shows them after a reload, and the free times follow them.
   await page.reload();
-  await page.getByText(dayAfter).waitFor();
+  await page.getByText(/: off all day$/).waitFor();
+  await page.getByText(/: off 10:00–11:00$/).waitFor();
   assert.equal(await page.getByLabel("Appointment length (minutes)").inputValue(), "20");
-  const tomorrow = new Date(Date.now() + 24 * 3600_000);
   const from = new Date(`${iso(tomorrow)}T00:00:00Z`);
   const to = new Date(from.getTime() + 3 * 24 * 3600_000);
   const { slots } = await api("GET", `/api/v1/doctors/${doctor.id}/slots?from=${from.toISOString()}&to=${to.toISOString()}`, undefined, admin);
   const days = new Set(slots.map((s) => s.start.slice(0, 10)));
   assert.ok(days.has(iso(tomorrow)), "no free times tomorrow");
   assert.ok(!days.has(dayAfter), "free times on the day off");
+  const partly = slots.filter((s) => s.start.startsWith(iso(tomorrow))).map((s) => s.start.slice(11, 16));
+  assert.deepEqual(partly, ["11:00", "11:20", "11:40"], "tomorrow's free times around the time off");
   for (const s of slots) {
     assert.ok(s.start.slice(11, 16) >= "10:00" && s.end.slice(11, 16) <= "12:00", `slot outside the hours: ${s.start}`);
     assert.equal(new Date(s.end) - new Date(s.start), 20 * 60_000);

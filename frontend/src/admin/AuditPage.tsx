@@ -4,6 +4,7 @@ import { useState, type FormEvent } from "react";
 import type { AuditEvent, AuditReport as Report } from "../api/types";
 import { useSession } from "../auth/session";
 import { t } from "../i18n";
+import { LoadError } from "../components/LoadError";
 
 const actions = ["create", "read", "update", "delete", "search", "login", "logout", "export", "verify"];
 
@@ -77,12 +78,7 @@ export function AuditPage() {
         </label>
         <button type="submit">{t("audit.apply")}</button>
       </form>
-      {events.isError && (
-        <div className="error-banner" role="alert">
-          <p>{events.error.message}</p>
-          <button type="button" onClick={() => void events.refetch()}>{t("error.retry")}</button>
-        </div>
-      )}
+      <LoadError error={events.error} onRetry={() => events.refetch()} />
       {events.data && rows.length === 0 && <p className="muted">{t("audit.none")}</p>}
       <div className="table-scroll">
         <table className="audit">

@@ -6,6 +6,7 @@ import type { KnowledgeFile, SourceStatus } from "../api/types";
 import { useSession } from "../auth/session";
 import { errorsFor, Field } from "../components/Field";
 import { t } from "../i18n";
+import { LoadError } from "../components/LoadError";
 
 const listSources = (c: Client) => c.request<{ sources: SourceStatus[] }>(...op("GET /api/v1/knowledge/sources")).then((r) => r.sources);
 
@@ -49,12 +50,7 @@ export function KnowledgePage() {
       <section className="card" aria-labelledby="knowledge-title">
         <h1 id="knowledge-title">{t("knowledge.title")}</h1>
         <p className="muted">{t("knowledge.intro")}</p>
-        {sources.isError && (
-          <div className="error-banner" role="alert">
-            <p>{sources.error.message}</p>
-            <button type="button" onClick={() => void sources.refetch()}>{t("error.retry")}</button>
-          </div>
-        )}
+        <LoadError error={sources.error} onRetry={() => sources.refetch()} />
         {sources.data?.length === 0 && <p className="muted">{t("knowledge.none")}</p>}
         <ul className="appointment-list" aria-label={t("knowledge.title")}>
           {sources.data?.map((s) => <SourceRow key={s.id} s={s} />)}

@@ -29,3 +29,7 @@ export type ClinicalEntry = S.ClinicalEntry;
 export type Notification = S.Notification;
 export type Availability = S.Availability;
 export type WeeklyHours = S.WeeklyHours;
+export type DayException = S.DayException;
+export type PatientInput = S.PatientInput;
+export type EmergencyContact = S.EmergencyContact;
+export type EntryInput = S.EntryInput;

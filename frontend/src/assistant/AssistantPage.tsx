@@ -1,4 +1,4 @@
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useInfiniteQuery, useQuery, useQueryClient } from "@tanstack/react-query";
 import { memo, useCallback, useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError } from "../api/client";
@@ -26,7 +26,13 @@ export function AssistantPage() {
   const navigate = useNavigate();
   const queries = useQueryClient();
   const [q, setQ] = useState("");
-  const list = useQuery({ queryKey: ["conversations", q], queryFn: () => listConversations(client, q) });
+  const list = useInfiniteQuery({
+    queryKey: ["conversations", q],
+    queryFn: ({ pageParam }) => listConversations(client, q, pageParam),
+    initialPageParam: "",
+    getNextPageParam: (last) => last.next || undefined,
+  });
+  const conversations = list.data?.pages.flatMap((p) => p.conversations) ?? [];
   const [creating, setCreating] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
@@ -60,7 +66,7 @@ export function AssistantPage() {
         {error && <p className="error-banner" role="alert">{error}</p>}
         {list.isError && <Retry message={list.error.message} onRetry={() => list.refetch()} />}
         <ul className="conversation-list">
-          {list.data?.conversations.map((c) => (
+          {conversations.map((c) => (
             <li key={c.id}>
               <Link to={`/assistant/${c.id}`} aria-current={c.id === id ? "page" : undefined}>
                 {c.title || t("assistant.untitled")}
@@ -68,7 +74,12 @@ export function AssistantPage() {
             </li>
           ))}
         </ul>
-        {list.data && list.data.conversations.length === 0 && <p className="muted">{q ? t("assistant.noMatch") : t("assistant.empty")}</p>}
+        {list.data && conversations.length === 0 && <p className="muted">{q ? t("assistant.noMatch") : t("assistant.empty")}</p>}
+        {list.hasNextPage && (
+          <button type="button" onClick={() => void list.fetchNextPage()} disabled={list.isFetchingNextPage}>
+            {t("assistant.older")}
+          </button>
+        )}
       </aside>
       <section className="card chat" aria-label={t("assistant.nav")}>
         {id ? <Chat key={id} id={id} /> : <p className="muted">{t("assistant.start")}</p>}
@@ -192,7 +203,7 @@ function Chat({ id }: { id: string }) {
         {messages.map((m) => (
           <SavedMessage key={m.id} m={m} onCite={setOpen} />
         ))}
-        {live && (
+        {live && !(live.messageId && messages.some((m) => m.id === live.messageId)) && (
           <>
             {!live.messageId || live.status === "streaming" ? (
               <li className="message user">

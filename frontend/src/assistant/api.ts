@@ -3,9 +3,11 @@ import type { Client } from "../api/client";
 import { readEvents } from "../api/sse";
 import type { Citation, ConversationList, ConversationView } from "../api/types";
 
-export function listConversations(c: Client, q: string): Promise<ConversationList> {
+/** listConversations returns a page of the caller's conversations, newest first; before is the previous page's next. */
+export function listConversations(c: Client, q: string, before = ""): Promise<ConversationList> {
   const params = new URLSearchParams({ limit: "50" });
   if (q.trim()) params.set("q", q.trim());
+  if (before) params.set("before", before);
   return c.request<ConversationList>(...op("GET /api/v1/conversations", {}, params));
 }
 

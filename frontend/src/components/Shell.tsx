@@ -26,6 +26,8 @@ export const navItems: NavItem[] = [
   { to: "/admin/users", label: "users.nav", roles: ["admin"] },
   { to: "/admin/knowledge", label: "knowledge.nav", roles: ["admin"] },
   { to: "/admin/audit", label: "audit.nav", roles: ["admin"] },
+  { to: "/admin/assistant", label: "providers.nav", roles: ["admin"] },
+  { to: "/admin/figures", label: "figures.nav", roles: ["admin"] },
 ];
 
 /** Shell frames every signed-in page: navigation for the user's role, theme, server, sign-out, and the idle warning. */

@@ -1,12 +1,15 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
+import { useState, type FormEvent } from "react";
 import { Link, useLocation } from "react-router-dom";
-import type { Appointment } from "../api/types";
+import { ApiError } from "../api/client";
+import type { Appointment, Slot } from "../api/types";
 import { useSession } from "../auth/session";
 import { t, type MessageKey } from "../i18n";
-import { cancelAppointment, formatWhen, listAppointments, listDoctors, myPatient } from "./api";
+import { cancelAppointment, formatWhen, listAppointments, listDoctors, myPatient, rescheduleAppointment } from "./api";
+import { SlotPicker } from "./SlotPicker";
+import { LoadError } from "../components/LoadError";
 
-/** AppointmentsPage lists the patient's coming appointments, with cancel. */
+/** AppointmentsPage lists the patient's coming appointments, with cancel and reschedule. */
 export function AppointmentsPage() {
   const { client } = useSession();
   const queries = useQueryClient();
@@ -19,6 +22,10 @@ export function AppointmentsPage() {
     queryFn: () => listAppointments(client, { patient_id: patient.data!.id, from: new Date() }),
   });
   const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [moving, setMoving] = useState<Appointment | null>(null);
+  const [slot, setSlot] = useState<Slot | null>(null);
+  const [busy, setBusy] = useState(false);
   const names = new Map((doctors.data ?? []).map((d) => [d.id, d.name]));
 
   async function cancel(a: Appointment) {
@@ -32,6 +39,30 @@ export function AppointmentsPage() {
     }
   }
 
+  async function move(ev: FormEvent) {
+    ev.preventDefault();
+    if (!moving || !slot) return;
+    setBusy(true);
+    setError(null);
+    try {
+      await rescheduleAppointment(client, moving.id, slot);
+      setNotice(t("appts.moved", { time: formatWhen(slot.start), doctor: names.get(moving.doctor_id) ?? "" }));
+      setMoving(null);
+      setSlot(null);
+      await queries.invalidateQueries({ queryKey: ["appointments"] });
+    } catch (err) {
+      if (err instanceof ApiError && err.code === "conflict") {
+        setError(t("book.taken"));
+        setSlot(null);
+        await queries.invalidateQueries({ queryKey: ["slots", moving.doctor_id] });
+      } else {
+        setError(err instanceof Error ? err.message : t("error.generic"));
+      }
+    } finally {
+      setBusy(false);
+    }
+  }
+
   const loadError = patient.error ?? appts.error;
   const upcoming = (appts.data ?? []).filter((a) => a.status !== "cancelled");
   return (
@@ -40,13 +71,8 @@ export function AppointmentsPage() {
         <h1 id="appts-title">{t("appts.title")}</h1>
         <Link to="/book" className="button primary">{t("book.title")}</Link>
       </div>
-      {booked && <p className="notice" role="status">{booked}</p>}
-      {loadError && (
-        <div className="error-banner" role="alert">
-          <p>{loadError.message}</p>
-          <button type="button" onClick={() => void appts.refetch()}>{t("error.retry")}</button>
-        </div>
-      )}
+      {(notice ?? booked) && <p className="notice" role="status">{notice ?? booked}</p>}
+      <LoadError error={loadError} onRetry={() => appts.refetch()} />
       {error && <p className="error-banner" role="alert">{error}</p>}
       {appts.data && upcoming.length === 0 && <p className="muted">{t("appts.none")}</p>}
       <ul className="appointment-list">
@@ -59,9 +85,27 @@ export function AppointmentsPage() {
                 {a.reason ? ` · ${a.reason}` : ""}
               </div>
             </div>
-            <button type="button" onClick={() => void cancel(a)} aria-label={`${t("appts.cancel")} ${formatWhen(a.start)}`}>
-              {t("appts.cancel")}
-            </button>
+            <div className="actions">
+              <button type="button" aria-expanded={moving?.id === a.id} onClick={() => { setMoving(moving?.id === a.id ? null : a); setSlot(null); setError(null); }}
+                aria-label={`${t("appts.reschedule")} ${formatWhen(a.start)}`}>
+                {t("appts.reschedule")}
+              </button>
+              <button type="button" onClick={() => void cancel(a)} aria-label={`${t("appts.cancel")} ${formatWhen(a.start)}`}>
+                {t("appts.cancel")}
+              </button>
+            </div>
+            {moving?.id === a.id && (
+              <form className="stack move-panel" onSubmit={move} aria-label={t("appts.moveTitle", { time: formatWhen(a.start) })}>
+                <p className="muted">{t("appts.moveHelp")}</p>
+                <SlotPicker doctorID={a.doctor_id} slot={slot} onSlot={setSlot} idPrefix="move-" />
+                <div className="actions">
+                  <button type="submit" className="primary" disabled={!slot || busy}>
+                    {slot ? t("appts.moveTo", { time: formatWhen(slot.start) }) : t("book.pickSlot")}
+                  </button>
+                  <button type="button" onClick={() => setMoving(null)}>{t("appts.keep")}</button>
+                </div>
+              </form>
+            )}
           </li>
         ))}
       </ul>

@@ -7,7 +7,9 @@ import type { Patient, Slot } from "../api/types";
 import { useSession } from "../auth/session";
 import { Field } from "../components/Field";
 import { t } from "../i18n";
-import { book, formatHour, formatWhen, freeSlots, listDoctors, localDay, myPatient, todayString } from "./api";
+import { book, formatWhen, listDoctors, myPatient } from "./api";
+import { SlotPicker } from "./SlotPicker";
+import { LoadError } from "../components/LoadError";
 
 /** BookPage: specialization, doctor, day, free time, reason, confirm. */
 export function BookPage() {
@@ -24,7 +26,6 @@ export function BookPage() {
   });
   const [specialization, setSpecialization] = useState("");
   const [doctorID, setDoctorID] = useState("");
-  const [day, setDay] = useState(todayString());
   const [slot, setSlot] = useState<Slot | null>(null);
   const [reason, setReason] = useState("");
   const [error, setError] = useState<string | null>(null);
@@ -35,15 +36,6 @@ export function BookPage() {
   const specializations = useMemo(() => [...new Set((doctors.data ?? []).map((d) => d.specialization))].sort(), [doctors.data]);
   const choices = (doctors.data ?? []).filter((d) => d.specialization === specialization);
   const doctor = choices.find((d) => d.id === doctorID);
-  const slots = useQuery({
-    queryKey: ["slots", doctorID, day],
-    enabled: !!doctorID && !!day,
-    queryFn: () => {
-      const from = localDay(day);
-      const to = new Date(from.getTime() + 24 * 3600_000);
-      return freeSlots(client, doctorID, from < new Date() ? new Date() : from, to);
-    },
-  });
 
   async function submit(ev: FormEvent) {
     ev.preventDefault();
@@ -64,7 +56,7 @@ export function BookPage() {
         setError(t("book.taken"));
         setSlot(null);
         key.current = crypto.randomUUID();
-        await slots.refetch();
+        await queries.invalidateQueries({ queryKey: ["slots", doctor.id] });
       } else {
         setError(err instanceof Error ? err.message : t("error.generic"));
       }
@@ -78,14 +70,7 @@ export function BookPage() {
     <section className="card" aria-labelledby="book-title">
       <h1 id="book-title">{t("book.title")}</h1>
       {forPatient && patient.data && <p className="notice">{t("book.forPatient", { name: patient.data.name })}</p>}
-      {loadError && (
-        <div className="error-banner" role="alert">
-          <p>{loadError.message}</p>
-          <button type="button" onClick={() => void Promise.all([doctors.refetch(), patient.refetch()])}>
-            {t("error.retry")}
-          </button>
-        </div>
-      )}
+      <LoadError error={loadError} onRetry={() => Promise.all([doctors.refetch(), patient.refetch()])} />
       <form className="stack" onSubmit={submit}>
         <Field id="specialization" label={t("book.specialization")}>
           <select id="specialization" value={specialization} onChange={(e) => { setSpecialization(e.target.value); setDoctorID(""); setSlot(null); }}>
@@ -105,26 +90,7 @@ export function BookPage() {
             </select>
           </Field>
         )}
-        {doctor && (
-          <Field id="day" label={t("book.day")}>
-            <input id="day" type="date" min={todayString()} value={day} onChange={(e) => { setDay(e.target.value); setSlot(null); }} />
-          </Field>
-        )}
-        {doctor && (
-          <fieldset className="slots">
-            <legend>{t("book.slots")}</legend>
-            {slots.isError && <p className="error-banner" role="alert">{slots.error.message}</p>}
-            {slots.data?.length === 0 && <p className="muted">{t("book.noSlots")}</p>}
-            <div className="slot-grid">
-              {slots.data?.map((s) => (
-                <label key={s.start} className={slot?.start === s.start ? "slot chosen" : "slot"}>
-                  <input type="radio" name="slot" value={s.start} checked={slot?.start === s.start} onChange={() => setSlot(s)} />
-                  {formatHour(s.start)}
-                </label>
-              ))}
-            </div>
-          </fieldset>
-        )}
+        {doctor && <SlotPicker doctorID={doctor.id} slot={slot} onSlot={setSlot} />}
         {slot && (
           <Field id="reason" label={t("book.reason")}>
             <input id="reason" value={reason} maxLength={500} onChange={(e) => setReason(e.target.value)} aria-describedby="reason-help" />

@@ -2,10 +2,11 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState, type FormEvent } from "react";
 import { ApiError } from "../api/client";
 import { op } from "../api/operations";
-import type { Availability, WeeklyHours } from "../api/types";
+import type { Availability, DayException, WeeklyHours } from "../api/types";
 import { useSession } from "../auth/session";
 import { t, type MessageKey } from "../i18n";
-import { listDoctors, todayString } from "./api";
+import { listDoctors, localDay, todayString } from "./api";
+import { LoadError } from "../components/LoadError";
 
 interface Day {
   open: boolean;
@@ -14,6 +15,27 @@ interface Day {
 }
 
 const week = [1, 2, 3, 4, 5, 6, 0];
+
+/** Draft is the time-off or extra-hours entry being added. */
+interface Draft {
+  date: string;
+  kind: "off" | "part" | "extra";
+  start: string;
+  end: string;
+}
+
+export function sortExceptions(list: DayException[]): DayException[] {
+  return [...list].sort((a, b) => a.date.localeCompare(b.date) || (a.start ?? "").localeCompare(b.start ?? ""));
+}
+
+const dateFormat = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", year: "numeric" });
+
+/** describeException says in words what an exception does to a day. */
+export function describeException(e: DayException): string {
+  const date = dateFormat.format(localDay(e.date));
+  if (!e.start) return t("hours.describeDayOff", { date });
+  return t(e.available ? "hours.describeExtra" : "hours.describePartOff", { date, start: e.start, end: e.end ?? "" });
+}
 
 function daysOf(weekly: WeeklyHours[]): Record<number, Day> {
   const out: Record<number, Day> = {};
@@ -24,7 +46,7 @@ function daysOf(weekly: WeeklyHours[]): Record<number, Day> {
   return out;
 }
 
-/** HoursPage: a doctor's weekly bookable hours, appointment length and days off. */
+/** HoursPage: a doctor's weekly bookable hours, appointment length, time off (whole or part of a day) and extra hours. */
 export function HoursPage() {
   const { client, user } = useSession();
   const queries = useQueryClient();
@@ -43,8 +65,9 @@ export function HoursPage() {
   const [timeZone, setTimeZone] = useState(Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC");
   const [slot, setSlot] = useState(30);
   const [days, setDays] = useState<Record<number, Day>>(daysOf([]));
-  const [off, setOff] = useState<string[]>([]);
-  const [newOff, setNewOff] = useState("");
+  const [exceptions, setExceptions] = useState<DayException[]>([]);
+  const [draft, setDraft] = useState<Draft>({ date: "", kind: "off", start: "12:00", end: "14:00" });
+  const [draftError, setDraftError] = useState<string | null>(null);
   const [status, setStatus] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -55,7 +78,7 @@ export function HoursPage() {
     setTimeZone(a.time_zone);
     setSlot(a.slot_minutes);
     setDays(daysOf(a.weekly));
-    setOff(a.exceptions.filter((e) => !e.available).map((e) => e.date));
+    setExceptions(sortExceptions(a.exceptions));
   }, [current.data]);
 
   async function save(ev: FormEvent) {
@@ -74,7 +97,7 @@ export function HoursPage() {
         time_zone: timeZone,
         slot_minutes: slot,
         weekly: week.filter((d) => days[d].open).map((d) => ({ weekday: d, start: days[d].start, end: days[d].end })),
-        exceptions: [...(base?.exceptions.filter((e) => e.available) ?? []), ...off.map((date) => ({ date, available: false }))],
+        exceptions,
       });
       setStatus(t("hours.saved"));
       await queries.invalidateQueries({ queryKey: ["availability"] });
@@ -86,18 +109,29 @@ export function HoursPage() {
     }
   }
 
+  function addException() {
+    setDraftError(null);
+    const e: DayException =
+      draft.kind === "off" ? { date: draft.date, available: false } : { date: draft.date, start: draft.start, end: draft.end, available: draft.kind === "extra" };
+    if (e.start && e.end && e.end <= e.start) {
+      setDraftError(t("hours.badRange"));
+      return;
+    }
+    if (exceptions.some((x) => x.date === e.date && (x.start ?? "") === (e.start ?? "") && x.available === e.available)) {
+      setDraftError(t("hours.duplicate"));
+      return;
+    }
+    setExceptions(sortExceptions([...exceptions, e]));
+    setDraft({ ...draft, date: "" });
+  }
+
   if (doctors.data && !me) return <p className="card">{t("schedule.noProfile")}</p>;
   const set = (d: number, patch: Partial<Day>) => setDays({ ...days, [d]: { ...days[d], ...patch } });
   return (
     <section className="card" aria-labelledby="hours-title">
       <h1 id="hours-title">{t("hours.title")}</h1>
       <p className="muted">{t("hours.intro")}</p>
-      {(current.error ?? doctors.error) && (
-        <div className="error-banner" role="alert">
-          <p>{(current.error ?? doctors.error)!.message}</p>
-          <button type="button" onClick={() => void current.refetch()}>{t("error.retry")}</button>
-        </div>
-      )}
+      <LoadError error={current.error ?? doctors.error} onRetry={() => Promise.all([doctors.refetch(), current.refetch()])} />
       <form className="stack" onSubmit={save}>
         <div className="filters">
           <label>
@@ -136,23 +170,48 @@ export function HoursPage() {
         </fieldset>
         <fieldset className="slots">
           <legend>{t("hours.timeOff")}</legend>
-          <ul className="entries">
-            {off.map((date) => (
-              <li key={date}>
-                {date}{" "}
-                <button type="button" className="link" onClick={() => setOff(off.filter((x) => x !== date))}>{t("hours.remove", { date })}</button>
-              </li>
-            ))}
+          {exceptions.length === 0 && <p className="muted">{t("hours.noExceptions")}</p>}
+          <ul className="entries" aria-label={t("hours.timeOff")}>
+            {exceptions.map((e) => {
+              const what = describeException(e);
+              return (
+                <li key={`${e.date}/${e.start ?? ""}/${e.available}`}>
+                  {what}{" "}
+                  <button type="button" className="link" onClick={() => setExceptions(exceptions.filter((x) => x !== e))}>{t("hours.remove", { date: what })}</button>
+                </li>
+              );
+            })}
           </ul>
           <div className="filters">
             <label>
-              {t("hours.addDayOff")}
-              <input type="date" min={todayString()} value={newOff} onChange={(e) => setNewOff(e.target.value)} />
+              {t("hours.exceptionDate")}
+              <input type="date" min={todayString()} value={draft.date} onChange={(e) => setDraft({ ...draft, date: e.target.value })} />
             </label>
-            <button type="button" disabled={!newOff || off.includes(newOff)} onClick={() => { setOff([...off, newOff].sort()); setNewOff(""); }}>
-              {t("hours.addDayOff")}
+            <label>
+              {t("hours.exceptionKind")}
+              <select value={draft.kind} onChange={(e) => setDraft({ ...draft, kind: e.target.value as Draft["kind"] })}>
+                <option value="off">{t("hours.kindDayOff")}</option>
+                <option value="part">{t("hours.kindPartOff")}</option>
+                <option value="extra">{t("hours.kindExtra")}</option>
+              </select>
+            </label>
+            {draft.kind !== "off" && (
+              <>
+                <label>
+                  {t("hours.from")}
+                  <input type="time" value={draft.start} onChange={(e) => setDraft({ ...draft, start: e.target.value })} />
+                </label>
+                <label>
+                  {t("hours.to")}
+                  <input type="time" value={draft.end} onChange={(e) => setDraft({ ...draft, end: e.target.value })} />
+                </label>
+              </>
+            )}
+            <button type="button" disabled={!draft.date} onClick={addException}>
+              {t("hours.addException")}
             </button>
           </div>
+          {draftError && <p className="field-error" role="alert">{draftError}</p>}
         </fieldset>
         {error && <p className="error-banner" role="alert">{error}</p>}
         {status && <p className="notice" role="status">{status}</p>}

@@ -1,9 +1,12 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
 import { op } from "../api/operations";
-import type { ClinicalEntry, Notification } from "../api/types";
+import type { ClinicalEntry, Notification, Patient } from "../api/types";
 import { useSession } from "../auth/session";
 import { t, type MessageKey } from "../i18n";
 import { myPatient } from "./api";
+import { ContactForm } from "./ContactForm";
+import { LoadError } from "../components/LoadError";
 
 const kinds: { kind: string; title: MessageKey }[] = [
   { kind: "condition", title: "record.conditions" },
@@ -26,6 +29,15 @@ export function RecordPage() {
     queryFn: () => client.request<{ notifications: Notification[] }>(...op("GET /api/v1/notifications")).then((r) => r.notifications),
   });
 
+  const [editing, setEditing] = useState(false);
+  const [saved, setSaved] = useState(false);
+
+  function onSaved(p: Patient) {
+    queries.setQueryData(["me", "patient"], p);
+    setEditing(false);
+    setSaved(true);
+  }
+
   async function markRead(n: Notification) {
     await client.request(...op("POST /api/v1/notifications/{id}/read", { id: n.id }));
     await queries.invalidateQueries({ queryKey: ["notifications"] });
@@ -37,15 +49,20 @@ export function RecordPage() {
     <div className="stack-wide">
       <section className="card" aria-labelledby="record-title">
         <h1 id="record-title">{t("record.title")}</h1>
-        {error && (
-          <div className="error-banner" role="alert">
-            <p>{error.message}</p>
-            <button type="button" onClick={() => void Promise.all([patient.refetch(), entries.refetch()])}>{t("error.retry")}</button>
-          </div>
-        )}
-        {p && (
+        <LoadError error={error} onRetry={() => Promise.all([patient.refetch(), entries.refetch()])} />
+        {saved && <p className="notice" role="status">{t("contact.saved")}</p>}
+        {p && editing && (
           <>
-            <h2 className="h3">{t("record.profile")}</h2>
+            <h2 className="h3">{t("contact.title")}</h2>
+            <ContactForm patient={p} onSaved={onSaved} onCancel={() => setEditing(false)} />
+          </>
+        )}
+        {p && !editing && (
+          <>
+            <div className="chat-head">
+              <h2 className="h3">{t("record.profile")}</h2>
+              <button type="button" onClick={() => { setEditing(true); setSaved(false); }}>{t("contact.edit")}</button>
+            </div>
             <dl className="facts">
               <dt>{t("register.name")}</dt>
               <dd>{p.name}</dd>
@@ -55,6 +72,14 @@ export function RecordPage() {
               <dd>{p.phone || "—"}</dd>
               <dt>{t("record.email")}</dt>
               <dd>{p.email || "—"}</dd>
+              <dt>{t("record.address")}</dt>
+              <dd>{[p.address?.line, [p.address?.postal_code, p.address?.city].filter(Boolean).join(" "), p.address?.country].filter(Boolean).join(", ") || "—"}</dd>
+              <dt>{t("record.emergency")}</dt>
+              <dd>
+                {p.emergency_contacts?.length
+                  ? p.emergency_contacts.map((c) => `${c.name}${c.relationship ? ` (${c.relationship})` : ""}, ${c.phone}`).join("; ")
+                  : "—"}
+              </dd>
               <dt>{t("record.insurance")}</dt>
               <dd>{p.insurance_provider || "—"}</dd>
             </dl>

@@ -4,21 +4,32 @@ import type { Appointment } from "../api/types";
 import { useSession } from "../auth/session";
 import { t, type MessageKey } from "../i18n";
 import { formatHour, formatWhen, listAppointments, listDoctors, listPatients, setStatus } from "./api";
+import { PatientSummary } from "./PatientSummary";
+import { WeekCalendar } from "./WeekCalendar";
+import { LoadError } from "../components/LoadError";
 
-/** SchedulePage is a doctor's day and week; bookings made elsewhere appear live. */
+type View = "list" | "calendar";
+const viewKey = "healthhub.schedule.view";
+
+/** SchedulePage is a doctor's day and week, as a list or a calendar; bookings made elsewhere appear live, and a click opens the patient's summary. */
 export function SchedulePage() {
   const { client, user } = useSession();
   const queries = useQueryClient();
   const doctors = useQuery({ queryKey: ["doctors"], queryFn: () => listDoctors(client) });
   const patients = useQuery({ queryKey: ["patients"], queryFn: () => listPatients(client) });
   const me = doctors.data?.find((d) => d.user_id === user?.id);
-  const start = new Date();
-  start.setHours(0, 0, 0, 0);
+  const [start] = useState(() => {
+    const d = new Date();
+    d.setHours(0, 0, 0, 0);
+    return d;
+  });
   const appts = useQuery({
     queryKey: ["appointments", "doctor", me?.id],
     enabled: !!me,
-    queryFn: () => listAppointments(client, { doctor_id: me!.id, from: start, to: new Date(start.getTime() + 7 * 24 * 3600_000) }),
+    queryFn: () => listAppointments(client, { doctor_id: me!.id, from: start, to: new Date(start.getFullYear(), start.getMonth(), start.getDate() + 7) }),
   });
+  const [view, setView] = useState<View>(() => (localStorage.getItem(viewKey) === "calendar" ? "calendar" : "list"));
+  const [open, setOpen] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   // A booking by a new patient names someone not loaded yet.
   const names = new Map((patients.data ?? []).map((p) => [p.id, p.name]));
@@ -26,6 +37,11 @@ export function SchedulePage() {
   useEffect(() => {
     if (unknown && !patients.isFetching) void patients.refetch();
   }, [unknown, patients]);
+
+  function choose(v: View) {
+    setView(v);
+    localStorage.setItem(viewKey, v);
+  }
 
   async function mark(a: Appointment, status: string) {
     setError(null);
@@ -39,43 +55,59 @@ export function SchedulePage() {
 
   if (doctors.data && !me) return <p className="card">{t("schedule.noProfile")}</p>;
   const live = (appts.data ?? []).filter((a) => a.status !== "cancelled");
-  const endOfToday = new Date(start.getTime() + 24 * 3600_000);
+  const endOfToday = new Date(start.getFullYear(), start.getMonth(), start.getDate() + 1);
   const today = live.filter((a) => new Date(a.start) < endOfToday);
   const later = live.filter((a) => new Date(a.start) >= endOfToday);
 
-  const row = (a: Appointment, when: string) => (
-    <li key={a.id} className="appointment">
-      <div>
-        <strong>{when}</strong> {names.get(a.patient_id) ?? "…"}
-        <div className="muted">
-          {t(`status.${a.status}` as MessageKey)}
-          {a.reason ? ` · ${a.reason}` : ""}
+  const row = (a: Appointment, when: string) => {
+    const who = names.get(a.patient_id) ?? "…";
+    return (
+      <li key={a.id} className="appointment">
+        <div>
+          <strong>{when}</strong>{" "}
+          <button type="button" className="link" onClick={() => setOpen(a.patient_id)} aria-label={t("schedule.open", { time: when, patient: who })}>
+            {who}
+          </button>
+          <div className="muted">
+            {t(`status.${a.status}` as MessageKey)}
+            {a.reason ? ` · ${a.reason}` : ""}
+          </div>
         </div>
-      </div>
-      <div className="actions">
-        {a.status === "booked" && <button type="button" onClick={() => void mark(a, "arrived")}>{t("schedule.arrived")}</button>}
-        {(a.status === "arrived" || a.status === "checked-in") && <button type="button" onClick={() => void mark(a, "fulfilled")}>{t("schedule.fulfilled")}</button>}
-        {a.status === "booked" && <button type="button" onClick={() => void mark(a, "noshow")}>{t("schedule.noshow")}</button>}
-      </div>
-    </li>
-  );
+        <div className="actions">
+          {a.status === "booked" && <button type="button" onClick={() => void mark(a, "arrived")}>{t("schedule.arrived")}</button>}
+          {(a.status === "arrived" || a.status === "checked-in") && <button type="button" onClick={() => void mark(a, "fulfilled")}>{t("schedule.fulfilled")}</button>}
+          {a.status === "booked" && <button type="button" onClick={() => void mark(a, "noshow")}>{t("schedule.noshow")}</button>}
+        </div>
+      </li>
+    );
+  };
 
   return (
-    <section className="card" aria-labelledby="schedule-title">
-      <h1 id="schedule-title">{t("schedule.title")}</h1>
-      {(appts.error ?? doctors.error) && (
-        <div className="error-banner" role="alert">
-          <p>{(appts.error ?? doctors.error)!.message}</p>
-          <button type="button" onClick={() => void appts.refetch()}>{t("error.retry")}</button>
+    <div className="stack-wide">
+      <section className="card" aria-labelledby="schedule-title">
+        <div className="chat-head">
+          <h1 id="schedule-title">{t("schedule.title")}</h1>
+          <div className="segmented" role="group" aria-label={t("schedule.view")}>
+            <button type="button" aria-pressed={view === "list"} onClick={() => choose("list")}>{t("schedule.list")}</button>
+            <button type="button" aria-pressed={view === "calendar"} onClick={() => choose("calendar")}>{t("schedule.calendar")}</button>
+          </div>
         </div>
-      )}
-      {error && <p className="error-banner" role="alert">{error}</p>}
-      <h2 className="h3">{t("schedule.today")}</h2>
-      {appts.data && today.length === 0 && <p className="muted">{t("schedule.none")}</p>}
-      <ul className="appointment-list" aria-label={t("schedule.today")}>{today.map((a) => row(a, formatHour(a.start)))}</ul>
-      <h2 className="h3">{t("schedule.week")}</h2>
-      {appts.data && later.length === 0 && <p className="muted">{t("schedule.none")}</p>}
-      <ul className="appointment-list" aria-label={t("schedule.week")}>{later.map((a) => row(a, formatWhen(a.start)))}</ul>
-    </section>
+        <LoadError error={appts.error ?? doctors.error} onRetry={() => Promise.all([doctors.refetch(), appts.refetch()])} />
+        {error && <p className="error-banner" role="alert">{error}</p>}
+        {view === "list" ? (
+          <>
+            <h2 className="h3">{t("schedule.today")}</h2>
+            {appts.data && today.length === 0 && <p className="muted">{t("schedule.none")}</p>}
+            <ul className="appointment-list" aria-label={t("schedule.today")}>{today.map((a) => row(a, formatHour(a.start)))}</ul>
+            <h2 className="h3">{t("schedule.week")}</h2>
+            {appts.data && later.length === 0 && <p className="muted">{t("schedule.none")}</p>}
+            <ul className="appointment-list" aria-label={t("schedule.week")}>{later.map((a) => row(a, formatWhen(a.start)))}</ul>
+          </>
+        ) : (
+          <WeekCalendar start={start} appts={live} names={names} onOpen={(a) => setOpen(a.patient_id)} />
+        )}
+      </section>
+      {open && <PatientSummary patientID={open} onClose={() => setOpen(null)} />}
+    </div>
   );
 }

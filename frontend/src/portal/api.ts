@@ -30,6 +30,9 @@ export function book(c: Client, body: { doctor_id: string; patient_id: string; s
 export const cancelAppointment = (c: Client, id: string) =>
   c.request<Appointment>(...op("POST /api/v1/appointments/{id}/cancel", { id }), { reason: "" });
 
+export const rescheduleAppointment = (c: Client, id: string, slot: Slot) =>
+  c.request<Appointment>(...op("POST /api/v1/appointments/{id}/reschedule", { id }), { start: slot.start, end: slot.end });
+
 export const setStatus = (c: Client, id: string, status: string) =>
   c.request<Appointment>(...op("POST /api/v1/appointments/{id}/status", { id }), { status });
 

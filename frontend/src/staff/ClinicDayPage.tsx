@@ -4,6 +4,7 @@ import { useLocation } from "react-router-dom";
 import { useSession } from "../auth/session";
 import { t, type MessageKey } from "../i18n";
 import { formatHour, listAppointments, listDoctors, listPatients, localDay, todayString } from "../portal/api";
+import { LoadError } from "../components/LoadError";
 
 /** ClinicDayPage: every doctor's appointments on one day, updated live. */
 export function ClinicDayPage() {
@@ -30,12 +31,7 @@ export function ClinicDayPage() {
         {t("day.day")}
         <input type="date" value={day} onChange={(e) => setDay(e.target.value)} />
       </label>
-      {error && (
-        <div className="error-banner" role="alert">
-          <p>{error.message}</p>
-          <button type="button" onClick={() => void appts.refetch()}>{t("error.retry")}</button>
-        </div>
-      )}
+      <LoadError error={error} onRetry={() => appts.refetch()} />
       {(doctors.data ?? []).map((d) => {
         const mine = live.filter((a) => a.doctor_id === d.id);
         return (

@@ -6,6 +6,7 @@ import type { Patient } from "../api/types";
 import { useSession } from "../auth/session";
 import { errorsFor, TextField, type InputProps } from "../components/Field";
 import { t } from "../i18n";
+import { LoadError } from "../components/LoadError";
 
 type Key = "name" | "date_of_birth" | "phone" | "email" | "password";
 
@@ -59,12 +60,7 @@ export function PatientsPage() {
         {status && <p className="notice" role="status">{status}</p>}
         <label className="visually-hidden" htmlFor="patient-search">{t("patients.search")}</label>
         <input id="patient-search" type="search" placeholder={t("patients.search")} value={q} onChange={(e) => setQ(e.target.value)} />
-        {patients.isError && (
-          <div className="error-banner" role="alert">
-            <p>{patients.error.message}</p>
-            <button type="button" onClick={() => void patients.refetch()}>{t("error.retry")}</button>
-          </div>
-        )}
+        <LoadError error={patients.error} onRetry={() => patients.refetch()} />
         {patients.data?.length === 0 && <p className="muted">{t("patients.none")}</p>}
         <ul className="appointment-list" aria-label={t("patients.title")}>
           {patients.data?.map((p) => (
