@@ -280,6 +280,18 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	if _, leaks := doc.Components.Schemas["User"]["properties"].(map[string]any)["password_hash"]; leaks {
 		t.Error("User schema exposes the password hash")
 	}
+	// Two Go types of one name (the clinic's and the assistant's settings)
+	// get two schemas, each with its own fields.
+	schemaOf := func(path string) map[string]any {
+		ref := doc.Paths[path]["get"]["responses"].(map[string]any)["200"].(map[string]any)["content"].(map[string]any)["application/json"].(map[string]any)["schema"].(map[string]any)["$ref"].(string)
+		return doc.Components.Schemas[strings.TrimPrefix(ref, "#/components/schemas/")]["properties"].(map[string]any)
+	}
+	if _, ok := schemaOf("/api/v1/ai/settings")["messages_per_minute"]; !ok {
+		t.Errorf("assistant settings schema: %s", toJSON(schemaOf("/api/v1/ai/settings")))
+	}
+	if _, ok := schemaOf("/api/v1/settings")["idle_timeout_minutes"]; !ok {
+		t.Errorf("clinic settings schema: %s", toJSON(schemaOf("/api/v1/settings")))
+	}
 }
 
 func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"path"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -88,7 +89,8 @@ func operationID(rt route) string {
 
 // schemaGen turns Go types into JSON Schema, naming structs as components.
 type schemaGen struct {
-	defs map[string]any
+	defs  map[string]any
+	types map[string]reflect.Type // which type each name in defs stands for
 }
 
 var timeType = reflect.TypeOf(time.Time{})
@@ -104,7 +106,17 @@ func (g *schemaGen) ref(t reflect.Type) map[string]any {
 	if name == "" { // an anonymous struct has no name to refer to: inline it
 		return g.object(t)
 	}
+	if other, ok := g.types[name]; ok && other != t {
+		// Two packages use one name (assistant.Settings, domain.Settings):
+		// the later one is named after its package too.
+		pkg := path.Base(t.PkgPath())
+		name = strings.ToUpper(pkg[:1]) + pkg[1:] + name
+	}
 	if _, ok := g.defs[name]; !ok {
+		if g.types == nil {
+			g.types = map[string]reflect.Type{}
+		}
+		g.types[name] = t
 		g.defs[name] = map[string]any{} // placeholder against recursion
 		g.defs[name] = g.object(t)
 	}

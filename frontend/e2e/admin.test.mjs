@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { checkAccessibility, describeViolations, screenshot, withServerAndBrowser } from "./harness.mjs";
+import { checkAccessibility, describeViolations, screenshot, withServerAndBrowser, createFirstAdmin } from "./harness.mjs";
 
 const ctx = withServerAndBrowser(before, after);
 
@@ -21,12 +21,7 @@ test("admin adds a knowledge folder, sees it indexed with its failures, and veri
   const page = await ctx.browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(`${ctx.server.url}/setup?token=${ctx.server.token}`);
-  await page.getByLabel("Your name").fill("Ada Admin");
-  await page.getByLabel("E-mail address").fill("ada@clinic.example");
-  await page.getByLabel("Password (at least 10 characters)").fill("granite harbour lantern");
-  await page.getByLabel("Password again").fill("granite harbour lantern");
-  await page.getByRole("button", { name: "Create administrator" }).click();
+  await createFirstAdmin(page, ctx);
   await page.getByRole("link", { name: "Knowledge" }).click();
   await page.getByRole("heading", { name: "Knowledge sources" }).waitFor();
 

@@ -131,3 +131,17 @@ export function apiClient(ctx) {
     return text ? JSON.parse(text) : undefined;
   };
 }
+
+/** The first administrator the scenarios create through the setup page. */
+export const firstAdmin = { name: "Ada Admin", email: "ada@clinic.example", password: "granite harbour lantern" };
+
+/** createFirstAdmin fills in the server's setup page and waits until the administrator is signed in. */
+export async function createFirstAdmin(page, ctx) {
+  await page.goto(`${ctx.server.url}/setup?token=${ctx.server.token}`);
+  await page.getByLabel("Your name").fill(firstAdmin.name);
+  await page.getByLabel("E-mail address").fill(firstAdmin.email);
+  await page.getByLabel("Password (at least 10 characters)").fill(firstAdmin.password);
+  await page.getByLabel("Password again").fill(firstAdmin.password);
+  await page.getByRole("button", { name: "Create administrator" }).click();
+  await page.getByRole("button", { name: "Sign out" }).waitFor();
+}

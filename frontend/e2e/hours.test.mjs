@@ -1,4 +1,4 @@
-// Scenario: a doctor publishes bookable hours and a day off; the free
+// Scenario: a doctor publishes bookable hours, a day off and part of a day off; the free
 // times patients are offered follow them.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -10,7 +10,7 @@ const api = apiClient(ctx);
 
 const iso = (d) => d.toISOString().slice(0, 10);
 
-test("doctor sets weekly hours and a day off", async () => {
+test("doctor sets weekly hours, a day off and part of a day off", async () => {
   await api("POST", "/api/v1/setup", { token: ctx.server.token, email: "admin@clinic.example", name: "Ada Admin", password: "granite harbour lantern" });
   const admin = (await api("POST", "/api/v1/auth/login", { email: "admin@clinic.example", password: "granite harbour lantern" })).access_token;
   const doctor = await api("POST", "/api/v1/doctors", { email: "dr.kay@clinic.example", password: "pebble summit violin", name: "Dr Kay Ito", specialization: "Paediatrics" }, admin);

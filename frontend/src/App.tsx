@@ -1,5 +1,5 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { useMemo } from "react";
+import { lazy, Suspense, useMemo } from "react";
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router-dom";
 import { Client } from "./api/client";
 import { SessionProvider, useSession } from "./auth/session";
@@ -16,9 +16,14 @@ import { SchedulePage } from "./portal/SchedulePage";
 import { ClinicDayPage } from "./staff/ClinicDayPage";
 import { PatientsPage } from "./staff/PatientsPage";
 import { HomePage } from "./pages/HomePage";
+import { t } from "./i18n";
 import { LoginPage } from "./pages/LoginPage";
 import { RegisterPage } from "./pages/RegisterPage";
 import { SetupPage } from "./pages/SetupPage";
+
+// Pages few people open load when first visited, keeping the first page small.
+const ProvidersPage = lazy(() => import("./admin/ProvidersPage").then((m) => ({ default: m.ProvidersPage })));
+const FiguresPage = lazy(() => import("./admin/FiguresPage").then((m) => ({ default: m.FiguresPage })));
 
 /** App is the whole UI for one server. */
 export function App({ baseURL }: { baseURL: string }) {
@@ -50,6 +55,8 @@ export function App({ baseURL }: { baseURL: string }) {
                       <Route path="/admin/knowledge" element={<KnowledgePage />} />
                       <Route path="/admin/audit" element={<AuditPage />} />
                       <Route path="/admin/users" element={<UsersPage />} />
+                      <Route path="/admin/assistant" element={<Later><ProvidersPage /></Later>} />
+                      <Route path="/admin/figures" element={<Later><FiguresPage /></Later>} />
                       <Route path="/assistant/:id" element={<AssistantPage />} />
                       <Route path="*" element={<Navigate to="/" replace />} />
                     </Routes>
@@ -62,6 +69,11 @@ export function App({ baseURL }: { baseURL: string }) {
       </SessionProvider>
     </QueryClientProvider>
   );
+}
+
+/** Later shows a page loaded on first use, with a note while it arrives. */
+function Later({ children }: { children: React.ReactNode }) {
+  return <Suspense fallback={<p className="muted">{t("admin.loading")}</p>}>{children}</Suspense>;
 }
 
 function LoginRoute() {

@@ -4,12 +4,14 @@ import { op } from "../api/operations";
 import type { Role, User } from "../api/types";
 import { useSession } from "../auth/session";
 import { errorsFor, Field, TextField, type InputProps } from "../components/Field";
+import { LoadError } from "../components/LoadError";
 import { t, type MessageKey } from "../i18n";
+import { Dialog } from "./Dialog";
 
 const roles: Role[] = ["patient", "doctor", "staff", "admin"];
 type Key = "name" | "email" | "password" | "role";
 
-/** UsersPage: the admin creates accounts, disables them and resets two-factor authentication. */
+/** UsersPage: the admin creates accounts, changes their role, disables them and resets two-factor authentication. */
 export function UsersPage() {
   const { client, user: me } = useSession();
   const queries = useQueryClient();
@@ -22,6 +24,7 @@ export function UsersPage() {
   const [errors, setErrors] = useState<Partial<Record<Key | "form", string>>>({});
   const [status, setStatus] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [changing, setChanging] = useState<User | null>(null);
 
   async function create(ev: FormEvent) {
     ev.preventDefault();
@@ -64,12 +67,7 @@ export function UsersPage() {
         {errors.form && <p className="error-banner" role="alert">{errors.form}</p>}
         <label className="visually-hidden" htmlFor="user-search">{t("users.search")}</label>
         <input id="user-search" type="search" placeholder={t("users.search")} value={q} onChange={(e) => setQ(e.target.value)} />
-        {users.isError && (
-          <div className="error-banner" role="alert">
-            <p>{users.error.message}</p>
-            <button type="button" onClick={() => void users.refetch()}>{t("error.retry")}</button>
-          </div>
-        )}
+        <LoadError error={users.error} onRetry={() => users.refetch()} />
         {users.data?.length === 0 && <p className="muted">{t("users.none")}</p>}
         <ul className="appointment-list" aria-label={t("users.title")}>
           {users.data?.map((u) => (
@@ -84,6 +82,9 @@ export function UsersPage() {
               </div>
               {u.id !== me?.id && (
                 <div className="actions">
+                  <button type="button" onClick={() => setChanging(u)} aria-label={t("users.changeRoleOf", { name: u.name })}>
+                    {t("users.changeRole")}
+                  </button>
                   <button type="button" onClick={() => void patch(u, { disabled: !u.disabled })}>
                     {u.disabled ? t("users.enable") : t("users.disable")}
                   </button>
@@ -112,6 +113,73 @@ export function UsersPage() {
           <button type="submit" className="primary" disabled={busy}>{t("users.createSubmit")}</button>
         </form>
       </section>
+      {changing && (
+        <RoleDialog
+          user={changing}
+          onClose={() => setChanging(null)}
+          onChanged={(u) => {
+            setChanging(null);
+            setErrors({});
+            setStatus(t("users.roleChanged", { name: u.name, role: t(`role.${u.role}` as MessageKey) }));
+            void queries.invalidateQueries({ queryKey: ["users"] });
+          }}
+        />
+      )}
     </div>
+  );
+}
+
+/**
+ * RoleDialog changes an account's role once the admin confirms; the
+ * account's sessions end, so the new role applies from its next sign-in.
+ */
+function RoleDialog({ user, onClose, onChanged }: { user: User; onClose: () => void; onChanged: (u: User) => void }) {
+  const { client } = useSession();
+  const [role, setRole] = useState<Role>(user.role);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function confirm(ev: FormEvent) {
+    ev.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      onChanged(await client.request<User>(...op("PATCH /api/v1/users/{id}", { id: user.id }), { role }));
+    } catch (err) {
+      setError(err instanceof Error ? err.message : t("error.generic"));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <Dialog title={t("users.roleTitle", { name: user.name })} onClose={onClose}>
+      <form className="stack-form" onSubmit={confirm}>
+        <p>{t("users.roleNow", { role: t(`role.${user.role}` as MessageKey) })}</p>
+        <Field id="change-role" label={t("users.newRole")}>
+          <select id="change-role" value={role} onChange={(e) => setRole(e.target.value as Role)}>
+            {roles.map((r) => (
+              <option key={r} value={r}>
+                {t(`role.${r}` as MessageKey)}
+              </option>
+            ))}
+          </select>
+        </Field>
+        {role !== user.role && <p className="notice">{t("users.roleEffect", { name: user.name, role: t(`role.${role}` as MessageKey) })}</p>}
+        {error && (
+          <p className="error-banner" role="alert">
+            {error}
+          </p>
+        )}
+        <div className="form-actions">
+          <button type="button" onClick={onClose}>
+            {t("users.roleCancel")}
+          </button>
+          <button type="submit" className="primary" disabled={busy || role === user.role}>
+            {t("users.roleConfirm")}
+          </button>
+        </div>
+      </form>
+    </Dialog>
   );
 }

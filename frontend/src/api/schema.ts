@@ -48,6 +48,18 @@ export interface AppointmentStats {
   to: string;
 }
 
+export interface AssistantSettings {
+  daily_tokens: number;
+  messages_per_minute: number;
+  retention_days: number;
+}
+
+export interface AssistantSettingsPatch {
+  daily_tokens?: number;
+  messages_per_minute?: number;
+  retention_days?: number;
+}
+
 export interface AuditEvent {
   action: string;
   actor_id: string;
