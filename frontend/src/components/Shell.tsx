@@ -1,10 +1,11 @@
 import { useEffect, useState, type ReactNode } from "react";
-import { NavLink } from "react-router-dom";
+import { NavLink, useLocation } from "react-router-dom";
 import type { Role } from "../api/types";
 import { useSession } from "../auth/session";
 import { t, type MessageKey } from "../i18n";
 import { useLiveUpdates } from "../live";
 import { useTheme, type Theme } from "../theme";
+import { ErrorBoundary } from "./ErrorBoundary";
 
 /** A page of the app and the roles that see it in the navigation. */
 export interface NavItem {
@@ -36,6 +37,7 @@ export function Shell({ server, children }: { server: string; children: ReactNod
   const [theme, setTheme] = useTheme();
   const online = useOnline();
   const live = useLiveUpdates(client);
+  const { pathname } = useLocation();
   if (!user) return null;
   return (
     <div className="shell">
@@ -81,7 +83,7 @@ export function Shell({ server, children }: { server: string; children: ReactNod
         </p>
       )}
       <main id="main" className="content">
-        {children}
+        <ErrorBoundary key={pathname}>{children}</ErrorBoundary>
       </main>
       {warnIn !== null && (
         <div className="dialog-backdrop">

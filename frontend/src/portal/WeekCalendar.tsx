@@ -41,7 +41,7 @@ export function WeekCalendar({ start, appts, names, onOpen }: { start: Date; app
           const today = d.toDateString() === new Date().toDateString();
           return (
             <div key={d.toISOString()} className={today ? "week-day today" : "week-day"}>
-              <h3 className="week-head">{dayHead.format(d)}</h3>
+              <h2 className="week-head">{dayHead.format(d)}</h2>
               <ul className="week-body" aria-label={dayHead.format(d)}>
                 {mine.map((a) => {
                   const s = new Date(a.start);
