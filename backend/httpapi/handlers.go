@@ -20,7 +20,7 @@ func (s *Server) authorize(r *http.Request, action string, res policy.Resource) 
 
 func (s *Server) handleHealthz() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		writeJSON(w, http.StatusOK, statusResponse{Status: "ok", Version: s.cfg.Version})
+		writeJSON(w, http.StatusOK, statusResponse{Status: "ok", Version: s.cfg.Version, API: APIGeneration})
 		return nil
 	})
 }
@@ -32,7 +32,7 @@ func (s *Server) handleReadyz() http.Handler {
 		if err := s.store.Ping(ctx); err != nil {
 			return domain.Unavailable(err, "The database is not reachable.")
 		}
-		writeJSON(w, http.StatusOK, statusResponse{Status: "ready", Database: s.store.Engine(), Version: s.cfg.Version})
+		writeJSON(w, http.StatusOK, statusResponse{Status: "ready", Database: s.store.Engine(), Version: s.cfg.Version, API: APIGeneration})
 		return nil
 	})
 }

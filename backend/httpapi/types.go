@@ -6,7 +6,13 @@ type statusResponse struct {
 	Status   string `json:"status"`
 	Database string `json:"database,omitempty"`
 	Version  string `json:"version,omitempty"`
+	// API is the API generation this server speaks (the /api/v1 routes);
+	// desktop apps refuse a server of another.
+	API string `json:"api"`
 }
+
+// APIGeneration is the value of statusResponse.API.
+const APIGeneration = "1"
 
 type setupStatus struct {
 	Needed bool `json:"needed"`

@@ -22,6 +22,12 @@ type Config struct {
 	PublicURL        string
 	KeyringFile      string
 	AllowedOrigins   []string
+	// TLS is off, auto (the server's own authority in <data dir>/tls) or
+	// files (TLSCert and TLSKey); TLSHosts are extra names for auto.
+	TLS      string
+	TLSCert  string
+	TLSKey   string
+	TLSHosts []string
 	TrustedProxies   []netip.Prefix
 	SelfRegistration bool
 	IdleTimeout      time.Duration
@@ -129,6 +135,10 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 	bedrockRegion := fs.String("bedrock-region", env("HEALTHHUB_BEDROCK_REGION", env("AWS_REGION", "us-east-1")), "AWS region of the bedrock provider (HEALTHHUB_BEDROCK_REGION)")
 	llmExternal := fs.String("llm-external", env("HEALTHHUB_LLM_EXTERNAL", ""), "true: the provider is a third party and identifiers are redacted before text goes to it; false for a model on the clinic's own machines; empty: true unless the base URL is a loopback address (HEALTHHUB_LLM_EXTERNAL)")
 	passages := fs.String("assistant-passages", env("HEALTHHUB_ASSISTANT_PASSAGES", "5"), "knowledge passages that ground each answer, 0 to 20; 0 answers without the knowledge base (HEALTHHUB_ASSISTANT_PASSAGES)")
+	tlsMode := fs.String("tls", env("HEALTHHUB_TLS", "off"), "off; auto: HTTPS with the server's own certificate authority, made on first start in <data dir>/tls, whose fingerprint desktop apps pin; or files: HTTPS with --tls-cert and --tls-key (HEALTHHUB_TLS)")
+	tlsCert := fs.String("tls-cert", env("HEALTHHUB_TLS_CERT", ""), "certificate chain (PEM) for --tls files (HEALTHHUB_TLS_CERT)")
+	tlsKey := fs.String("tls-key", env("HEALTHHUB_TLS_KEY", ""), "private key (PEM) for --tls files (HEALTHHUB_TLS_KEY)")
+	tlsHosts := fs.String("tls-hosts", env("HEALTHHUB_TLS_HOSTS", ""), "comma-separated names and addresses the auto certificate holds besides this machine's (HEALTHHUB_TLS_HOSTS)")
 	argonMem := fs.String("argon2-memory-kib", env("HEALTHHUB_ARGON2_MEMORY_KIB", "65536"), "password hashing memory in KiB (HEALTHHUB_ARGON2_MEMORY_KIB)")
 
 	return func() (Config, error) {
@@ -141,6 +151,21 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 			KeyringFile: *keyring, LogLevel: *level, LogFormat: *format}
 		if c.KeyringFile == "" {
 			c.KeyringFile = filepath.Join(c.DataDir, "keyring.json")
+		}
+		c.TLS, c.TLSCert, c.TLSKey = *tlsMode, *tlsCert, *tlsKey
+		switch c.TLS {
+		case "off", "auto":
+		case "files":
+			if c.TLSCert == "" || c.TLSKey == "" {
+				return c, fmt.Errorf("--tls files needs --tls-cert and --tls-key (HEALTHHUB_TLS_CERT, HEALTHHUB_TLS_KEY)")
+			}
+		default:
+			return c, fmt.Errorf("tls must be off, auto or files, not %q", c.TLS)
+		}
+		for _, h := range strings.Split(*tlsHosts, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				c.TLSHosts = append(c.TLSHosts, h)
+			}
 		}
 		for _, o := range strings.Split(*origins, ",") {
 			if o = strings.TrimSpace(o); o != "" {

@@ -3,17 +3,20 @@ package server
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/auth"
 	"github.com/healthhub/healthhub/backend/domain"
+	"github.com/healthhub/healthhub/backend/tlsca"
 	"github.com/healthhub/healthhub/frontend"
 )
 
@@ -141,9 +144,24 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w (set HEALTHHUB_ADDR or --addr to another address)", s.Config.Addr, err)
 		}
+		scheme := "http"
+		if s.Config.TLS != "off" {
+			tlsConf, fingerprint, err := serverTLS(s.Config)
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			ln = tls.NewListener(ln, tlsConf)
+			scheme = "https"
+			if fingerprint != "" {
+				fmt.Fprintf(stdout, "HTTPS with this server's own certificate authority (%s).\n"+
+					"Its fingerprint (SHA-256), to compare when a desktop app connects for the first time:\n  %s\n",
+					filepath.Join(s.Config.DataDir, "tls", tlsca.CAFile), fingerprint)
+			}
+		}
 		base := s.Config.PublicURL
 		if base == "" {
-			base = "http://" + ln.Addr().String()
+			base = scheme + "://" + ln.Addr().String()
 		}
 		s.Logger.Info("listening", "addr", ln.Addr().String(), "engine", s.Store.Engine(), "data_dir", s.Config.DataDir, "version", Version)
 		fmt.Fprintf(stdout, "HealthHub is running at %s\n", base)

@@ -681,6 +681,7 @@ export interface statusRequest {
 }
 
 export interface statusResponse {
+  api: string;
   database?: string;
   status: string;
   version?: string;
