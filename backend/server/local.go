@@ -105,3 +105,12 @@ func serverTLS(c Config) (*tls.Config, string, error) {
 	conf.Certificates = []tls.Certificate{ca.Certificate}
 	return conf, tlsca.Fingerprint(ca.CA), nil
 }
+
+// DefaultDataDir is the data folder used when HEALTHHUB_DATA_DIR is not
+// set: the OS user data folder for HealthHub.
+func DefaultDataDir(getenv func(string) string) string {
+	if d := getenv("HEALTHHUB_DATA_DIR"); d != "" {
+		return d
+	}
+	return defaultDataDir(getenv)
+}

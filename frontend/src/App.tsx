@@ -1,7 +1,8 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { lazy, Suspense, useMemo } from "react";
+import { lazy, Suspense, useEffect, useMemo } from "react";
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router-dom";
-import { Client } from "./api/client";
+import { Client, type TokenStore } from "./api/client";
+import { desktop, type DesktopConnection } from "./desktop";
 import { SessionProvider, useSession } from "./auth/session";
 import { AuditPage } from "./admin/AuditPage";
 import { KnowledgePage } from "./admin/KnowledgePage";
@@ -26,13 +27,14 @@ const ProvidersPage = lazy(() => import("./admin/ProvidersPage").then((m) => ({ 
 const FiguresPage = lazy(() => import("./admin/FiguresPage").then((m) => ({ default: m.FiguresPage })));
 
 /** App is the whole UI for one server. */
-export function App({ baseURL }: { baseURL: string }) {
-  const client = useMemo(() => new Client(baseURL), [baseURL]);
+export function App({ baseURL, connection, tokens }: { baseURL: string; connection?: DesktopConnection; tokens?: TokenStore }) {
+  const client = useMemo(() => new Client(baseURL, tokens), [baseURL, tokens]);
   const queries = useMemo(() => new QueryClient({ defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false } } }), []);
   return (
     <QueryClientProvider client={queries}>
       <SessionProvider client={client}>
         <BrowserRouter>
+          <RouteReporter />
           <Routes>
             <Route path="/login" element={<LoginRoute />} />
             <Route path="/setup" element={<SetupPage />} />
@@ -41,7 +43,7 @@ export function App({ baseURL }: { baseURL: string }) {
               path="*"
               element={
                 <RequireUser>
-                  <Shell server={new URL(baseURL).host}>
+                  <Shell server={connection?.server && connection.mode !== "standalone" ? new URL(connection.server).host : new URL(baseURL).host} connection={connection}>
                     <Routes>
                       <Route path="/" element={<HomePage />} />
                       <Route path="/assistant" element={<AssistantPage />} />
@@ -74,6 +76,15 @@ export function App({ baseURL }: { baseURL: string }) {
 /** Later shows a page loaded on first use, with a note while it arrives. */
 function Later({ children }: { children: React.ReactNode }) {
   return <Suspense fallback={<p className="muted">{t("admin.loading")}</p>}>{children}</Suspense>;
+}
+
+/** RouteReporter tells the desktop shell each page shown (it logs when the window became usable). */
+function RouteReporter() {
+  const { pathname } = useLocation();
+  useEffect(() => {
+    void desktop()?.PageShown(pathname).catch(() => undefined);
+  }, [pathname]);
+  return null;
 }
 
 function LoginRoute() {

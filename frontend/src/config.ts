@@ -1,21 +1,17 @@
 // Where the API lives. In a browser it is the page's own origin; in the
-// desktop window the shell says, through its one bound method.
+// desktop window the shell says, through its bound Connection method.
+import { desktop, type DesktopConnection } from "./desktop";
 
-export interface Connection {
+export interface Connection extends DesktopConnection {
   base_url: string;
-  mode?: string;
-}
-
-interface DesktopBinding {
-  go?: { main?: { Desktop?: { Connection?: () => Promise<Connection> } } };
 }
 
 /** connection asks the desktop shell when there is one, else uses the page's origin. */
-export async function connection(): Promise<Connection> {
-  const desktop = (window as unknown as DesktopBinding).go?.main?.Desktop?.Connection;
-  if (desktop) {
-    const c = await desktop();
-    return { ...c, base_url: c.base_url.replace(/\/+$/, "") };
+export async function connection(): Promise<DesktopConnection> {
+  const d = desktop();
+  if (d) {
+    const c = await d.Connection();
+    return c.base_url ? { ...c, base_url: c.base_url.replace(/\/+$/, "") } : c;
   }
-  return { base_url: window.location.origin, mode: "browser" };
+  return { state: "ready", base_url: window.location.origin };
 }

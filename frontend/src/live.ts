@@ -2,6 +2,8 @@ import { op } from "./api/operations";
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import type { Client } from "./api/client";
+import { notify } from "./desktop";
+import { t } from "./i18n";
 
 /** A live event from /api/v1/ws. */
 export interface LiveEvent {
@@ -97,6 +99,22 @@ export class Live {
 }
 
 /**
+ * ingestionFinished tells, from a knowledge.ingestion event, that a source
+ * that was being read is now done: the counts for a notification, or null.
+ * scanning remembers the sources seen in progress.
+ */
+export function ingestionFinished(scanning: Set<string>, e: LiveEvent): { indexed: number; failed: number } | null {
+  const p = e.data as { source_id?: string; scanning?: boolean; pending?: number; indexed?: number; failed?: number } | undefined;
+  if (!p?.source_id) return null;
+  if (p.scanning || (p.pending ?? 0) > 0) {
+    scanning.add(p.source_id);
+    return null;
+  }
+  if (!scanning.delete(p.source_id)) return null;
+  return { indexed: p.indexed ?? 0, failed: p.failed ?? 0 };
+}
+
+/**
  * useLiveUpdates applies live events to the cached queries while mounted,
  * so a booking made elsewhere appears without a reload, and reports
  * whether the connection is up.
@@ -105,6 +123,7 @@ export function useLiveUpdates(client: Client): LiveState {
   const queries = useQueryClient();
   const [state, setState] = useState<LiveState>("connecting");
   useEffect(() => {
+    const scanning = new Set<string>();
     const live = new Live(
       client,
       (e) => {
@@ -113,8 +132,12 @@ export function useLiveUpdates(client: Client): LiveState {
           void queries.invalidateQueries({ queryKey: ["slots"] });
         } else if (e.type.startsWith("notification.")) {
           void queries.invalidateQueries({ queryKey: ["notifications"] });
+          const n = e.data as { subject?: string; body?: string } | undefined;
+          if (n?.subject) notify(n.subject, n.body ?? "");
         } else if (e.type.startsWith("knowledge.")) {
           void queries.invalidateQueries({ queryKey: ["knowledge"] });
+          const done = ingestionFinished(scanning, e);
+          if (done) notify(t("knowledge.finishedTitle"), t("knowledge.finishedBody", done));
         }
       },
       setState,

@@ -7,6 +7,7 @@ import { useSession } from "../auth/session";
 import { errorsFor, Field } from "../components/Field";
 import { t } from "../i18n";
 import { LoadError } from "../components/LoadError";
+import { desktop, localServer } from "../desktop";
 
 const listSources = (c: Client) => c.request<{ sources: SourceStatus[] }>(...op("GET /api/v1/knowledge/sources")).then((r) => r.sources);
 
@@ -25,6 +26,11 @@ export function KnowledgePage() {
   const [visibility, setVisibility] = useState<"staff" | "everyone">("staff");
   const [errors, setErrors] = useState<Partial<Record<"path" | "form", string>>>({});
   const [busy, setBusy] = useState(false);
+
+  async function pickFolder() {
+    const chosen = await desktop()?.PickFolder(t("knowledge.chooseTitle")).catch(() => "");
+    if (chosen) setPath(chosen);
+  }
 
   async function add(ev: FormEvent) {
     ev.preventDefault();
@@ -61,8 +67,13 @@ export function KnowledgePage() {
         <form className="stack" onSubmit={add} noValidate>
           {errors.form && <p className="error-banner" role="alert">{errors.form}</p>}
           <Field id="path" label={t("knowledge.path")} error={errors.path}>
-            <input id="path" value={path} onChange={(e) => setPath(e.target.value)} aria-invalid={!!errors.path}
-              aria-describedby={errors.path ? "path-error path-help" : "path-help"} />
+            <div className="path-row">
+              <input id="path" value={path} onChange={(e) => setPath(e.target.value)} aria-invalid={!!errors.path}
+                aria-describedby={errors.path ? "path-error path-help" : "path-help"} />
+              {localServer() && (
+                <button type="button" onClick={() => void pickFolder()}>{t("knowledge.choose")}</button>
+              )}
+            </div>
           </Field>
           <p id="path-help" className="muted">{t("knowledge.pathHelp")}</p>
           <Field id="visibility" label={t("knowledge.visibility")}>

@@ -6,6 +6,7 @@ import { t, type MessageKey } from "../i18n";
 import { useLiveUpdates } from "../live";
 import { useTheme, type Theme } from "../theme";
 import { ErrorBoundary } from "./ErrorBoundary";
+import type { DesktopConnection } from "../desktop";
 
 /** A page of the app and the roles that see it in the navigation. */
 export interface NavItem {
@@ -32,7 +33,7 @@ export const navItems: NavItem[] = [
 ];
 
 /** Shell frames every signed-in page: navigation for the user's role, theme, server, sign-out, and the idle warning. */
-export function Shell({ server, children }: { server: string; children: ReactNode }) {
+export function Shell({ server, connection, children }: { server: string; connection?: DesktopConnection; children: ReactNode }) {
   const { client, user, logout, warnIn, stayActive } = useSession();
   const [theme, setTheme] = useTheme();
   const online = useOnline();
@@ -60,9 +61,21 @@ export function Shell({ server, children }: { server: string; children: ReactNod
           </ul>
         </nav>
         <div className="topbar-end">
-          <span className="server" title={t("shell.server", { server })}>
-            {t("shell.server", { server })}
-          </span>
+          {connection?.mode && (
+            <span className={connection.offline ? "mode-badge offline" : "mode-badge"}>
+              {connection.offline ? t("connect.offlineBadge") : t(`connect.modeLabel.${connection.mode}` as MessageKey)}
+            </span>
+          )}
+          {connection?.mode !== "standalone" && (
+            <span className="server" title={t("shell.server", { server })}>
+              {t("shell.server", { server })}
+            </span>
+          )}
+          {connection && (
+            <button type="button" onClick={() => { window.location.hash = "connection"; window.location.reload(); }}>
+              {t("connect.settings")}
+            </button>
+          )}
           <label className="theme">
             <span className="visually-hidden">{t("shell.theme")}</span>
             <select value={theme} onChange={(e) => setTheme(e.target.value as Theme)}>

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"time"
+
+	"github.com/healthhub/healthhub/app/shell"
+	"github.com/healthhub/healthhub/backend/server"
+	"github.com/healthhub/healthhub/frontend"
+	"github.com/wailsapp/wails/v2/pkg/options"
+	"github.com/wailsapp/wails/v2/pkg/options/assetserver"
+	"github.com/wailsapp/wails/v2/pkg/options/linux"
+	"github.com/wailsapp/wails/v2/pkg/runtime"
+)
+
+// config is where the app keeps things, from the environment.
+type config struct {
+	configDir string // settings and the session fallback: the OS config folder
+	dataDir   string // the standalone server's data
+	getenv    func(string) string
+	logs      io.Writer
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	dir := getenv("HEALTHHUB_DESKTOP_CONFIG_DIR")
+	if dir == "" {
+		base, err := os.UserConfigDir()
+		if err != nil {
+			return config{}, err
+		}
+		dir = filepath.Join(base, "HealthHub")
+	}
+	return config{configDir: dir, dataDir: server.DefaultDataDir(getenv), getenv: getenv, logs: os.Stderr}, nil
+}
+
+// Desktop is bound to the window as window.go.main.Desktop: each method
+// is thin and calls into package shell.
+type Desktop struct {
+	cfg     config
+	app     *shell.App
+	tokens  shell.Tokens
+	log     *slog.Logger
+	started time.Time
+
+	ctx     context.Context // Wails' context, for its runtime calls
+	ready   chan struct{}   // closed once the connection is made
+}
+
+func newDesktop(cfg config) (*Desktop, error) {
+	preset, err := shell.LoadPreset(cfg.getenv)
+	if err != nil {
+		return nil, err
+	}
+	a, err := shell.New(shell.Options{Settings: shell.Store{Dir: cfg.configDir}, Preset: preset, DataDir: cfg.dataDir, Getenv: cfg.getenv, Logs: cfg.logs})
+	if err != nil {
+		return nil, err
+	}
+	return &Desktop{cfg: cfg, app: a, tokens: shell.Tokens{Keychain: shell.OSKeychain{}, Dir: cfg.configDir},
+		log: slog.New(slog.NewTextHandler(cfg.logs, nil)), started: time.Now(), ready: make(chan struct{})}, nil
+}
+
+func (d *Desktop) close() { d.app.Close() }
+
+// options is the window and everything Wails needs.
+func (d *Desktop) options() *options.App {
+	s := d.app.Settings()
+	width, height := 1280, 820
+	if s.Width > 0 && s.Height > 0 {
+		width, height = s.Width, s.Height
+	}
+	return &options.App{
+		Title:     "HealthHub",
+		Width:     width,
+		Height:    height,
+		MinWidth:  360,
+		MinHeight: 480,
+		AssetServer: &assetserver.Options{
+			Assets:  frontend.Dist(),
+			Handler: spaFallback(frontend.Dist()),
+		},
+		BackgroundColour: options.NewRGB(245, 247, 249),
+		OnStartup:        d.startup,
+		OnBeforeClose:    d.beforeClose,
+		OnShutdown:       func(context.Context) { d.app.Close() },
+		Bind:             []any{d},
+		SingleInstanceLock: &options.SingleInstanceLock{
+			UniqueId: "org.healthhub.desktop",
+			// A second launch brings this window forward instead.
+			OnSecondInstanceLaunch: func(options.SecondInstanceData) {
+				if d.ctx != nil {
+					runtime.WindowUnminimise(d.ctx)
+					runtime.WindowShow(d.ctx)
+				}
+			},
+		},
+		Linux: &linux.Options{ProgramName: "HealthHub", WebviewGpuPolicy: linux.WebviewGpuPolicyOnDemand},
+	}
+}
+
+func (d *Desktop) startup(ctx context.Context) {
+	d.ctx = ctx
+	go func() {
+		defer close(d.ready)
+		c := d.app.Start(context.WithoutCancel(ctx))
+		d.log.Info("connection", "state", c.State, "mode", c.Mode, "server", c.Server, "base_url", c.BaseURL)
+	}()
+}
+
+// beforeClose remembers the window's size.
+func (d *Desktop) beforeClose(ctx context.Context) bool {
+	w, h := runtime.WindowGetSize(ctx)
+	if err := d.app.SaveWindow(w, h); err != nil {
+		d.log.Warn("window size not saved", "err", err)
+	}
+	return false
+}
+
+// spaFallback serves index.html for the UI's own routes (/assistant, …),
+// which are not files.
+func spaFallback(dist fs.FS) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if dist == nil || path.Ext(r.URL.Path) != "" {
+			http.NotFound(w, r)
+			return
+		}
+		index, err := fs.ReadFile(dist, "index.html")
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		http.ServeContent(w, r, "index.html", time.Time{}, bytes.NewReader(index))
+	})
+}
+
+// Connection is where the UI finds the API, or why it cannot yet.
+func (d *Desktop) Connection() shell.Connection {
+	<-d.ready
+	return d.app.Connection()
+}
+
+// Probe shows a server's certificate authority for the user to confirm.
+func (d *Desktop) Probe(mode, server string) (*shell.Identity, error) {
+	return d.app.Probe(d.context(), mode, server)
+}
+
+// Choose switches mode (and saves it) once the connection works.
+func (d *Desktop) Choose(mode, server, fingerprint string) (shell.Connection, error) {
+	<-d.ready
+	c, err := d.app.Choose(d.context(), mode, server, fingerprint)
+	var p *shell.Problem
+	if errors.As(err, &p) {
+		return c, nil // the UI shows c.Problem
+	}
+	return c, err
+}
+
+// Retry connects again as saved (after the server came back).
+func (d *Desktop) Retry() shell.Connection {
+	<-d.ready
+	return d.app.Start(d.context())
+}
+
+// WorkOffline runs standalone for this session.
+func (d *Desktop) WorkOffline() shell.Connection {
+	<-d.ready
+	return d.app.WorkOffline(d.context())
+}
+
+// PickFolder asks for a folder, for a knowledge source.
+func (d *Desktop) PickFolder(title string) (string, error) {
+	return runtime.OpenDirectoryDialog(d.ctx, runtime.OpenDialogOptions{Title: title, CanCreateDirectories: false})
+}
+
+// Notify shows an OS notification.
+func (d *Desktop) Notify(n shell.Notification) error {
+	return shell.Notify(n)
+}
+
+// SaveSession keeps the refresh token of the current server.
+func (d *Desktop) SaveSession(token string) error {
+	return d.tokens.Save(d.account(), token)
+}
+
+// LoadSession returns the kept refresh token, or "".
+func (d *Desktop) LoadSession() (string, error) {
+	v, err := d.tokens.Load(d.account())
+	if errors.Is(err, shell.ErrNoToken) {
+		return "", nil
+	}
+	return v, err
+}
+
+// ClearSession forgets it (sign-out).
+func (d *Desktop) ClearSession() error {
+	return d.tokens.Clear(d.account())
+}
+
+// PageShown is told each page the UI shows; the log line tells when the
+// window became usable (and tests wait for it).
+func (d *Desktop) PageShown(route string) {
+	d.log.Info("page shown", "path", route, "since_start_ms", time.Since(d.started).Milliseconds())
+}
+
+func (d *Desktop) account() string {
+	c := d.app.Connection()
+	if c.Mode == shell.Standalone {
+		return "standalone " + d.cfg.dataDir
+	}
+	return c.Server
+}
+
+func (d *Desktop) context() context.Context {
+	if d.ctx != nil {
+		return d.ctx
+	}
+	return context.Background()
+}

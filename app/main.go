@@ -1,0 +1,31 @@
+// Command HealthHub is the desktop app: a window showing the web UI, with
+// the server running inside it (standalone) or a connection to a clinic
+// server or the hosted service.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/wailsapp/wails/v2"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "HealthHub:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cfg, err := loadConfig(os.Getenv)
+	if err != nil {
+		return err
+	}
+	d, err := newDesktop(cfg)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	return wails.Run(d.options())
+}
