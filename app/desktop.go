@@ -51,8 +51,8 @@ type Desktop struct {
 	log     *slog.Logger
 	started time.Time
 
-	ctx     context.Context // Wails' context, for its runtime calls
-	ready   chan struct{}   // closed once the connection is made
+	ctx   context.Context // Wails' context, for its runtime calls
+	ready chan struct{}   // closed once the connection is made
 }
 
 func newDesktop(cfg config) (*Desktop, error) {

@@ -22,12 +22,12 @@ const APIGeneration = "1"
 
 // Problem kinds a connection can fail with; the UI words each for people.
 const (
-	Unreachable     = "unreachable"      // no answer at that address
-	UntrustedServer = "untrusted"        // a certificate no trusted or pinned authority signed
+	Unreachable     = "unreachable"         // no answer at that address
+	UntrustedServer = "untrusted"           // a certificate no trusted or pinned authority signed
 	ChangedServer   = "certificate_changed" // not the authority pinned earlier
-	Incompatible    = "incompatible"     // a HealthHub of another API generation, or not HealthHub
-	DataFolder      = "data_folder"      // the standalone data folder cannot be used
-	Setup           = "setup"            // anything else while starting
+	Incompatible    = "incompatible"        // a HealthHub of another API generation, or not HealthHub
+	DataFolder      = "data_folder"         // the standalone data folder cannot be used
+	Setup           = "setup"               // anything else while starting
 )
 
 // Problem is why a connection failed, and what to do about it.

@@ -27,7 +27,7 @@ type OSKeychain struct{}
 
 func (OSKeychain) Set(service, user, secret string) error   { return keyring.Set(service, user, secret) }
 func (OSKeychain) Get(service, user string) (string, error) { return keyring.Get(service, user) }
-func (OSKeychain) Delete(service, user string) error         { return keyring.Delete(service, user) }
+func (OSKeychain) Delete(service, user string) error        { return keyring.Delete(service, user) }
 
 // Tokens keeps the signed-in session's refresh token between starts: in
 // the OS keychain where there is one, else in a file encrypted with a key

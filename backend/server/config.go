@@ -16,18 +16,18 @@ import (
 // Config is the server's configuration, from flags and HEALTHHUB_*
 // environment variables (flags win).
 type Config struct {
-	Addr             string
-	DataDir          string
-	DatabaseURL      string
-	PublicURL        string
-	KeyringFile      string
-	AllowedOrigins   []string
+	Addr           string
+	DataDir        string
+	DatabaseURL    string
+	PublicURL      string
+	KeyringFile    string
+	AllowedOrigins []string
 	// TLS is off, auto (the server's own authority in <data dir>/tls) or
 	// files (TLSCert and TLSKey); TLSHosts are extra names for auto.
-	TLS      string
-	TLSCert  string
-	TLSKey   string
-	TLSHosts []string
+	TLS              string
+	TLSCert          string
+	TLSKey           string
+	TLSHosts         []string
 	TrustedProxies   []netip.Prefix
 	SelfRegistration bool
 	IdleTimeout      time.Duration
