@@ -17,7 +17,14 @@ ifeq ($(HEALTHHUB_TEST_DATABASE_URL),)
   endif
 endif
 
-.PHONY: help run serve build test ui ui-test e2e ui-bench lint bench fuzz clean check-go check-node check-chromium
+# The desktop app is a Wails v2 manual build: the tags select Wails'
+# production frontend, and WebKitGTK 4.1 on Linux.
+DESKTOP_TAGS := desktop,production
+LINUX_TAGS   := $(DESKTOP_TAGS),webkit2_41
+MSI          := $(BIN)/HealthHub-$(VERSION).msi
+
+.PHONY: help run serve build test ui ui-test e2e ui-bench lint bench fuzz clean check-go check-node check-chromium \
+	check-desktop-deps desktop desktop-windows desktop-test msi msi-test deb
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -62,16 +69,53 @@ e2e: check-chromium build ## run the browser scenarios against a real healthhubd
 	cd frontend && HEALTHHUB_E2E_BINARY=$(CURDIR)/$(BIN)/healthhubd HEALTHHUB_E2E_OUT=$(CURDIR)/.e2e npm run e2e
 	@echo "screenshots and accessibility reports: $(CURDIR)/.e2e/"
 
-run: check-go ui ## run HealthHub on the embedded SQLite database and print its URL
+run: desktop ## open the desktop app; on a first start it runs standalone: the server inside, SQLite in the user's data folder
+	HEALTHHUB_DESKTOP_MODE=$${HEALTHHUB_DESKTOP_MODE:-standalone} ./$(BIN)/healthhub
+
+serve: check-go ui ## run the server alone on the embedded SQLite database and print its URL (healthhubd serve)
 	$(GO) run -ldflags '$(LDFLAGS)' ./backend/cmd/healthhubd serve
 
-serve: check-go ui ## run the server alone (same configuration variables as run)
-	$(GO) run -ldflags '$(LDFLAGS)' ./backend/cmd/healthhubd serve
+# The desktop app's build needs GTK 3 and WebKitGTK 4.1; Debian and Ubuntu
+# get them from their packages when they are missing.
+check-desktop-deps:
+	@if ! pkg-config --exists webkit2gtk-4.1 gtk+-3.0 2>/dev/null || ! command -v gcc >/dev/null; then \
+	  echo "installing the desktop app's build dependencies from the distribution's packages"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends \
+	    gcc libc6-dev pkg-config libgtk-3-dev libwebkit2gtk-4.1-dev; \
+	fi
+
+desktop: check-go check-desktop-deps ui ## build bin/healthhub, the desktop app for this machine (Linux: GTK 3, WebKitGTK 4.1)
+	$(GO) build -tags $(LINUX_TAGS) -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/healthhub ./app
+
+desktop-windows: check-go ui ## cross-compile bin/HealthHub.exe for Windows without cgo
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) build -tags $(DESKTOP_TAGS) -trimpath -ldflags '$(LDFLAGS) -H windowsgui' -o $(BIN)/HealthHub.exe ./app
+
+# A real window under Xvfb: start standalone with a new data folder, wait
+# for the sign-in page, sign in through the window, see the assistant page.
+desktop-test: desktop build ## run the desktop app under Xvfb and drive its window; screenshots go to .desktop-test/
+	@command -v xvfb-run >/dev/null && command -v xdotool >/dev/null && command -v import >/dev/null && command -v dbus-run-session >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends xvfb xauth xdotool imagemagick dbus-daemon dbus-x11; }
+	HEALTHHUB_DESKTOP_BINARY=$(CURDIR)/$(BIN)/healthhub HEALTHHUB_SERVER_BINARY=$(CURDIR)/$(BIN)/healthhubd HEALTHHUB_DESKTOP_OUT=$(CURDIR)/.desktop-test \
+	  xvfb-run -a -s '-screen 0 1280x900x24' dbus-run-session -- $(GO) test -count=1 -tags desktopwindow -run TestDesktopWindow -v ./app/windowtest
+
+# The Windows installer: wixl from the WiX source, the binary and the MSI
+# signed with osslsigncode when SIGN_PFX (and SIGN_PASSWORD) name a
+# code-signing certificate.
+msi: desktop-windows ## build the signed Windows installer bin/HealthHub-VERSION.msi (wixl, osslsigncode)
+	VERSION=$(VERSION) BIN=$(BIN) build/windows/package.sh
+
+msi-test: desktop-windows ## build the MSI signed with a throwaway certificate and check its tables and signatures
+	VERSION=$(VERSION) BIN=$(BIN) build/windows/msi-test.sh
+
+deb: desktop build ## build the Linux packages: the desktop app and healthhubd with its systemd unit (nfpm)
+	VERSION=$(VERSION) BIN=$(BIN) build/linux/package.sh
 
 build: check-go ui ## build bin/healthhubd with the web UI in it
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/healthhubd ./backend/cmd/healthhubd
 
-test: check-go ui-test e2e ## vet, check formatting and run every test: Go (race detector), the web UI's unit and browser tests
+test: check-go ui-test e2e desktop-test msi-test ## vet, check formatting and run every test: Go (race detector), the web UI's unit and browser tests
 	@unformatted=$$(gofmt -l app backend frontend 2>/dev/null); if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted" >&2; exit 1; fi
 	$(GO) vet ./...
 	@if [ -n "$$HEALTHHUB_TEST_DATABASE_URL" ]; then echo "store tests run on SQLite and on PostgreSQL"; else echo "store tests run on SQLite only (set HEALTHHUB_TEST_DATABASE_URL to add PostgreSQL)"; fi

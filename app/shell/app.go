@@ -99,6 +99,12 @@ func (a *App) Start(ctx context.Context) Connection {
 		return a.conn
 	}
 	a.conn = a.connect(ctx, a.settings)
+	if a.conn.State == "ready" {
+		// A preset becomes the user's choice once it worked.
+		if saved, err := a.opts.Settings.Load(); err == nil && saved.Mode == "" {
+			a.opts.Settings.Save(a.settings)
+		}
+	}
 	return a.conn
 }
 

@@ -1,0 +1,258 @@
+//go:build desktopwindow
+
+// Package windowtest drives the built desktop app in a real window: under
+// Xvfb (make desktop-test), with keystrokes from xdotool and screenshots
+// from ImageMagick's import.
+package windowtest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"image/png"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	adminEmail    = "admin@clinic.example"
+	adminPassword = "granite harbour lantern"
+)
+
+// appLog collects the app's log lines and lets a test wait for one.
+type appLog struct {
+	mu    sync.Mutex
+	lines []string
+	added chan struct{}
+}
+
+func (l *appLog) read(r io.Reader, echo io.Writer) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		l.mu.Lock()
+		l.lines = append(l.lines, sc.Text())
+		l.mu.Unlock()
+		fmt.Fprintln(echo, sc.Text())
+		select {
+		case l.added <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// wait returns the first line matching re, waiting up to d.
+func (l *appLog) wait(t *testing.T, re *regexp.Regexp, d time.Duration) []string {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		l.mu.Lock()
+		for _, line := range l.lines {
+			if m := re.FindStringSubmatch(line); m != nil {
+				l.mu.Unlock()
+				return m
+			}
+		}
+		l.mu.Unlock()
+		select {
+		case <-l.added:
+		case <-time.After(200 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("the app did not log %v within %v", re, d)
+		}
+	}
+}
+
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// screenshot saves the screen and checks it shows more than a blank window.
+func screenshot(t *testing.T, out, name string) {
+	t.Helper()
+	file := filepath.Join(out, name+".png")
+	run(t, "import", "-window", "root", file)
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	colours := map[[3]uint32]bool{}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y += 3 {
+		for x := b.Min.X; x < b.Max.X; x += 3 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			colours[[3]uint32{r >> 8, g >> 8, bl >> 8}] = true
+		}
+	}
+	if len(colours) < 20 {
+		t.Fatalf("%s is nearly blank (%d colours)", file, len(colours))
+	}
+	t.Logf("screenshot %s (%dx%d)", file, b.Dx(), b.Dy())
+}
+
+// residentMB is the resident memory of pid and of its child processes
+// (WebKit's web and network processes), in MB.
+func residentMB(t *testing.T, pid int) (own, children float64) {
+	t.Helper()
+	rss := func(p int) float64 {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
+		if err != nil {
+			return 0
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+				kb, _ := strconv.ParseFloat(f[1], 64)
+				return kb / 1024
+			}
+		}
+		return 0
+	}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			continue
+		}
+		// The parent pid follows the command name in parentheses.
+		rest := string(stat[strings.LastIndexByte(string(stat), ')')+2:])
+		if f := strings.Fields(rest); len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			children += rss(p)
+		}
+	}
+	return rss(pid), children
+}
+
+func env(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// TestDesktopWindow starts the app standalone with a new data folder, waits
+// for the sign-in page, signs in by typing into the window, moves to the
+// assistant page with the keyboard, and closes the app; the data folder's
+// audit chain is intact afterwards.
+func TestDesktopWindow(t *testing.T) {
+	app := env("HEALTHHUB_DESKTOP_BINARY", "../../bin/healthhub")
+	server := env("HEALTHHUB_SERVER_BINARY", "../../bin/healthhubd")
+	out := env("HEALTHHUB_DESKTOP_OUT", t.TempDir())
+	if os.Getenv("DISPLAY") == "" {
+		t.Fatal("no DISPLAY: run this through make desktop-test, which starts Xvfb")
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	dataDir, configDir := filepath.Join(root, "data"), filepath.Join(root, "config")
+
+	// The clinic's first administrator, made with the server's own command
+	// in the data folder the app will use.
+	create := exec.Command(server, "user", "create", "--email", adminEmail, "--role", "admin", "--name", "Ada Admin", "--password-stdin")
+	create.Env = append(os.Environ(), "HEALTHHUB_DATA_DIR="+dataDir)
+	create.Stdin = strings.NewReader(adminPassword + "\n")
+	if b, err := create.CombinedOutput(); err != nil {
+		t.Fatalf("create the administrator: %v\n%s", err, b)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, app)
+	cmd.Env = append(os.Environ(), "HEALTHHUB_DATA_DIR="+dataDir, "HEALTHHUB_DESKTOP_CONFIG_DIR="+configDir, "HEALTHHUB_DESKTOP_MODE=standalone")
+	stderr, _ := cmd.StderrPipe()
+	stdout, _ := cmd.StdoutPipe()
+	logFile, err := os.Create(filepath.Join(out, "desktop.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	log := &appLog{added: make(chan struct{}, 1)}
+	started := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go log.read(stderr, logFile)
+	go io.Copy(logFile, stdout)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+		}
+	}()
+
+	m := log.wait(t, regexp.MustCompile(`msg="page shown" path=/login since_start_ms=(\d+)`), 90*time.Second)
+	coldStart := time.Since(started)
+	t.Logf("cold start to the sign-in page: %d ms from launch (%s ms after the app's main began)", coldStart.Milliseconds(), m[1])
+	conn := log.wait(t, regexp.MustCompile(`msg=connection state=(\w+) mode=(\w+)`), time.Second)
+	if conn[1] != "ready" || conn[2] != "standalone" {
+		t.Fatalf("connection %v", conn)
+	}
+	// The page is drawn a moment after React reports it.
+	time.Sleep(700 * time.Millisecond)
+	screenshot(t, out, "desktop-login")
+
+	win := strings.Fields(run(t, "xdotool", "search", "--sync", "--onlyvisible", "--name", "^HealthHub$"))[0]
+	run(t, "xdotool", "windowfocus", "--sync", win)
+	// The e-mail field has the focus on the sign-in page.
+	run(t, "xdotool", "type", "--delay", "15", adminEmail)
+	run(t, "xdotool", "key", "Tab")
+	run(t, "xdotool", "type", "--delay", "15", adminPassword)
+	run(t, "xdotool", "key", "Return")
+	log.wait(t, regexp.MustCompile(`msg="page shown" path=/ since_start_ms`), 30*time.Second)
+	time.Sleep(500 * time.Millisecond)
+
+	// Keyboard: the skip link, Home, then Assistant.
+	for range 3 {
+		run(t, "xdotool", "key", "Tab")
+	}
+	run(t, "xdotool", "key", "Return")
+	log.wait(t, regexp.MustCompile(`msg="page shown" path=/assistant since_start_ms`), 20*time.Second)
+	time.Sleep(700 * time.Millisecond)
+	screenshot(t, out, "desktop-assistant")
+	own, children := residentMB(t, cmd.Process.Pid)
+	t.Logf("resident memory after sign-in: app %.0f MB, WebKit's web and network processes %.0f MB, together %.0f MB", own, children, own+children)
+	if info, err := os.Stat(app); err == nil {
+		t.Logf("binary %s: %.1f MB", app, float64(info.Size())/(1<<20))
+	}
+
+	// Closing the app shuts the server down cleanly.
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the app did not exit after SIGTERM")
+	}
+	verify := exec.Command(server, "audit", "verify")
+	verify.Env = append(os.Environ(), "HEALTHHUB_DATA_DIR="+dataDir)
+	if b, err := verify.CombinedOutput(); err != nil {
+		t.Fatalf("audit chain after the app closed: %v\n%s", err, b)
+	}
+	settings, err := os.ReadFile(filepath.Join(configDir, "settings.json"))
+	if err != nil || !strings.Contains(string(settings), `"mode": "standalone"`) {
+		t.Fatalf("settings after closing: %s %v", settings, err)
+	}
+}
