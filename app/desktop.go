@@ -108,6 +108,7 @@ func (d *Desktop) options() *options.App {
 
 func (d *Desktop) startup(ctx context.Context) {
 	d.ctx = ctx
+	go shell.ReturnIdleMemory(ctx, 15*time.Second, 16<<20)
 	go func() {
 		defer close(d.ready)
 		c := d.app.Start(context.WithoutCancel(ctx))

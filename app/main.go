@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/healthhub/healthhub/app/shell"
 	"github.com/wailsapp/wails/v2"
 )
 
@@ -18,6 +19,7 @@ func main() {
 }
 
 func run() error {
+	shell.LimitMemory()
 	cfg, err := loadConfig(os.Getenv)
 	if err != nil {
 		return err
