@@ -19,7 +19,7 @@ msi="$BIN/HealthHub-$VERSION.msi"
 fail() { echo "msi-test: $*" >&2; exit 1; }
 table() { msiinfo export "$msi" "$1"; }
 expect() { # table pattern what
-  table "$1" | grep -qE "$2" || { table "$1" >&2; fail "$3"; }
+  table "$1" | grep -E "$2" >/dev/null || { table "$1" >&2; fail "$3"; }
 }
 expect Property $'^ProductName\tHealthHub\r?$' "product name"
 expect Property $'^ProductVersion\t'"${VERSION%%-*}"$'\r?$' "product version"
