@@ -64,11 +64,21 @@ func newDesktop(cfg config) (*Desktop, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Desktop{cfg: cfg, app: a, tokens: shell.Tokens{Keychain: shell.OSKeychain{}, Dir: cfg.configDir},
-		log: slog.New(slog.NewTextHandler(cfg.logs, nil)), started: time.Now(), ready: make(chan struct{})}, nil
+	d := &Desktop{cfg: cfg, app: a, tokens: shell.Tokens{Keychain: shell.OSKeychain{}, Dir: cfg.configDir},
+		log: slog.New(slog.NewTextHandler(cfg.logs, nil)), started: time.Now(), ready: make(chan struct{})}
+	// The server starts while the window and web view are made.
+	go func() {
+		defer close(d.ready)
+		c := d.app.Start(context.Background())
+		d.log.Info("connection", "state", c.State, "mode", c.Mode, "server", c.Server, "base_url", c.BaseURL)
+	}()
+	return d, nil
 }
 
-func (d *Desktop) close() { d.app.Close() }
+func (d *Desktop) close() {
+	<-d.ready
+	d.app.Close()
+}
 
 // options is the window and everything Wails needs.
 func (d *Desktop) options() *options.App {
@@ -109,11 +119,6 @@ func (d *Desktop) options() *options.App {
 func (d *Desktop) startup(ctx context.Context) {
 	d.ctx = ctx
 	go shell.ReturnIdleMemory(ctx, 15*time.Second, 16<<20)
-	go func() {
-		defer close(d.ready)
-		c := d.app.Start(context.WithoutCancel(ctx))
-		d.log.Info("connection", "state", c.State, "mode", c.Mode, "server", c.Server, "base_url", c.BaseURL)
-	}()
 }
 
 // beforeClose remembers the window's size.

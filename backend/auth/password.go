@@ -42,6 +42,19 @@ func HashPassword(password string, p Argon2Params) (string, error) {
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
 }
 
+// unmatchableHash returns a well-formed hash with the parameters p whose
+// key is random: verifying any password against it costs one full
+// Argon2 computation, as for a real account, and never succeeds. It takes
+// no hashing to make, so the server starts without that cost.
+func unmatchableHash(p Argon2Params) (string, error) {
+	buf := make([]byte, 16+32)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
+		base64.RawStdEncoding.EncodeToString(buf[:16]), base64.RawStdEncoding.EncodeToString(buf[16:])), nil
+}
+
 // ParsePasswordHash reads a PHC argon2id string. It refuses parameters outside
 // sane bounds so a corrupted row cannot make verification hang or exhaust memory.
 func ParsePasswordHash(encoded string) (p Argon2Params, salt, key []byte, err error) {
