@@ -9,15 +9,19 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/healthhub/healthhub/backend/server"
 	"github.com/healthhub/healthhub/backend/tlsca"
 )
 
@@ -370,5 +374,67 @@ func TestStandaloneDataFolderProblem(t *testing.T) {
 	}
 	if saved, _ := opts.Settings.Load(); saved.Mode != "" {
 		t.Fatalf("a failed choice was saved: %+v", saved)
+	}
+}
+
+// lockedBuffer is a buffer one goroutine writes while another reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// The whole clinic path: healthhubd serve --tls auto makes its authority
+// and prints the fingerprint; the app shows the same fingerprint, pins
+// it, and reaches the real server through its proxy.
+func TestRealClinicServerWithItsOwnAuthority(t *testing.T) {
+	dir := t.TempDir()
+	vars := map[string]string{"HEALTHHUB_DATA_DIR": dir, "HEALTHHUB_ADDR": "127.0.0.1:0", "HEALTHHUB_TLS": "auto", "HEALTHHUB_ARGON2_MEMORY_KIB": "64"}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- server.Run(ctx, []string{"healthhubd", "serve"}, func(k string) string { return vars[k] }, strings.NewReader(""), out, io.Discard)
+	}()
+	defer func() { cancel(); <-done }()
+	urlRe := regexp.MustCompile(`running at (https://\S+)`)
+	fpRe := regexp.MustCompile(`\n  ((?:[0-9A-F]{2}:){31}[0-9A-F]{2})\n`)
+	deadline := time.Now().Add(20 * time.Second)
+	for !(urlRe.MatchString(out.String()) && fpRe.MatchString(out.String())) {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve printed:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	url, printed := urlRe.FindStringSubmatch(out.String())[1], fpRe.FindStringSubmatch(out.String())[1]
+
+	a, _ := newApp(t)
+	id, err := a.Probe(ctx, Clinic, url)
+	if err != nil || id.Fingerprint != printed || id.Public {
+		t.Fatalf("the app shows %+v (%v); the server printed %s", id, err, printed)
+	}
+	c, err := a.Choose(ctx, Clinic, url, id.Fingerprint)
+	if err != nil || c.State != "ready" {
+		t.Fatalf("connect: %+v %v", c, err)
+	}
+	var health struct{ Status, API string }
+	getJSON(t, c.BaseURL+"/healthz", &health)
+	if health.Status != "ok" || health.API != APIGeneration {
+		t.Fatalf("healthz through the proxy: %+v", health)
+	}
+	// Started again, the server keeps its authority: the pin still holds.
+	if ca, err := tlsca.Ensure(filepath.Join(dir, "tls"), nil, time.Now()); err != nil || tlsca.Fingerprint(ca.CA) != printed {
+		t.Fatalf("the authority changed: %v", err)
 	}
 }
