@@ -88,7 +88,12 @@ check-desktop-deps:
 desktop: check-go check-desktop-deps ui ## build bin/healthhub, the desktop app for this machine (Linux: GTK 3, WebKitGTK 4.1)
 	$(GO) build -tags $(LINUX_TAGS) -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/healthhub ./app
 
-desktop-windows: check-go ui ## cross-compile bin/HealthHub.exe for Windows without cgo
+# The Windows resources (icon, version, DPI-aware manifest) go in a .syso
+# that only Windows builds link.
+desktop-windows: check-go ui ## cross-compile bin/HealthHub.exe for Windows without cgo, with its icon and version
+	$(GO) run github.com/tc-hib/go-winres@v0.3.3 simply --arch amd64 --out app/rsrc --manifest gui --icon build/windows/icon.ico \
+	  --product-name HealthHub --file-description HealthHub --original-filename HealthHub.exe \
+	  --product-version $(VERSION) --file-version $(VERSION) --copyright 'Copyright © 2026 HealthHub'
 	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) build -tags $(DESKTOP_TAGS) -trimpath -ldflags '$(LDFLAGS) -H windowsgui' -o $(BIN)/HealthHub.exe ./app
 
 # A real window under Xvfb: start standalone with a new data folder, wait

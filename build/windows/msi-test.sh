@@ -31,6 +31,10 @@ expect Registry $'\tSOFTWARE\\\\HealthHub\\\\Desktop\tMode\t\\[MODE\\]\t' "MODE 
 expect Registry $'\tSOFTWARE\\\\HealthHub\\\\Desktop\tServerURL\t\\[SERVER_URL\\]\t' "SERVER_URL preset"
 expect File $'HealthHub.exe' "the program file"
 
+# The binary carries the version and product name in its resources.
+strings -el "$BIN/msi-stage/HealthHub.exe" | grep -A1 -x ProductVersion | grep -x "$VERSION" >/dev/null || fail "the binary's version resource"
+strings -el "$BIN/msi-stage/HealthHub.exe" | grep -A1 -x ProductName | grep -x HealthHub >/dev/null || fail "the binary's product name resource"
+
 # The signatures: the MSI's, and the binary's inside it.
 osslsigncode verify -CAfile "$work/cert.pem" -in "$msi" > "$work/verify-msi.txt" 2>&1 || { cat "$work/verify-msi.txt" >&2; fail "the MSI's signature does not verify"; }
 grep -q "Signature verification: ok" "$work/verify-msi.txt" || fail "the MSI's signature: $(cat "$work/verify-msi.txt")"
