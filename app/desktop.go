@@ -112,7 +112,7 @@ func (d *Desktop) options() *options.App {
 				}
 			},
 		},
-		Linux: &linux.Options{ProgramName: "HealthHub", WebviewGpuPolicy: linux.WebviewGpuPolicyOnDemand},
+		Linux: &linux.Options{ProgramName: "HealthHub", WebviewGpuPolicy: linux.WebviewGpuPolicyNever},
 	}
 }
 
