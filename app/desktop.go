@@ -51,8 +51,10 @@ type Desktop struct {
 	log     *slog.Logger
 	started time.Time
 
-	ctx   context.Context // Wails' context, for its runtime calls
-	ready chan struct{}   // closed once the connection is made
+	ctx     context.Context // Wails' context, for its runtime calls
+	ready   chan struct{}   // closed once the connection is made
+	lock    *shell.InstanceLock
+	already *shell.Connection // set when another instance runs
 }
 
 func newDesktop(cfg config) (*Desktop, error) {
@@ -66,6 +68,19 @@ func newDesktop(cfg config) (*Desktop, error) {
 	}
 	d := &Desktop{cfg: cfg, app: a, tokens: shell.Tokens{Keychain: shell.OSKeychain{}, Dir: cfg.configDir},
 		log: slog.New(slog.NewTextHandler(cfg.logs, nil)), started: time.Now(), ready: make(chan struct{})}
+	// One instance opens the data: a second launch hands over to the first
+	// window (Wails' single-instance lock) and never starts a server.
+	d.lock, err = shell.LockInstance(cfg.configDir)
+	if errors.Is(err, shell.ErrRunning) {
+		d.log.Info("another instance is running; handing over to it")
+		d.already = &shell.Connection{State: "problem", Problem: &shell.Problem{Kind: shell.Setup,
+			Message: "HealthHub is already open for this user.", Advice: "Use the HealthHub window that is already open, or close it before starting HealthHub again."}}
+		close(d.ready)
+		return d, nil
+	}
+	if err != nil {
+		return nil, err
+	}
 	// The server starts while the window and web view are made.
 	go func() {
 		defer close(d.ready)
@@ -78,6 +93,9 @@ func newDesktop(cfg config) (*Desktop, error) {
 func (d *Desktop) close() {
 	<-d.ready
 	d.app.Close()
+	if d.lock != nil {
+		d.lock.Release()
+	}
 }
 
 // options is the window and everything Wails needs.
@@ -151,6 +169,9 @@ func spaFallback(dist fs.FS) http.Handler {
 // Connection is where the UI finds the API, or why it cannot yet.
 func (d *Desktop) Connection() shell.Connection {
 	<-d.ready
+	if d.already != nil {
+		return *d.already
+	}
 	return d.app.Connection()
 }
 
@@ -162,6 +183,9 @@ func (d *Desktop) Probe(mode, server string) (*shell.Identity, error) {
 // Choose switches mode (and saves it) once the connection works.
 func (d *Desktop) Choose(mode, server, fingerprint string) (shell.Connection, error) {
 	<-d.ready
+	if d.already != nil {
+		return *d.already, nil
+	}
 	c, err := d.app.Choose(d.context(), mode, server, fingerprint)
 	var p *shell.Problem
 	if errors.As(err, &p) {
@@ -173,12 +197,18 @@ func (d *Desktop) Choose(mode, server, fingerprint string) (shell.Connection, er
 // Retry connects again as saved (after the server came back).
 func (d *Desktop) Retry() shell.Connection {
 	<-d.ready
+	if d.already != nil {
+		return *d.already
+	}
 	return d.app.Start(d.context())
 }
 
 // WorkOffline runs standalone for this session.
 func (d *Desktop) WorkOffline() shell.Connection {
 	<-d.ready
+	if d.already != nil {
+		return *d.already
+	}
 	return d.app.WorkOffline(d.context())
 }
 
@@ -209,6 +239,13 @@ func (d *Desktop) LoadSession() (string, error) {
 // ClearSession forgets it (sign-out).
 func (d *Desktop) ClearSession() error {
 	return d.tokens.Clear(d.account())
+}
+
+// SaveWindowSize remembers the window's size; the UI calls it after the
+// window was resized.
+func (d *Desktop) SaveWindowSize() error {
+	w, h := runtime.WindowGetSize(d.ctx)
+	return d.app.SaveWindow(w, h)
 }
 
 // PageShown is told each page the UI shows; the log line tells when the

@@ -66,6 +66,28 @@ func TestBindings(t *testing.T) {
 	}
 }
 
+// A second instance for the same user never starts a server on the same data.
+func TestSecondInstanceLeavesTheDataAlone(t *testing.T) {
+	vars := map[string]string{"HEALTHHUB_DESKTOP_MODE": shell.Standalone}
+	first := testDesktop(t, vars)
+	if c := first.Connection(); c.State != "ready" {
+		t.Fatalf("first: %+v", c)
+	}
+	cfg, _ := loadConfig(func(k string) string { return vars[k] })
+	cfg.logs = &strings.Builder{}
+	second, err := newDesktop(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.close()
+	if c := second.Connection(); c.State != "problem" || !strings.Contains(c.Problem.Message, "already open") {
+		t.Fatalf("second: %+v", c)
+	}
+	if c, _ := second.Choose(shell.Standalone, "", ""); c.State != "problem" {
+		t.Fatalf("second instance started a server: %+v", c)
+	}
+}
+
 func TestFirstStartAsksForTheMode(t *testing.T) {
 	d := testDesktop(t, map[string]string{})
 	if c := d.Connection(); c.State != "choose" {

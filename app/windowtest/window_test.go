@@ -195,31 +195,37 @@ func TestDesktopWindow(t *testing.T) {
 		t.Fatalf("create the administrator: %v\n%s", err, b)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, app)
-	cmd.Env = append(os.Environ(), "HEALTHHUB_DATA_DIR="+dataDir, "HEALTHHUB_DESKTOP_CONFIG_DIR="+configDir, "HEALTHHUB_DESKTOP_MODE=standalone")
-	stderr, _ := cmd.StderrPipe()
-	stdout, _ := cmd.StdoutPipe()
+	appEnv := append(os.Environ(), "HEALTHHUB_DATA_DIR="+dataDir, "HEALTHHUB_DESKTOP_CONFIG_DIR="+configDir, "HEALTHHUB_DESKTOP_MODE=standalone")
 	logFile, err := os.Create(filepath.Join(out, "desktop.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer logFile.Close()
-	log := &appLog{added: make(chan struct{}, 1)}
-	started := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go log.read(stderr, logFile)
-	go io.Copy(logFile, stdout)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
+	// launch starts the app; its log lines are collected in the returned log.
+	launch := func() (*exec.Cmd, *appLog, chan error) {
+		cmd := exec.CommandContext(ctx, app)
+		cmd.Env = appEnv
+		stderr, _ := cmd.StderrPipe()
+		stdout, _ := cmd.StdoutPipe()
+		log := &appLog{added: make(chan struct{}, 1)}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
 		}
-	}()
+		exited := make(chan error, 1)
+		go log.read(stderr, logFile)
+		go io.Copy(logFile, stdout)
+		go func() { exited <- cmd.Wait() }()
+		t.Cleanup(func() {
+			if cmd.ProcessState == nil {
+				cmd.Process.Kill()
+			}
+		})
+		return cmd, log, exited
+	}
+	started := time.Now()
+	cmd, log, exited := launch()
 
 	m := log.wait(t, regexp.MustCompile(`msg="page shown" path=/login since_start_ms=(\d+)`), 90*time.Second)
 	coldStart := time.Since(started)
@@ -259,7 +265,61 @@ func TestDesktopWindow(t *testing.T) {
 		t.Logf("binary %s: %.1f MB", app, float64(info.Size())/(1<<20))
 	}
 
+	// The window's size is remembered once it changes.
+	run(t, "xdotool", "windowsize", "--sync", win, "1100", "720")
+	sizeSaved := regexp.MustCompile(`"width": 1100,\s+"height": 720`)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if b, _ := os.ReadFile(filepath.Join(configDir, "settings.json")); sizeSaved.Match(b) {
+			break
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(filepath.Join(configDir, "settings.json"))
+			t.Fatalf("window size not saved: %s", b)
+		}
+	}
+
+	// A second launch hands over to the first, whose window comes back.
+	run(t, "xdotool", "windowunmap", "--sync", win)
+	second, secondLog, secondExited := launch()
+	select {
+	case <-secondExited: // Wails ends it with status 1 once handed over
+		secondLog.wait(t, regexp.MustCompile(`another instance is running`), time.Second)
+		for _, line := range secondLog.lines {
+			if strings.Contains(line, "standalone server started") {
+				t.Fatal("the second launch opened the data folder")
+			}
+		}
+	case <-time.After(20 * time.Second):
+		second.Process.Kill()
+		t.Fatal("a second launch kept running beside the first")
+	}
+	if shown := strings.Fields(run(t, "timeout", "10", "xdotool", "search", "--sync", "--onlyvisible", "--name", "^HealthHub$")); len(shown) != 1 || shown[0] != win {
+		t.Fatalf("windows shown after the second launch: %v (first was %s)", shown, win)
+	}
+
 	// Closing the app shuts the server down cleanly.
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the app did not exit after SIGTERM")
+	}
+
+	// Started again: the same window size, and still signed in (the
+	// session was kept in the keychain, or its encrypted file).
+	cmd, log, exited = launch()
+	log.wait(t, regexp.MustCompile(`msg="page shown" path=/ since_start_ms`), 90*time.Second)
+	again := strings.Fields(run(t, "xdotool", "search", "--sync", "--onlyvisible", "--name", "^HealthHub$"))[0]
+	if geo := run(t, "xdotool", "getwindowgeometry", again); !strings.Contains(geo, "Geometry: 1100x720") {
+		t.Fatalf("window after a restart: %s", geo)
+	}
+	time.Sleep(500 * time.Millisecond)
+	screenshot(t, out, "desktop-restarted")
+	for _, line := range log.lines {
+		if strings.Contains(line, "path=/login") {
+			t.Fatal("the restarted app asked to sign in again")
+		}
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-exited:

@@ -41,6 +41,7 @@ export interface DesktopBinding {
   LoadSession(): Promise<string>;
   ClearSession(): Promise<void>;
   PageShown(path: string): Promise<void>;
+  SaveWindowSize(): Promise<void>;
 }
 
 let current: DesktopConnection | null = null;
@@ -75,4 +76,18 @@ export function desktopTokens(d: DesktopBinding, initial: string | null): TokenS
 /** notify shows an OS notification in the desktop app; in a browser it does nothing. */
 export function notify(title: string, body: string): void {
   void desktop()?.Notify({ title, body }).catch(() => undefined);
+}
+
+/** rememberWindowSize has the shell save the window's size a moment after each resize. */
+export function rememberWindowSize(d: DesktopBinding, delay = 500): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const onResize = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => void d.SaveWindowSize().catch(() => undefined), delay);
+  };
+  window.addEventListener("resize", onResize);
+  return () => {
+    clearTimeout(timer);
+    window.removeEventListener("resize", onResize);
+  };
 }

@@ -3,7 +3,7 @@ import { createRoot } from "react-dom/client";
 import { App } from "./App";
 import { ErrorBoundary } from "./components/ErrorBoundary";
 import { connection } from "./config";
-import { desktop, desktopTokens, setConnection, type DesktopConnection } from "./desktop";
+import { desktop, desktopTokens, rememberWindowSize, setConnection, type DesktopConnection } from "./desktop";
 import { t } from "./i18n";
 import { ConnectPage } from "./pages/ConnectPage";
 import { applyTheme } from "./theme";
@@ -17,6 +17,7 @@ const connectionHash = "#connection";
 
 async function start() {
   const d = desktop();
+  if (d) rememberWindowSize(d);
   const c = await connection();
   if (d && (c.state !== "ready" || window.location.hash === connectionHash)) {
     const ready = (next: DesktopConnection) => {

@@ -2,7 +2,7 @@ import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/re
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { DesktopBinding, DesktopConnection } from "../desktop";
 import { ingestionFinished } from "../live";
-import { desktopTokens } from "../desktop";
+import { desktopTokens, rememberWindowSize } from "../desktop";
 import { ConnectPage } from "./ConnectPage";
 
 afterEach(cleanup);
@@ -21,6 +21,7 @@ function fakeDesktop(over: Partial<DesktopBinding> = {}): DesktopBinding {
     LoadSession: vi.fn(async () => ""),
     ClearSession: vi.fn(async () => undefined),
     PageShown: vi.fn(async () => undefined),
+    SaveWindowSize: vi.fn(async () => undefined),
     ...over,
   };
 }
@@ -81,6 +82,24 @@ describe("desktop helpers", () => {
     tokens.set(null);
     expect(d.ClearSession).toHaveBeenCalled();
     expect(tokens.get()).toBeNull();
+  });
+
+  it("saves the window's size once resizing stops", () => {
+    vi.useFakeTimers();
+    const d = fakeDesktop();
+    const stop = rememberWindowSize(d, 500);
+    window.dispatchEvent(new Event("resize"));
+    vi.advanceTimersByTime(300);
+    window.dispatchEvent(new Event("resize"));
+    vi.advanceTimersByTime(400);
+    expect(d.SaveWindowSize).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(200);
+    expect(d.SaveWindowSize).toHaveBeenCalledOnce();
+    stop();
+    window.dispatchEvent(new Event("resize"));
+    vi.advanceTimersByTime(1000);
+    expect(d.SaveWindowSize).toHaveBeenCalledOnce();
+    vi.useRealTimers();
   });
 
   it("tells a finished knowledge import once", () => {
