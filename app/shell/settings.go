@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/healthhub/healthhub/backend/atomicfile"
 )
 
 // The connection modes.
@@ -118,36 +120,7 @@ func (s Store) Save(v Settings) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(s.path(), data, 0o600)
-}
-
-// writeFileAtomic writes to a temporary file in the same folder, syncs it
-// and renames it over name.
-func writeFileAtomic(name string, data []byte, perm fs.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), name)
+	return atomicfile.Write(s.path(), data, 0o600)
 }
 
 // LoadPreset reads IT's preset: HEALTHHUB_DESKTOP_MODE and

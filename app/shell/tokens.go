@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/healthhub/healthhub/backend/atomicfile"
 	"github.com/zalando/go-keyring"
 )
 
@@ -94,7 +95,7 @@ func (t Tokens) key() ([]byte, error) {
 	if _, err := rand.Read(k); err != nil {
 		return nil, err
 	}
-	return k, writeFileAtomic(name, k, 0o600)
+	return k, atomicfile.Write(name, k, 0o600)
 }
 
 func (t Tokens) saveFile(account, token string) error {
@@ -109,7 +110,7 @@ func (t Tokens) saveFile(account, token string) error {
 		return err
 	}
 	sealed := gcm.Seal(nonce, nonce, []byte(token), []byte(account))
-	return writeFileAtomic(t.file(account), sealed, 0o600)
+	return atomicfile.Write(t.file(account), sealed, 0o600)
 }
 
 func (t Tokens) loadFile(account string) (string, error) {

@@ -13,10 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/healthhub/healthhub/backend/atomicfile"
 )
 
 // prefix marks sealed values and their format version.
@@ -186,14 +187,9 @@ func (k *Keyring) saveLocked() error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(k.path), 0o700); err != nil {
-		return fmt.Errorf("create keyring folder: %w", err)
-	}
-	tmp := k.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("write keyring: %w", err)
-	}
-	if err := os.Rename(tmp, k.path); err != nil {
+	// The keyring is the only way to read the encrypted data: it is
+	// replaced whole and synced, never left half written.
+	if err := atomicfile.Write(k.path, b, 0o600); err != nil {
 		return fmt.Errorf("save keyring: %w", err)
 	}
 	return nil

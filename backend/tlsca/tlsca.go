@@ -24,6 +24,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/healthhub/healthhub/backend/atomicfile"
 )
 
 // Files in the TLS folder.
@@ -206,7 +208,7 @@ func newServerCert(dir string, ca *x509.Certificate, caKey *ecdsa.PrivateKey, ho
 		return err
 	}
 	chain := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw})...)
-	return writeFile(filepath.Join(dir, CertFile), chain, 0o644)
+	return atomicfile.Write(filepath.Join(dir, CertFile), chain, 0o644)
 }
 
 func firstOr(list []string, def string) string {
@@ -217,28 +219,7 @@ func firstOr(list []string, def string) string {
 }
 
 func writePEM(name, typ string, der []byte, perm fs.FileMode) error {
-	return writeFile(name, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), perm)
-}
-
-// writeFile replaces name whole, through a synced temporary file.
-func writeFile(name string, data []byte, perm fs.FileMode) error {
-	tmp := name + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, name)
+	return atomicfile.Write(name, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), perm)
 }
 
 // DefaultHosts are the names a clinic server is reached by: its host
