@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -22,7 +23,7 @@ func testDesktop(t *testing.T, vars map[string]string) *Desktop {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.logs = &strings.Builder{}
+	cfg.logs = io.Discard // the app and its server log from several goroutines
 	d, err := newDesktop(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +75,7 @@ func TestSecondInstanceLeavesTheDataAlone(t *testing.T) {
 		t.Fatalf("first: %+v", c)
 	}
 	cfg, _ := loadConfig(func(k string) string { return vars[k] })
-	cfg.logs = &strings.Builder{}
+	cfg.logs = io.Discard // the app and its server log from several goroutines
 	second, err := newDesktop(cfg)
 	if err != nil {
 		t.Fatal(err)
