@@ -4,8 +4,8 @@ import { Link, useLocation } from "react-router-dom";
 import { ApiError } from "../api/client";
 import type { Appointment, Slot } from "../api/types";
 import { useSession } from "../auth/session";
-import { t, type MessageKey } from "../i18n";
-import { cancelAppointment, formatWhen, listAppointments, listDoctors, myPatient, rescheduleAppointment } from "./api";
+import { t } from "../i18n";
+import { cancelAppointment, formatWhen, listAppointments, listDoctors, myPatient, rescheduleAppointment, statusText } from "./api";
 import { SlotPicker } from "./SlotPicker";
 import { LoadError } from "../components/LoadError";
 
@@ -80,10 +80,7 @@ export function AppointmentsPage() {
           <li key={a.id} className="appointment">
             <div>
               <strong>{formatWhen(a.start)}</strong> {t("appts.with", { doctor: names.get(a.doctor_id) ?? "" })}
-              <div className="muted">
-                {t(`status.${a.status}` as MessageKey)}
-                {a.reason ? ` · ${a.reason}` : ""}
-              </div>
+              <div className="muted">{statusText(a)}</div>
             </div>
             <div className="actions">
               <button type="button" aria-expanded={moving?.id === a.id} onClick={() => { setMoving(moving?.id === a.id ? null : a); setSlot(null); setError(null); }}

@@ -5,7 +5,7 @@ import type { Appointment, ClinicalEntry, Patient } from "../api/types";
 import { useSession } from "../auth/session";
 import { errorsFor, Field, TextField } from "../components/Field";
 import { t, type MessageKey } from "../i18n";
-import { formatWhen, listAppointments } from "./api";
+import { formatWhen, listAppointments, statusText } from "./api";
 import { LoadError } from "../components/LoadError";
 
 export const entryKinds: { kind: string; title: MessageKey }[] = [
@@ -79,8 +79,7 @@ export function PatientSummary({ patientID, onClose }: { patientID: string; onCl
   const age = p ? ageOn(p.date_of_birth) : null;
   const visit = (a: Appointment) => (
     <li key={a.id}>
-      {formatWhen(a.start)} · {t(`status.${a.status}` as MessageKey)}
-      {a.reason ? ` · ${a.reason}` : ""}
+      {formatWhen(a.start)} · {statusText(a)}
     </li>
   );
   return (

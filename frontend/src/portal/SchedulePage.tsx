@@ -2,8 +2,8 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import type { Appointment } from "../api/types";
 import { useSession } from "../auth/session";
-import { t, type MessageKey } from "../i18n";
-import { formatHour, formatWhen, listAppointments, listDoctors, listPatients, setStatus } from "./api";
+import { t } from "../i18n";
+import { formatHour, formatWhen, listAppointments, listDoctors, listPatients, setStatus, statusText } from "./api";
 import { PatientSummary } from "./PatientSummary";
 import { WeekCalendar } from "./WeekCalendar";
 import { LoadError } from "../components/LoadError";
@@ -68,10 +68,7 @@ export function SchedulePage() {
           <button type="button" className="link" onClick={() => setOpen(a.patient_id)} aria-label={t("schedule.open", { time: when, patient: who })}>
             {who}
           </button>
-          <div className="muted">
-            {t(`status.${a.status}` as MessageKey)}
-            {a.reason ? ` · ${a.reason}` : ""}
-          </div>
+          <div className="muted">{statusText(a)}</div>
         </div>
         <div className="actions">
           {a.status === "booked" && <button type="button" onClick={() => void mark(a, "arrived")}>{t("schedule.arrived")}</button>}

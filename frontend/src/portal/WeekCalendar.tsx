@@ -1,6 +1,6 @@
 import type { Appointment } from "../api/types";
-import { t, type MessageKey } from "../i18n";
-import { formatHour } from "./api";
+import { t } from "../i18n";
+import { formatHour, statusText } from "./api";
 
 const hourLabel = new Intl.DateTimeFormat(undefined, { hour: "numeric" });
 const dayHead = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short" });
@@ -55,7 +55,7 @@ export function WeekCalendar({ start, appts, names, onOpen }: { start: Date; app
                         type="button"
                         className={`week-appt status-${a.status}`}
                         onClick={() => onOpen(a)}
-                        aria-label={`${t("schedule.open", { time: formatHour(a.start), patient: who })} (${t(`status.${a.status}` as MessageKey)})`}
+                        aria-label={`${t("schedule.open", { time: formatHour(a.start), patient: who })} (${statusText(a, false)})`}
                       >
                         <span className="week-time">{formatHour(a.start)}</span> {who}
                       </button>

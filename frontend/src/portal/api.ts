@@ -1,6 +1,7 @@
 import { op } from "../api/operations";
 import type { Client } from "../api/client";
 import type { Appointment, Doctor, Patient, Slot } from "../api/types";
+import { t, type MessageKey } from "../i18n";
 
 export const listDoctors = (c: Client) => c.request<{ doctors: Doctor[] }>(...op("GET /api/v1/doctors")).then((r) => r.doctors);
 
@@ -38,6 +39,12 @@ export const setStatus = (c: Client, id: string, status: string) =>
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
 const hourFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+
+/** statusText is an appointment's status in words, with its reason when it has one. */
+export function statusText(a: Pick<Appointment, "status" | "reason">, withReason = true): string {
+  const status = t(`status.${a.status}` as MessageKey);
+  return withReason && a.reason ? `${status} · ${a.reason}` : status;
+}
 
 export const formatWhen = (iso: string) => timeFormat.format(new Date(iso));
 export const formatHour = (iso: string) => hourFormat.format(new Date(iso));

@@ -2,8 +2,8 @@ import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { useLocation } from "react-router-dom";
 import { useSession } from "../auth/session";
-import { t, type MessageKey } from "../i18n";
-import { formatHour, listAppointments, listDoctors, listPatients, localDay, todayString } from "../portal/api";
+import { t } from "../i18n";
+import { formatHour, listAppointments, listDoctors, listPatients, localDay, statusText, todayString } from "../portal/api";
 import { LoadError } from "../components/LoadError";
 
 /** ClinicDayPage: every doctor's appointments on one day, updated live. */
@@ -43,7 +43,7 @@ export function ClinicDayPage() {
                 <li key={a.id} className="appointment">
                   <div>
                     <strong>{formatHour(a.start)}</strong> {names.get(a.patient_id) ?? "…"}
-                    <div className="muted">{t(`status.${a.status}` as MessageKey)}{a.reason ? ` · ${a.reason}` : ""}</div>
+                    <div className="muted">{statusText(a)}</div>
                   </div>
                 </li>
               ))}
