@@ -47,7 +47,7 @@ func newChatAPI(t *testing.T, db store.DB, opts ...func(*assistant.Options)) *ch
 	t.Cleanup(c.bedrock.Close)
 	opts = append([]func(*assistant.Options){func(o *assistant.Options) {
 		o.Bedrock = func(region string) (llm.ConverseStreamer, error) {
-			return bedrockruntime.New(bedrockruntime.Options{Region: region, BaseEndpoint: aws.String(c.bedrock.URL), RetryMaxAttempts: 1, HTTPClient: llm.BedrockHTTPClient(),
+			return bedrockruntime.New(bedrockruntime.Options{Region: region, BaseEndpoint: aws.String(c.bedrock.URL), RetryMaxAttempts: 1,
 				Credentials: credentials.NewStaticCredentialsProvider("AKIATEST", "secret", "")}), nil
 		}
 		o.SaveEvery = 20 * time.Millisecond
@@ -287,7 +287,7 @@ func TestStreamedChatOverSSEAndWebSocket(t *testing.T) {
 						t.Fatalf("deltas %q, want each piece once: %q", pieces, answerPieces)
 					}
 					if order[0] != "start" || order[1] != "citations" || order[len(order)-1] != "done" {
-						t.Fatalf("event order %v", order)
+						t.Fatalf("event order %v, last %v", order, evs[len(evs)-1].Data)
 					}
 					msgs := c.messages(c.patient, conv)
 					if msgs[1].Content != strings.Join(answerPieces, "") || msgs[1].Status != domain.MessageComplete || msgs[1].TokensIn != 100 {

@@ -3,7 +3,6 @@ package llm
 import (
 	"context"
 	"errors"
-	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -28,18 +27,6 @@ type Bedrock struct {
 // Resilient retries, and only before the first piece of text.
 func NewBedrock(client ConverseStreamer) *Bedrock { return &Bedrock{client: client} }
 
-// BedrockHTTPClient is the HTTP client for Bedrock streams: a connection
-// of its own for each stream. Back-to-back streams on a kept-alive
-// connection were seen to fail mid-answer with "use of closed network
-// connection" from the event-stream reader (about 1 in 50 against a local
-// Bedrock-compatible server; none in 80 with a connection per stream). A
-// new connection costs far less than an answer cut short.
-func BedrockHTTPClient() *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DisableKeepAlives = true
-	return &http.Client{Transport: tr}
-}
-
 func (b *Bedrock) Stream(ctx context.Context, req Request, emit func(string) error) (Result, error) {
 	in := &bedrockruntime.ConverseStreamInput{ModelId: aws.String(req.Model)}
 	if req.System != "" {
@@ -55,7 +42,17 @@ func (b *Bedrock) Stream(ctx context.Context, req Request, emit func(string) err
 	if req.MaxTokens > 0 {
 		in.InferenceConfig = &types.InferenceConfiguration{MaxTokens: aws.Int32(int32(req.MaxTokens))}
 	}
-	out, err := b.client.ConverseStream(ctx, in)
+	client := b.client
+	if c, ok := client.(interface{ Options() bedrockruntime.Options }); ok {
+		// A client of its own for each stream: the SDK's client keeps one
+		// event-stream decoder, with one payload buffer, for all of its
+		// streams, so concurrent answers raced on it (seen under the race
+		// detector, and as answers failing mid-way with "decode event").
+		// A new client costs no I/O and shares the HTTP client and
+		// credentials.
+		client = bedrockruntime.New(c.Options())
+	}
+	out, err := client.ConverseStream(ctx, in)
 	if err != nil {
 		return Result{}, bedrockError(err)
 	}

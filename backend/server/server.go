@@ -135,7 +135,7 @@ func Open(ctx context.Context, c Config, logger *slog.Logger, now func() time.Ti
 		if err != nil {
 			return nil, err
 		}
-		return bedrockruntime.NewFromConfig(awsCfg, func(o *bedrockruntime.Options) { o.HTTPClient = llm.BedrockHTTPClient() }), nil
+		return bedrockruntime.NewFromConfig(awsCfg), nil
 	}
 	asst := assistant.New(db, kb, portalSvc, keys, auditLog, aopts, now, logger)
 	sys := &System{Config: c, Logger: logger, Now: now, Store: db, Keys: keys, Audit: auditLog, Auth: authSvc, Portal: portalSvc, Live: hub, Knowledge: kb, Assistant: asst}
