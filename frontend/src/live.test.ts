@@ -80,7 +80,8 @@ describe("Live", () => {
 
   it("waits longer after each failed attempt", async () => {
     const client = fakeClient([]);
-    new Live(client, () => {}, () => {}, (url) => new FakeSocket(url) as unknown as WebSocket);
+    // The jitter at its largest: waits of 1 s, then 2 s.
+    new Live(client, () => {}, () => {}, (url) => new FakeSocket(url) as unknown as WebSocket, () => 1);
     // No token: nothing to connect with; it tries again later, further apart.
     await vi.advanceTimersByTimeAsync(0);
     expect(client.accessToken).toHaveBeenCalledTimes(1);

@@ -37,6 +37,7 @@ export class Live {
     private readonly onEvent: (e: LiveEvent) => void,
     private readonly onState: (s: LiveState) => void,
     private readonly makeSocket: (url: string) => WebSocket = (url) => new WebSocket(url),
+    private readonly random: () => number = Math.random,
   ) {
     void this.connect();
   }
@@ -86,7 +87,7 @@ export class Live {
   private retry() {
     if (this.stopped) return;
     this.set("closed");
-    this.timer = window.setTimeout(() => void this.connect(), backoff(this.attempt++));
+    this.timer = window.setTimeout(() => void this.connect(), backoff(this.attempt++, this.random));
   }
 
   close() {
