@@ -20,6 +20,9 @@ func main() {
 
 func run() error {
 	shell.LimitMemory()
+	if err := shell.PrepareWebView(); err != nil {
+		return err
+	}
 	cfg, err := loadConfig(os.Getenv)
 	if err != nil {
 		return err

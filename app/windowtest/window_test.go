@@ -261,6 +261,12 @@ func TestDesktopWindow(t *testing.T) {
 	time.Sleep(16 * time.Second)
 	own, children := residentMemory(cmd.Process.Pid)
 	t.Logf("memory after sign-in: the app %v; WebKit's web and network processes %v; together %v", own, children, own.add(children))
+	// The app's own process draws without OpenGL: no Mesa driver in it.
+	if maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", cmd.Process.Pid)); err != nil {
+		t.Fatal(err)
+	} else if m := regexp.MustCompile(`\S*(libLLVM|_dri\.so|libEGL_mesa)\S*`).Find(maps); m != nil {
+		t.Errorf("the app's process loaded %s: OpenGL was started in it", m)
+	}
 	if info, err := os.Stat(app); err == nil {
 		t.Logf("binary %s: %.1f MB", app, float64(info.Size())/(1<<20))
 	}
