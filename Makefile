@@ -24,7 +24,7 @@ LINUX_TAGS   := $(DESKTOP_TAGS),webkit2_41
 MSI          := $(BIN)/HealthHub-$(VERSION).msi
 
 .PHONY: help run serve build test ui ui-test e2e ui-bench lint bench fuzz clean check-go check-node check-chromium \
-	check-desktop-deps desktop desktop-windows desktop-test msi msi-test deb
+	check-desktop-deps check-window-deps desktop desktop-windows desktop-test desktop-bench msi msi-test deb
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -98,12 +98,19 @@ desktop-windows: check-go ui ## cross-compile bin/HealthHub.exe for Windows with
 
 # A real window under Xvfb: start standalone with a new data folder, wait
 # for the sign-in page, sign in through the window, see the assistant page.
-desktop-test: desktop build ## run the desktop app under Xvfb and drive its window; screenshots go to .desktop-test/
+WINDOW_TEST := HEALTHHUB_DESKTOP_BINARY=$(CURDIR)/$(BIN)/healthhub HEALTHHUB_SERVER_BINARY=$(CURDIR)/$(BIN)/healthhubd \
+	xvfb-run -a -s '-screen 0 1280x900x24' dbus-run-session -- $(GO) test -tags desktopwindow
+
+check-window-deps:
 	@command -v xvfb-run >/dev/null && command -v xdotool >/dev/null && command -v import >/dev/null && command -v dbus-run-session >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends xvfb xauth xdotool imagemagick dbus-daemon dbus-x11; }
-	HEALTHHUB_DESKTOP_BINARY=$(CURDIR)/$(BIN)/healthhub HEALTHHUB_SERVER_BINARY=$(CURDIR)/$(BIN)/healthhubd HEALTHHUB_DESKTOP_OUT=$(CURDIR)/.desktop-test \
-	  xvfb-run -a -s '-screen 0 1280x900x24' dbus-run-session -- $(GO) test -count=1 -tags desktopwindow -run TestDesktopWindow -v ./app/windowtest
+
+desktop-test: desktop build check-window-deps ## run the desktop app under Xvfb and drive its window; screenshots go to .desktop-test/
+	HEALTHHUB_DESKTOP_OUT=$(CURDIR)/.desktop-test $(WINDOW_TEST) -count=1 -run TestDesktopWindow -v ./app/windowtest
+
+desktop-bench: desktop build check-window-deps ## print the desktop app's cold start to its sign-in page under Xvfb (DESKTOP_LAUNCHES, default 20)
+	$(WINDOW_TEST) -run '^$$' -bench ColdStart -benchtime $(or $(DESKTOP_LAUNCHES),20)x ./app/windowtest
 
 # The Windows installer: wixl from the WiX source, the binary and the MSI
 # signed with osslsigncode when SIGN_PFX (and SIGN_PASSWORD) name a
@@ -131,7 +138,7 @@ lint: check-go ## static checks
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
 
-bench: check-go ui-bench ## print throughput and latency figures for each engine, and the web UI's
+bench: check-go ui-bench desktop-bench ## print throughput and latency figures for each engine, the web UI's and the desktop app's
 	@[ -n "$$HEALTHHUB_TEST_DATABASE_URL" ] || echo "PostgreSQL figures need HEALTHHUB_TEST_DATABASE_URL (or a PostgreSQL on 127.0.0.1:5432 with a database 'test')"
 	$(GO) run ./backend/cmd/healthhub-bench
 

@@ -51,7 +51,7 @@ func (l *appLog) read(r io.Reader, echo io.Writer) {
 }
 
 // wait returns the first line matching re, waiting up to d.
-func (l *appLog) wait(t *testing.T, re *regexp.Regexp, d time.Duration) []string {
+func (l *appLog) wait(t testing.TB, re *regexp.Regexp, d time.Duration) []string {
 	t.Helper()
 	deadline := time.After(d)
 	for {

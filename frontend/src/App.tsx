@@ -4,27 +4,57 @@ import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-route
 import { Client, type TokenStore } from "./api/client";
 import { desktop, type DesktopConnection } from "./desktop";
 import { SessionProvider, useSession } from "./auth/session";
-import { AuditPage } from "./admin/AuditPage";
-import { KnowledgePage } from "./admin/KnowledgePage";
-import { UsersPage } from "./admin/UsersPage";
-import { AssistantPage } from "./assistant/AssistantPage";
 import { Shell } from "./components/Shell";
-import { AppointmentsPage } from "./portal/AppointmentsPage";
-import { BookPage } from "./portal/BookPage";
-import { HoursPage } from "./portal/HoursPage";
-import { RecordPage } from "./portal/RecordPage";
-import { SchedulePage } from "./portal/SchedulePage";
-import { ClinicDayPage } from "./staff/ClinicDayPage";
-import { PatientsPage } from "./staff/PatientsPage";
-import { HomePage } from "./pages/HomePage";
 import { t } from "./i18n";
 import { LoginPage } from "./pages/LoginPage";
-import { RegisterPage } from "./pages/RegisterPage";
-import { SetupPage } from "./pages/SetupPage";
 
-// Pages few people open load when first visited, keeping the first page small.
-const ProvidersPage = lazy(() => import("./admin/ProvidersPage").then((m) => ({ default: m.ProvidersPage })));
-const FiguresPage = lazy(() => import("./admin/FiguresPage").then((m) => ({ default: m.FiguresPage })));
+// The sign-in page comes with the first script; every other page is a
+// script of its own, fetched once the sign-in page is up (preloadPages) or
+// when first opened. The window is usable sooner, and in a browser the
+// pages have arrived while the user types.
+const pages = {
+  HomePage: () => import("./pages/HomePage").then((m) => ({ default: m.HomePage })),
+  AssistantPage: () => import("./assistant/AssistantPage").then((m) => ({ default: m.AssistantPage })),
+  BookPage: () => import("./portal/BookPage").then((m) => ({ default: m.BookPage })),
+  RecordPage: () => import("./portal/RecordPage").then((m) => ({ default: m.RecordPage })),
+  HoursPage: () => import("./portal/HoursPage").then((m) => ({ default: m.HoursPage })),
+  AppointmentsPage: () => import("./portal/AppointmentsPage").then((m) => ({ default: m.AppointmentsPage })),
+  SchedulePage: () => import("./portal/SchedulePage").then((m) => ({ default: m.SchedulePage })),
+  PatientsPage: () => import("./staff/PatientsPage").then((m) => ({ default: m.PatientsPage })),
+  ClinicDayPage: () => import("./staff/ClinicDayPage").then((m) => ({ default: m.ClinicDayPage })),
+  KnowledgePage: () => import("./admin/KnowledgePage").then((m) => ({ default: m.KnowledgePage })),
+  AuditPage: () => import("./admin/AuditPage").then((m) => ({ default: m.AuditPage })),
+  UsersPage: () => import("./admin/UsersPage").then((m) => ({ default: m.UsersPage })),
+  ProvidersPage: () => import("./admin/ProvidersPage").then((m) => ({ default: m.ProvidersPage })),
+  FiguresPage: () => import("./admin/FiguresPage").then((m) => ({ default: m.FiguresPage })),
+  SetupPage: () => import("./pages/SetupPage").then((m) => ({ default: m.SetupPage })),
+  RegisterPage: () => import("./pages/RegisterPage").then((m) => ({ default: m.RegisterPage })),
+};
+const HomePage = lazy(pages.HomePage);
+const AssistantPage = lazy(pages.AssistantPage);
+const BookPage = lazy(pages.BookPage);
+const RecordPage = lazy(pages.RecordPage);
+const HoursPage = lazy(pages.HoursPage);
+const AppointmentsPage = lazy(pages.AppointmentsPage);
+const SchedulePage = lazy(pages.SchedulePage);
+const PatientsPage = lazy(pages.PatientsPage);
+const ClinicDayPage = lazy(pages.ClinicDayPage);
+const KnowledgePage = lazy(pages.KnowledgePage);
+const AuditPage = lazy(pages.AuditPage);
+const UsersPage = lazy(pages.UsersPage);
+const ProvidersPage = lazy(pages.ProvidersPage);
+const FiguresPage = lazy(pages.FiguresPage);
+const SetupPage = lazy(pages.SetupPage);
+const RegisterPage = lazy(pages.RegisterPage);
+
+/** preloadPages fetches every page's script, once the browser is idle. */
+export function preloadPages() {
+  const load = () => {
+    for (const page of Object.values(pages)) void page().catch(() => undefined);
+  };
+  if (typeof window.requestIdleCallback === "function") window.requestIdleCallback(load, { timeout: 2000 });
+  else window.setTimeout(load, 200);
+}
 
 /** App is the whole UI for one server. */
 export function App({ baseURL, connection, tokens }: { baseURL: string; connection?: DesktopConnection; tokens?: TokenStore }) {
@@ -37,13 +67,14 @@ export function App({ baseURL, connection, tokens }: { baseURL: string; connecti
           <RouteReporter />
           <Routes>
             <Route path="/login" element={<LoginRoute />} />
-            <Route path="/setup" element={<SetupPage />} />
+            <Route path="/setup" element={<Later><SetupPage /></Later>} />
             <Route path="/register" element={<RegisterRoute />} />
             <Route
               path="*"
               element={
                 <RequireUser>
                   <Shell server={connection?.server && connection.mode !== "standalone" ? new URL(connection.server).host : new URL(baseURL).host} connection={connection}>
+                    <Later>
                     <Routes>
                       <Route path="/" element={<HomePage />} />
                       <Route path="/assistant" element={<AssistantPage />} />
@@ -57,11 +88,12 @@ export function App({ baseURL, connection, tokens }: { baseURL: string; connecti
                       <Route path="/admin/knowledge" element={<KnowledgePage />} />
                       <Route path="/admin/audit" element={<AuditPage />} />
                       <Route path="/admin/users" element={<UsersPage />} />
-                      <Route path="/admin/assistant" element={<Later><ProvidersPage /></Later>} />
-                      <Route path="/admin/figures" element={<Later><FiguresPage /></Later>} />
+                      <Route path="/admin/assistant" element={<ProvidersPage />} />
+                      <Route path="/admin/figures" element={<FiguresPage />} />
                       <Route path="/assistant/:id" element={<AssistantPage />} />
                       <Route path="*" element={<Navigate to="/" replace />} />
                     </Routes>
+                    </Later>
                   </Shell>
                 </RequireUser>
               }
@@ -73,7 +105,7 @@ export function App({ baseURL, connection, tokens }: { baseURL: string; connecti
   );
 }
 
-/** Later shows a page loaded on first use, with a note while it arrives. */
+/** Later shows a page whose script is still arriving as a short note. */
 function Later({ children }: { children: React.ReactNode }) {
   return <Suspense fallback={<p className="muted">{t("admin.loading")}</p>}>{children}</Suspense>;
 }
@@ -90,13 +122,17 @@ function RouteReporter() {
 function LoginRoute() {
   const { user, loading } = useSession();
   const from = (useLocation().state as { from?: string } | null)?.from ?? "/";
+  const signingIn = !loading && !user;
+  useEffect(() => {
+    if (signingIn) preloadPages();
+  }, [signingIn]);
   if (loading) return null;
   return user ? <Navigate to={from} replace /> : <LoginPage />;
 }
 
 function RegisterRoute() {
   const { user } = useSession();
-  return user ? <Navigate to="/" replace /> : <RegisterPage />;
+  return user ? <Navigate to="/" replace /> : <Later><RegisterPage /></Later>;
 }
 
 function RequireUser({ children }: { children: React.ReactNode }) {
