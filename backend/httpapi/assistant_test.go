@@ -284,7 +284,7 @@ func TestStreamedChatOverSSEAndWebSocket(t *testing.T) {
 						}
 					}
 					if strings.Join(pieces, "|") != strings.Join(answerPieces, "|") {
-						t.Fatalf("deltas %q, want each piece once: %q", pieces, answerPieces)
+						t.Fatalf("deltas %q, want each piece once: %q; last event %+v", pieces, answerPieces, evs[len(evs)-1])
 					}
 					if order[0] != "start" || order[1] != "citations" || order[len(order)-1] != "done" {
 						t.Fatalf("event order %v, last %v", order, evs[len(evs)-1].Data)

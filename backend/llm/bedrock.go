@@ -1,14 +1,19 @@
 package llm
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/transport/http/protocol/restjson1"
 )
 
 // ConverseStreamer is the part of the Bedrock runtime client the provider
@@ -42,17 +47,16 @@ func (b *Bedrock) Stream(ctx context.Context, req Request, emit func(string) err
 	if req.MaxTokens > 0 {
 		in.InferenceConfig = &types.InferenceConfiguration{MaxTokens: aws.Int32(int32(req.MaxTokens))}
 	}
-	client := b.client
-	if c, ok := client.(interface{ Options() bedrockruntime.Options }); ok {
-		// A client of its own for each stream: the SDK's client keeps one
-		// event-stream decoder, with one payload buffer, for all of its
-		// streams, so concurrent answers raced on it (seen under the race
-		// detector, and as answers failing mid-way with "decode event").
-		// A new client costs no I/O and shares the HTTP client and
-		// credentials.
-		client = bedrockruntime.New(c.Options())
-	}
-	out, err := client.ConverseStream(ctx, in)
+	out, err := b.client.ConverseStream(ctx, in, func(o *bedrockruntime.Options) {
+		// A codec of its own for each stream. The SDK keeps the
+		// event-stream decoder, with its payload buffer, in the client's
+		// protocol, which all of the client's streams share, so concurrent
+		// answers raced on it (seen under the race detector). A new protocol
+		// for the call costs no I/O; the streams still share the client's
+		// HTTP connections.
+		o.Protocol = restjson1.New(schemas.AmazonBedrockFrontendService)
+		o.HTTPClient = ownBody{o.HTTPClient}
+	})
 	if err != nil {
 		return Result{}, bedrockError(err)
 	}
@@ -85,6 +89,31 @@ func (b *Bedrock) Stream(ctx context.Context, req Request, emit func(string) err
 		return res, &Error{Retryable: true, Message: "The language model's answer was cut off"}
 	}
 	return res, nil
+}
+
+// ownBody sends a copy of the request body, which the transport alone
+// closes. The SDK closes the body it built as soon as the response headers
+// are in, while net/http may still be reading it (it reads once more after
+// the last byte to see that nothing follows); that read then fails and the
+// transport closes the connection, under the answer being streamed on it:
+// answers failed mid-way with "decode event: … use of closed network
+// connection" (aws/aws-sdk-go-v2#2737).
+type ownBody struct{ next bedrockruntime.HTTPClient }
+
+func (c ownBody) Do(req *http.Request) (*http.Response, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return c.next.Do(req)
+	}
+	b, err := io.ReadAll(req.Body)
+	req.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	r := req.Clone(req.Context())
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	r.ContentLength = int64(len(b))
+	return c.next.Do(r)
 }
 
 func bedrockError(err error) error {
