@@ -4,6 +4,7 @@ package windowtest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -46,7 +47,7 @@ func BenchmarkColdStart(b *testing.B) {
 		// A new settings folder each time: no window size or session from
 		// the launch before.
 		cmd.Env = append(os.Environ(), "HEALTHHUB_DATA_DIR="+dataDir, "HEALTHHUB_DESKTOP_MODE=standalone",
-			"HEALTHHUB_DESKTOP_CONFIG_DIR="+filepath.Join(root, "config", string(rune('a'+i%26)), time.Now().Format("150405.000000")))
+			"HEALTHHUB_DESKTOP_CONFIG_DIR="+filepath.Join(root, fmt.Sprintf("config-%d", i)))
 		stderr, _ := cmd.StderrPipe()
 		cmd.Stdout = io.Discard
 		log := &appLog{added: make(chan struct{}, 1)}
