@@ -1,0 +1,43 @@
+import { formatDate, formatDateTime, formatTime, showsZone, viewerZone, zoneLabel } from "./time";
+
+// An instant whose wall clock differs by zone: 08:30 UTC is 17:30 in Tokyo
+// and 03:30 in New York.
+const instant = "2026-12-07T08:30:00Z";
+const elsewhere = viewerZone() === "Asia/Tokyo" ? "America/New_York" : "Asia/Tokyo";
+const elsewhereClock = elsewhere === "Asia/Tokyo" ? /(17|0?5):30/ : /0?3:30/;
+
+describe("time", () => {
+  it("shows a time in another zone on that zone's clock, with the zone named", () => {
+    const shown = formatTime(instant, elsewhere);
+    expect(shown).toMatch(elsewhereClock);
+    expect(shown).toContain(zoneLabel(elsewhere, new Date(instant)));
+    expect(zoneLabel(elsewhere, new Date(instant))).not.toBe("");
+    expect(formatDateTime(instant, elsewhere)).toContain(zoneLabel(elsewhere, new Date(instant)));
+  });
+
+  it("names no zone when the time is in the viewer's own zone or has none", () => {
+    const own = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" }).format(new Date(instant));
+    expect(formatTime(instant, viewerZone())).toBe(own);
+    expect(formatTime(instant)).toBe(own);
+    expect(formatTime(instant, null)).toBe(own);
+    expect(zoneLabel(viewerZone())).toBe("");
+    expect(showsZone(viewerZone())).toBe(false);
+  });
+
+  it("treats an unknown zone as none rather than failing", () => {
+    expect(showsZone("Not/AZone")).toBe(false);
+    expect(formatTime(instant, "Not/AZone")).toBe(formatTime(instant));
+  });
+
+  it("gives the day in the zone, which can be another day than the viewer's", () => {
+    // 23:30 UTC on the 7th is already the 8th in Tokyo.
+    const late = "2026-12-07T23:30:00Z";
+    expect(formatDate(late, "Asia/Tokyo")).toBe(
+      new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", year: "numeric", timeZone: "Asia/Tokyo" }).format(new Date(late)),
+    );
+  });
+
+  it("shows nothing for a time it cannot read", () => {
+    expect(formatDateTime("not a time", elsewhere)).toBe("");
+  });
+});

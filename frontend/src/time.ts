@@ -1,0 +1,69 @@
+// Times in the UI: one place that turns an RFC 3339 instant into words.
+// A time belongs to a zone (a doctor's hours, the clinic's day). When that
+// zone is not the viewer's own, the time is shown in that zone and says so
+// ("09:00 CET"), so a patient abroad or a workstation set to UTC never reads
+// a clinic time as their own. Without a zone, times are the viewer's.
+
+/** viewerZone is the IANA time zone of this browser or desktop window. */
+export function viewerZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+}
+
+/** showsZone is true when times in zone need their zone named: it is not the viewer's. */
+export function showsZone(zone: string | undefined | null): zone is string {
+  return !!zone && validZone(zone) && zone !== viewerZone();
+}
+
+const formats = new Map<string, Intl.DateTimeFormat>();
+
+function validZone(zone: string): boolean {
+  try {
+    cached("probe", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function cached(kind: string, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  const key = `${kind}|${options.timeZone ?? ""}|${options.timeZoneName ?? ""}`;
+  let f = formats.get(key);
+  if (!f) {
+    f = new Intl.DateTimeFormat(undefined, options);
+    formats.set(key, f);
+  }
+  return f;
+}
+
+const timeOnly: Intl.DateTimeFormatOptions = { hour: "2-digit", minute: "2-digit" };
+const dateAndTime: Intl.DateTimeFormatOptions = { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" };
+const dateOnly: Intl.DateTimeFormatOptions = { weekday: "short", day: "numeric", month: "short", year: "numeric" };
+
+function format(kind: string, base: Intl.DateTimeFormatOptions, iso: string | Date, zone?: string | null): string {
+  const at = typeof iso === "string" ? new Date(iso) : iso;
+  if (Number.isNaN(at.getTime())) return "";
+  const options: Intl.DateTimeFormatOptions = showsZone(zone) ? { ...base, timeZone: zone, timeZoneName: "short" } : { ...base };
+  return cached(kind, options).format(at);
+}
+
+/** formatTime is "09:30", or "09:30 CET" when zone is not the viewer's (the time is then zone's wall clock). */
+export const formatTime = (iso: string | Date, zone?: string | null) => format("time", timeOnly, iso, zone);
+
+/** formatDateTime is "Mon 7 Dec, 09:30", with the zone named when it is not the viewer's. */
+export const formatDateTime = (iso: string | Date, zone?: string | null) => format("datetime", dateAndTime, iso, zone);
+
+/** formatDate is the day of an instant in zone ("Mon 7 Dec 2026"); a day has no zone name. */
+export function formatDate(iso: string | Date, zone?: string | null): string {
+  const at = typeof iso === "string" ? new Date(iso) : iso;
+  if (Number.isNaN(at.getTime())) return "";
+  return cached("date", showsZone(zone) ? { ...dateOnly, timeZone: zone } : dateOnly).format(at);
+}
+
+/** zoneLabel names zone briefly as it reads at a moment ("CET", "GMT+1"); "" when it is the viewer's zone. */
+export function zoneLabel(zone: string | undefined | null, at: Date = new Date()): string {
+  if (!showsZone(zone)) return "";
+  const part = cached("zone", { timeZone: zone, timeZoneName: "short" })
+    .formatToParts(at)
+    .find((p) => p.type === "timeZoneName");
+  return part?.value ?? zone;
+}
