@@ -47,6 +47,11 @@ type AuditEvent struct {
 	Detail       string    `json:"detail"`
 	PrevHash     string    `json:"prev_hash"`
 	Hash         string    `json:"hash"`
+	// Names of the actor and the patient, joined in by ListAudit when the
+	// log is read. They are not part of the chain: an account or record
+	// renamed later shows its current name, and the hash never covers them.
+	ActorName   string `json:"actor_name,omitempty"`
+	PatientName string `json:"patient_name,omitempty"`
 }
 
 // canonicalAudit fixes the field order and time format that the hash covers.
@@ -121,7 +126,8 @@ type AuditFilter struct {
 type AuditStore interface {
 	// AppendAudit chains and stores events in one transaction, in order.
 	AppendAudit(ctx context.Context, events []*AuditEvent) error
-	// ListAudit returns matching events, newest first.
+	// ListAudit returns matching events, newest first, with the actor's and
+	// the patient's current names.
 	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
 	// ScanAudit returns up to limit events with Seq > afterSeq, oldest first.
 	ScanAudit(ctx context.Context, afterSeq int64, limit int) ([]*AuditEvent, error)

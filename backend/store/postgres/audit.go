@@ -54,12 +54,25 @@ func scanAudit(row pgx.Row) (*domain.AuditEvent, error) {
 	return &e, nil
 }
 
-func (db *DB) queryAudit(ctx context.Context, q string, args ...any) ([]*domain.AuditEvent, error) {
+// scanNamedAudit reads the chain's columns followed by the actor's and the
+// patient's names.
+func scanNamedAudit(row pgx.Row) (*domain.AuditEvent, error) {
+	var e domain.AuditEvent
+	if err := row.Scan(&e.Seq, &e.ID, &e.Time, &e.ActorID, &e.ActorRole, &e.Action, &e.ResourceType, &e.ResourceID,
+		&e.PatientID, &e.Outcome, &e.SourceIP, &e.UserAgent, &e.RequestID, &e.Detail, &e.PrevHash, &e.Hash,
+		&e.ActorName, &e.PatientName); err != nil {
+		return nil, err
+	}
+	e.Time = e.Time.UTC()
+	return &e, nil
+}
+
+func (db *DB) queryAudit(ctx context.Context, scan func(pgx.Row) (*domain.AuditEvent, error), q string, args ...any) ([]*domain.AuditEvent, error) {
 	rows, err := db.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, mapErr(err, "query audit")
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*domain.AuditEvent, error) { return scanAudit(r) })
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*domain.AuditEvent, error) { return scan(r) })
 	return out, mapErr(err, "query audit")
 }
 
@@ -68,15 +81,21 @@ func (db *DB) ListAudit(ctx context.Context, f domain.AuditFilter) ([]*domain.Au
 	if limit <= 0 {
 		limit = 100
 	}
-	return db.queryAudit(ctx, `SELECT `+auditColumns+` FROM audit_events
-		WHERE ($1 = '' OR patient_id = $1)
-		  AND ($2 = '' OR actor_id = $2)
-		  AND ($3 = '' OR action = $3)
-		  AND ($4 = '' OR resource_type = $4)
-		  AND ($5::timestamptz IS NULL OR time >= $5)
-		  AND ($6::timestamptz IS NULL OR time < $6)
-		  AND ($7 = 0 OR seq < $7)
-		ORDER BY seq DESC LIMIT $8`,
+	// The names are joined in at read time; they are not chained.
+	return db.queryAudit(ctx, scanNamedAudit, `SELECT e.seq, e.id, e.time, e.actor_id, e.actor_role, e.action, e.resource_type,
+			e.resource_id, e.patient_id, e.outcome, e.source_ip, e.user_agent, e.request_id, e.detail, e.prev_hash, e.hash,
+			COALESCE(u.name, ''), COALESCE(p.name, '')
+		FROM audit_events e
+		LEFT JOIN users u ON u.id = e.actor_id
+		LEFT JOIN patients p ON p.id = e.patient_id AND e.patient_id <> ''
+		WHERE ($1 = '' OR e.patient_id = $1)
+		  AND ($2 = '' OR e.actor_id = $2)
+		  AND ($3 = '' OR e.action = $3)
+		  AND ($4 = '' OR e.resource_type = $4)
+		  AND ($5::timestamptz IS NULL OR e.time >= $5)
+		  AND ($6::timestamptz IS NULL OR e.time < $6)
+		  AND ($7 = 0 OR e.seq < $7)
+		ORDER BY e.seq DESC LIMIT $8`,
 		f.PatientID, f.ActorID, f.Action, f.ResourceType, nullTime(f.From), nullTime(f.To), f.BeforeSeq, limit)
 }
 
@@ -84,7 +103,7 @@ func (db *DB) ScanAudit(ctx context.Context, afterSeq int64, limit int) ([]*doma
 	if limit <= 0 {
 		limit = 1000
 	}
-	return db.queryAudit(ctx, `SELECT `+auditColumns+` FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`, afterSeq, limit)
+	return db.queryAudit(ctx, scanAudit, `SELECT `+auditColumns+` FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`, afterSeq, limit)
 }
 
 func (db *DB) AuditHead(ctx context.Context) (int64, string, error) {

@@ -56,7 +56,30 @@ func scanAudit(row interface{ Scan(...any) error }) (*domain.AuditEvent, error) 
 	return &e, err
 }
 
-func (db *DB) queryAudit(ctx context.Context, q string, args ...any) ([]*domain.AuditEvent, error) {
+// namedAuditColumns are the chain's columns of e followed by the actor's
+// and the patient's names (empty when the account or record is unknown).
+var namedAuditColumns = `e.` + strings.ReplaceAll(auditColumns, `, `, `, e.`) + `, COALESCE(u.name, ''), COALESCE(p.name, '')`
+
+// namedAuditFrom joins the names in at read time; they are not chained.
+const namedAuditFrom = ` FROM audit_events e
+	LEFT JOIN users u ON u.id = e.actor_id
+	LEFT JOIN patients p ON p.id = e.patient_id AND e.patient_id <> ''`
+
+// scanNamedAudit reads a row of namedAuditColumns.
+func scanNamedAudit(row interface{ Scan(...any) error }) (*domain.AuditEvent, error) {
+	var e domain.AuditEvent
+	var t string
+	if err := row.Scan(&e.Seq, &e.ID, &t, &e.ActorID, &e.ActorRole, &e.Action, &e.ResourceType, &e.ResourceID,
+		&e.PatientID, &e.Outcome, &e.SourceIP, &e.UserAgent, &e.RequestID, &e.Detail, &e.PrevHash, &e.Hash,
+		&e.ActorName, &e.PatientName); err != nil {
+		return nil, err
+	}
+	var err error
+	e.Time, err = parseTime(t)
+	return &e, err
+}
+
+func (db *DB) queryAudit(ctx context.Context, scan func(interface{ Scan(...any) error }) (*domain.AuditEvent, error), q string, args ...any) ([]*domain.AuditEvent, error) {
 	rows, err := db.reader.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, mapErr(err, "query audit")
@@ -64,7 +87,7 @@ func (db *DB) queryAudit(ctx context.Context, q string, args ...any) ([]*domain.
 	defer rows.Close()
 	var out []*domain.AuditEvent
 	for rows.Next() {
-		e, err := scanAudit(rows)
+		e, err := scan(rows)
 		if err != nil {
 			return nil, mapErr(err, "scan audit event")
 		}
@@ -81,37 +104,37 @@ func (db *DB) ListAudit(ctx context.Context, f domain.AuditFilter) ([]*domain.Au
 		args = append(args, v)
 	}
 	if f.PatientID != "" {
-		add(`patient_id = ?`, f.PatientID)
+		add(`e.patient_id = ?`, f.PatientID)
 	}
 	if f.ActorID != "" {
-		add(`actor_id = ?`, f.ActorID)
+		add(`e.actor_id = ?`, f.ActorID)
 	}
 	if f.Action != "" {
-		add(`action = ?`, f.Action)
+		add(`e.action = ?`, f.Action)
 	}
 	if f.ResourceType != "" {
-		add(`resource_type = ?`, f.ResourceType)
+		add(`e.resource_type = ?`, f.ResourceType)
 	}
 	if !f.From.IsZero() {
-		add(`time >= ?`, fmtTime(f.From))
+		add(`e.time >= ?`, fmtTime(f.From))
 	}
 	if !f.To.IsZero() {
-		add(`time < ?`, fmtTime(f.To))
+		add(`e.time < ?`, fmtTime(f.To))
 	}
 	if f.BeforeSeq > 0 {
-		add(`seq < ?`, f.BeforeSeq)
+		add(`e.seq < ?`, f.BeforeSeq)
 	}
-	q := `SELECT ` + auditColumns + ` FROM audit_events`
+	q := `SELECT ` + namedAuditColumns + namedAuditFrom
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	q += ` ORDER BY seq DESC LIMIT ?`
+	q += ` ORDER BY e.seq DESC LIMIT ?`
 	args = append(args, limitOr(f.Limit, 100))
-	return db.queryAudit(ctx, q, args...)
+	return db.queryAudit(ctx, scanNamedAudit, q, args...)
 }
 
 func (db *DB) ScanAudit(ctx context.Context, afterSeq int64, limit int) ([]*domain.AuditEvent, error) {
-	return db.queryAudit(ctx, `SELECT `+auditColumns+` FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`,
+	return db.queryAudit(ctx, scanAudit, `SELECT `+auditColumns+` FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`,
 		afterSeq, limitOr(limit, 1000))
 }
 

@@ -34,6 +34,7 @@ func Run(t *testing.T, e Engine) {
 		{"AuditConcurrentAppends", testAuditConcurrent},
 		{"AuditAppendOnly", testAuditAppendOnly},
 		{"AuditFilters", testAuditFilters},
+		{"AuditNames", testAuditNames},
 		{"MigrateIsIdempotent", testMigrateIdempotent},
 		{"NewerSchemaRefused", testNewerSchemaRefused},
 	}
