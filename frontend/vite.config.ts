@@ -14,5 +14,15 @@ export default defineConfig({
   plugins: [react(), keepDist()],
   build: { outDir: "dist", emptyOutDir: true, sourcemap: false },
   server: { proxy: { "/api": { target: "http://127.0.0.1:8080", ws: true } } },
-  test: { environment: "jsdom", globals: true, include: ["src/**/*.test.{ts,tsx}"], setupFiles: ["src/test-setup.ts"] },
+  // A test waits on conditions, never on the clock: the deadlines are
+  // generous so that a busy machine (two cores, other builds) slows a run
+  // without failing it, and only a real failure ever reaches them.
+  test: {
+    environment: "jsdom",
+    globals: true,
+    include: ["src/**/*.test.{ts,tsx}"],
+    setupFiles: ["src/test-setup.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
 });
