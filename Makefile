@@ -23,7 +23,7 @@ DESKTOP_TAGS := desktop,production
 LINUX_TAGS   := $(DESKTOP_TAGS),webkit2_41
 MSI          := $(BIN)/HealthHub-$(VERSION).msi
 
-.PHONY: help run serve build test ui ui-test e2e ui-bench lint bench fuzz clean check-go check-node check-chromium \
+.PHONY: help run serve build test check go-test gofmt-check ui ui-test e2e ui-bench lint bench fuzz clean check-go check-node check-chromium \
 	check-desktop-deps check-window-deps desktop desktop-windows desktop-test desktop-bench msi msi-test deb
 
 help: ## list the targets
@@ -127,16 +127,32 @@ deb: desktop build ## build the Linux packages: the desktop app and healthhubd w
 build: check-go ui ## build bin/healthhubd with the web UI in it
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/healthhubd ./backend/cmd/healthhubd
 
-test: check-go ui-test e2e desktop-test msi-test ## vet, check formatting and run every test: Go (race detector), the web UI's unit and browser tests
+# The Go checks and tests come first, so a failure in the web UI or the
+# desktop window never hides theirs.
+test: go-test ui-test e2e desktop-test msi-test ## vet, check formatting and run every test: Go (race detector), the web UI's unit and browser tests, the desktop window, the MSI
+
+gofmt-check:
 	@unformatted=$$(gofmt -l app backend frontend 2>/dev/null); if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted" >&2; exit 1; fi
+
+go-test: check-go gofmt-check
 	$(GO) vet ./...
 	@if [ -n "$$HEALTHHUB_TEST_DATABASE_URL" ]; then echo "store tests run on SQLite and on PostgreSQL"; else echo "store tests run on SQLite only (set HEALTHHUB_TEST_DATABASE_URL to add PostgreSQL)"; fi
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-lint: check-go ## static checks
-	@unformatted=$$(gofmt -l app backend frontend 2>/dev/null); if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted" >&2; exit 1; fi
+# The inner loop: formatting, vet and the Go tests with the race detector,
+# on SQLite only and with -short (the slowest tests skip their long parts).
+# make test runs them all.
+check: check-go gofmt-check ## quick checks while working: gofmt, vet, Go tests (race detector, SQLite only, -short)
 	$(GO) vet ./...
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+	env -u HEALTHHUB_TEST_DATABASE_URL $(GO) test -race -short -count=1 -timeout 10m ./...
+
+# staticcheck 2026.2.2 (module version v0.8.2), the newest release,
+# understands Go 1.26.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+lint: check-go gofmt-check ## static checks: gofmt, vet, staticcheck
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 
 bench: check-go ui-bench desktop-bench ## print throughput and latency figures for each engine, the web UI's and the desktop app's
 	@[ -n "$$HEALTHHUB_TEST_DATABASE_URL" ] || echo "PostgreSQL figures need HEALTHHUB_TEST_DATABASE_URL (or a PostgreSQL on 127.0.0.1:5432 with a database 'test')"
