@@ -18,6 +18,8 @@ type NewAccount struct {
 	Password string      `json:"password"`
 	Name     string      `json:"name"`
 	Role     domain.Role `json:"role"`
+	// The profile of an account with the doctor role, made with it.
+	DoctorProfile
 }
 
 // NormalizeEmail validates an e-mail address and returns it lower-cased.
@@ -94,7 +96,12 @@ func (s *Service) validate(ctx context.Context, in NewAccount) (*domain.User, er
 }
 
 // CreateUser creates an account of any role (admins, and the command line).
+// A doctor's account is made with its doctor profile, so it can be booked.
 func (s *Service) CreateUser(ctx context.Context, in NewAccount) (*domain.User, error) {
+	if in.Role == domain.RoleDoctor {
+		u, _, err := s.CreateDoctor(ctx, in)
+		return u, err
+	}
 	u, err := s.validate(ctx, in)
 	if err != nil {
 		return nil, err
@@ -113,6 +120,9 @@ type UserPatch struct {
 	Password *string      `json:"password,omitempty"`
 	ResetMFA bool         `json:"reset_mfa,omitempty"`
 	Unlock   bool         `json:"unlock,omitempty"`
+	// The doctor profile made when the role changes to doctor and the
+	// account has none yet.
+	DoctorProfile
 }
 
 // UpdateUser applies an admin's change to an account. Disabling an account or
@@ -123,7 +133,7 @@ func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (*doma
 	if err != nil {
 		return nil, err
 	}
-	endSessions := false
+	endSessions, becomesDoctor := false, false
 	var changed []string
 	if p.Name != nil {
 		if u.Name, err = ValidateName(*p.Name); err != nil {
@@ -138,7 +148,7 @@ func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (*doma
 		if err := s.keepAnAdmin(ctx, u); err != nil {
 			return nil, err
 		}
-		u.Role, endSessions = *p.Role, true
+		u.Role, endSessions, becomesDoctor = *p.Role, true, *p.Role == domain.RoleDoctor
 		changed = append(changed, "role")
 	}
 	if p.Disabled != nil && *p.Disabled != u.Disabled {
@@ -174,7 +184,7 @@ func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (*doma
 		return nil, domain.Invalid("", "Nothing to change: send at least one of name, role, disabled, password, reset_mfa or unlock.")
 	}
 	u.UpdatedAt = s.now()
-	if err := s.store.UpdateUser(ctx, u); err != nil {
+	if err := s.saveUser(ctx, u, becomesDoctor, p.DoctorProfile); err != nil {
 		return nil, err
 	}
 	s.cache.forgetUser(u.ID)
@@ -184,6 +194,23 @@ func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (*doma
 		}
 	}
 	return u, s.record(ctx, audit.Event{Action: domain.ActionUpdate, ResourceType: "user", ResourceID: u.ID, Detail: "changed=" + strings.Join(changed, ",")})
+}
+
+// saveUser stores a changed account. An account that becomes a doctor and
+// has no doctor profile yet (it never was a doctor) gets one in the same
+// transaction.
+func (s *Service) saveUser(ctx context.Context, u *domain.User, becomesDoctor bool, profile DoctorProfile) error {
+	if becomesDoctor {
+		_, err := s.store.DoctorByUserID(ctx, u.ID)
+		if domain.IsCode(err, domain.ENOTFOUND) {
+			_, err = s.makeDoctor(ctx, u, profile)
+			return err
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return s.store.UpdateUser(ctx, u)
 }
 
 // keepAnAdmin refuses to take away the last active admin.

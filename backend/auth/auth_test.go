@@ -63,7 +63,11 @@ func newFixture(t *testing.T, mod func(*Config)) *fixture {
 
 func (f *fixture) user(t *testing.T, email string, role domain.Role) *domain.User {
 	t.Helper()
-	u, err := f.svc.CreateUser(domain.WithPrincipal(f.ctx, domain.System), NewAccount{Email: email, Password: "correct horse battery", Name: "Test Person", Role: role})
+	in := NewAccount{Email: email, Password: "correct horse battery", Name: "Test Person", Role: role}
+	if role == domain.RoleDoctor {
+		in.Specialization = "General practice"
+	}
+	u, err := f.svc.CreateUser(domain.WithPrincipal(f.ctx, domain.System), in)
 	if err != nil {
 		t.Fatal(err)
 	}

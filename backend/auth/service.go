@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"time"
 
@@ -46,6 +47,9 @@ type Config struct {
 	// SigningKey, when set, signs access tokens; otherwise a key is made once
 	// and kept, sealed, in the database so every replica shares it.
 	SigningKey []byte
+	// ClinicTimeZone is the default of the clinic's time zone setting
+	// (default: this machine's zone).
+	ClinicTimeZone string
 }
 
 func (c *Config) withDefaults() {
@@ -76,6 +80,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.RegistrationsPerIPPerHour == 0 {
 		c.RegistrationsPerIPPerHour = 20
+	}
+	if c.ClinicTimeZone == "" {
+		c.ClinicTimeZone = LocalTimeZone(os.Getenv)
 	}
 	if c.Argon2 == (Argon2Params{}) {
 		c.Argon2 = DefaultArgon2
@@ -140,7 +147,7 @@ func New(ctx context.Context, cfg Config, store domain.Store, rec Recorder, keys
 	}
 	s.settings = &settingsCache{store: store, now: now, defaults: Settings{
 		SelfRegistration: cfg.SelfRegistration, IdleTimeoutMinutes: int(cfg.IdleTimeout / time.Minute),
-		MFARequiredRoles: []domain.Role{},
+		MFARequiredRoles: []domain.Role{}, TimeZone: cfg.ClinicTimeZone,
 	}}
 	return s, nil
 }

@@ -3,7 +3,9 @@ package auth
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +21,9 @@ type Settings struct {
 	MFARequiredRoles []domain.Role `json:"mfa_required_roles"`
 	// IdleTimeoutMinutes ends a session after this long without activity.
 	IdleTimeoutMinutes int `json:"idle_timeout_minutes"`
+	// TimeZone is the clinic's IANA time zone: new doctors' hours are in it,
+	// and messages state times in it.
+	TimeZone string `json:"time_zone"`
 }
 
 // SettingsPatch changes some settings; nil fields are left as they are.
@@ -26,6 +31,7 @@ type SettingsPatch struct {
 	SelfRegistration   *bool          `json:"self_registration,omitempty"`
 	MFARequiredRoles   *[]domain.Role `json:"mfa_required_roles,omitempty"`
 	IdleTimeoutMinutes *int           `json:"idle_timeout_minutes,omitempty"`
+	TimeZone           *string        `json:"time_zone,omitempty"`
 }
 
 func (s Settings) requiresMFA(r domain.Role) bool { return slices.Contains(s.MFARequiredRoles, r) }
@@ -106,6 +112,12 @@ func (s *Service) UpdateSettings(ctx context.Context, patch SettingsPatch) (Sett
 		}
 		set.IdleTimeoutMinutes = m
 	}
+	if patch.TimeZone != nil {
+		if err := CheckTimeZone("time_zone", *patch.TimeZone); err != nil {
+			return Settings{}, err
+		}
+		set.TimeZone = *patch.TimeZone
+	}
 	b, _ := json.Marshal(set)
 	if err := s.store.PutSetting(ctx, settingsKey, string(b)); err != nil {
 		return Settings{}, err
@@ -115,4 +127,28 @@ func (s *Service) UpdateSettings(ctx context.Context, patch SettingsPatch) (Sett
 		return Settings{}, err
 	}
 	return set, nil
+}
+
+// ClinicTimeZone is the clinic's time zone setting.
+func (s *Service) ClinicTimeZone(ctx context.Context) (string, error) {
+	set, err := s.settings.get(ctx)
+	return set.TimeZone, err
+}
+
+// LocalTimeZone is the IANA name of this machine's time zone, the default
+// of the clinic's: the TZ variable when it names a zone, else the zone
+// /etc/localtime links to, else UTC.
+func LocalTimeZone(getenv func(string) string) string {
+	if tz := strings.TrimPrefix(getenv("TZ"), ":"); tz != "" && CheckTimeZone("", tz) == nil {
+		return tz
+	}
+	if target, err := os.Readlink("/etc/localtime"); err == nil {
+		if _, name, ok := strings.Cut(target, "zoneinfo/"); ok && CheckTimeZone("", name) == nil {
+			return name
+		}
+	}
+	if name := time.Local.String(); CheckTimeZone("", name) == nil {
+		return name
+	}
+	return "UTC"
 }

@@ -247,8 +247,12 @@ type ClinicStore interface {
 	Entry(ctx context.Context, patientID, entryID string) (*ClinicalEntry, error)
 	Entries(ctx context.Context, patientID, kind string) ([]*ClinicalEntry, error)
 
-	// CreateDoctor stores a doctor profile and its account together.
-	CreateDoctor(ctx context.Context, d *Doctor, account *User) error
+	// CreateDoctor stores a doctor profile together with its account and,
+	// when hours is not nil, its first hours, in one transaction. An account
+	// without an ID is created; one with an ID is updated to account (how an
+	// existing account becomes a doctor). A second profile for one account is
+	// a conflict.
+	CreateDoctor(ctx context.Context, d *Doctor, account *User, hours *Availability) error
 	DoctorByID(ctx context.Context, id string) (*Doctor, error)
 	DoctorByUserID(ctx context.Context, userID string) (*Doctor, error)
 	ListDoctors(ctx context.Context, specialization string) ([]*Doctor, error)

@@ -460,7 +460,7 @@ func TestRemindersAreCreatedOnceAndDelivered(t *testing.T) {
 		srv := r.relay()
 		doc := &domain.Doctor{Specialization: "General practice", CreatedAt: t0, UpdatedAt: t0}
 		docUser := &domain.User{Email: "dr.lee@example.org", Name: "Dr. Lee", Role: domain.RoleDoctor, PasswordHash: "h", CreatedAt: t0, UpdatedAt: t0}
-		if err := r.db.CreateDoctor(ctx, doc, docUser); err != nil {
+		if err := r.db.CreateDoctor(ctx, doc, docUser, nil); err != nil {
 			t.Fatal(err)
 		}
 		if err := r.db.PutAvailability(ctx, &domain.Availability{DoctorID: doc.ID, TimeZone: "Europe/Berlin", SlotMinutes: 30, HorizonDays: 30, UpdatedAt: t0}); err != nil {

@@ -3,58 +3,45 @@ package portal
 import (
 	"context"
 	"sort"
-	"time"
 
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/auth"
 	"github.com/healthhub/healthhub/backend/domain"
 )
 
-// NewDoctor creates a doctor's account and profile.
+// NewDoctor creates a doctor's account and profile, or the profile of an
+// existing doctor account that has none (then the password is not used).
 type NewDoctor struct {
-	Email           string   `json:"email"`
-	Password        string   `json:"password"`
-	Name            string   `json:"name"`
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Name     string `json:"name"`
+	// The profile (see auth.DoctorProfile).
 	Specialization  string   `json:"specialization"`
+	TimeZone        string   `json:"time_zone,omitempty"`
 	Qualifications  []string `json:"qualifications,omitempty"`
 	LicenseNumber   string   `json:"license_number,omitempty"`
 	YearsExperience int      `json:"years_experience,omitempty"`
 }
 
-// CreateDoctor stores the account and the profile in one transaction.
+func (in NewDoctor) profile() auth.DoctorProfile {
+	return auth.DoctorProfile{Specialization: in.Specialization, TimeZone: in.TimeZone, Qualifications: in.Qualifications,
+		LicenseNumber: in.LicenseNumber, YearsExperience: in.YearsExperience}
+}
+
+// CreateDoctor makes a bookable doctor: a new account with its profile, or,
+// for the e-mail of a doctor account made without a profile, that profile.
+// An e-mail with a profile already, or of another role, is a conflict that
+// says what to do instead.
 func (s *Service) CreateDoctor(ctx context.Context, in NewDoctor) (*domain.Doctor, error) {
-	spec, err := text("specialization", in.Specialization, 100, true, false)
-	if err != nil {
+	existing, err := s.accounts.DoctorAccountByEmail(ctx, in.Email)
+	switch {
+	case err == nil:
+		return s.accounts.CompleteDoctorProfile(ctx, existing.ID, in.profile())
+	case !domain.IsCode(err, domain.ENOTFOUND):
 		return nil, err
 	}
-	if len(in.Qualifications) > 20 {
-		return nil, domain.Invalid("qualifications", "List at most 20 qualifications.")
-	}
-	quals := make([]string, 0, len(in.Qualifications))
-	for i, q := range in.Qualifications {
-		v, err := text(fieldAt("qualifications", i, "value"), q, 200, true, false)
-		if err != nil {
-			return nil, err
-		}
-		quals = append(quals, v)
-	}
-	license, err := text("license_number", in.LicenseNumber, 64, false, false)
-	if err != nil {
-		return nil, err
-	}
-	if in.YearsExperience < 0 || in.YearsExperience > 80 {
-		return nil, domain.Invalid("years_experience", "Years of experience must be between 0 and 80.")
-	}
-	account, err := s.accounts.PrepareAccount(ctx, auth.NewAccount{Email: in.Email, Password: in.Password, Name: in.Name, Role: domain.RoleDoctor})
-	if err != nil {
-		return nil, err
-	}
-	now := s.now()
-	d := &domain.Doctor{Specialization: spec, Qualifications: quals, LicenseNumber: license, YearsExperience: in.YearsExperience, CreatedAt: now, UpdatedAt: now}
-	if err := s.store.CreateDoctor(ctx, d, account); err != nil {
-		return nil, err
-	}
-	return d, s.audit.Record(ctx, audit.Event{Action: domain.ActionCreate, ResourceType: "doctor", ResourceID: d.ID, Detail: "account=" + d.UserID})
+	_, d, err := s.accounts.CreateDoctor(ctx, auth.NewAccount{Email: in.Email, Password: in.Password, Name: in.Name, Role: domain.RoleDoctor, DoctorProfile: in.profile()})
+	return d, err
 }
 
 // Doctor returns a doctor profile.
@@ -102,11 +89,8 @@ func (s *Service) Availability(ctx context.Context, doctorID string) (*domain.Av
 }
 
 func validateAvailability(a *domain.Availability) error {
-	if a.TimeZone == "" {
-		return domain.Invalid("time_zone", "Give the doctor's time zone, such as Europe/Berlin or America/New_York.")
-	}
-	if _, err := time.LoadLocation(a.TimeZone); err != nil || a.TimeZone == "Local" {
-		return domain.Invalid("time_zone", "%q is not a known time zone; use an IANA name such as Europe/Berlin.", a.TimeZone)
+	if err := auth.CheckTimeZone("time_zone", a.TimeZone); err != nil {
+		return err
 	}
 	if a.SlotMinutes == 0 {
 		a.SlotMinutes = defaultSlotMinutes

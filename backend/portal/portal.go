@@ -23,9 +23,13 @@ type Recorder interface {
 	Record(ctx context.Context, ev audit.Event) error
 }
 
-// Accounts prepares new accounts (validation, password hashing).
+// Accounts prepares new accounts (validation, password hashing) and makes
+// doctors' accounts with their profiles.
 type Accounts interface {
 	PrepareAccount(ctx context.Context, in auth.NewAccount) (*domain.User, error)
+	CreateDoctor(ctx context.Context, in auth.NewAccount) (*domain.User, *domain.Doctor, error)
+	DoctorAccountByEmail(ctx context.Context, email string) (*domain.User, error)
+	CompleteDoctorProfile(ctx context.Context, userID string, p auth.DoctorProfile) (*domain.Doctor, error)
 	SelfRegistrationOpen(ctx context.Context) (bool, error)
 	AllowRegistration(ctx context.Context) error
 }

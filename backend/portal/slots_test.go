@@ -126,7 +126,7 @@ func newService(t *testing.T, now func() time.Time) (*Service, *domain.Doctor, *
 	s := New(db, nil, secret.NewEphemeral(), log, nil, now, logger)
 	ctx := context.Background()
 	d := &domain.Doctor{Specialization: "GP", CreatedAt: now(), UpdatedAt: now()}
-	if err := db.CreateDoctor(ctx, d, &domain.User{Email: "d@example.org", Name: "Dr D", Role: domain.RoleDoctor, PasswordHash: "x", CreatedAt: now(), UpdatedAt: now()}); err != nil {
+	if err := db.CreateDoctor(ctx, d, &domain.User{Email: "d@example.org", Name: "Dr D", Role: domain.RoleDoctor, PasswordHash: "x", CreatedAt: now(), UpdatedAt: now()}, nil); err != nil {
 		t.Fatal(err)
 	}
 	p := &domain.Patient{Name: "P", DateOfBirth: "1990-01-01", CreatedAt: now(), UpdatedAt: now()}

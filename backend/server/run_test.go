@@ -131,6 +131,8 @@ func TestCommandLine(t *testing.T) {
 		{"weak password", "short\n", []string{"user", "create", "--email", "b@clinic.example", "--role", "staff", "--password-stdin"}, 1, "at least 10"},
 		{"duplicate", "correct horse battery\n", []string{"user", "create", "--email", "admin@clinic.example", "--role", "staff", "--password-stdin"}, 1, "already exists"},
 		{"bad role", "correct horse battery\n", []string{"user", "create", "--email", "c@clinic.example", "--role", "root", "--password-stdin"}, 1, "Unknown role"},
+		{"doctor without specialization", "correct horse battery\n", []string{"user", "create", "--email", "e@clinic.example", "--role", "doctor", "--password-stdin"}, 1, "Enter the specialization"},
+		{"doctor in an unknown zone", "correct horse battery\n", []string{"user", "create", "--email", "e@clinic.example", "--role", "doctor", "--specialization", "GP", "--time-zone", "Mars/Olympus", "--password-stdin"}, 1, "not a known time zone"},
 		{"missing flags", "", []string{"user", "create", "--email", "d@clinic.example"}, 2, "needs --email, --role and --password-stdin"},
 		{"unknown command", "", []string{"frobnicate"}, 2, "Usage"},
 		{"no command", "", nil, 2, "Usage"},
@@ -171,6 +173,35 @@ func TestCommandLine(t *testing.T) {
 	out, err = run(t, vars, "", "audit", "verify")
 	if exitCode(err) != 1 || !strings.Contains(out, "BROKEN at event 1") {
 		t.Fatalf("verify after tampering: exit %d, %s", exitCode(err), out)
+	}
+}
+
+// TestCommandLineCreatesBookableDoctor: a doctor made on the command line
+// has its profile and hours in the requested time zone, so patients can
+// book them once the hours are filled in.
+func TestCommandLineCreatesBookableDoctor(t *testing.T) {
+	vars := testEnv(t, "")
+	out, err := run(t, vars, "correct horse battery\n", "user", "create", "--email", "gp@clinic.example", "--role", "doctor",
+		"--name", "Ada Lovelace", "--specialization", "General practice", "--time-zone", "Europe/Berlin", "--password-stdin")
+	if err != nil || !strings.Contains(out, "created doctor account gp@clinic.example") {
+		t.Fatalf("user create: %v %s", err, out)
+	}
+	db, err := sqlite.Open(filepath.Join(vars["HEALTHHUB_DATA_DIR"], store.SQLiteFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	u, err := db.UserByEmail(ctx, "gp@clinic.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := db.DoctorByUserID(ctx, u.ID)
+	if err != nil || d.Specialization != "General practice" {
+		t.Fatalf("doctor profile = %+v, %v", d, err)
+	}
+	if av, err := db.Availability(ctx, d.ID); err != nil || av.TimeZone != "Europe/Berlin" {
+		t.Fatalf("hours = %+v, %v", av, err)
 	}
 }
 

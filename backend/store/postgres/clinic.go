@@ -284,7 +284,7 @@ func scanDoctor(row pgx.Row) (*domain.Doctor, error) {
 	return &d, err
 }
 
-func (db *DB) CreateDoctor(ctx context.Context, d *domain.Doctor, account *domain.User) error {
+func (db *DB) CreateDoctor(ctx context.Context, d *domain.Doctor, account *domain.User, hours *domain.Availability) error {
 	if d.ID == "" {
 		d.ID = newID()
 	}
@@ -292,13 +292,25 @@ func (db *DB) CreateDoctor(ctx context.Context, d *domain.Doctor, account *domai
 		d.Qualifications = []string{}
 	}
 	return db.tx(ctx, "create doctor", func(tx pgx.Tx) error {
-		if err := insertUser(ctx, tx, account); err != nil {
+		save := insertUser
+		if account.ID != "" {
+			save = func(ctx context.Context, tx pgx.Tx, u *domain.User) error { return updateUser(ctx, tx, u) }
+		}
+		if err := save(ctx, tx, account); err != nil {
 			return err
 		}
 		d.UserID, d.Name = account.ID, account.Name
 		_, err := tx.Exec(ctx, `INSERT INTO doctors (id, user_id, specialization, qualifications, license_number, years_experience, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, d.ID, d.UserID, d.Specialization, d.Qualifications, d.LicenseNumber, d.YearsExperience,
 			d.CreatedAt.UTC(), d.UpdatedAt.UTC())
+		if isUnique(err) {
+			return domain.Errorf(domain.ECONFLICT, "This account already has a doctor profile.")
+		}
+		if err != nil || hours == nil {
+			return err
+		}
+		hours.DoctorID = d.ID
+		_, err = tx.Exec(ctx, `INSERT INTO availability (doctor_id, spec, updated_at) VALUES ($1, $2, $3)`, hours.DoctorID, hours, hours.UpdatedAt.UTC())
 		return err
 	})
 }
@@ -321,7 +333,7 @@ func (db *DB) DoctorByUserID(ctx context.Context, userID string) (*domain.Doctor
 
 func (db *DB) ListDoctors(ctx context.Context, specialization string) ([]*domain.Doctor, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+doctorColumns+` FROM doctors d JOIN users u ON u.id = d.user_id
-		WHERE ($1 = '' OR lower(d.specialization) = lower($1)) AND NOT u.disabled ORDER BY u.name, d.id`, specialization)
+		WHERE ($1 = '' OR lower(d.specialization) = lower($1)) AND NOT u.disabled AND u.role = 'doctor' ORDER BY u.name, d.id`, specialization)
 	if err != nil {
 		return nil, mapErr(err, "list doctors")
 	}

@@ -80,7 +80,14 @@ func (db *DB) ListUsers(ctx context.Context, f domain.UserFilter) ([]*domain.Use
 }
 
 func (db *DB) UpdateUser(ctx context.Context, u *domain.User) error {
-	tag, err := db.pool.Exec(ctx, `UPDATE users SET email = $1, name = $2, role = $3, password_hash = $4,
+	return updateUser(ctx, db.pool, u)
+}
+
+// updateUser writes u over its stored row, alone or inside a transaction.
+func updateUser(ctx context.Context, exec interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, u *domain.User) error {
+	tag, err := exec.Exec(ctx, `UPDATE users SET email = $1, name = $2, role = $3, password_hash = $4,
 		mfa_enabled = $5, mfa_secret = $6, disabled = $7, failed_logins = $8, locked_until = $9, updated_at = $10
 		WHERE id = $11`,
 		u.Email, u.Name, string(u.Role), u.PasswordHash, u.MFAEnabled, u.MFASecret, u.Disabled,

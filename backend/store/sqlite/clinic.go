@@ -316,7 +316,7 @@ func scanDoctor(row scanner) (*domain.Doctor, error) {
 	return &d, times(&d.CreatedAt, created, &d.UpdatedAt, updated)
 }
 
-func (db *DB) CreateDoctor(ctx context.Context, d *domain.Doctor, account *domain.User) error {
+func (db *DB) CreateDoctor(ctx context.Context, d *domain.Doctor, account *domain.User, hours *domain.Availability) error {
 	if d.ID == "" {
 		d.ID = newID()
 	}
@@ -324,14 +324,30 @@ func (db *DB) CreateDoctor(ctx context.Context, d *domain.Doctor, account *domai
 		d.Qualifications = []string{}
 	}
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		if err := insertUser(ctx, tx, account); err != nil {
+		save := insertUser
+		if account.ID != "" {
+			save = func(ctx context.Context, tx *sql.Tx, u *domain.User) error { return updateUser(ctx, tx, u) }
+		}
+		if err := save(ctx, tx, account); err != nil {
 			return err
 		}
 		d.UserID, d.Name = account.ID, account.Name
 		_, err := tx.ExecContext(ctx, `INSERT INTO doctors (id, user_id, specialization, qualifications, license_number, years_experience, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.UserID, d.Specialization, jsonText(d.Qualifications), d.LicenseNumber, d.YearsExperience,
 			fmtTime(d.CreatedAt), fmtTime(d.UpdatedAt))
-		return mapErr(err, "create doctor")
+		if isCode(err, 2067) || isCode(err, 1555) {
+			return domain.Errorf(domain.ECONFLICT, "This account already has a doctor profile.")
+		}
+		if err != nil {
+			return mapErr(err, "create doctor")
+		}
+		if hours == nil {
+			return nil
+		}
+		hours.DoctorID = d.ID
+		_, err = tx.ExecContext(ctx, `INSERT INTO availability (doctor_id, spec, updated_at) VALUES (?, ?, ?)`,
+			hours.DoctorID, jsonText(hours), fmtTime(hours.UpdatedAt))
+		return mapErr(err, "first hours of a doctor")
 	})
 }
 
@@ -353,7 +369,7 @@ func (db *DB) DoctorByUserID(ctx context.Context, userID string) (*domain.Doctor
 
 func (db *DB) ListDoctors(ctx context.Context, specialization string) ([]*domain.Doctor, error) {
 	rows, err := db.reader.QueryContext(ctx, `SELECT `+doctorColumns+` FROM doctors d JOIN users u ON u.id = d.user_id
-		WHERE (? = '' OR lower(d.specialization) = lower(?)) AND u.disabled = 0 ORDER BY u.name, d.id`, specialization, specialization)
+		WHERE (? = '' OR lower(d.specialization) = lower(?)) AND u.disabled = 0 AND u.role = 'doctor' ORDER BY u.name, d.id`, specialization, specialization)
 	if err != nil {
 		return nil, mapErr(err, "list doctors")
 	}

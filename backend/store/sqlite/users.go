@@ -101,7 +101,14 @@ func limitOr(limit, def int) int {
 }
 
 func (db *DB) UpdateUser(ctx context.Context, u *domain.User) error {
-	res, err := db.writer.ExecContext(ctx, `UPDATE users SET email = ?, name = ?, role = ?, password_hash = ?,
+	return updateUser(ctx, db.writer, u)
+}
+
+// updateUser writes u over its stored row, alone or inside a transaction.
+func updateUser(ctx context.Context, exec interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, u *domain.User) error {
+	res, err := exec.ExecContext(ctx, `UPDATE users SET email = ?, name = ?, role = ?, password_hash = ?,
 		mfa_enabled = ?, mfa_secret = ?, disabled = ?, failed_logins = ?, locked_until = ?, updated_at = ?
 		WHERE id = ?`,
 		u.Email, u.Name, string(u.Role), u.PasswordHash, u.MFAEnabled, u.MFASecret, u.Disabled,

@@ -21,6 +21,7 @@ var clinicTests = []struct {
 	{"PatientsWithAccountAndOutbox", testPatients},
 	{"ClinicalEntriesAndChanges", testEntries},
 	{"DoctorsAndAvailability", testDoctors},
+	{"DoctorProfileForAnExistingAccount", testDoctorOfExistingAccount},
 	{"BookingOverlapIsRefused", testBookingOverlap},
 	{"BookingRaceHasOneWinner", testBookingRace},
 	{"BookingIdempotencyKey", testIdempotency},
@@ -35,7 +36,7 @@ func clinic(t *testing.T, db store.DB, tag string) (*domain.Doctor, *domain.Pati
 	t.Helper()
 	ctx := context.Background()
 	d := &domain.Doctor{Specialization: "General practice", Qualifications: []string{"MD"}, LicenseNumber: "L-" + tag, YearsExperience: 7, CreatedAt: t0, UpdatedAt: t0}
-	if err := db.CreateDoctor(ctx, d, newUser("doc-"+tag+"@example.org", domain.RoleDoctor)); err != nil {
+	if err := db.CreateDoctor(ctx, d, newUser("doc-"+tag+"@example.org", domain.RoleDoctor), nil); err != nil {
 		t.Fatal(err)
 	}
 	p := &domain.Patient{Name: "Pat " + tag, DateOfBirth: "1980-02-03", CreatedAt: t0, UpdatedAt: t0}
@@ -162,10 +163,10 @@ func testDoctors(t *testing.T, db store.DB) {
 	ctx := context.Background()
 	d, _ := clinic(t, db, "dr")
 	d2 := &domain.Doctor{Specialization: "Dermatology", CreatedAt: t0, UpdatedAt: t0}
-	if err := db.CreateDoctor(ctx, d2, newUser("derm@example.org", domain.RoleDoctor)); err != nil {
+	if err := db.CreateDoctor(ctx, d2, newUser("derm@example.org", domain.RoleDoctor), nil); err != nil {
 		t.Fatal(err)
 	}
-	mustCode(t, db.CreateDoctor(ctx, &domain.Doctor{Specialization: "x", CreatedAt: t0, UpdatedAt: t0}, newUser("derm@example.org", domain.RoleDoctor)), domain.ECONFLICT)
+	mustCode(t, db.CreateDoctor(ctx, &domain.Doctor{Specialization: "x", CreatedAt: t0, UpdatedAt: t0}, newUser("derm@example.org", domain.RoleDoctor), nil), domain.ECONFLICT)
 	got, err := db.DoctorByUserID(ctx, d.UserID)
 	if err != nil || got.ID != d.ID || got.Name == "" || got.Qualifications[0] != "MD" || got.YearsExperience != 7 {
 		t.Fatalf("doctor = %+v %v", got, err)
@@ -192,6 +193,58 @@ func testDoctors(t *testing.T, db store.DB) {
 		t.Fatalf("availability = %+v %v", back, err)
 	}
 	mustCode(t, db.PutAvailability(ctx, &domain.Availability{DoctorID: "missing", UpdatedAt: t0}), domain.ENOTFOUND)
+}
+
+// testDoctorOfExistingAccount makes a doctor of an account that already
+// exists (a role change, or a doctor account made without a profile): the
+// account change, the profile and the first hours are stored together, and
+// only doctors whose account has the doctor role are listed.
+func testDoctorOfExistingAccount(t *testing.T, db store.DB) {
+	ctx := context.Background()
+	acct := newUser("later-doctor@example.org", domain.RoleStaff)
+	if err := db.CreateUser(ctx, acct); err != nil {
+		t.Fatal(err)
+	}
+	acct.Role, acct.UpdatedAt = domain.RoleDoctor, t0.Add(time.Minute)
+	hours := &domain.Availability{TimeZone: "America/New_York", SlotMinutes: 30, HorizonDays: 90, Weekly: []domain.WeeklyHours{}, Exceptions: []domain.DayException{}, UpdatedAt: t0}
+	d := &domain.Doctor{Specialization: "Cardiology", CreatedAt: t0, UpdatedAt: t0}
+	if err := db.CreateDoctor(ctx, d, acct, hours); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := db.UserByID(ctx, acct.ID); err != nil || u.Role != domain.RoleDoctor {
+		t.Fatalf("account after becoming a doctor = %+v, %v", u, err)
+	}
+	if got, err := db.DoctorByUserID(ctx, acct.ID); err != nil || got.ID != d.ID || got.Specialization != "Cardiology" {
+		t.Fatalf("profile = %+v, %v", got, err)
+	}
+	if av, err := db.Availability(ctx, d.ID); err != nil || av.TimeZone != "America/New_York" || av.DoctorID != d.ID {
+		t.Fatalf("first hours = %+v, %v", av, err)
+	}
+	// A second profile for the same account is refused, and leaves the account as it was.
+	acct.Name = "Changed In A Refused Transaction"
+	mustCode(t, db.CreateDoctor(ctx, &domain.Doctor{Specialization: "x", CreatedAt: t0, UpdatedAt: t0}, acct, nil), domain.ECONFLICT)
+	if u, _ := db.UserByID(ctx, acct.ID); u.Name == acct.Name {
+		t.Fatal("a refused profile changed the account")
+	}
+	listed := func() bool {
+		all, err := db.ListDoctors(ctx, "cardiology")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(all) == 1 && all[0].ID == d.ID
+	}
+	if !listed() {
+		t.Fatal("the new doctor is not listed")
+	}
+	// An account that is no longer a doctor keeps its profile (its
+	// appointments refer to it) but is not offered for booking.
+	acct.Role, acct.Name = domain.RoleStaff, "Later Doctor"
+	if err := db.UpdateUser(ctx, acct); err != nil {
+		t.Fatal(err)
+	}
+	if listed() {
+		t.Fatal("an account that is no longer a doctor is still listed")
+	}
 }
 
 func testBookingOverlap(t *testing.T, db store.DB) {
