@@ -77,3 +77,19 @@ func checkLink(prevSeq int64, prevHash string, e *domain.AuditEvent) string {
 	}
 	return ""
 }
+
+// ResourceAuditEvent is the resource type of events about the log itself.
+const ResourceAuditEvent = "audit_event"
+
+// RecordVerify records a check of the chain and what it found, whether the
+// check ran over the API or on the command line: the latest such event
+// tells administrators when the chain was last known intact. The detail
+// holds counts only.
+func (l *Log) RecordVerify(ctx context.Context, rep Report) error {
+	ev := Event{Action: domain.ActionVerify, ResourceType: ResourceAuditEvent, Outcome: domain.OutcomeSuccess,
+		Detail: fmt.Sprintf("events=%d head=%d", rep.Events, rep.HeadSeq)}
+	if !rep.OK {
+		ev.Outcome, ev.Detail = domain.OutcomeFailure, fmt.Sprintf("broken_at=%d", rep.BrokenAt)
+	}
+	return l.Record(ctx, ev)
+}

@@ -256,7 +256,11 @@ func (s *Server) handleListUsers() http.Handler {
 		if users == nil {
 			users = []*domain.User{}
 		}
-		writeJSON(w, http.StatusOK, userList{Users: users})
+		incomplete, err := s.auth.DoctorsWithoutProfile(r.Context(), users)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, userList{Users: users, DoctorsWithoutProfile: incomplete})
 		return nil
 	})
 }
@@ -415,11 +419,7 @@ func (s *Server) handleAuditVerify() http.Handler {
 		if err != nil {
 			return err
 		}
-		outcome := domain.OutcomeSuccess
-		if !rep.OK {
-			outcome = domain.OutcomeFailure
-		}
-		if err := s.audit.Record(r.Context(), audit.Event{Action: domain.ActionVerify, ResourceType: "audit_event", Outcome: outcome}); err != nil {
+		if err := s.audit.RecordVerify(r.Context(), rep); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, rep)

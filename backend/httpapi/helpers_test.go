@@ -19,6 +19,7 @@ import (
 	"github.com/healthhub/healthhub/backend/auth"
 	"github.com/healthhub/healthhub/backend/domain"
 	"github.com/healthhub/healthhub/backend/fhir"
+	"github.com/healthhub/healthhub/backend/health"
 	"github.com/healthhub/healthhub/backend/httpapi"
 	"github.com/healthhub/healthhub/backend/knowledge"
 	"github.com/healthhub/healthhub/backend/live"
@@ -74,7 +75,8 @@ func newAPI(t testing.TB, db store.DB, opts ...func(*assistant.Options)) *api {
 	}
 	srv := httpapi.New(httpapi.Config{AllowedOrigins: []string{"wails://wails"}, Version: "test"},
 		httpapi.Deps{Auth: svc, Portal: portalSvc, Store: db, Audit: log, Live: hub, Knowledge: kb, Assistant: asst, Now: time.Now, Logger: logger,
-			FHIR: fhir.New(portalSvc, db, log, time.Now, logger, func(*http.Request) string { return "http://clinic.test" })})
+			Health: health.New(portalSvc, log, db, asst, kb, health.Options{}),
+			FHIR:   fhir.New(portalSvc, db, log, time.Now, logger, func(*http.Request) string { return "http://clinic.test" })})
 	hub.SetHandler(srv.ChatOverWebSocket)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() { asst.Close(); kb.Close(); hub.Close(); ts.Close(); log.Close() })
@@ -90,7 +92,11 @@ func (a *api) email(prefix string) string {
 func (a *api) user(role domain.Role) *domain.User {
 	a.t.Helper()
 	ctx := domain.WithPrincipal(context.Background(), domain.System)
-	u, err := a.Auth.CreateUser(ctx, auth.NewAccount{Email: a.email(string(role)), Password: testPassword, Name: "Test " + string(role), Role: role})
+	in := auth.NewAccount{Email: a.email(string(role)), Password: testPassword, Name: "Test " + string(role), Role: role}
+	if role == domain.RoleDoctor {
+		in.Specialization = "General practice"
+	}
+	u, err := a.Auth.CreateUser(ctx, in)
 	if err != nil {
 		a.t.Fatal(err)
 	}

@@ -374,6 +374,7 @@ var matrix = map[string]matrixRoute{
 	"POST /v1/chat/completions": {na, signedIn(200), fixed("/v1/chat/completions", map[string]any{"model": "extractive",
 		"messages": []map[string]string{{"role": "user", "content": "When are you open?"}}})},
 	"GET /api/v1/audit/export": {na, adminOnly(200), fixed("/api/v1/audit/export", nil)},
+	"GET /api/v1/admin/health": {na, adminOnly(200), fixed("/api/v1/admin/health", nil)},
 
 	"GET /api/v1/me/patient": {na, byRole(401, 200, 404, 404, 404), fixed("/api/v1/me/patient", nil)},
 	"GET /api/v1/patients":   {na, byRole(401, 403, 200, 200, 200), fixed("/api/v1/patients?limit=5", nil)},

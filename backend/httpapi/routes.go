@@ -7,6 +7,7 @@ import (
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/auth"
 	"github.com/healthhub/healthhub/backend/domain"
+	"github.com/healthhub/healthhub/backend/health"
 	"github.com/healthhub/healthhub/backend/knowledge"
 	"github.com/healthhub/healthhub/backend/portal"
 )
@@ -152,6 +153,8 @@ func (s *Server) routeTable() []route {
 			Query: []param{{"from", "first day (YYYY-MM-DD, default 29 days before to)", "string"}, {"to", "last day (default today)", "string"}, {"time_zone", "IANA time zone the days are in (default UTC)", "string"}}},
 		{Method: "GET", Path: "/v1/models", Summary: "OpenAI-compatible: the models the key's user may use", Tag: "openai", Access: accessAPIKey, Out: openAIModels{}, handler: s.handleModels(true)},
 		{Method: "POST", Path: "/v1/chat/completions", Summary: "OpenAI-compatible chat completions (stream or not), grounded, redacted and audited like a conversation", Tag: "openai", Access: accessAPIKey, In: chatCompletionRequest{}, handler: s.handleChatCompletions()},
+
+		{Method: "GET", Path: "/api/v1/admin/health", Summary: "The installation's health: assistant provider, e-mail, knowledge sources that fail, the last audit chain check, accounts by role (admin)", Tag: "admin", Access: accessUser, Out: health.InstallationHealth{}, handler: s.handleAdminHealth()},
 
 		{Method: "GET", Path: "/api/v1/audit/export", Summary: "Export audit events as FHIR R4 AuditEvent NDJSON", Tag: "audit", Access: accessUser, handler: s.handleAuditExport(), Query: auditFilters},
 	}

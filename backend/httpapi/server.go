@@ -16,6 +16,7 @@ import (
 	"github.com/healthhub/healthhub/backend/auth"
 	"github.com/healthhub/healthhub/backend/domain"
 	"github.com/healthhub/healthhub/backend/fhir"
+	"github.com/healthhub/healthhub/backend/health"
 	"github.com/healthhub/healthhub/backend/knowledge"
 	"github.com/healthhub/healthhub/backend/portal"
 )
@@ -46,8 +47,10 @@ type Deps struct {
 	Knowledge *knowledge.Service
 	// Assistant serves conversations and /v1; nil answers 503 there.
 	Assistant *assistant.Service
-	Now       func() time.Time
-	Logger    *slog.Logger
+	// Health serves /api/v1/admin/health; nil answers 503 there.
+	Health *health.Service
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // LiveHub accepts WebSocket connections for live updates.
@@ -66,6 +69,7 @@ type Server struct {
 	fhir      *fhir.Handlers
 	knowledge *knowledge.Service
 	assistant *assistant.Service
+	health    *health.Service
 	logger    *slog.Logger
 	now       func() time.Time
 	metrics   *metrics
@@ -76,7 +80,7 @@ type Server struct {
 
 // New builds the handler with every route registered.
 func New(cfg Config, d Deps) *Server {
-	s := &Server{cfg: cfg, auth: d.Auth, portal: d.Portal, store: d.Store, audit: d.Audit, live: d.Live, fhir: d.FHIR, knowledge: d.Knowledge, assistant: d.Assistant, logger: d.Logger, now: d.Now,
+	s := &Server{cfg: cfg, auth: d.Auth, portal: d.Portal, store: d.Store, audit: d.Audit, live: d.Live, fhir: d.FHIR, knowledge: d.Knowledge, assistant: d.Assistant, health: d.Health, logger: d.Logger, now: d.Now,
 		metrics: newMetrics(), mux: http.NewServeMux()}
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {

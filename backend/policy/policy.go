@@ -44,6 +44,7 @@ const (
 	AISettings   = "ai_settings"  // the assistant's limits and retention
 	AIUsage      = "ai_usage"     // assistant use per user and day
 	Analytics    = "analytics"    // the clinic's figures: counts, never a patient's data
+	Installation = "installation" // the installation's health: providers, e-mail, sources, audit checks, accounts
 )
 
 // Resource is the thing acted on. OwnerID is the account it belongs to (a
@@ -186,6 +187,9 @@ var rules = map[string]map[string]rule{
 	Analytics: {
 		Read: admin,
 	},
+	Installation: {
+		Read: admin,
+	},
 }
 
 // Authorize returns nil when p may do action on r, and a forbidden error a
@@ -225,6 +229,8 @@ func describe(t string) string {
 		return "assistant usage"
 	case Analytics:
 		return "clinic figures"
+	case Installation:
+		return "installation's health"
 	}
 	return t
 }

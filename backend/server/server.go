@@ -20,6 +20,7 @@ import (
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/auth"
 	"github.com/healthhub/healthhub/backend/fhir"
+	"github.com/healthhub/healthhub/backend/health"
 	"github.com/healthhub/healthhub/backend/httpapi"
 	"github.com/healthhub/healthhub/backend/knowledge"
 	"github.com/healthhub/healthhub/backend/live"
@@ -181,7 +182,8 @@ func (s *System) buildHandler() *httpapi.Server {
 		AllowedOrigins: s.Config.AllowedOrigins, TrustedProxies: s.Config.TrustedProxies,
 		Version: Version, UI: frontend.Dist(),
 	}, httpapi.Deps{Auth: s.Auth, Portal: s.Portal, Store: s.Store, Audit: s.Audit, Live: s.Live, Knowledge: s.Knowledge, Assistant: s.Assistant, Now: s.Now, Logger: s.Logger,
-		FHIR: fhir.New(s.Portal, s.Store, s.Audit, s.Now, s.Logger, s.publicBase)})
+		Health: health.New(s.Portal, s.Audit, s.Store, s.Assistant, s.Knowledge, health.Options{EmailConfigured: s.Config.SMTPAddr != ""}),
+		FHIR:   fhir.New(s.Portal, s.Store, s.Audit, s.Now, s.Logger, s.publicBase)})
 }
 
 // Serve runs the HTTP server on ln until ctx ends, then shuts down

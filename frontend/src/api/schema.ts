@@ -10,6 +10,12 @@ export interface APIKey {
   user_id: string;
 }
 
+export interface AccountsHealth {
+  by_role: Record<string, number>;
+  doctors_without_hours: Person[];
+  doctors_without_profile: Person[];
+}
+
 export interface Address {
   city?: string;
   country?: string;
@@ -48,6 +54,15 @@ export interface AppointmentStats {
   to: string;
 }
 
+export interface AssistantHealth {
+  enabled: number;
+  external: boolean;
+  kind?: string;
+  offline: boolean;
+  provider_id?: string;
+  provider_name?: string;
+}
+
 export interface AssistantSettings {
   daily_tokens: number;
   messages_per_minute: number;
@@ -63,12 +78,14 @@ export interface AssistantSettingsPatch {
 export interface AuditEvent {
   action: string;
   actor_id: string;
+  actor_name?: string;
   actor_role: string;
   detail: string;
   hash: string;
   id: string;
   outcome: string;
   patient_id: string;
+  patient_name?: string;
   prev_hash: string;
   request_id: string;
   resource_id: string;
@@ -77,6 +94,14 @@ export interface AuditEvent {
   source_ip: string;
   time: string;
   user_agent: string;
+}
+
+export interface AuditHealth {
+  by?: string;
+  detail?: string;
+  ok: boolean;
+  verified: boolean;
+  verified_at?: string;
 }
 
 export interface Availability {
@@ -182,6 +207,10 @@ export interface Doctor {
   years_experience: number;
 }
 
+export interface EmailHealth {
+  configured: boolean;
+}
+
 export interface EmergencyContact {
   name: string;
   phone: string;
@@ -196,6 +225,14 @@ export interface EntryInput {
   notes?: string;
   onset_date?: string;
   status?: string;
+}
+
+export interface InstallationHealth {
+  accounts: AccountsHealth;
+  assistant: AssistantHealth;
+  audit: AuditHealth;
+  email: EmailHealth;
+  knowledge: KnowledgeHealth;
 }
 
 export interface KnowledgeDocument {
@@ -219,6 +256,13 @@ export interface KnowledgeFile {
   source_id: string;
   status: string;
   updated_at: string;
+}
+
+export interface KnowledgeHealth {
+  failed_files: number;
+  indexed: number;
+  problems: SourceProblem[];
+  sources: number;
 }
 
 export interface LLMModel {
@@ -274,9 +318,14 @@ export interface Model {
 
 export interface NewAccount {
   email: string;
+  license_number?: string;
   name: string;
   password: string;
+  qualifications?: string[];
   role: string;
+  specialization?: string;
+  time_zone?: string;
+  years_experience?: number;
 }
 
 export interface NewConversation {
@@ -293,6 +342,7 @@ export interface NewDoctor {
   password: string;
   qualifications?: string[];
   specialization: string;
+  time_zone?: string;
   years_experience?: number;
 }
 
@@ -373,6 +423,12 @@ export interface PatientInput {
   sex?: string;
 }
 
+export interface Person {
+  id: string;
+  name: string;
+  user_id: string;
+}
+
 export interface ProviderInput {
   api_key?: string;
   base_url?: string;
@@ -418,17 +474,26 @@ export interface Settings {
   idle_timeout_minutes: number;
   mfa_required_roles: string[];
   self_registration: boolean;
+  time_zone: string;
 }
 
 export interface SettingsPatch {
   idle_timeout_minutes?: number;
   mfa_required_roles?: string[];
   self_registration?: boolean;
+  time_zone?: string;
 }
 
 export interface Slot {
   end: string;
   start: string;
+}
+
+export interface SourceProblem {
+  failed_files: number;
+  id: string;
+  last_error?: string;
+  location: string;
 }
 
 export interface SourceStatus {
@@ -480,11 +545,16 @@ export interface User {
 
 export interface UserPatch {
   disabled?: boolean;
+  license_number?: string;
   name?: string;
   password?: string;
+  qualifications?: string[];
   reset_mfa?: boolean;
   role?: string;
+  specialization?: string;
+  time_zone?: string;
   unlock?: boolean;
+  years_experience?: number;
 }
 
 export interface WeeklyHours {
@@ -703,6 +773,7 @@ export type Operation =
   | "DELETE /api/v1/me/api-keys/{id}"
   | "DELETE /api/v1/patients/{id}/entries/{entry_id}"
   | "GET /api/openapi.json"
+  | "GET /api/v1/admin/health"
   | "GET /api/v1/ai/models"
   | "GET /api/v1/ai/providers"
   | "GET /api/v1/ai/settings"
