@@ -6,7 +6,7 @@ import { t, type MessageKey } from "../i18n";
 import { useLiveUpdates } from "../live";
 import { useTheme, type Theme } from "../theme";
 import { ErrorBoundary } from "./ErrorBoundary";
-import type { DesktopConnection } from "../desktop";
+import { desktop, type DesktopConnection } from "../desktop";
 
 /** A page of the app and the roles that see it in the navigation. */
 export interface NavItem {
@@ -32,7 +32,7 @@ export const navItems: NavItem[] = [
   { to: "/admin/figures", label: "figures.nav", roles: ["admin"] },
 ];
 
-/** Shell frames every signed-in page: navigation for the user's role, theme, server, sign-out, and the idle warning. */
+/** Shell frames every signed-in page: navigation for the user's role, theme, the desktop app's connection, sign-out, and the idle warning. */
 export function Shell({ server, connection, children }: { server: string; connection?: DesktopConnection; children: ReactNode }) {
   const { client, user, logout, warnIn, stayActive } = useSession();
   const [theme, setTheme] = useTheme();
@@ -40,6 +40,9 @@ export function Shell({ server, connection, children }: { server: string; connec
   const live = useLiveUpdates(client);
   const { pathname } = useLocation();
   if (!user) return null;
+  // The connection (mode, server, the button to change it) belongs to the
+  // desktop app, which chooses it; a browser is already at its server.
+  const inDesktop = desktop() !== null && connection !== undefined;
   return (
     <div className="shell">
       <a className="skip" href="#main">
@@ -61,17 +64,17 @@ export function Shell({ server, connection, children }: { server: string; connec
           </ul>
         </nav>
         <div className="topbar-end">
-          {connection?.mode && (
+          {inDesktop && connection.mode && (
             <span className={connection.offline ? "mode-badge offline" : "mode-badge"}>
               {connection.offline ? t("connect.offlineBadge") : t(`connect.modeLabel.${connection.mode}` as MessageKey)}
             </span>
           )}
-          {connection?.mode !== "standalone" && (
+          {inDesktop && connection.mode !== "standalone" && (
             <span className="server" title={t("shell.server", { server })}>
               {t("shell.server", { server })}
             </span>
           )}
-          {connection && (
+          {inDesktop && (
             <button type="button" onClick={() => { window.location.hash = "connection"; window.location.reload(); }}>
               {t("connect.settings")}
             </button>
