@@ -54,6 +54,9 @@ type apiKeyList struct {
 
 type userList struct {
 	Users []*domain.User `json:"users"`
+	// DoctorsWithoutProfile are the ids of the listed doctor accounts that
+	// have no doctor profile yet, so cannot be booked until it is completed.
+	DoctorsWithoutProfile []string `json:"doctors_without_profile"`
 }
 
 type auditList struct {

@@ -762,6 +762,7 @@ export interface usageList {
 }
 
 export interface userList {
+  doctors_without_profile: string[];
   users: User[];
 }
 
