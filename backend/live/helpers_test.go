@@ -74,7 +74,7 @@ func wsURL(srv *httptest.Server, as string) string {
 
 func dial(t testing.TB, srv *httptest.Server, as string, opts *websocket.DialOptions) *websocket.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	c, _, err := websocket.Dial(ctx, wsURL(srv, as), opts)
 	if err != nil {
@@ -87,7 +87,7 @@ func dial(t testing.TB, srv *httptest.Server, as string, opts *websocket.DialOpt
 // waitConnected waits until the hub has registered n clients.
 func waitConnected(t testing.TB, h *Hub, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for h.Connected() != n {
 		if time.Now().After(deadline) {
 			t.Fatalf("hub has %d clients, want %d", h.Connected(), n)
@@ -136,7 +136,7 @@ func readUntil(t testing.TB, c *websocket.Conn, stop string) []string {
 	t.Helper()
 	var ids []string
 	for {
-		e := readEvent(t, c, 5*time.Second)
+		e := readEvent(t, c, 60*time.Second)
 		ids = append(ids, e.ID)
 		if e.ID == stop {
 			return ids

@@ -69,7 +69,7 @@ func startProcess(t *testing.T, dbURL, channel string) *process {
 // process id old.
 func waitListening(t *testing.T, b *PGBridge, old uint32) uint32 {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if pid := b.ListenerPID(); pid != 0 && pid != old {
 			return pid
@@ -90,7 +90,7 @@ func TestPGBridgeAcrossProcesses(t *testing.T) {
 	waitConnected(t, procB.hub, 2)
 
 	publish(t, procA.hub, domain.Event{Type: domain.EventAppointmentBooked, ID: "from-a", Data: json.RawMessage(`{"n":1}`), UserIDs: []string{patientA.UserID}})
-	if e := readEvent(t, onB, 10*time.Second); e.ID != "from-a" || string(e.Data) != `{"n":1}` || e.Type != domain.EventAppointmentBooked {
+	if e := readEvent(t, onB, 60*time.Second); e.ID != "from-a" || string(e.Data) != `{"n":1}` || e.Type != domain.EventAppointmentBooked {
 		t.Fatalf("client on B received %+v, want the event published on A", e)
 	}
 	publish(t, procB.hub, domain.Event{Type: domain.EventAppointmentChanged, ID: "from-b", UserIDs: []string{patientA.UserID}})
@@ -131,11 +131,11 @@ func TestPGBridgeReconnects(t *testing.T) {
 	t.Logf("listener %d terminated, listening again as %d", pid, newPID)
 
 	// Events may have been missed meanwhile: the client is told to reload.
-	if e := readEvent(t, c, 10*time.Second); e.Type != TypeResync {
+	if e := readEvent(t, c, 60*time.Second); e.Type != TypeResync {
 		t.Fatalf("after the reconnect the client received %+v, want %s", e, TypeResync)
 	}
 	publish(t, procA.hub, domain.Event{Type: domain.EventAppointmentBooked, ID: "after-restart", Roles: []domain.Role{domain.RoleStaff}})
-	if e := readEvent(t, c, 10*time.Second); e.ID != "after-restart" {
+	if e := readEvent(t, c, 60*time.Second); e.ID != "after-restart" {
 		t.Fatalf("client on B received %+v, want the event published after the reconnect", e)
 	}
 	if logs := procB.logs.String(); !strings.Contains(logs, "lost the PostgreSQL listening connection") || !strings.Contains(logs, "listening to other server processes again") {

@@ -34,7 +34,24 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(runIsolated(m))
+}
+
+// runIsolated runs the tests with HOME and the XDG folders in a temporary
+// folder, inherited by every child server: a test that forgets
+// HEALTHHUB_DATA_DIR writes there, never into the user's real data folder
+// (~/.local/share/healthhub, which make run and make serve use).
+func runIsolated(m *testing.M) int {
+	home, err := os.MkdirTemp("", "healthhub-test-home-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(home)
+	for name, dir := range map[string]string{"HOME": home, "XDG_DATA_HOME": filepath.Join(home, "data"), "XDG_CONFIG_HOME": filepath.Join(home, "config")} {
+		os.Setenv(name, dir)
+	}
+	return m.Run()
 }
 
 func childEnv(vars map[string]string) []string {
@@ -141,7 +158,20 @@ func TestKilledMidBookingLosesNothingHalfDone(t *testing.T) {
 					}
 				}()
 			}
-			time.Sleep(700 * time.Millisecond)
+			// Kill once bookings are being written (a fixed pause could end
+			// before the first one on a busy machine); the writers keep going,
+			// so the kill still lands mid-write.
+			for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				mu.Lock()
+				n := acked
+				mu.Unlock()
+				if n >= 32 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("only %d bookings acknowledged in 60 s", n)
+				}
+			}
 			cmd.Process.Signal(syscall.SIGKILL) // no shutdown, mid-write
 			cmd.Wait()
 			close(stop)

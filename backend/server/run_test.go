@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -82,19 +83,37 @@ func TestServePrintsURLAndShutsDownGracefully(t *testing.T) {
 			res.Body.Close()
 
 			// A request in flight when shutdown starts still gets its answer:
-			// send the headers and half the body, stop the server, then finish.
-			conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+			// send the headers, wait until the handler reads the body (the
+			// server then answers "100 Continue"), stop the server, wait until
+			// it no longer accepts connections, then send the body.
+			addr := strings.TrimPrefix(base, "http://")
+			conn, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer conn.Close()
 			body := `{"email":"nobody@example.org","password":"not the password"}`
-			fmt.Fprintf(conn, "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body[:10])
-			time.Sleep(100 * time.Millisecond)
+			fmt.Fprintf(conn, "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n", len(body))
+			replies := bufio.NewReader(conn)
+			if status, err := replies.ReadString('\n'); err != nil || !strings.HasPrefix(status, "HTTP/1.1 100") {
+				t.Fatalf("waiting for 100 Continue: %q %v", status, err)
+			}
+			if blank, err := replies.ReadString('\n'); err != nil || blank != "\r\n" {
+				t.Fatalf("after 100 Continue: %q %v", blank, err)
+			}
 			srv.cancel()
-			time.Sleep(100 * time.Millisecond)
-			io.WriteString(conn, body[10:])
-			reply, _ := io.ReadAll(conn)
+			for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				probe, err := net.DialTimeout("tcp", addr, time.Second)
+				if err != nil {
+					break
+				}
+				probe.Close()
+				if time.Now().After(deadline) {
+					t.Fatal("still accepting connections 60 s after shutdown began")
+				}
+			}
+			io.WriteString(conn, body)
+			reply, _ := io.ReadAll(replies)
 			if !strings.HasPrefix(string(reply), "HTTP/1.1 401") {
 				t.Fatalf("in-flight request during shutdown got %q", reply)
 			}

@@ -30,7 +30,7 @@ func TestStarterKnowledgeBase(t *testing.T) {
 			Title, Source, Snippet string
 		} `json:"results"`
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for len(results.Results) == 0 && time.Now().Before(deadline) {
 		req, _ := http.NewRequest("GET", base+"/api/v1/knowledge/search?q=How+do+I+order+a+repeat+prescription%3F&limit=3", nil)
 		req.Header.Set("Authorization", "Bearer "+token)
