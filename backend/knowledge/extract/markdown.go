@@ -24,7 +24,6 @@ var (
 	listItem     = regexp.MustCompile(`^[ \t]*(?:([-*+])|(\d{1,9}[.)]))[ \t]+`)
 	tableDivider = regexp.MustCompile(`^[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$`)
 	linkRefDef   = regexp.MustCompile(`^ {0,3}\[[^\]]+\]:[ \t]*\S`)
-	blockquote   = regexp.MustCompile(`^ {0,3}>[ \t]?`)
 
 	mdImage    = regexp.MustCompile(`!\[([^\]]*)\]\([^)]*\)`)
 	mdLink     = regexp.MustCompile(`\[([^\]]*)\]\([^)]*\)`)
@@ -115,9 +114,7 @@ func paragraphText(raw []string) string {
 	joinNext := false
 	for _, line := range raw {
 		hard := strings.HasSuffix(line, "  ") || strings.HasSuffix(line, "\\")
-		if strings.HasSuffix(line, "\\") {
-			line = line[:len(line)-1]
-		}
+		line = strings.TrimSuffix(line, "\\")
 		var text string
 		own := false
 		switch m := listItemOf(line); {
