@@ -243,9 +243,11 @@ func (s *Service) read(ctx context.Context, c candidate) ([]byte, error) {
 	defer rc.Close()
 	data, err := io.ReadAll(io.LimitReader(rc, s.limits.MaxBytes+1))
 	if err != nil {
+		//lint:ignore ST1005 the administrator reads this sentence as written, beside the file
 		return nil, fmt.Errorf("The file could not be read: %v.", err)
 	}
 	if int64(len(data)) > s.limits.MaxBytes {
+		//lint:ignore ST1005 the administrator reads this sentence as written, beside the file
 		return nil, fmt.Errorf("The file grew past %s while it was read.", humanBytes(s.limits.MaxBytes))
 	}
 	return data, nil

@@ -95,6 +95,7 @@ func (s *Service) syncS3(ctx context.Context, r *runner) {
 	}
 	if err != nil {
 		s.logger.Warn("knowledge: S3 listing failed", "source", r.src.ID, "err", err)
+		//lint:ignore ST1005 the administrator reads this sentence as written, beside the source
 		s.syncPass(ctx, r, nil, nil, true, fmt.Errorf("The bucket could not be listed: %v", err))
 		return
 	}

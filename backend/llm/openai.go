@@ -38,8 +38,9 @@ func (o *OpenAI) Stream(ctx context.Context, req Request, emit func(string) erro
 		msgs = append(msgs, openai.ChatCompletionMessage{Role: m.Role, Content: m.Content})
 	}
 	stream, err := o.client.CreateChatCompletionStream(ctx, openai.ChatCompletionRequest{
-		Model:         req.Model,
-		Messages:      msgs,
+		Model:    req.Model,
+		Messages: msgs,
+		//lint:ignore SA1019 local OpenAI-compatible servers (Ollama, llama.cpp, vLLM) read max_tokens, not max_completion_tokens
 		MaxTokens:     req.MaxTokens,
 		Stream:        true,
 		StreamOptions: &openai.StreamOptions{IncludeUsage: true},

@@ -18,8 +18,6 @@ const (
 	s6 = "Uu vv ww xx."
 )
 
-var noExtras = Options{OverlapTokens: -1, MinTokens: -1}
-
 func budget(max int) Options { return Options{MaxTokens: max, OverlapTokens: -1, MinTokens: -1} }
 
 func TestSplit(t *testing.T) {

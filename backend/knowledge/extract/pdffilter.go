@@ -339,8 +339,7 @@ func lzwDecode(w *boundedBuffer, in []byte, early bool) error {
 			if next < 4096 {
 				table[next] = entry{prefix: prev, c: table[pf].c, len: table[prev].len + 1}
 			}
-			first, err = emit(code)
-			if err != nil {
+			if _, err = emit(code); err != nil {
 				return err
 			}
 			prev = code
