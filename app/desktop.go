@@ -11,6 +11,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/healthhub/healthhub/app/shell"
@@ -106,15 +108,12 @@ func (d *Desktop) options() *options.App {
 		width, height = s.Width, s.Height
 	}
 	return &options.App{
-		Title:     "HealthHub",
-		Width:     width,
-		Height:    height,
-		MinWidth:  360,
-		MinHeight: 480,
-		AssetServer: &assetserver.Options{
-			Assets:  frontend.Dist(),
-			Handler: spaFallback(frontend.Dist()),
-		},
+		Title:            "HealthHub",
+		Width:            width,
+		Height:           height,
+		MinWidth:         360,
+		MinHeight:        480,
+		AssetServer:      assetOptions(frontend.Dist()),
 		BackgroundColour: options.NewRGB(245, 247, 249),
 		OnStartup:        d.startup,
 		OnBeforeClose:    d.beforeClose,
@@ -148,22 +147,50 @@ func (d *Desktop) beforeClose(ctx context.Context) bool {
 	return false
 }
 
-// spaFallback serves index.html for the UI's own routes (/assistant, …),
-// which are not files.
-func spaFallback(dist fs.FS) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if dist == nil || path.Ext(r.URL.Path) != "" {
-			http.NotFound(w, r)
-			return
-		}
-		index, err := fs.ReadFile(dist, "index.html")
-		if err != nil {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		http.ServeContent(w, r, "index.html", time.Time{}, bytes.NewReader(index))
-	})
+// assetOptions serves the built UI in the window.
+func assetOptions(dist fs.FS) *assetserver.Options {
+	return &assetserver.Options{Assets: dist, Middleware: uiRoutes(dist)}
+}
+
+// uiRoutes serves the UI's own routes (/setup, /assistant, …), which are
+// not files, as the index page with Wails' runtime scripts. Wails adds
+// them (and so the bindings, window.go) only to a page asked for as "/" or
+// "…/index.html"; a page reloaded at another path would run as if in a
+// browser and send its API calls to wails://wails, which answers with HTML.
+func uiRoutes(dist fs.FS) assetserver.Middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet || !isUIRoute(r.URL.Path) || dist == nil {
+				next.ServeHTTP(w, r)
+				return
+			}
+			index, err := fs.ReadFile(dist, "index.html")
+			if err != nil {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Write(withWailsRuntime(index))
+		})
+	}
+}
+
+// wailsScripts are the scripts Wails puts first in the index page's head.
+const wailsScripts = `<script src="/wails/ipc.js"></script><script src="/wails/runtime.js"></script>`
+
+func withWailsRuntime(index []byte) []byte {
+	at := bytes.Index(index, []byte("<head>"))
+	if at < 0 {
+		return append([]byte(wailsScripts), index...)
+	}
+	at += len("<head>")
+	return slices.Concat(index[:at], []byte(wailsScripts), index[at:])
+}
+
+// isUIRoute is true for a page path of the UI: not a file (no extension),
+// not the root, and not one of Wails' own paths.
+func isUIRoute(p string) bool {
+	return p != "/" && p != "" && path.Ext(p) == "" && !strings.HasPrefix(p, "/wails/")
 }
 
 // Connection is where the UI finds the API, or why it cannot yet.

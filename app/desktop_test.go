@@ -2,12 +2,10 @@ package main
 
 import (
 	"io"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"testing/fstest"
 
 	"github.com/healthhub/healthhub/app/shell"
 )
@@ -96,17 +94,5 @@ func TestFirstStartAsksForTheMode(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(d.cfg.configDir, "settings.json")); err == nil {
 		t.Fatal("settings written before any choice")
-	}
-}
-
-func TestUIRoutesFallBackToIndex(t *testing.T) {
-	dist := fstest.MapFS{"index.html": {Data: []byte("<html>app</html>")}}
-	h := spaFallback(dist)
-	for path, want := range map[string]int{"/assistant": 200, "/admin/figures": 200, "/assets/missing.js": 404} {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
-		if rec.Code != want || (want == 200 && rec.Body.String() != "<html>app</html>") {
-			t.Errorf("%s: %d %q", path, rec.Code, rec.Body)
-		}
 	}
 }
