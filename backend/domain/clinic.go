@@ -292,6 +292,9 @@ type ClinicStore interface {
 	// claim that lapsed (and may now be another worker's) gives a conflict.
 	MarkNotificationSent(ctx context.Context, id string, lease, at time.Time) error
 	MarkNotificationFailed(ctx context.Context, id string, lease time.Time, lastErr string, nextAttempt time.Time, final bool) error
+	// MarkNotificationSkipped ends a claimed notification's e-mail delivery
+	// without sending it (e-mail is not configured), giving the reason.
+	MarkNotificationSkipped(ctx context.Context, id string, lease time.Time, reason string) error
 	ListNotifications(ctx context.Context, userID string, limit int) ([]*Notification, error)
 	MarkNotificationRead(ctx context.Context, userID, id string, at time.Time) error
 	// AppointmentsNeedingReminder lists booked appointments starting in

@@ -48,6 +48,7 @@ type Store interface {
 	ClaimNotifications(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*domain.Notification, error)
 	MarkNotificationSent(ctx context.Context, id string, lease, at time.Time) error
 	MarkNotificationFailed(ctx context.Context, id string, lease time.Time, lastErr string, nextAttempt time.Time, final bool) error
+	MarkNotificationSkipped(ctx context.Context, id string, lease time.Time, reason string) error
 	ListNotifications(ctx context.Context, userID string, limit int) ([]*domain.Notification, error)
 	AppointmentsNeedingReminder(ctx context.Context, from, to time.Time, limit int) ([]*domain.Appointment, error)
 	PatientByID(ctx context.Context, id string) (*domain.Patient, error)
@@ -56,7 +57,9 @@ type Store interface {
 	UserByID(ctx context.Context, id string) (*domain.User, error)
 }
 
-// Sender sends one e-mail; *Mailer is one. messageID is the notification
+// Sender sends one e-mail; *Mailer is one. A nil Sender means e-mail is
+// not configured: notifications stay in the app and their e-mail is
+// recorded as skipped. messageID is the notification
 // id, stable across retries. An error for which IsPermanent reports true
 // ends the notification's delivery; any other is retried.
 type Sender interface {
@@ -72,6 +75,9 @@ type Options struct {
 	BackoffBase    time.Duration // wait after the first failure, doubling; default 30s
 	BackoffMax     time.Duration // longest wait; default 1h
 	ReminderWindow time.Duration // remind of appointments starting this soon; default 24h
+	// ClinicTimeZone names the zone messages state times in for a doctor
+	// without hours of their own; nil, or an error, means UTC.
+	ClinicTimeZone func(context.Context) (string, error)
 }
 
 func (o Options) withDefaults() Options {
@@ -116,15 +122,26 @@ func NewWorker(store Store, sender Sender, events domain.Publisher, now func() t
 	return &Worker{store: store, sender: sender, events: events, now: now, logger: logger, opts: opts.withDefaults()}
 }
 
+// EmailConfigured reports whether notifications also go out by e-mail;
+// without it they reach people in the app only.
+func (w *Worker) EmailConfigured() bool { return w.sender != nil }
+
+// errEmailNotConfigured is the reason recorded on notifications whose
+// e-mail was skipped.
+const errEmailNotConfigured = "e-mail delivery is not configured (HEALTHHUB_SMTP_ADDR); the notification is in the app"
+
 // Run makes passes until ctx ends, then returns nil. A full batch is
 // followed at once by the next pass; otherwise it waits the poll interval,
 // longer while the outbox cannot be read.
 func (w *Worker) Run(ctx context.Context) error {
-	w.logger.Info("notification worker started", "poll", w.opts.PollInterval, "batch", w.opts.BatchSize)
+	w.logger.Info("notification worker started", "poll", w.opts.PollInterval, "batch", w.opts.BatchSize, "email", w.EmailConfigured())
+	if !w.EmailConfigured() {
+		w.logger.Info("e-mail is not configured (set HEALTHHUB_SMTP_ADDR to send it): notifications stay in the app, and are not e-mailed")
+	}
 	defer w.logger.Info("notification worker stopped")
 	failures := 0
 	for {
-		sent, failed, remindErr, deliverErr := w.pass(ctx)
+		sent, failed, skipped, remindErr, deliverErr := w.pass(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -141,7 +158,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			wait = min(wait, time.Minute)
 		} else {
 			failures = 0
-			if sent+failed >= w.opts.BatchSize {
+			if sent+failed+skipped >= w.opts.BatchSize {
 				continue
 			}
 		}
@@ -160,14 +177,14 @@ func (w *Worker) Run(ctx context.Context) error {
 // and how many failed (to be retried or finally); err joins what went wrong
 // with the store, not with single deliveries.
 func (w *Worker) RunOnce(ctx context.Context) (sent, failed int, err error) {
-	sent, failed, remindErr, deliverErr := w.pass(ctx)
+	sent, failed, _, remindErr, deliverErr := w.pass(ctx)
 	return sent, failed, errors.Join(remindErr, deliverErr)
 }
 
-func (w *Worker) pass(ctx context.Context) (sent, failed int, remindErr, deliverErr error) {
+func (w *Worker) pass(ctx context.Context) (sent, failed, skipped int, remindErr, deliverErr error) {
 	remindErr = w.remind(ctx)
-	sent, failed, deliverErr = w.deliver(ctx)
-	return sent, failed, remindErr, deliverErr
+	sent, failed, skipped, deliverErr = w.deliver(ctx)
+	return sent, failed, skipped, remindErr, deliverErr
 }
 
 // remind adds a reminder for the patient's and the doctor's account of
@@ -210,17 +227,14 @@ func (w *Worker) reminders(ctx context.Context, a *domain.Appointment, now time.
 	if err != nil {
 		return nil, fmt.Errorf("patient: %w", err)
 	}
-	loc := time.UTC
+	var zone string
 	if av, err := w.store.Availability(ctx, a.DoctorID); err == nil {
-		if l, err := time.LoadLocation(av.TimeZone); err == nil && av.TimeZone != "" && av.TimeZone != "Local" {
-			loc = l
-		}
+		zone = av.TimeZone
 	} else if domain.ErrorCode(err) != domain.ENOTFOUND {
 		return nil, fmt.Errorf("availability: %w", err)
 	}
-	start, end := a.Start.In(loc), a.End.In(loc)
-	when := start.Format("Monday, 2 January 2006 at 15:04") + "–" + end.Format("15:04") + " (" + zoneName(loc) + ")"
-	short := start.Format("Mon 2 Jan at 15:04")
+	loc := Location(ctx, zone, w.opts.ClinicTimeZone)
+	when, short := When(a.Start, a.End, loc), ShortWhen(a.Start, loc)
 	note := func(userID, subject, body string) *domain.Notification {
 		return &domain.Notification{ID: uuid.Must(uuid.NewV7()).String(), UserID: userID, Kind: domain.NotifyReminder,
 			AppointmentID: a.ID, Subject: subject, Body: body, CreatedAt: now,
@@ -232,12 +246,8 @@ func (w *Worker) reminders(ctx context.Context, a *domain.Appointment, now time.
 	// Patient first, doctor second, always: concurrent workers then wait on
 	// the same dedupe key instead of deadlocking on two.
 	if p.UserID != "" {
-		who := "your doctor"
-		if d.Name != "" {
-			who = d.Name
-		}
 		notes = append(notes, note(p.UserID, "Reminder: your appointment on "+short,
-			"Hello,\n\nthis is a reminder of your appointment with "+who+" on "+when+".\n\n"+
+			"Hello,\n\nthis is a reminder of your appointment with "+DoctorName(d.Name)+" on "+when+".\n\n"+
 				"If you cannot come, please cancel or reschedule it in the HealthHub portal.\n"))
 	}
 	if d.UserID != "" {
@@ -245,13 +255,6 @@ func (w *Worker) reminders(ctx context.Context, a *domain.Appointment, now time.
 			"Hello,\n\nyou have an appointment on "+when+".\n\nThe details are in the HealthHub portal.\n"))
 	}
 	return notes, nil
-}
-
-func zoneName(loc *time.Location) string {
-	if loc == time.UTC {
-		return "UTC"
-	}
-	return loc.String()
 }
 
 // announce publishes a reminder this worker stored; one another worker had
@@ -271,12 +274,13 @@ func (w *Worker) announce(ctx context.Context, n *domain.Notification) {
 	}
 }
 
-// deliver claims one batch and tries each notification in it.
-func (w *Worker) deliver(ctx context.Context) (sent, failed int, err error) {
+// deliver claims one batch and tries each notification in it, or, without
+// e-mail, records each as skipped.
+func (w *Worker) deliver(ctx context.Context) (sent, failed, skipped int, err error) {
 	now := w.now()
 	notes, err := w.store.ClaimNotifications(ctx, now, now.Add(w.opts.Lease), w.opts.BatchSize)
 	if err != nil {
-		return 0, 0, fmt.Errorf("claim notifications: %w", err)
+		return 0, 0, 0, fmt.Errorf("claim notifications: %w", err)
 	}
 	// The batch must end well inside its lease, or another worker would
 	// claim and send what this one is still sending.
@@ -287,13 +291,18 @@ func (w *Worker) deliver(ctx context.Context) (sent, failed int, err error) {
 			w.release(ctx, notes[i:])
 			break
 		}
+		if w.sender == nil {
+			w.skip(bctx, n)
+			skipped++
+			continue
+		}
 		if w.deliverOne(bctx, n) {
 			sent++
 		} else {
 			failed++
 		}
 	}
-	return sent, failed, nil
+	return sent, failed, skipped, nil
 }
 
 // release hands back claimed notifications not tried, due at once, so they
@@ -393,6 +402,20 @@ func (w *Worker) markSent(ctx context.Context, n *domain.Notification) {
 	}
 	w.logger.Error("notification e-mailed but not marked sent; it will be sent again when its lease ends",
 		"notification", n.ID, "kind", n.Kind, "err", err)
+}
+
+// skip records that a notification is not e-mailed because e-mail is not
+// configured: a state of the installation, logged once at start, not a
+// failure to retry or to warn of per message.
+func (w *Worker) skip(ctx context.Context, n *domain.Notification) {
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := w.store.MarkNotificationSkipped(mctx, n.ID, n.NextAttemptAt, errEmailNotConfigured); err != nil {
+		w.logger.Error("notification e-mail not recorded as skipped; it is due again when its lease ends",
+			"notification", n.ID, "kind", n.Kind, "err", err)
+		return
+	}
+	w.logger.Debug("notification kept in the app, not e-mailed", "notification", n.ID, "kind", n.Kind)
 }
 
 func (w *Worker) fail(ctx context.Context, n *domain.Notification, lastErr string, final bool, why string) {

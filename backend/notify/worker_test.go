@@ -533,7 +533,7 @@ func TestRemindersAreCreatedOnceAndDelivered(t *testing.T) {
 				t.Fatalf("reminder %s is %s", n.ID, n.EmailStatus)
 			}
 		}
-		if p := patRem[0]; p.Subject != "Reminder: your appointment on Tue 3 Mar at 06:00" ||
+		if p := patRem[0]; p.Subject != "Reminder: your appointment on Tue 3 Mar at 06:00 CET" ||
 			!strings.Contains(p.Body, "Dr. Lee") || !strings.Contains(p.Body, "06:00–06:30 (Europe/Berlin)") {
 			t.Fatalf("patient reminder: %q\n%s", p.Subject, p.Body)
 		}
@@ -617,4 +617,105 @@ func TestRunDeliversUntilStopped(t *testing.T) {
 			t.Fatalf("relay received %d messages, want 2", n)
 		}
 	})
+}
+
+// TestWithoutEmailNoticesStayInTheApp: with no e-mail configured the worker
+// says so once when it starts, and each notification stays listed for its
+// recipient, its e-mail marked skipped: not failed, not retried, not warned
+// of per message.
+func TestWithoutEmailNoticesStayInTheApp(t *testing.T) {
+	eachEngine(t, func(t *testing.T, r *rig) {
+		u := r.user("eve@example.org", false)
+		first := r.note(u.ID, "Appointment booked", "Hello Eve")
+		second := r.note(u.ID, "Appointment moved", "Hello again")
+		w := r.worker(nil, nil, Options{PollInterval: 10 * time.Millisecond, BackoffBase: time.Millisecond})
+		if w.EmailConfigured() {
+			t.Fatal("a worker without a sender says e-mail is configured")
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- w.Run(ctx) }()
+		skipped := func() bool {
+			for _, n := range []*domain.Notification{first, second} {
+				if r.state(u.ID, n.ID).EmailStatus != domain.EmailSkipped {
+					return false
+				}
+			}
+			return true
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for !skipped() && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		// Later passes find nothing to do, however often they run.
+		r.clock.Advance(24 * time.Hour)
+		third := r.note(u.ID, "Reminder", "Tomorrow")
+		for r.state(u.ID, third.ID).EmailStatus != domain.EmailSkipped && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+		for _, n := range []*domain.Notification{first, second, third} {
+			got := r.state(u.ID, n.ID)
+			if got.EmailStatus != domain.EmailSkipped || got.Attempts != 1 || !strings.Contains(got.LastError, "not configured") {
+				t.Fatalf("notification in the app: %+v", got)
+			}
+		}
+		logs := r.logs.String()
+		if strings.Count(logs, "e-mail is not configured") != 1 || !strings.Contains(logs, "level=INFO msg=\"e-mail is not configured") {
+			t.Fatalf("want one INFO line saying e-mail is not configured:\n%s", logs)
+		}
+		if strings.Contains(logs, "level=WARN") || strings.Contains(logs, "level=ERROR") {
+			t.Fatalf("warnings for a state of the installation:\n%s", logs)
+		}
+		r.noPatientData(u.Email, "Hello Eve")
+	})
+}
+
+// TestRemindersStateTheZone: a reminder states the time in the doctor's
+// zone, or the clinic's for a doctor without hours, names the zone, and
+// gives a doctor whose name has a title no second one.
+func TestRemindersStateTheZone(t *testing.T) {
+	eachEngine(t, func(t *testing.T, r *rig) {
+		ctx := context.Background()
+		doc := &domain.Doctor{Specialization: "General practice", CreatedAt: t0, UpdatedAt: t0}
+		docUser := &domain.User{Email: "dr.kay@example.org", Name: "Dr Kay", Role: domain.RoleDoctor, PasswordHash: "h", CreatedAt: t0, UpdatedAt: t0}
+		if err := r.db.CreateDoctor(ctx, doc, docUser, nil); err != nil {
+			t.Fatal(err)
+		}
+		patUser := &domain.User{Email: "jo@example.org", Name: "Jo Patient", Role: domain.RolePatient, PasswordHash: "h", CreatedAt: t0, UpdatedAt: t0}
+		pat := &domain.Patient{Name: "Jo Patient", DateOfBirth: "1980-02-03", CreatedAt: t0, UpdatedAt: t0}
+		if err := r.db.CreatePatient(ctx, pat, patUser, nil); err != nil {
+			t.Fatal(err)
+		}
+		a := &domain.Appointment{DoctorID: doc.ID, PatientID: pat.ID, Start: t0.Add(20 * time.Hour), End: t0.Add(20*time.Hour + 30*time.Minute),
+			Status: domain.StatusBooked, Reason: "x", CreatedBy: "staff", CreatedAt: t0, UpdatedAt: t0}
+		if err := r.db.BookAppointment(ctx, a, nil); err != nil {
+			t.Fatal(err)
+		}
+		clinic := func(context.Context) (string, error) { return "America/New_York", nil }
+		r.runOnce(r.worker(nil, nil, Options{ClinicTimeZone: clinic}), 0, 0)
+		list, err := r.db.ListNotifications(ctx, patUser.ID, 10)
+		if err != nil || len(list) != 1 {
+			t.Fatalf("patient's notifications: %v, %v", list, err)
+		}
+		want := "with Dr Kay on " + When(a.Start, a.End, mustZone(t, "America/New_York"))
+		if !strings.Contains(list[0].Body, want) || !strings.Contains(list[0].Body, "(America/New_York)") || strings.Contains(list[0].Body, "Dr Dr") {
+			t.Fatalf("reminder body %q; want it to contain %q", list[0].Body, want)
+		}
+		if !strings.HasSuffix(list[0].Subject, " EST") {
+			t.Fatalf("subject %q does not name the zone", list[0].Subject)
+		}
+	})
+}
+
+func mustZone(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }

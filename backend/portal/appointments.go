@@ -8,6 +8,7 @@ import (
 
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/domain"
+	"github.com/healthhub/healthhub/backend/notify"
 )
 
 // BookRequest asks for an appointment.
@@ -97,9 +98,25 @@ func (s *Service) notes(kind string, a *domain.Appointment, who parties, subject
 	return out
 }
 
-func describe(a *domain.Appointment, who parties) string {
-	return fmt.Sprintf("Appointment with Dr %s (%s) on %s UTC, %d minutes.\n", who.doctor.Name, who.doctor.Specialization,
-		a.Start.UTC().Format("Mon 2 Jan 2006 15:04"), int(a.End.Sub(a.Start)/time.Minute))
+// clinicTimeZone is the clinic's zone setting ("" when the service runs
+// without accounts, as in tests of scheduling alone).
+func (s *Service) clinicTimeZone(ctx context.Context) (string, error) {
+	if s.accounts == nil {
+		return "", nil
+	}
+	return s.accounts.ClinicTimeZone(ctx)
+}
+
+// describe says what an appointment is, its time in the doctor's zone (the
+// clinic's for a doctor without hours), naming the zone.
+func (s *Service) describe(ctx context.Context, a *domain.Appointment, who parties) string {
+	zone := ""
+	if av, err := s.store.Availability(ctx, a.DoctorID); err == nil {
+		zone = av.TimeZone
+	}
+	loc := notify.Location(ctx, zone, s.clinicTimeZone)
+	return fmt.Sprintf("Appointment with %s (%s) on %s, %d minutes.\n", notify.DoctorName(who.doctor.Name), who.doctor.Specialization,
+		notify.When(a.Start, a.End, loc), int(a.End.Sub(a.Start)/time.Minute))
 }
 
 func (s *Service) announce(ctx context.Context, typ string, a *domain.Appointment, who parties, notes []*domain.Notification) {
@@ -159,7 +176,7 @@ func (s *Service) Book(ctx context.Context, in BookRequest, idempotencyKey strin
 			return nil, err
 		}
 	}
-	notes := s.notes(domain.NotifyBooked, a, who, "Appointment booked", "Your appointment is booked.\n\n"+describe(a, who))
+	notes := s.notes(domain.NotifyBooked, a, who, "Appointment booked", "Your appointment is booked.\n\n"+s.describe(ctx, a, who))
 	err = s.store.BookAppointment(ctx, a, notes)
 	if errors.Is(err, domain.ErrIdempotentReplay) {
 		if a.DoctorID != in.DoctorID || a.PatientID != in.PatientID || !a.Start.Equal(in.Start.UTC().Truncate(time.Second)) ||
@@ -285,7 +302,7 @@ func (s *Service) update(ctx context.Context, id string, kind, event, subject st
 	}
 	var notes []*domain.Notification
 	if kind != "" {
-		notes = s.notes(kind, &next, who, subject, subject+".\n\n"+describe(&next, who))
+		notes = s.notes(kind, &next, who, subject, subject+".\n\n"+s.describe(ctx, &next, who))
 	}
 	if err := s.store.UpdateAppointment(ctx, &next, cur.UpdatedAt, notes); err != nil {
 		return nil, err

@@ -30,6 +30,7 @@ type Accounts interface {
 	CreateDoctor(ctx context.Context, in auth.NewAccount) (*domain.User, *domain.Doctor, error)
 	DoctorAccountByEmail(ctx context.Context, email string) (*domain.User, error)
 	CompleteDoctorProfile(ctx context.Context, userID string, p auth.DoctorProfile) (*domain.Doctor, error)
+	ClinicTimeZone(ctx context.Context) (string, error)
 	SelfRegistrationOpen(ctx context.Context) (bool, error)
 	AllowRegistration(ctx context.Context) error
 }

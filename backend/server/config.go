@@ -268,3 +268,7 @@ func isLoopbackURL(u string) bool {
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
 }
+
+// EmailConfigured reports whether notifications also go out by e-mail (an
+// SMTP relay is set); without it they reach people in the app only.
+func (c Config) EmailConfigured() bool { return c.SMTPAddr != "" }

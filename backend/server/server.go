@@ -182,7 +182,7 @@ func (s *System) buildHandler() *httpapi.Server {
 		AllowedOrigins: s.Config.AllowedOrigins, TrustedProxies: s.Config.TrustedProxies,
 		Version: Version, UI: frontend.Dist(),
 	}, httpapi.Deps{Auth: s.Auth, Portal: s.Portal, Store: s.Store, Audit: s.Audit, Live: s.Live, Knowledge: s.Knowledge, Assistant: s.Assistant, Now: s.Now, Logger: s.Logger,
-		Health: health.New(s.Portal, s.Audit, s.Store, s.Assistant, s.Knowledge, health.Options{EmailConfigured: s.Config.SMTPAddr != ""}),
+		Health: health.New(s.Portal, s.Audit, s.Store, s.Assistant, s.Knowledge, health.Options{EmailConfigured: s.Config.EmailConfigured()}),
 		FHIR:   fhir.New(s.Portal, s.Store, s.Audit, s.Now, s.Logger, s.publicBase)})
 }
 
@@ -242,10 +242,10 @@ func (s *System) Serve(ctx context.Context, ln net.Listener) error {
 
 // notificationWorker delivers the outbox by e-mail and creates reminders.
 // Without an SMTP server the notifications stay in the app, and their e-mail
-// is recorded as not sent, with the reason.
+// is recorded as skipped.
 func (s *System) notificationWorker() (*notify.Worker, error) {
-	var sender notify.Sender = noMail{}
-	if s.Config.SMTPAddr != "" {
+	var sender notify.Sender
+	if s.Config.EmailConfigured() {
 		m, err := notify.NewMailer(notify.SMTPConfig{Addr: s.Config.SMTPAddr, From: s.Config.SMTPFrom, Username: s.Config.SMTPUsername,
 			Password: s.Config.SMTPPassword, StartTLS: s.Config.SMTPStartTLS}, s.Now, s.Logger)
 		if err != nil {
@@ -253,14 +253,7 @@ func (s *System) notificationWorker() (*notify.Worker, error) {
 		}
 		sender = m
 	}
-	return notify.NewWorker(s.Store, sender, s.Live, s.Now, s.Logger, notify.Options{}), nil
-}
-
-// noMail is the sender when no SMTP server is configured.
-type noMail struct{}
-
-func (noMail) Send(context.Context, string, string, string, string) error {
-	return notify.Permanent(errors.New("e-mail delivery is not configured (HEALTHHUB_SMTP_ADDR)"))
+	return notify.NewWorker(s.Store, sender, s.Live, s.Now, s.Logger, notify.Options{ClinicTimeZone: s.Auth.ClinicTimeZone}), nil
 }
 
 // publicBase is the configured public URL for links in responses (FHIR

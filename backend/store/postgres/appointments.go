@@ -234,10 +234,19 @@ func (db *DB) MarkNotificationFailed(ctx context.Context, id string, lease time.
 	if final {
 		status = domain.EmailFailed
 	}
+	return db.markClaimed(ctx, id, lease, status, lastErr, nextAttempt)
+}
+
+func (db *DB) MarkNotificationSkipped(ctx context.Context, id string, lease time.Time, reason string) error {
+	return db.markClaimed(ctx, id, lease, domain.EmailSkipped, reason, lease)
+}
+
+// markClaimed ends a claim with an outcome other than sent.
+func (db *DB) markClaimed(ctx context.Context, id string, lease time.Time, status, lastErr string, nextAttempt time.Time) error {
 	tag, err := db.pool.Exec(ctx, `UPDATE notifications SET email_status = $1, next_attempt_at = $2, last_error = $3
 		WHERE id = $4 AND email_status = 'sending' AND next_attempt_at = $5`, status, nextAttempt.UTC(), lastErr, id, lease.UTC())
 	if err != nil {
-		return mapErr(err, "mark failed")
+		return mapErr(err, "mark "+status)
 	}
 	if tag.RowsAffected() == 0 {
 		return domain.ErrClaimLapsed

@@ -239,10 +239,19 @@ func (db *DB) MarkNotificationFailed(ctx context.Context, id string, lease time.
 	if final {
 		status = domain.EmailFailed
 	}
+	return db.markClaimed(ctx, id, lease, status, lastErr, nextAttempt)
+}
+
+func (db *DB) MarkNotificationSkipped(ctx context.Context, id string, lease time.Time, reason string) error {
+	return db.markClaimed(ctx, id, lease, domain.EmailSkipped, reason, lease)
+}
+
+// markClaimed ends a claim with an outcome other than sent.
+func (db *DB) markClaimed(ctx context.Context, id string, lease time.Time, status, lastErr string, nextAttempt time.Time) error {
 	res, err := db.writer.ExecContext(ctx, `UPDATE notifications SET email_status = ?, next_attempt_at = ?, last_error = ?
 		WHERE id = ? AND email_status = 'sending' AND next_attempt_at = ?`, status, fmtTime(nextAttempt), lastErr, id, fmtTime(lease))
 	if err != nil {
-		return mapErr(err, "mark failed")
+		return mapErr(err, "mark "+status)
 	}
 	return claimHeld(res)
 }

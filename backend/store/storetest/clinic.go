@@ -28,6 +28,7 @@ var clinicTests = []struct {
 	{"UpdateAppointment", testUpdateAppointment},
 	{"AppointmentCountsByDay", testAppointmentCounts},
 	{"OutboxClaimAndRetry", testOutbox},
+	{"OutboxSkippedWithoutEmail", testOutboxSkipped},
 	{"RemindersOncePerAppointment", testReminders},
 }
 
@@ -244,6 +245,38 @@ func testDoctorOfExistingAccount(t *testing.T, db store.DB) {
 	}
 	if listed() {
 		t.Fatal("an account that is no longer a doctor is still listed")
+	}
+}
+
+// testOutboxSkipped: a notification whose e-mail is skipped (no e-mail is
+// configured) stays listed for its recipient, says so, and is never claimed
+// again.
+func testOutboxSkipped(t *testing.T, db store.DB) {
+	ctx := context.Background()
+	u := newUser("in-app@example.org", domain.RolePatient)
+	if err := db.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	n := &domain.Notification{UserID: u.ID, Kind: domain.NotifyBooked, Subject: "Booked", Body: "b", CreatedAt: t0}
+	if err := db.AddNotifications(ctx, []*domain.Notification{n}); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := db.ClaimNotifications(ctx, t0, t0.Add(time.Minute), 10)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim = %d, %v", len(claimed), err)
+	}
+	if err := db.MarkNotificationSkipped(ctx, n.ID, claimed[0].NextAttemptAt.Add(-time.Second), "no e-mail"); !errors.Is(err, domain.ErrClaimLapsed) {
+		t.Fatalf("skip with a stale lease: %v", err)
+	}
+	if err := db.MarkNotificationSkipped(ctx, n.ID, claimed[0].NextAttemptAt, "no e-mail"); err != nil {
+		t.Fatal(err)
+	}
+	list, err := db.ListNotifications(ctx, u.ID, 10)
+	if err != nil || len(list) != 1 || list[0].EmailStatus != domain.EmailSkipped || list[0].LastError != "no e-mail" {
+		t.Fatalf("listed = %+v, %v", list, err)
+	}
+	if again, _ := db.ClaimNotifications(ctx, t0.Add(time.Hour), t0.Add(2*time.Hour), 10); len(again) != 0 {
+		t.Fatalf("a skipped notification was claimed again")
 	}
 }
 
