@@ -311,13 +311,24 @@ func (s *Service) answer(ctx context.Context, t turn, msg *domain.Message, publi
 		publish(Event{Type: "notice", MessageID: msg.ID, Text: EmergencyNotice})
 	}
 
+	offline := t.choice.info.Kind == domain.ProviderOffline
 	var results []knowledge.Result
 	if s.know != nil && s.opts.Passages > 0 {
+		limit, q := s.opts.Passages, s.searchText(ctx, t.content)
+		if offline {
+			limit = max(limit, offlineSearchDepth)
+			if expanded := llm.OfflineSearchText(q); len(expanded) <= maxSearchText {
+				q = expanded
+			}
+		}
 		var err error
-		results, err = s.know.Search(ctx, s.searchText(ctx, t.content), s.opts.Passages)
+		results, err = s.know.Search(ctx, q, limit)
 		if err != nil && ctx.Err() == nil {
 			s.logger.Warn("assistant: knowledge search failed; answering without passages", "err", err)
 		}
+	}
+	if offline {
+		results = offlineGrounding(t.content, results, msg.Notice != "")
 	}
 	msg.Citations = citations(results)
 	if len(msg.Citations) > 0 {

@@ -54,7 +54,7 @@ func TestKnowledgeVisibilityOverHTTP(t *testing.T) {
 					}
 				}
 			}
-			if got := search(staffTok, "zebrafinch"); len(got) != 1 || got[0].Source != "triage.md" || got[0].Heading != "Triage" {
+			if got := search(staffTok, "zebrafinch"); len(got) != 1 || got[0].Source != "triage.md" || got[0].Title != "Triage" || got[0].Heading != "" {
 				t.Fatalf("staff search = %+v", got)
 			}
 			if res := a.do("GET", "/api/v1/knowledge/search?q=", patientTok, nil); res.Status != 400 || res.code() != "invalid" {

@@ -208,7 +208,7 @@ func TestOffline(t *testing.T) {
 	}
 	b.Reset()
 	llm.Offline{}.Stream(context.Background(), llm.Request{Messages: req.Messages}, func(s string) error { b.WriteString(s); return nil })
-	if !strings.Contains(b.String(), "Nothing in the clinic's documents matches") {
+	if !strings.Contains(b.String(), llm.OfflineNothingAnswers) {
 		t.Fatalf("with no passages: %s", b.String())
 	}
 }

@@ -260,7 +260,25 @@ func (b *builder) finish(format Format) (*Document, error) {
 	if title == "" {
 		title = b.firstHeading
 	}
-	return &Document{Title: title, Format: format, Sections: out}, nil
+	return &Document{Title: title, Format: format, Sections: withoutTitleHeading(out, title)}, nil
+}
+
+// withoutTitleHeading takes the title out of the heading paths when it is
+// the one heading every section is under (a document's "# Title" heading):
+// it names the document, which a citation shows already, so in the path it
+// would say the same thing twice ("Title › Title › Section").
+func withoutTitleHeading(sections []Section, title string) []Section {
+	for _, s := range sections {
+		// A section holding nothing but the title keeps it: the heading is
+		// its only text.
+		if len(s.Headings) == 0 || s.Headings[0] != title || len(s.Headings) == 1 && s.Text == "" {
+			return sections
+		}
+	}
+	for i := range sections {
+		sections[i].Headings = sections[i].Headings[1:]
+	}
+	return sections
 }
 
 func hasPrefix(path, prefix []string) bool {

@@ -192,11 +192,20 @@ func TestMarkdown(t *testing.T) {
 			name: "setext headings and skipped levels",
 			data: "Clinic guide\n============\n\nWelcome.\n\nParking\n-------\n\nBehind the building.\n\n#### Disabled bays\n\nTwo bays.",
 			want: []string{
-				"Clinic guide: Welcome.",
-				"Clinic guide > Parking: Behind the building.",
-				"Clinic guide > Parking > Disabled bays: Two bays.",
+				": Welcome.",
+				"Parking: Behind the building.",
+				"Parking > Disabled bays: Two bays.",
 			},
 			title: "Clinic guide",
+		},
+		{
+			name: "the title heading is not repeated in the heading path",
+			data: "---\ntitle: Opening hours\n---\n# Opening hours\n\n## Regular hours\n\nMonday.\n\n## Emergencies\n\nCall 112.",
+			want: []string{
+				"Regular hours: Monday.",
+				"Emergencies: Call 112.",
+			},
+			title: "Opening hours",
 		},
 		{
 			name:  "front matter title",
@@ -213,7 +222,7 @@ func TestMarkdown(t *testing.T) {
 		{
 			name:  "code fence kept verbatim",
 			data:  "# Setup\n\n```sh\n  echo *not emphasis*\n\n  [not](a link)\n```\nAfter.",
-			want:  []string{"Setup:   echo *not emphasis*\n  [not](a link)\n\nAfter."},
+			want:  []string{":   echo *not emphasis*\n  [not](a link)\n\nAfter."},
 			title: "Setup",
 		},
 		{
@@ -229,6 +238,12 @@ func TestMarkdown(t *testing.T) {
 			title: "guide",
 		},
 		{
+			name:  "emphasis over a soft break",
+			data:  "Order at least **three\nworking days** before.",
+			want:  []string{": Order at least three working days before."},
+			title: "guide",
+		},
+		{
 			name:  "inline markup",
 			data:  "A *b* _c_ __d__ ~~e~~ `*f*` snake_case_name 2 * 3 \\*g\\* ![alt text](x.png) <https://nhs.uk> <b>bold</b> &amp; [ref][1]\n\n[1]: https://example.org",
 			want:  []string{": A b c d e *f* snake_case_name 2 * 3 *g* alt text https://nhs.uk bold & ref"},
@@ -237,7 +252,13 @@ func TestMarkdown(t *testing.T) {
 		{
 			name:  "tables and quotes",
 			data:  "| Day | Hours |\n|-----|:-----:|\n| Mon | 8–6 |\n\n> Quoted **advice**\n> > nested",
-			want:  []string{": Day | Hours\nMon | 8–6\n\nQuoted advice nested"},
+			want:  []string{": Mon: 8–6\n\nQuoted advice nested"},
+			title: "guide",
+		},
+		{
+			name:  "table rows read as text, cells paired with their headers",
+			data:  "Our hours:\n\n| Day | Morning | Afternoon |\n| --- | --- | --- |\n| **Monday** | 8:00–12:00 | 13:00–18:00 |\n| Saturday | 9:00–12:00 | |\nAfter the table.\n\n| no | header |",
+			want:  []string{": Our hours:\n\nMonday — Morning: 8:00–12:00; Afternoon: 13:00–18:00\nSaturday — Morning: 9:00–12:00\n\nAfter the table.\n\nno: header"},
 			title: "guide",
 		},
 		{
@@ -255,7 +276,7 @@ func TestMarkdown(t *testing.T) {
 		{
 			name:  "invalid UTF-8",
 			data:  "# Caf\xe9\n\nbad \xff byte",
-			want:  []string{"Caf\uFFFD: bad \uFFFD byte"},
+			want:  []string{": bad \uFFFD byte"},
 			title: "Caf\uFFFD",
 		},
 	}
@@ -334,7 +355,7 @@ func TestHTML(t *testing.T) {
 			name:  "title from first heading, unclosed tags",
 			data:  "<html><body><h2>Flu <i>clinic</i></h2><p>One<p>Two<li>a<li>b",
 			title: "Flu clinic",
-			want:  []string{"Flu clinic: One\n\nTwo\na\nb"},
+			want:  []string{": One\n\nTwo\na\nb"},
 		},
 		{
 			name:  "declared charset",
@@ -454,8 +475,8 @@ func TestDOCX(t *testing.T) {
 			},
 			title: "Patient guide",
 			want: []string{
-				"Patient guide > Anmeldung: Text.",
-				"Patient guide > Custom based on heading > Outline level: Day | Hours\nMon | 8-6",
+				"Anmeldung: Text.",
+				"Custom based on heading > Outline level: Day | Hours\nMon | 8-6",
 			},
 		},
 		{

@@ -12,8 +12,8 @@ import (
 // Markdown is read line by line (CommonMark's block structure, simplified):
 // ATX and setext headings build the heading path, fenced code is kept as
 // text, front matter is skipped (its title is the document's), list items
-// and table rows stay one to a line, and inline markup is reduced to the
-// text a reader sees.
+// stay one to a line, table rows become lines of text, and inline markup is
+// reduced to the text a reader sees.
 
 var (
 	atxHeading   = regexp.MustCompile(`^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$`)
@@ -87,12 +87,76 @@ func extractMarkdown(data []byte, b *builder) error {
 			continue
 		}
 		if len(para) > 0 && strings.Contains(line, "-") && tableDivider.MatchString(line) && strings.Contains(para[len(para)-1], "|") {
+			header := tableCells(para[len(para)-1])
+			para = para[:len(para)-1]
+			flush()
+			i = table(lines, i+1, header, b)
 			continue
 		}
 		para = append(para, line)
 	}
 	flush()
 	return b.err
+}
+
+// table emits the rows of a table whose header has been read, starting at
+// lines[start], and returns the index of its last row. Each row becomes a
+// line that reads as text, its cells paired with their column's header
+// ("Friday: 08:00 – 16:00", or "Monday — Morning: 8:00–12:00; Afternoon:
+// 13:00–18:00" with more columns), so that a row quoted or found on its own still says what its
+// values are.
+func table(lines []string, start int, header []string, b *builder) int {
+	var rows []string
+	i := start
+	for ; i < len(lines); i++ {
+		line := stripBlockquote(lines[i])
+		if strings.TrimSpace(line) == "" || !strings.Contains(line, "|") {
+			break
+		}
+		rows = append(rows, tableRowText(header, tableCells(line)))
+	}
+	if len(rows) > 0 {
+		b.addParagraph(strings.Join(rows, "\n"))
+	}
+	return i - 1
+}
+
+// tableCells splits "| a | b |" into its cells' text.
+func tableCells(line string) []string {
+	line = strings.TrimSpace(line)
+	line = strings.TrimPrefix(line, "|")
+	line = strings.TrimSuffix(line, "|")
+	cells := strings.Split(line, "|")
+	for i, c := range cells {
+		cells[i] = inlineText(strings.TrimSpace(c))
+	}
+	return cells
+}
+
+// tableRowText writes a row as text: the first cell names the row, the
+// others follow with their headers (a two-column table needs none: its
+// first cell says what the second is for).
+func tableRowText(header, cells []string) string {
+	var values []string
+	for j := 1; j < len(cells); j++ {
+		if cells[j] == "" {
+			continue
+		}
+		if len(cells) > 2 && j < len(header) && header[j] != "" {
+			values = append(values, header[j]+": "+cells[j])
+		} else {
+			values = append(values, cells[j])
+		}
+	}
+	switch {
+	case len(values) == 0:
+		return cells[0]
+	case cells[0] == "":
+		return strings.Join(values, "; ")
+	case len(cells) > 2:
+		return cells[0] + " — " + strings.Join(values, "; ")
+	}
+	return cells[0] + ": " + values[0]
 }
 
 // stripBlockquote removes leading "> " markers, however deeply nested.
@@ -110,45 +174,44 @@ func stripBlockquote(line string) string {
 // rows start lines of their own, hard breaks (two trailing spaces or a
 // backslash) end one, and other lines continue the line before.
 func paragraphText(raw []string) string {
-	var out []string
+	// Each line's markup is reduced once the lines it continues are joined,
+	// so that emphasis wrapped over a soft break ("**three\nworking days**")
+	// goes too.
+	type line struct{ prefix, markup, text string }
+	var out []line
 	joinNext := false
-	for _, line := range raw {
-		hard := strings.HasSuffix(line, "  ") || strings.HasSuffix(line, "\\")
-		line = strings.TrimSuffix(line, "\\")
-		var text string
+	for _, l := range raw {
+		hard := strings.HasSuffix(l, "  ") || strings.HasSuffix(l, "\\")
+		l = strings.TrimSuffix(l, "\\")
+		var next line
 		own := false
-		switch m := listItemOf(line); {
+		switch m := listItemOf(l); {
 		case m != nil:
 			marker := "-"
 			if m[4] >= 0 {
-				marker = line[m[4]:m[5]]
+				marker = l[m[4]:m[5]]
 			}
-			text, own = marker+" "+inlineText(strings.TrimSpace(line[m[1]:])), true
-		case strings.Count(line, "|") >= 2 || strings.HasPrefix(strings.TrimSpace(line), "|"):
-			text, own = tableRow(line), true
+			next, own = line{prefix: marker + " ", markup: strings.TrimSpace(l[m[1]:])}, true
+		case strings.Count(l, "|") >= 2 || strings.HasPrefix(strings.TrimSpace(l), "|"):
+			next, own = line{text: tableRowText(nil, tableCells(l))}, true
 		default:
-			text = inlineText(strings.TrimSpace(line))
+			next = line{markup: strings.TrimSpace(l)}
 		}
 		if joinNext && !own && len(out) > 0 {
-			out[len(out)-1] += " " + text
+			out[len(out)-1].markup += " " + next.markup
 		} else {
-			out = append(out, text)
+			out = append(out, next)
 		}
-		joinNext = !hard && !strings.Contains(line, "|")
+		joinNext = !hard && !strings.Contains(l, "|")
 	}
-	return strings.Join(out, "\n")
-}
-
-// tableRow turns "| a | b |" into "a | b".
-func tableRow(line string) string {
-	line = strings.TrimSpace(line)
-	line = strings.TrimPrefix(line, "|")
-	line = strings.TrimSuffix(line, "|")
-	cells := strings.Split(line, "|")
-	for i, c := range cells {
-		cells[i] = inlineText(strings.TrimSpace(c))
+	texts := make([]string, len(out))
+	for i, l := range out {
+		texts[i] = l.text
+		if l.text == "" {
+			texts[i] = l.prefix + inlineText(l.markup)
+		}
 	}
-	return strings.Join(cells, " | ")
+	return strings.Join(texts, "\n")
 }
 
 // codeBlock emits a fenced code block starting at lines[start] and returns

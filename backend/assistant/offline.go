@@ -1,0 +1,89 @@
+package assistant
+
+import (
+	"strings"
+
+	"github.com/healthhub/healthhub/backend/knowledge"
+	"github.com/healthhub/healthhub/backend/llm"
+)
+
+// offlineSearchDepth is how many passages the search finds for an offline
+// answer: it chooses among them by their sentences, so it looks deeper
+// than the passages a model is given.
+const offlineSearchDepth = 12
+
+// offlineGrounding keeps the passages an offline answer quotes, best first,
+// so that the citations are exactly what the answer quotes (none when
+// nothing in the documents answers). After the emergency notice, only the
+// sentences that bear on the emergency described may be quoted: an answer
+// that went on to vaccination side effects or opening hours would bury the
+// notice.
+func offlineGrounding(question string, results []knowledge.Result, emergency bool) []knowledge.Result {
+	if emergency {
+		results = emergencySentences(question, results)
+	}
+	passages := make([]llm.Passage, len(results))
+	for i, r := range results {
+		passages[i] = llm.Passage{N: i + 1, Title: r.Title, Heading: r.Heading, Text: r.Text}
+	}
+	chosen := llm.OfflineAnswering(question, passages)
+	out := make([]knowledge.Result, len(chosen))
+	for i, j := range chosen {
+		out[i] = results[j]
+	}
+	return out
+}
+
+// emergencySentences keeps, of each passage, the sentences that treat an
+// emergency as one and speak of the one the question describes (its words:
+// "chest pain"), with the
+// line that introduces a list they are in ("Call 112 at once if someone
+// has:"), and the passages that have any.
+func emergencySentences(question string, results []knowledge.Result) []knowledge.Result {
+	var words []string
+	for _, phrase := range emergencyPatterns.FindAllString(strings.ToLower(question), -1) {
+		for _, w := range strings.Fields(phrase) {
+			if len(w) >= 4 && w != "that" && w != "will" {
+				words = append(words, w[:min(len(w), 5)])
+			}
+		}
+	}
+	var out []knowledge.Result
+	for _, r := range results {
+		sentences := llm.Sentences(r.Text)
+		keep := make([]bool, len(sentences))
+		any := false
+		for j, s := range sentences {
+			lower := strings.ToLower(s)
+			if !IsEmergency(s) && !strings.Contains(lower, "emergency") {
+				continue
+			}
+			for _, w := range words {
+				if strings.Contains(lower, w) {
+					keep[j], any = true, true
+					break
+				}
+			}
+			if keep[j] && strings.HasPrefix(s, "- ") {
+				for lead := j - 1; lead >= 0; lead-- {
+					if !strings.HasPrefix(sentences[lead], "- ") {
+						keep[lead] = keep[lead] || strings.HasSuffix(sentences[lead], ":")
+						break
+					}
+				}
+			}
+		}
+		if !any {
+			continue
+		}
+		var text []string
+		for j, s := range sentences {
+			if keep[j] {
+				text = append(text, s)
+			}
+		}
+		r.Text = strings.Join(text, "\n")
+		out = append(out, r)
+	}
+	return out
+}

@@ -1,0 +1,500 @@
+package llm
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strings"
+	"unicode"
+)
+
+// How the offline answer chooses what to quote. The passages come ranked by
+// the knowledge search, which matches words anywhere in a passage; the
+// answer has to find the sentences that answer, and say so when none does.
+//
+// Each word of the question (with the words clinic documents use for it)
+// weighs by how rare it is among the sentences and headings of the passages
+// found. A sentence's evidence is the weight of the question's words it
+// holds, plus the words its passage's headings hold, which count more since
+// a heading says what every sentence under it is about, and less those only
+// the document's title holds. A passage answers when its best sentence's
+// evidence covers enough of the question's weight; the passages that answer
+// are ordered by that evidence, the question's words the passage holds
+// anywhere, and the search's own order.
+const (
+	maxOfflinePassages = 3
+	// maxQuoteWords bounds the sentences quoted from one passage; a
+	// sentence that answers better is never left out for a worse one.
+	maxQuoteWords = 60
+	// followingSentences is how many sentences after the best one come
+	// with it.
+	followingSentences = 2
+	// minSentenceShare is the share of a passage's best sentence's
+	// evidence another of its sentences needs to be quoted with it.
+	minSentenceShare = 0.3
+	// minCoverage is the share of the question's weight a passage must
+	// hold to be quoted at all.
+	minCoverage = 0.2
+	// minRelative is the share of the best passage's evidence another
+	// passage needs to be quoted after it.
+	minRelative = 0.6
+	// headingShare and titleShare are how much a word counts when found in
+	// the heading path or the document's title rather than the sentence.
+	// A heading names what its passage is about, often in the words a
+	// question uses ("What to bring"), when the sentences under it are a
+	// list of answers that do not repeat them.
+	headingShare = 1.5
+	titleShare   = 0.6
+	// unknownShare is the weight of a question word no passage holds,
+	// against one that a single sentence holds: such words are often only
+	// the asker's way of putting it ("stuck in traffic").
+	unknownShare = 0.5
+	// wholeShare is how much the question's words held anywhere in the
+	// passage count, and rankShare how much the search's order counts, on
+	// top of the best sentence's evidence.
+	wholeShare = 1.0
+	rankShare  = 0.4
+)
+
+// OfflineAnswering returns the indexes of the passages an offline answer
+// to question quotes, best first; none when nothing in them answers it.
+func OfflineAnswering(question string, passages []Passage) []int {
+	quotes := selectQuotes(question, passages)
+	out := make([]int, len(quotes))
+	for i, q := range quotes {
+		out[i] = q.passage
+	}
+	return out
+}
+
+// OfflineSearchText is the question with the words its words stand for
+// in clinic documents ("jab": vaccine), so that a search finds passages
+// that say it otherwise.
+func OfflineSearchText(question string) string {
+	words := []string{question}
+	lower := strings.ToLower(question)
+	if p := phrases.Replace(lower); p != lower {
+		words = append(words, p)
+	}
+	for _, t := range questionTerms(question) {
+		words = append(words, t.alts[1:]...)
+	}
+	return strings.Join(words, " ")
+}
+
+// offlineQuote is what the answer quotes of one passage.
+type offlineQuote struct {
+	passage   int // index in Request.Passages
+	sentences []string
+	evidence  float64
+}
+
+// selectQuotes returns the passages that answer the question, best first,
+// with the sentences to quote from each; none when nothing answers.
+func selectQuotes(question string, passages []Passage) []offlineQuote {
+	q := questionTerms(question)
+	if len(q) == 0 {
+		return nil
+	}
+	type sentence struct {
+		text  string
+		words []string
+		list  bool // a list item or table row: a line of a list
+	}
+	type passageWords struct {
+		sentences []sentence
+		heading   []string
+		title     []string
+	}
+	all := make([]passageWords, len(passages))
+	total := 0
+	for i, p := range passages {
+		pw := passageWords{heading: stems(p.Heading), title: stems(p.Title)}
+		for _, s := range Sentences(p.Text) {
+			pw.sentences = append(pw.sentences, sentence{text: s, words: stems(s), list: isListLine(s)})
+		}
+		total += len(pw.sentences)
+		all[i] = pw
+	}
+	// The weight of each question word: inverse sentence frequency.
+	weights := make([]float64, len(q))
+	sum := 0.0
+	for k, t := range q {
+		df := 0
+		for _, pw := range all {
+			if t.in(pw.heading) {
+				df++
+			}
+			for _, s := range pw.sentences {
+				if t.in(s.words) {
+					df++
+				}
+			}
+		}
+		weights[k] = math.Log(1 + float64(total+1)/float64(df+1))
+		if df == 0 {
+			weights[k] *= unknownShare
+		}
+		sum += weights[k]
+	}
+	var out []offlineQuote
+	for i, pw := range all {
+		scores := make([]float64, len(pw.sentences))
+		context := 0.0 // evidence from the headings and title alone
+		for k, t := range q {
+			switch {
+			case t.in(pw.heading):
+				context += headingShare * weights[k]
+			case t.in(pw.title):
+				context += titleShare * weights[k]
+			}
+		}
+		best, bestAt := 0.0, -1
+		for j, s := range pw.sentences {
+			for k, t := range q {
+				if t.in(s.words) {
+					scores[j] += weights[k]
+				}
+			}
+			// A word in both sentence and heading counts once, fully.
+			ev := scores[j] + contextBeyond(q, weights, s.words, pw.heading, pw.title)
+			if bestAt < 0 || ev > best {
+				best, bestAt = ev, j
+			}
+		}
+		if bestAt < 0 {
+			continue
+		}
+		if scores[bestAt] == 0 {
+			best = context
+		}
+		if best < minCoverage*sum {
+			continue
+		}
+		// The passage as a whole: the question's words any of its
+		// sentences, its headings or its title hold.
+		whole := 0.0
+		for k, t := range q {
+			held := false
+			for _, s := range pw.sentences {
+				if t.in(s.words) {
+					held = true
+					break
+				}
+			}
+			switch {
+			case held || t.in(pw.heading):
+				whole += weights[k]
+			case t.in(pw.title):
+				whole += titleShare * weights[k]
+			}
+		}
+		// The search ranked the passages by all their words; its order
+		// counts too.
+		best = best/sum + wholeShare*whole/sum + rankShare/float64(i+1)
+		var keep []int
+		if scores[bestAt] == 0 {
+			// Only the headings match: the passage is about the question as
+			// a whole (a table of hours under "Opening hours"), so it is
+			// quoted from its start.
+			for j := range pw.sentences {
+				keep = append(keep, j)
+			}
+		} else {
+			order := make([]int, len(pw.sentences))
+			for j := range order {
+				order[j] = j
+			}
+			slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(scores[b], scores[a]) })
+			for _, j := range order {
+				if scores[j] < minSentenceShare*scores[bestAt] {
+					break
+				}
+				keep = append(keep, j)
+			}
+		}
+		// Within the word budget, in order of merit, then in text order;
+		// a list line comes with the line that introduces its list.
+		words := 0
+		chosen := map[int]bool{}
+		for n, j := range keep {
+			cost := len(strings.Fields(pw.sentences[j].text))
+			if n > 0 && words+cost > maxQuoteWords {
+				break
+			}
+			words += cost
+			chosen[j] = true
+			if pw.sentences[j].list {
+				for lead := j - 1; lead >= 0; lead-- {
+					if !pw.sentences[lead].list {
+						if strings.HasSuffix(pw.sentences[lead].text, ":") && !chosen[lead] {
+							chosen[lead] = true
+							words += len(strings.Fields(pw.sentences[lead].text))
+						}
+						break
+					}
+				}
+			}
+		}
+		// What follows the best sentence often completes it (the steps
+		// after "Order in the portal"): the next sentences of prose come
+		// too, while the budget allows.
+		if scores[bestAt] > 0 {
+			for j := bestAt + 1; j < len(pw.sentences) && j <= bestAt+followingSentences && !pw.sentences[j].list; j++ {
+				cost := len(strings.Fields(pw.sentences[j].text))
+				if words+cost > maxQuoteWords {
+					break
+				}
+				if !chosen[j] {
+					chosen[j] = true
+					words += cost
+				}
+			}
+		}
+		oq := offlineQuote{passage: i, evidence: best}
+		for j, s := range pw.sentences {
+			if chosen[j] {
+				oq.sentences = append(oq.sentences, s.text)
+			}
+		}
+		out = append(out, oq)
+	}
+	slices.SortStableFunc(out, func(a, b offlineQuote) int { return cmp.Compare(b.evidence, a.evidence) })
+	for n := 1; n < len(out); n++ {
+		if n == maxOfflinePassages || out[n].evidence < minRelative*out[0].evidence {
+			out = out[:n]
+			break
+		}
+	}
+	return out
+}
+
+// contextBeyond is the evidence the headings and title add to a sentence:
+// the question's words that the headings or, less, the title hold and the
+// sentence does not.
+func contextBeyond(q []questionTerm, weights []float64, sentence, heading, title []string) float64 {
+	ev := 0.0
+	for k, t := range q {
+		switch {
+		case t.in(sentence):
+		case t.in(heading):
+			ev += headingShare * weights[k]
+		case t.in(title):
+			ev += titleShare * weights[k]
+		}
+	}
+	return ev
+}
+
+// isListLine reports whether a line is a list item or a table row.
+func isListLine(s string) bool {
+	if strings.HasPrefix(s, "- ") || strings.HasPrefix(s, "* ") || strings.HasPrefix(s, "+ ") {
+		return true
+	}
+	i := strings.IndexFunc(s, func(r rune) bool { return !unicode.IsDigit(r) })
+	if i > 0 && (strings.HasPrefix(s[i:], ". ") || strings.HasPrefix(s[i:], ") ")) {
+		return true
+	}
+	// A table row as the extractor writes it: "Friday: 08:00 – 16:00".
+	label, value, ok := strings.Cut(s, ": ")
+	return ok && len(strings.Fields(label)) <= 5 && !strings.ContainsAny(value, ".!?") && len(strings.Fields(value)) <= 12
+}
+
+// Sentences cuts text into sentences: at a sentence's end, and at each line
+// break (a list item or table row is a line). A line's leading number ("1.
+// Book a slot") does not end a sentence.
+func Sentences(text string) []string {
+	var out []string
+	var b strings.Builder
+	flush := func() {
+		if s := strings.TrimSpace(b.String()); s != "" {
+			out = append(out, strings.Join(strings.Fields(s), " "))
+		}
+		b.Reset()
+	}
+	rs := []rune(text)
+	for i, r := range rs {
+		if r == '\n' {
+			flush()
+			continue
+		}
+		b.WriteRune(r)
+		if (r == '.' || r == '!' || r == '?') && (i+1 == len(rs) || unicode.IsSpace(rs[i+1])) && !isOrdinal(b.String()) {
+			flush()
+		}
+	}
+	flush()
+	return out
+}
+
+// isOrdinal reports whether s is only a number and its full stop ("12."),
+// the start of a numbered list item.
+func isOrdinal(s string) bool {
+	s = strings.TrimSpace(s)
+	return len(s) > 1 && strings.TrimLeftFunc(s[:len(s)-1], unicode.IsDigit) == ""
+}
+
+var stopwords = map[string]bool{"the": true, "and": true, "for": true, "are": true, "you": true, "your": true, "can": true,
+	"what": true, "when": true, "how": true, "who": true, "with": true, "this": true, "that": true, "from": true, "have": true,
+	"has": true, "not": true, "but": true, "our": true, "was": true, "will": true, "does": true, "should": true, "would": true,
+	"there": true, "their": true, "they": true, "about": true, "into": true, "may": true, "any": true, "all": true, "its": true,
+	"is": true, "it": true, "do": true, "i": true, "my": true, "me": true, "we": true, "us": true, "a": true, "an": true,
+	"of": true, "to": true, "in": true, "on": true, "at": true, "or": true, "if": true, "be": true, "am": true, "get": true,
+	"got": true, "need": true, "want": true, "much": true, "many": true, "why": true, "where": true, "which": true, "i'm": true,
+	"im": true, "haven't": true, "havent": true, "isn't": true, "isnt": true, "didn't": true, "won't": true, "wasn't": true,
+	"aren't": true, "i've": true, "ive": true, "it's": true, "i'll": true, "you're": true, "someone": true, "something": true, "been": true, "there's": true, "what's": true, "whats": true, "did": true, "could": true, "just": true, "some": true,
+	"still": true, "here": true, "than": true, "then": true, "them": true, "him": true, "his": true, "her": true, "she": true,
+	"he": true, "after": true, "before": true, "also": true, "too": true, "very": true, "one": true, "like": true, "know": true,
+	"tell": true, "please": true, "able": true, "ok": true, "okay": true, "so": true, "no": true, "yes": true, "as": true, "by": true,
+	"more": true, "less": true, "most": true, "really": true, "even": true, "ever": true, "every": true,
+	"up": true, "out": true, "off": true, "only": true, "way": true, "does't": true, "don't": true, "dont": true, "can't": true, "cant": true}
+
+// synonyms are words people use for what clinic documents call otherwise,
+// by stem. They are general (any clinic's documents say "vaccine" for a
+// jab), not tied to particular documents.
+var synonyms = stemSynonyms(map[string][]string{
+	"jab":          {"vaccin", "vaccinat"},
+	"shot":         {"vaccin", "vaccinat"},
+	"immunis":      {"vaccin", "vaccinat"},
+	"immuniz":      {"vaccin", "vaccinat"},
+	"bill":         {"invoice", "billing"},
+	"pill":         {"medicin", "medication", "prescription"},
+	"tablet":       {"medicin", "medication", "prescription"},
+	"meds":         {"medicin", "medication"},
+	"medication":   {"medicin"},
+	"medicin":      {"medication"},
+	"surgery":      {"clinic"},
+	"practice":     {"clinic"},
+	"doctor":       {"clinician"},
+	"gp":           {"doctor", "clinician"},
+	"nurse":        {"clinician"},
+	"phone":        {"call", "telephone"},
+	"ring":         {"call", "phone"},
+	"telephone":    {"phone"},
+	"email":        {"e-mail"},
+	"e-mail":       {"email"},
+	"open":         {"hour"},
+	"close":        {"closed", "closure", "hour"},
+	"closed":       {"close", "closure"},
+	"cost":         {"price", "charg", "fee"},
+	"price":        {"cost", "charg", "fee"},
+	"pay":          {"payment", "invoice", "charg"},
+	"fee":          {"charg"},
+	"wheelchair":   {"step-free", "access"},
+	"disabled":     {"access"},
+	"deaf":         {"hearing", "sign"},
+	"kid":          {"child"},
+	"son":          {"child"},
+	"daughter":     {"child"},
+	"baby":         {"child", "infant"},
+	"toddler":      {"child"},
+	"temperature":  {"fever"},
+	"fever":        {"temperature"},
+	"result":       {"report"},
+	"report":       {"result"},
+	"online":       {"portal"},
+	"app":          {"portal"},
+	"website":      {"portal"},
+	"login":        {"account"},
+	"register":     {"account"},
+	"data":         {"information", "record"},
+	"information":  {"data", "record"},
+	"notes":        {"record"},
+	"file":         {"record"},
+	"reception":    {"desk"},
+	"receptionist": {"desk"},
+	"video":        {"remote"},
+	"remote":       {"video", "telephone"},
+})
+
+func stemSynonyms(words map[string][]string) map[string][]string {
+	out := make(map[string][]string, len(words))
+	for w, alts := range words {
+		for _, a := range alts {
+			out[stem(w)] = append(out[stem(w)], stem(a))
+		}
+	}
+	return out
+}
+
+// questionTerm is a word of the question with the other words that say the
+// same.
+type questionTerm struct {
+	alts []string
+}
+
+// in reports whether words (stems) hold the term or one of its synonyms.
+func (t questionTerm) in(words []string) bool {
+	for _, a := range t.alts {
+		for _, w := range words {
+			if sameStem(a, w) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// phrases are ways of saying something whose words apart say otherwise.
+var phrases = strings.NewReplacer("sign up", "register", "signing up", "register", "log in", "sign in", "log on", "sign in",
+	"pick up", "collect", "picking up", "collect", "get hold of", "contact", "find out", "learn")
+
+// questionTerms are the question's words that say what it is about.
+func questionTerms(question string) []questionTerm {
+	var out []questionTerm
+	for _, w := range stems(phrases.Replace(strings.ToLower(question))) {
+		alts := append([]string{w}, synonyms[w]...)
+		out = append(out, questionTerm{alts: alts})
+	}
+	return out
+}
+
+// stems returns the distinct stems of s's words, stopwords left out.
+func stems(s string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '-' && r != '\''
+	}) {
+		w = strings.Trim(w, "-'")
+		if w == "" || stopwords[w] || len(w) < 2 {
+			continue
+		}
+		w = stem(strings.ReplaceAll(w, "'s", ""))
+		if !seen[w] && !stopwords[w] {
+			seen[w] = true
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// stem strips the common English endings, enough for words of one family
+// ("vaccinated", "vaccines") to share a prefix that sameStem sees.
+func stem(w string) string {
+	switch {
+	case len(w) > 4 && strings.HasSuffix(w, "ies"):
+		w = w[:len(w)-3] + "y"
+	case len(w) > 3 && strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss") && !strings.HasSuffix(w, "us"):
+		w = w[:len(w)-1]
+	}
+	for _, suffix := range []string{"ing", "ed", "e"} {
+		if len(w) > len(suffix)+3 && strings.HasSuffix(w, suffix) {
+			return w[:len(w)-len(suffix)]
+		}
+	}
+	return w
+}
+
+// sameStem reports whether two stems are of one word family: equal, or the
+// shorter, of five letters or more, begins the longer ("vaccin",
+// "vaccination").
+func sameStem(a, b string) bool {
+	if a == b {
+		return true
+	}
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	return len(a) >= 5 && strings.HasPrefix(b, a)
+}
