@@ -131,6 +131,7 @@ const en = {
   "schedule.calendar": "Week calendar",
   "schedule.open": "{time}, {patient}: open the patient's summary",
   "schedule.calendarLabel": "Appointments from {from} to {to}",
+  "time.inZone": "Times in {zone}",
   "summary.loading": "Patient",
   "summary.close": "Close summary",
   "summary.age": "{age} years",

@@ -1,4 +1,4 @@
-import { formatDate, formatDateTime, formatTime, showsZone, viewerZone, zoneLabel } from "./time";
+import { addDays, formatClock, formatDate, formatDateTime, formatTime, showsZone, viewerZone, wallClock, zoneLabel } from "./time";
 
 // An instant whose wall clock differs by zone: 08:30 UTC is 17:30 in Tokyo
 // and 03:30 in New York.
@@ -39,5 +39,19 @@ describe("time", () => {
 
   it("shows nothing for a time it cannot read", () => {
     expect(formatDateTime("not a time", elsewhere)).toBe("");
+  });
+
+  it("reads an instant on a zone's clock, for grids laid out in that zone", () => {
+    expect(wallClock("2026-12-07T23:30:00Z", "Asia/Tokyo")).toEqual({ day: "2026-12-08", hour: 8, minute: 30 });
+    expect(wallClock("2026-12-07T23:30:00Z", "America/New_York")).toEqual(
+      viewerZone() === "America/New_York" ? wallClock("2026-12-07T23:30:00Z") : { day: "2026-12-07", hour: 18, minute: 30 },
+    );
+    expect(formatClock(instant, elsewhere)).toMatch(elsewhereClock);
+    expect(formatClock(instant, elsewhere)).not.toContain(zoneLabel(elsewhere, new Date(instant)));
+  });
+
+  it("moves days across months and years", () => {
+    expect(addDays("2026-12-30", 3)).toBe("2027-01-02");
+    expect(addDays("2026-03-01", -1)).toBe("2026-02-28");
   });
 });

@@ -26,7 +26,7 @@ function validZone(zone: string): boolean {
 }
 
 function cached(kind: string, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
-  const key = `${kind}|${options.timeZone ?? ""}|${options.timeZoneName ?? ""}`;
+  const key = `${kind}|${options.timeZone ?? ""}|${options.timeZoneName ?? ""}`; // each kind has one set of fields
   let f = formats.get(key);
   if (!f) {
     f = new Intl.DateTimeFormat(undefined, options);
@@ -52,6 +52,13 @@ export const formatTime = (iso: string | Date, zone?: string | null) => format("
 /** formatDateTime is "Mon 7 Dec, 09:30", with the zone named when it is not the viewer's. */
 export const formatDateTime = (iso: string | Date, zone?: string | null) => format("datetime", dateAndTime, iso, zone);
 
+/** formatClock is "09:30" on zone's clock without naming the zone: for a grid whose caption names it. */
+export function formatClock(iso: string | Date, zone?: string | null): string {
+  const at = typeof iso === "string" ? new Date(iso) : iso;
+  if (Number.isNaN(at.getTime())) return "";
+  return cached("clock", showsZone(zone) ? { ...timeOnly, timeZone: zone } : timeOnly).format(at);
+}
+
 /** formatDate is the day of an instant in zone ("Mon 7 Dec 2026"); a day has no zone name. */
 export function formatDate(iso: string | Date, zone?: string | null): string {
   const at = typeof iso === "string" ? new Date(iso) : iso;
@@ -66,4 +73,33 @@ export function zoneLabel(zone: string | undefined | null, at: Date = new Date()
     .formatToParts(at)
     .find((p) => p.type === "timeZoneName");
   return part?.value ?? zone;
+}
+
+/** WallClock is what a clock in a zone reads at an instant. */
+export interface WallClock {
+  day: string; // YYYY-MM-DD
+  hour: number;
+  minute: number;
+}
+
+/** wallClock reads an instant on zone's clock, or the viewer's when zone is absent or the viewer's own. */
+export function wallClock(iso: string | Date, zone?: string | null): WallClock {
+  const at = typeof iso === "string" ? new Date(iso) : iso;
+  const parts = cached("wall", {
+    timeZone: showsZone(zone) ? zone : viewerZone(),
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  } as Intl.DateTimeFormatOptions).formatToParts(at);
+  const part = (type: string) => parts.find((p) => p.type === type)?.value ?? "0";
+  return { day: `${part("year")}-${part("month")}-${part("day")}`, hour: Number(part("hour")) % 24, minute: Number(part("minute")) };
+}
+
+/** addDays moves a YYYY-MM-DD day by n days. */
+export function addDays(day: string, n: number): string {
+  const [y, m, d] = day.split("-").map(Number);
+  return new Date(Date.UTC(y, m - 1, d + n)).toISOString().slice(0, 10);
 }

@@ -7,6 +7,7 @@ import { useSession } from "../auth/session";
 import { t } from "../i18n";
 import { cancelAppointment, formatWhen, listAppointments, listDoctors, myPatient, rescheduleAppointment, statusText } from "./api";
 import { SlotPicker } from "./SlotPicker";
+import { useDoctorZones } from "./zones";
 import { LoadError } from "../components/LoadError";
 
 /** AppointmentsPage lists the patient's coming appointments, with cancel and reschedule. */
@@ -27,9 +28,12 @@ export function AppointmentsPage() {
   const [slot, setSlot] = useState<Slot | null>(null);
   const [busy, setBusy] = useState(false);
   const names = new Map((doctors.data ?? []).map((d) => [d.id, d.name]));
+  const zoneOf = useDoctorZones((appts.data ?? []).map((a) => a.doctor_id));
+  // An appointment's time on its doctor's clock, naming the zone when it is not the patient's.
+  const when = (a: Pick<Appointment, "start" | "doctor_id">) => formatWhen(a.start, zoneOf(a.doctor_id));
 
   async function cancel(a: Appointment) {
-    if (!window.confirm(t("appts.cancelConfirm", { time: formatWhen(a.start) }))) return;
+    if (!window.confirm(t("appts.cancelConfirm", { time: when(a) }))) return;
     setError(null);
     try {
       await cancelAppointment(client, a.id);
@@ -46,7 +50,7 @@ export function AppointmentsPage() {
     setError(null);
     try {
       await rescheduleAppointment(client, moving.id, slot);
-      setNotice(t("appts.moved", { time: formatWhen(slot.start), doctor: names.get(moving.doctor_id) ?? "" }));
+      setNotice(t("appts.moved", { time: when({ start: slot.start, doctor_id: moving.doctor_id }), doctor: names.get(moving.doctor_id) ?? "" }));
       setMoving(null);
       setSlot(null);
       await queries.invalidateQueries({ queryKey: ["appointments"] });
@@ -79,25 +83,25 @@ export function AppointmentsPage() {
         {upcoming.map((a) => (
           <li key={a.id} className="appointment">
             <div>
-              <strong>{formatWhen(a.start)}</strong> {t("appts.with", { doctor: names.get(a.doctor_id) ?? "" })}
+              <strong>{when(a)}</strong> {t("appts.with", { doctor: names.get(a.doctor_id) ?? "" })}
               <div className="muted">{statusText(a)}</div>
             </div>
             <div className="actions">
               <button type="button" aria-expanded={moving?.id === a.id} onClick={() => { setMoving(moving?.id === a.id ? null : a); setSlot(null); setError(null); }}
-                aria-label={`${t("appts.reschedule")} ${formatWhen(a.start)}`}>
+                aria-label={`${t("appts.reschedule")} ${when(a)}`}>
                 {t("appts.reschedule")}
               </button>
-              <button type="button" onClick={() => void cancel(a)} aria-label={`${t("appts.cancel")} ${formatWhen(a.start)}`}>
+              <button type="button" onClick={() => void cancel(a)} aria-label={`${t("appts.cancel")} ${when(a)}`}>
                 {t("appts.cancel")}
               </button>
             </div>
             {moving?.id === a.id && (
-              <form className="stack move-panel" onSubmit={move} aria-label={t("appts.moveTitle", { time: formatWhen(a.start) })}>
+              <form className="stack move-panel" onSubmit={move} aria-label={t("appts.moveTitle", { time: when(a) })}>
                 <p className="muted">{t("appts.moveHelp")}</p>
                 <SlotPicker doctorID={a.doctor_id} slot={slot} onSlot={setSlot} idPrefix="move-" />
                 <div className="actions">
                   <button type="submit" className="primary" disabled={!slot || busy}>
-                    {slot ? t("appts.moveTo", { time: formatWhen(slot.start) }) : t("book.pickSlot")}
+                    {slot ? t("appts.moveTo", { time: when({ start: slot.start, doctor_id: a.doctor_id }) }) : t("book.pickSlot")}
                   </button>
                   <button type="button" onClick={() => setMoving(null)}>{t("appts.keep")}</button>
                 </div>

@@ -7,6 +7,7 @@ import { errorsFor, Field, TextField } from "../components/Field";
 import { t, type MessageKey } from "../i18n";
 import { formatWhen, listAppointments, statusText } from "./api";
 import { LoadError } from "../components/LoadError";
+import { useDoctorZones } from "./zones";
 
 export const entryKinds: { kind: string; title: MessageKey }[] = [
   { kind: "allergy", title: "record.allergies" },
@@ -71,6 +72,7 @@ export function PatientSummary({ patientID, onClose }: { patientID: string; onCl
     }
   }
 
+  const zoneOf = useDoctorZones((visits.data ?? []).map((a) => a.doctor_id));
   const p = patient.data;
   const error = patient.error ?? entries.error ?? visits.error;
   const now = Date.now();
@@ -79,7 +81,7 @@ export function PatientSummary({ patientID, onClose }: { patientID: string; onCl
   const age = p ? ageOn(p.date_of_birth) : null;
   const visit = (a: Appointment) => (
     <li key={a.id}>
-      {formatWhen(a.start)} · {statusText(a)}
+      {formatWhen(a.start, zoneOf(a.doctor_id))} · {statusText(a)}
     </li>
   );
   return (

@@ -6,6 +6,7 @@ import { t } from "../i18n";
 import { formatHour, formatWhen, listAppointments, listDoctors, listPatients, setStatus, statusText } from "./api";
 import { PatientSummary } from "./PatientSummary";
 import { WeekCalendar } from "./WeekCalendar";
+import { useDoctorZones } from "./zones";
 import { LoadError } from "../components/LoadError";
 
 type View = "list" | "calendar";
@@ -28,6 +29,8 @@ export function SchedulePage() {
     enabled: !!me,
     queryFn: () => listAppointments(client, { doctor_id: me!.id, from: start, to: new Date(start.getFullYear(), start.getMonth(), start.getDate() + 7) }),
   });
+  // The doctor's hours are in their zone; a browser elsewhere shows the times on that clock, named.
+  const zone = useDoctorZones([me?.id])(me?.id);
   const [view, setView] = useState<View>(() => (localStorage.getItem(viewKey) === "calendar" ? "calendar" : "list"));
   const [open, setOpen] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -95,13 +98,13 @@ export function SchedulePage() {
           <>
             <h2 className="h3">{t("schedule.today")}</h2>
             {appts.data && today.length === 0 && <p className="muted">{t("schedule.none")}</p>}
-            <ul className="appointment-list" aria-label={t("schedule.today")}>{today.map((a) => row(a, formatHour(a.start)))}</ul>
+            <ul className="appointment-list" aria-label={t("schedule.today")}>{today.map((a) => row(a, formatHour(a.start, zone)))}</ul>
             <h2 className="h3">{t("schedule.week")}</h2>
             {appts.data && later.length === 0 && <p className="muted">{t("schedule.none")}</p>}
-            <ul className="appointment-list" aria-label={t("schedule.week")}>{later.map((a) => row(a, formatWhen(a.start)))}</ul>
+            <ul className="appointment-list" aria-label={t("schedule.week")}>{later.map((a) => row(a, formatWhen(a.start, zone)))}</ul>
           </>
         ) : (
-          <WeekCalendar start={start} appts={live} names={names} onOpen={(a) => setOpen(a.patient_id)} />
+          <WeekCalendar start={start} zone={zone} appts={live} names={names} onOpen={(a) => setOpen(a.patient_id)} />
         )}
       </section>
       {open && <PatientSummary patientID={open} onClose={() => setOpen(null)} />}

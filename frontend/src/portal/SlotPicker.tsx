@@ -6,6 +6,7 @@ import { Field } from "../components/Field";
 import { t } from "../i18n";
 import { formatHour, freeSlots, localDay, todayString } from "./api";
 import { LoadError } from "../components/LoadError";
+import { useDoctorZones } from "./zones";
 
 /** SlotPicker chooses a day and then one of the doctor's free times on it. */
 export function SlotPicker({ doctorID, slot, onSlot, idPrefix = "" }: { doctorID: string; slot: Slot | null; onSlot: (s: Slot | null) => void; idPrefix?: string }) {
@@ -20,6 +21,7 @@ export function SlotPicker({ doctorID, slot, onSlot, idPrefix = "" }: { doctorID
       return freeSlots(client, doctorID, from < new Date() ? new Date() : from, to);
     },
   });
+  const zone = useDoctorZones([doctorID])(doctorID);
   const dayID = `${idPrefix}day`;
   return (
     <>
@@ -34,7 +36,7 @@ export function SlotPicker({ doctorID, slot, onSlot, idPrefix = "" }: { doctorID
           {slots.data?.map((s) => (
             <label key={s.start} className={slot?.start === s.start ? "slot chosen" : "slot"}>
               <input type="radio" name={`${idPrefix}slot`} value={s.start} checked={slot?.start === s.start} onChange={() => onSlot(s)} />
-              {formatHour(s.start)}
+              {formatHour(s.start, zone)}
             </label>
           ))}
         </div>

@@ -37,8 +37,6 @@ export const rescheduleAppointment = (c: Client, id: string, slot: Slot) =>
 export const setStatus = (c: Client, id: string, status: string) =>
   c.request<Appointment>(...op("POST /api/v1/appointments/{id}/status", { id }), { status });
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
-const hourFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 
 /** statusText is an appointment's status in words, with its reason when it has one. */
 export function statusText(a: Pick<Appointment, "status" | "reason">, withReason = true): string {
@@ -46,8 +44,10 @@ export function statusText(a: Pick<Appointment, "status" | "reason">, withReason
   return withReason && a.reason ? `${status} · ${a.reason}` : status;
 }
 
-export const formatWhen = (iso: string) => timeFormat.format(new Date(iso));
-export const formatHour = (iso: string) => hourFormat.format(new Date(iso));
+// The portal's names for the UI's one time formatter: pass the doctor's
+// (or clinic's) zone and the time is shown on that clock, with the zone
+// named when it is not the viewer's.
+export { formatDateTime as formatWhen, formatTime as formatHour } from "../time";
 
 /** localDay is the start of a YYYY-MM-DD day in this computer's time zone. */
 export function localDay(day: string): Date {
