@@ -55,7 +55,7 @@ type Options struct {
 	// the child is the same executable.
 	GatewaySplit bool
 	// Scenarios limits the run to these (me, audit, booking, slots,
-	// knowledge, fanout, gateway); empty runs them all.
+	// knowledge, fanout, gateway, offline-answers); empty runs them all.
 	Scenarios []string
 
 	// historyDays is how far back the slot search doctor's appointments go
@@ -104,7 +104,7 @@ func (o Options) withDefaults() Options {
 }
 
 // Scenario names, for Options.Scenarios.
-var scenarioNames = []string{"me", "audit", "booking", "slots", "knowledge", "fanout", "gateway"}
+var scenarioNames = []string{"me", "audit", "booking", "slots", "knowledge", "fanout", "gateway", "offline-answers"}
 
 func (o Options) want(name string) bool {
 	return len(o.Scenarios) == 0 || slices.Contains(o.Scenarios, name)
@@ -165,6 +165,17 @@ func Run(ctx context.Context, w io.Writer, engines []Engine, o Options) error {
 		}
 		fmt.Fprintf(w, "%-9s %-18s %8d %18s %10s %10s %10s %8d\n", "any", "WebSocket fan-out", fo.Clients, "5 events", ms(fo.P50), ms(fo.P99), ms(fo.Max), fo.Missed)
 		writeNote(w, "any", "fan-out setup", "%d clients connected in %s; latency from Publish to each client's read; p99 target 50ms", fo.Clients, ms(fo.Connect))
+	}
+	if o.want("offline-answers") {
+		// Quality, not speed: how often the offline answer's first quote
+		// is a passage that answers (SQLite, the starter documents).
+		figures, err := BenchOfflineAnswers(ctx, o)
+		if err != nil {
+			return err
+		}
+		for _, f := range figures {
+			writeNote(w, "sqlite", "offline answers", "%s", f)
+		}
 	}
 	if o.want("gateway") {
 		gw, err := BenchGateway(ctx, o.GatewayClients, o.GatewayRounds, o)

@@ -410,3 +410,18 @@ func TestFanout(t *testing.T) {
 		t.Fatalf("fan-out result %+v", res)
 	}
 }
+
+func TestOfflineAnswersScenario(t *testing.T) {
+	figures, err := BenchOfflineAnswers(t.Context(), tiny(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(figures) != 3 || figures[2].Questions != figures[0].Questions+figures[1].Questions || figures[0].Answerable == 0 || figures[1].Answerable == 0 {
+		t.Fatalf("figures %+v", figures)
+	}
+	for _, f := range figures {
+		if f.Hit1 > f.Hit3 || f.MRR < f.Hit1 || f.MRR > f.Hit3 {
+			t.Errorf("%s: hit@1 %.3f, hit@3 %.3f, MRR %.3f are inconsistent", f.Set, f.Hit1, f.Hit3, f.MRR)
+		}
+	}
+}

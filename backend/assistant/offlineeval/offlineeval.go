@@ -233,10 +233,10 @@ type Evaluator struct {
 	log  *audit.Log
 	kb   *knowledge.Service
 	asst *assistant.Service
+	// asker is the patient the questions come from: an account that
+	// cannot sign in.
+	asker *domain.Principal
 }
-
-// asker is the patient the questions come from.
-var asker = &domain.Principal{UserID: "offline-evaluation", Role: domain.RolePatient, Name: "Evaluation"}
 
 // New makes a SQLite store in dir, ingests the starter documents into it as
 // a new standalone server does, and starts the assistant on it.
@@ -257,6 +257,12 @@ func (e *Evaluator) start(ctx context.Context, dir string, logger *slog.Logger) 
 	if _, err := e.db.Migrate(ctx); err != nil {
 		return err
 	}
+	now := time.Now()
+	patient := &domain.User{Email: "offline-evaluation@example.org", Name: "Offline evaluation", Role: domain.RolePatient, CreatedAt: now, UpdatedAt: now}
+	if err := e.db.CreateUser(ctx, patient); err != nil {
+		return err
+	}
+	e.asker = &domain.Principal{UserID: patient.ID, Email: patient.Email, Name: patient.Name, Role: patient.Role}
 	e.log = audit.NewLog(e.db, time.Now, logger)
 	e.kb = knowledge.New(e.db, e.log, nil, knowledge.Options{}, time.Now, logger)
 	folder := filepath.Join(dir, "knowledge")
@@ -316,7 +322,7 @@ func (e *Evaluator) Close() {
 
 // Ask puts one question to the offline assistant and grades the answer.
 func (e *Evaluator) Ask(ctx context.Context, q Question) (Outcome, error) {
-	ctx = domain.WithPrincipal(ctx, asker)
+	ctx = domain.WithPrincipal(ctx, e.asker)
 	c, err := e.asst.Complete(ctx, assistant.CompletionInput{Model: "extractive",
 		Messages: []assistant.CompletionMessage{{Role: "user", Content: q.Text}}}, nil)
 	if err != nil {
