@@ -457,6 +457,16 @@ const en = {
   "users.roleConfirm": "Change role",
   "users.roleCancel": "Cancel",
   "users.roleChanged": "{name} is now {role}.",
+  "users.specialization": "Specialization",
+  "users.timeZone": "Time zone",
+  "users.doctorHelp": "Patients choose doctors by specialization; the doctor's hours are in this time zone (the clinic's unless you choose another).",
+  "users.doctorCreated": "Doctor account created for {name}. Patients can book them once their hours are set on the Hours page.",
+  "users.noProfile": "no doctor profile: patients cannot book",
+  "users.completeProfile": "Complete doctor profile",
+  "users.completeProfileOf": "Complete doctor profile of {name}",
+  "users.completeTitle": "Doctor profile of {name}",
+  "users.completeSave": "Save doctor profile",
+  "users.completed": "{name} has a doctor profile; patients can book them once their hours are set.",
 };
 
 export type MessageKey = keyof typeof en;

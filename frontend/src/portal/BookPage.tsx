@@ -5,6 +5,7 @@ import { op } from "../api/operations";
 import { ApiError } from "../api/client";
 import type { Patient, Slot } from "../api/types";
 import { useSession } from "../auth/session";
+import { doctorName } from "../components/doctors";
 import { Field } from "../components/Field";
 import { t } from "../i18n";
 import { book, formatWhen, listDoctors, myPatient } from "./api";
@@ -49,7 +50,7 @@ export function BookPage() {
       await book(client, { doctor_id: doctor.id, patient_id: patient.data.id, start: slot.start, end: slot.end, reason: reason.trim() }, key.current);
       key.current = crypto.randomUUID();
       await queries.invalidateQueries({ queryKey: ["appointments"] });
-      const booked = t("book.booked", { time: formatWhen(slot.start), doctor: doctor.name });
+      const booked = t("book.booked", { time: formatWhen(slot.start), doctor: doctorName(doctor.name) });
       navigate(user?.role === "patient" ? "/appointments" : "/clinic-day", { state: { booked } });
     } catch (err) {
       if (err instanceof ApiError && err.code === "conflict") {
@@ -85,7 +86,7 @@ export function BookPage() {
             <select id="doctor" value={doctorID} onChange={(e) => { setDoctorID(e.target.value); setSlot(null); }}>
               <option value="">{t("book.choose")}</option>
               {choices.map((d) => (
-                <option key={d.id} value={d.id}>{d.name}</option>
+                <option key={d.id} value={d.id}>{doctorName(d.name)}</option>
               ))}
             </select>
           </Field>
@@ -100,7 +101,7 @@ export function BookPage() {
         {error && <p className="error-banner" role="alert">{error}</p>}
         {slot && doctor && (
           <button type="submit" className="primary" disabled={busy}>
-            {t("book.confirm", { time: formatWhen(slot.start), doctor: doctor.name })}
+            {t("book.confirm", { time: formatWhen(slot.start), doctor: doctorName(doctor.name) })}
           </button>
         )}
       </form>

@@ -7,6 +7,8 @@ import { useSession } from "../auth/session";
 import { t, type MessageKey } from "../i18n";
 import { listDoctors, localDay, todayString } from "./api";
 import { LoadError } from "../components/LoadError";
+import { browserTimeZone } from "../components/doctors";
+import { TimeZoneSelect } from "../components/TimeZoneSelect";
 
 interface Day {
   open: boolean;
@@ -62,7 +64,10 @@ export function HoursPage() {
         throw err;
       }),
   });
-  const [timeZone, setTimeZone] = useState(Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC");
+  // Every doctor's hours start in the zone chosen when the doctor was made
+  // (the clinic's by default); this device's zone is only for older doctors
+  // made without hours.
+  const [timeZone, setTimeZone] = useState(browserTimeZone());
   const [slot, setSlot] = useState(30);
   const [days, setDays] = useState<Record<number, Day>>(daysOf([]));
   const [exceptions, setExceptions] = useState<DayException[]>([]);
@@ -136,7 +141,7 @@ export function HoursPage() {
         <div className="filters">
           <label>
             {t("hours.timeZone")}
-            <input value={timeZone} onChange={(e) => setTimeZone(e.target.value)} />
+            <TimeZoneSelect id="hours-time-zone" value={timeZone} onChange={setTimeZone} />
           </label>
           <label>
             {t("hours.slot")}
