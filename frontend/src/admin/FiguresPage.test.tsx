@@ -63,6 +63,22 @@ describe("FiguresPage", () => {
     expect(calls.find((c) => c.path === "/api/v1/ai/usage")!.query.get("from")).toBe(addDays(today, -29));
   });
 
+  it("says which days each figure counts, in which zone, and that later bookings today are booked ahead", async () => {
+    await renderAsAdmin(<FiguresPage />, server(0.25));
+    await screen.findByRole("table", { name: /appointments per day/i });
+    const card = (title: string) => screen.getByRole("heading", { name: title }).closest("section")!;
+    const words = `${new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", year: "numeric", timeZone: "UTC" }).format(new Date(`${addDays(today, -29)}T00:00:00Z`))} to`;
+    for (const title of ["Assistant messages per day", "Tokens per provider"]) {
+      expect(card(title)).toHaveTextContent(words);
+      expect(card(title)).toHaveTextContent("days in UTC");
+    }
+    for (const title of ["Appointments per day", "No-show rate"]) {
+      expect(card(title)).toHaveTextContent(words);
+      expect(card(title)).toHaveTextContent(`days in ${zone}`);
+      expect(card(title)).toHaveTextContent(/booked ahead/i);
+    }
+  });
+
   it("shows a dash when no appointment came to an outcome, and follows the chosen period", async () => {
     const calls = await renderAsAdmin(<FiguresPage />, server(null));
     await screen.findByRole("table", { name: /appointments per day/i });

@@ -44,6 +44,11 @@ export function FiguresPage() {
   const outcomes = outcomeTotals(statDays);
   const rate = appts.data?.no_show_rate ?? null;
   const range = t("figures.range", { from: full(from), to: full(to) });
+  // Each figure says which days it counts, in which zone: the assistant's
+  // use is kept per UTC day, appointments are counted in the browser's zone,
+  // and today's later bookings have not happened yet.
+  const usageRange = t("figures.countsUsage", { range });
+  const apptRange = t("figures.countsAppointments", { range, zone: timeZone });
 
   return (
     <div className="stack-wide">
@@ -64,7 +69,7 @@ export function FiguresPage() {
       </section>
 
       <div className="figures">
-        <Figure id="fig-messages" title={t("figures.messages")} total={usage.data && t("figures.messagesTotal", { n: numbers.format(sum(perDay)) })} query={usage}>
+        <Figure id="fig-messages" title={t("figures.messages")} counts={usageRange} total={usage.data && t("figures.messagesTotal", { n: numbers.format(sum(perDay)) })} query={usage}>
           <BarChart
             label={t("figures.messagesLabel", { range })}
             categories={days}
@@ -79,6 +84,7 @@ export function FiguresPage() {
         <Figure
           id="fig-tokens"
           title={t("figures.tokens")}
+          counts={usageRange}
           total={usage.data && t("figures.tokensTotal", { n: numbers.format(perProvider.reduce((s, p) => s + p.tokensIn + p.tokensOut, 0)) })}
           query={usage}
         >
@@ -96,7 +102,7 @@ export function FiguresPage() {
           />
         </Figure>
 
-        <Figure id="fig-appointments" title={t("figures.appointments")} total={appts.data && t("figures.appointmentsTotal", { n: numbers.format(outcomes.total) })} query={appts}>
+        <Figure id="fig-appointments" title={t("figures.appointments")} counts={apptRange} total={appts.data && t("figures.appointmentsTotal", { n: numbers.format(outcomes.total) })} query={appts}>
           <BarChart
             label={t("figures.appointmentsLabel", { range })}
             categories={statDays.map((d) => d.day)}
@@ -113,7 +119,7 @@ export function FiguresPage() {
           />
         </Figure>
 
-        <Figure id="fig-noshow" title={t("figures.noShowRate")} query={appts}>
+        <Figure id="fig-noshow" title={t("figures.noShowRate")} counts={apptRange} query={appts}>
           <p className="big-figure" data-testid="no-show-rate">
             {rate === null ? <span aria-hidden="true">—</span> : percent.format(rate)}
           </p>
@@ -136,8 +142,8 @@ export function FiguresPage() {
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
-/** Figure is one chart's card: its title and total, or why it cannot be shown yet. */
-function Figure({ id, title, total, query, children }: { id: string; title: string; total?: string | false; query: UseQueryResult<unknown>; children: ReactNode }) {
+/** Figure is one chart's card: its title, the days it counts, its total, or why it cannot be shown yet. */
+function Figure({ id, title, counts, total, query, children }: { id: string; title: string; counts: string; total?: string | false; query: UseQueryResult<unknown>; children: ReactNode }) {
   return (
     <section className="card" aria-labelledby={id} aria-busy={query.isFetching}>
       <div className="figure-head">
@@ -146,6 +152,7 @@ function Figure({ id, title, total, query, children }: { id: string; title: stri
         </h2>
         {total && <p className="figure-total">{total}</p>}
       </div>
+      <p className="muted figure-range">{counts}</p>
       {query.isError ? (
         <LoadError error={query.error} onRetry={() => query.refetch()} />
       ) : query.data === undefined ? (

@@ -1,5 +1,6 @@
 // Turning the server's figures into what the charts draw.
 import type { AppointmentDay, Usage } from "./api";
+import { addDays } from "../time";
 
 /** The periods the figures page offers, in days ending today. */
 export const periods = [7, 30, 90] as const;
@@ -12,12 +13,7 @@ export function dayIn(moment: Date, timeZone: string): string {
   return `${part("year")}-${part("month")}-${part("day")}`;
 }
 
-/** addDays moves a YYYY-MM-DD day by n days. */
-export function addDays(day: string, n: number): string {
-  const d = new Date(`${day}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + n);
-  return d.toISOString().slice(0, 10);
-}
+export { addDays } from "../time";
 
 /** rangeEnding is the first and last day of the `days` days ending on `last`. */
 export function rangeEnding(last: string, days: number): { from: string; to: string } {
