@@ -22,6 +22,7 @@ const pages = {
   SchedulePage: () => import("./portal/SchedulePage").then((m) => ({ default: m.SchedulePage })),
   PatientsPage: () => import("./staff/PatientsPage").then((m) => ({ default: m.PatientsPage })),
   ClinicDayPage: () => import("./staff/ClinicDayPage").then((m) => ({ default: m.ClinicDayPage })),
+  PatientPage: () => import("./staff/PatientPage").then((m) => ({ default: m.PatientPage })),
   KnowledgePage: () => import("./admin/KnowledgePage").then((m) => ({ default: m.KnowledgePage })),
   AuditPage: () => import("./admin/AuditPage").then((m) => ({ default: m.AuditPage })),
   UsersPage: () => import("./admin/UsersPage").then((m) => ({ default: m.UsersPage })),
@@ -39,6 +40,7 @@ const AppointmentsPage = lazy(pages.AppointmentsPage);
 const SchedulePage = lazy(pages.SchedulePage);
 const PatientsPage = lazy(pages.PatientsPage);
 const ClinicDayPage = lazy(pages.ClinicDayPage);
+const PatientPage = lazy(pages.PatientPage);
 const KnowledgePage = lazy(pages.KnowledgePage);
 const AuditPage = lazy(pages.AuditPage);
 const UsersPage = lazy(pages.UsersPage);
@@ -84,6 +86,7 @@ export function App({ baseURL, connection, tokens }: { baseURL: string; connecti
                       <Route path="/appointments" element={<AppointmentsPage />} />
                       <Route path="/schedule" element={<SchedulePage />} />
                       <Route path="/patients" element={<PatientsPage />} />
+                      <Route path="/patients/:id" element={<PatientPage />} />
                       <Route path="/clinic-day" element={<ClinicDayPage />} />
                       <Route path="/admin/knowledge" element={<KnowledgePage />} />
                       <Route path="/admin/audit" element={<AuditPage />} />

@@ -23,16 +23,21 @@ export type Answer = { status?: number; body?: unknown } | undefined;
  * renderAsAdmin renders ui signed in as an administrator; answer handles
  * every API call besides the session's own, and calls records them.
  */
-export async function renderAsAdmin(ui: ReactNode, answer: (c: Call) => Answer) {
+export function renderAsAdmin(ui: ReactNode, answer: (c: Call) => Answer) {
+  return renderAs(admin, ui, answer);
+}
+
+/** renderAs renders ui signed in as user, at path, against the fake server answer. */
+export async function renderAs(user: typeof admin, ui: ReactNode, answer: (c: Call) => Answer, path = "/") {
   const calls: Call[] = [];
   const fetchFn = async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = new URL(String(input));
     const method = init?.method ?? "GET";
     const json = (status: number, body?: unknown) => new Response(body === undefined ? null : JSON.stringify(body), { status });
     if (url.pathname === "/api/v1/auth/refresh") {
-      return json(200, { access_token: "a", refresh_token: "r", token_type: "Bearer", expires_in: 900, user: admin });
+      return json(200, { access_token: "a", refresh_token: "r", token_type: "Bearer", expires_in: 900, user });
     }
-    if (url.pathname === "/api/v1/me") return json(200, admin);
+    if (url.pathname === "/api/v1/me") return json(200, user);
     const call = { method, path: url.pathname, query: url.searchParams, body: init?.body ? JSON.parse(String(init.body)) : undefined };
     calls.push(call);
     const a = answer(call);
@@ -45,7 +50,7 @@ export async function renderAsAdmin(ui: ReactNode, answer: (c: Call) => Answer) 
   const queries = new QueryClient({ defaultOptions: { queries: { retry: false } } });
   render(
     <QueryClientProvider client={queries}>
-      <MemoryRouter>
+      <MemoryRouter initialEntries={[path]}>
         <SessionProvider client={client}>{ui}</SessionProvider>
       </MemoryRouter>
     </QueryClientProvider>,

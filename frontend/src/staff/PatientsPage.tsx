@@ -7,6 +7,7 @@ import { useSession } from "../auth/session";
 import { errorsFor, TextField, type InputProps } from "../components/Field";
 import { t } from "../i18n";
 import { LoadError } from "../components/LoadError";
+import { patientPath } from "./day";
 
 type Key = "name" | "date_of_birth" | "phone" | "email" | "password";
 
@@ -66,7 +67,7 @@ export function PatientsPage() {
           {patients.data?.map((p) => (
             <li key={p.id} className="appointment">
               <div>
-                <strong>{p.name}</strong>
+                <strong><Link to={patientPath(p.id)}>{p.name}</Link></strong>
                 <div className="muted">{[p.date_of_birth, p.phone, p.email].filter(Boolean).join(" · ")}</div>
               </div>
               <Link className="button" to={`/book?patient=${encodeURIComponent(p.id)}`}>{t("patients.book", { name: p.name })}</Link>
