@@ -211,8 +211,11 @@ func TestPractitionersAndSchedules(t *testing.T) {
 			if err := s.DB.PutAvailability(context.Background(), &domain.Availability{DoctorID: idle.ID}); err != nil {
 				t.Fatal(err)
 			}
-			noHours, err := s.Portal.CreateDoctor(system, portal.NewDoctor{Email: s.email("doc"), Password: testPassword, Name: "Fay Nohours", Specialization: "Surgery"})
-			if err != nil {
+			// A doctor without any hours settings, as made before every new
+			// doctor got their first (empty) hours with the profile.
+			noHours := &domain.Doctor{Specialization: "Surgery", CreatedAt: time.Now(), UpdatedAt: time.Now()}
+			if err := s.DB.CreateDoctor(context.Background(), noHours, &domain.User{Email: s.email("doc"), Name: "Fay Nohours", Role: domain.RoleDoctor,
+				PasswordHash: "x", CreatedAt: time.Now(), UpdatedAt: time.Now()}, nil); err != nil {
 				t.Fatal(err)
 			}
 			tok := w.tokens["patient"]

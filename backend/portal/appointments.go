@@ -98,6 +98,20 @@ func (s *Service) notes(kind string, a *domain.Appointment, who parties, subject
 	return out
 }
 
+// hasHours reports whether an availability offers any time at all: a new
+// doctor starts with their time zone and no hours.
+func hasHours(a *domain.Availability) bool {
+	if len(a.Weekly) > 0 {
+		return true
+	}
+	for _, e := range a.Exceptions {
+		if e.Available {
+			return true
+		}
+	}
+	return false
+}
+
 // clinicTimeZone is the clinic's zone setting ("" when the service runs
 // without accounts, as in tests of scheduling alone).
 func (s *Service) clinicTimeZone(ctx context.Context) (string, error) {
@@ -159,7 +173,7 @@ func (s *Service) Book(ctx context.Context, in BookRequest, idempotencyKey strin
 		IdempotencyKey: idempotencyKey, CreatedAt: now, UpdatedAt: now}
 	if idempotencyKey == "" || !s.alreadyBooked(ctx, a) {
 		av, err := s.store.Availability(ctx, in.DoctorID)
-		if domain.IsCode(err, domain.ENOTFOUND) {
+		if domain.IsCode(err, domain.ENOTFOUND) || err == nil && !hasHours(av) {
 			return nil, domain.Invalid("doctor_id", "This doctor has not published bookable hours yet.")
 		}
 		if err != nil {
