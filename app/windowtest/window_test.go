@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"image"
 	"image/png"
 	"io"
 	"os"
@@ -81,11 +82,29 @@ func run(t *testing.T, name string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// screenshot saves the screen and checks it shows more than a blank window.
+// screenshot saves the screen once it shows more than a blank window: the
+// page is drawn a moment after its controls are in place.
 func screenshot(t *testing.T, out, name string) {
 	t.Helper()
 	file := filepath.Join(out, name+".png")
-	run(t, "import", "-window", "root", file)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		run(t, "import", "-window", "root", file)
+		n, bounds := colours(t, file)
+		if n >= 20 {
+			t.Logf("screenshot %s (%dx%d)", file, bounds.Dx(), bounds.Dy())
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is nearly blank (%d colours)", file, n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// colours counts the colours of a sample of an image's pixels.
+func colours(t *testing.T, file string) (int, image.Rectangle) {
+	t.Helper()
 	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
@@ -95,18 +114,15 @@ func screenshot(t *testing.T, out, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	colours := map[[3]uint32]bool{}
+	seen := map[[3]uint32]bool{}
 	b := img.Bounds()
 	for y := b.Min.Y; y < b.Max.Y; y += 3 {
 		for x := b.Min.X; x < b.Max.X; x += 3 {
 			r, g, bl, _ := img.At(x, y).RGBA()
-			colours[[3]uint32{r >> 8, g >> 8, bl >> 8}] = true
+			seen[[3]uint32{r >> 8, g >> 8, bl >> 8}] = true
 		}
 	}
-	if len(colours) < 20 {
-		t.Fatalf("%s is nearly blank (%d colours)", file, len(colours))
-	}
-	t.Logf("screenshot %s (%dx%d)", file, b.Dx(), b.Dy())
+	return len(seen), b
 }
 
 // memory is a process's resident memory in MB: all of it (VmRSS), its
@@ -186,15 +202,6 @@ func TestDesktopWindow(t *testing.T) {
 	root := t.TempDir()
 	dataDir, configDir := filepath.Join(root, "data"), filepath.Join(root, "config")
 
-	// The clinic's first administrator, made with the server's own command
-	// in the data folder the app will use.
-	create := exec.Command(server, "user", "create", "--email", adminEmail, "--role", "admin", "--name", "Ada Admin", "--password-stdin")
-	create.Env = append(os.Environ(), "HEALTHHUB_DATA_DIR="+dataDir)
-	create.Stdin = strings.NewReader(adminPassword + "\n")
-	if b, err := create.CombinedOutput(); err != nil {
-		t.Fatalf("create the administrator: %v\n%s", err, b)
-	}
-
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	appEnv := append(os.Environ(), "HEALTHHUB_DATA_DIR="+dataDir, "HEALTHHUB_DESKTOP_CONFIG_DIR="+configDir, "HEALTHHUB_DESKTOP_MODE=standalone")
@@ -227,34 +234,45 @@ func TestDesktopWindow(t *testing.T) {
 	started := time.Now()
 	cmd, log, exited := launch()
 
-	m := log.wait(t, regexp.MustCompile(`msg="page shown" path=/login since_start_ms=(\d+)`), 90*time.Second)
+	// A new data folder: the window opens on the first administrator's page.
+	m := log.wait(t, regexp.MustCompile(`msg="page shown" path=/setup since_start_ms=(\d+)`), 90*time.Second)
 	coldStart := time.Since(started)
-	t.Logf("cold start to the sign-in page: %d ms from launch (%s ms after the app's main began)", coldStart.Milliseconds(), m[1])
+	t.Logf("cold start to the first administrator's page: %d ms from launch (%s ms after the app's main began)", coldStart.Milliseconds(), m[1])
 	conn := log.wait(t, regexp.MustCompile(`msg=connection state=(\w+) mode=(\w+)`), time.Second)
 	if conn[1] != "ready" || conn[2] != "standalone" {
 		t.Fatalf("connection %v", conn)
 	}
-	// The page is drawn a moment after React reports it.
-	time.Sleep(700 * time.Millisecond)
-	screenshot(t, out, "desktop-login")
-
 	win := strings.Fields(run(t, "xdotool", "search", "--sync", "--onlyvisible", "--name", "^HealthHub$"))[0]
-	run(t, "xdotool", "windowfocus", "--sync", win)
-	// The e-mail field has the focus on the sign-in page.
-	run(t, "xdotool", "type", "--delay", "15", adminEmail)
-	run(t, "xdotool", "key", "Tab")
-	run(t, "xdotool", "type", "--delay", "15", adminPassword)
-	run(t, "xdotool", "key", "Return")
-	log.wait(t, regexp.MustCompile(`msg="page shown" path=/ since_start_ms`), 30*time.Second)
-	time.Sleep(500 * time.Millisecond)
+	w := openWindow(t, win)
+	t.Cleanup(func() {
+		if t.Failed() {
+			exec.Command("import", "-window", "root", filepath.Join(out, "desktop-failed.png")).Run()
+		}
+	})
+	w.find("push button", "^Create administrator$")
+	screenshot(t, out, "desktop-setup")
 
-	// Keyboard: the skip link, Home, then Assistant.
-	for range 3 {
-		run(t, "xdotool", "key", "Tab")
-	}
-	run(t, "xdotool", "key", "Return")
-	log.wait(t, regexp.MustCompile(`msg="page shown" path=/assistant since_start_ms`), 20*time.Second)
-	time.Sleep(700 * time.Millisecond)
+	// The first administrator, made through the window; the app signs
+	// them in.
+	w.fill("entry", "^Your name$", "Ada Admin")
+	w.fill("entry", "^E-mail address$", adminEmail)
+	w.fill("password text", "^Password \\(", adminPassword)
+	w.fill("password text", "^Password again$", adminPassword)
+	w.press("push button", "^Create administrator$")
+	log.wait(t, regexp.MustCompile(`msg="page shown" path=/ since_start_ms`), 90*time.Second)
+
+	// Signed out and in again by typing, as on every later day.
+	w.press("push button", "^Sign out$")
+	log.wait(t, regexp.MustCompile(`msg="page shown" path=/login since_start_ms`), 90*time.Second)
+	screenshot(t, out, "desktop-login")
+	w.fill("entry", "^E-mail address$", adminEmail)
+	w.fill("password text", "^Password$", adminPassword)
+	w.press("push button", "^Sign in$")
+	w.find("link", "^Assistant$")
+	screenshot(t, out, "desktop-home-admin")
+
+	w.press("link", "^Assistant$")
+	log.wait(t, regexp.MustCompile(`msg="page shown" path=/assistant since_start_ms`), 90*time.Second)
 	screenshot(t, out, "desktop-assistant")
 	// The app gives back what the sign-in's password hash took within its
 	// trimming interval (15 s).
@@ -319,7 +337,6 @@ func TestDesktopWindow(t *testing.T) {
 	if geo := run(t, "xdotool", "getwindowgeometry", again); !strings.Contains(geo, "Geometry: 1100x720") {
 		t.Fatalf("window after a restart: %s", geo)
 	}
-	time.Sleep(500 * time.Millisecond)
 	screenshot(t, out, "desktop-restarted")
 	for _, line := range log.lines {
 		if strings.Contains(line, "path=/login") {
