@@ -34,7 +34,7 @@ test("admin adds a knowledge folder, sees it indexed with its failures, and veri
   await page.getByLabel("Who may see answers from it").selectOption("staff");
   await page.getByRole("button", { name: "Add and index" }).click();
   const row = page.locator(".source").filter({ hasText: folder });
-  await row.getByText("12 indexed").waitFor({ timeout: 30_000 });
+  await row.getByText("12 indexed").waitFor();
   await row.getByText("1 failed").waitFor();
   await row.getByRole("button", { name: "Show files that failed" }).click();
   await row.getByText("scanned.pdf").waitFor();

@@ -31,7 +31,7 @@ test("patient chats in offline mode and gets an answer with sources", async () =
 
   // The answer is saved and shown with its numbered sources.
   const answer = page.locator(".message.assistant").last();
-  await answer.locator(".sources li").first().waitFor({ timeout: 30_000 });
+  await answer.locator(".sources li").first().waitFor();
   await page.getByRole("button", { name: "Ask again" }).waitFor();
   const text = await answer.textContent();
   assert.match(text, /prescription/i);

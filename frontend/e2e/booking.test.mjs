@@ -94,7 +94,7 @@ test("patient books and cancels, staff book for a walk-in; the doctor sees it al
 
   // The doctor's schedule shows it without a reload.
   const onSchedule = doctorPage.locator(".appointment").filter({ hasText: "Pat Patient" });
-  await onSchedule.waitFor({ timeout: 15_000 });
+  await onSchedule.waitFor();
   assert.match(await onSchedule.textContent(), /flu symptoms/);
   bad = await checkAccessibility(doctorPage, "schedule");
   assert.equal(bad.length, 0, describeViolations(bad));
@@ -173,7 +173,7 @@ test("patient books and cancels, staff book for a walk-in; the doctor sees it al
   // Cancelled by the patient: gone from both.
   await item.getByRole("button", { name: /^Cancel/ }).click();
   await page.getByText("No upcoming appointments.").waitFor();
-  await onSchedule.waitFor({ state: "detached", timeout: 15_000 });
+  await onSchedule.waitFor({ state: "detached" });
 
   // Front desk: staff register a walk-in patient, book for them, and see the clinic's day.
   await api("POST", "/api/v1/users", { email: "desk@clinic.example", password: "cedar lantern orbit", name: "Dee Desk", role: "staff" }, admin);
@@ -205,7 +205,7 @@ test("patient books and cancels, staff book for a walk-in; the doctor sees it al
   assert.equal(bad.length, 0, describeViolations(bad));
   await screenshot(desk, "staff-clinic-day");
   // And the doctor's open schedule shows it too.
-  await doctorPage.locator(".appointment").filter({ hasText: "Kim Walkin" }).waitFor({ timeout: 15_000 });
+  await doctorPage.locator(".appointment").filter({ hasText: "Kim Walkin" }).waitFor();
 
   assert.deepEqual(errors, []);
 });

@@ -15,21 +15,39 @@ mkdirSync(outDir, { recursive: true });
 
 const binary = process.env.HEALTHHUB_E2E_BINARY ?? join(repo, "bin", "healthhubd");
 
+// Deadlines for a busy machine (two cores, other builds running): a passing
+// scenario never waits them out, a slow one still passes.
+const startPatience = 120_000;
+/** patience is how long a page action or wait may take before the scenario fails. */
+export const patience = 60_000;
+
 /**
  * startServer runs healthhubd until stop() and returns its URL and the
  * one-time setup token it printed.
  */
 export async function startServer(env = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "healthhub-e2e-"));
+  // HOME and the XDG folders point into the temporary folder too, so nothing
+  // the server does can reach the user's real data folder.
+  const home = join(dataDir, "home");
   const proc = spawn(binary, ["serve"], {
-    env: { ...process.env, HEALTHHUB_ADDR: "127.0.0.1:0", HEALTHHUB_DATA_DIR: dataDir, HEALTHHUB_LOG_LEVEL: "warn", ...env },
+    env: {
+      ...process.env,
+      HOME: home,
+      XDG_DATA_HOME: join(home, "data"),
+      XDG_CONFIG_HOME: join(home, "config"),
+      HEALTHHUB_ADDR: "127.0.0.1:0",
+      HEALTHHUB_DATA_DIR: dataDir,
+      HEALTHHUB_LOG_LEVEL: "warn",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
   let errOut = "";
   proc.stderr.on("data", (d) => (errOut += d));
   const ready = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`healthhubd did not start within 30 s:\n${out}\n${errOut}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`healthhubd did not start within ${startPatience / 1000} s:\n${out}\n${errOut}`)), startPatience);
     proc.stdout.on("data", (d) => {
       out += d;
       const url = /HealthHub is running at (\S+)/.exec(out)?.[1];
@@ -61,13 +79,32 @@ export async function startServer(env = {}) {
   };
 }
 
-/** launchBrowser starts Debian's Chromium, headless. */
-export function launchBrowser() {
-  return chromium.launch({
+/**
+ * launchBrowser starts Debian's Chromium, headless. Its pages and contexts
+ * wait up to `patience` for an element or a navigation (Playwright's
+ * default is 30 s).
+ */
+export async function launchBrowser() {
+  const browser = await chromium.launch({
     executablePath: process.env.HEALTHHUB_CHROMIUM ?? "/usr/bin/chromium",
     headless: true,
     args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"],
   });
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (options) => {
+    const context = await newContext(options);
+    context.setDefaultTimeout(patience);
+    context.setDefaultNavigationTimeout(patience);
+    return context;
+  };
+  const newPage = browser.newPage.bind(browser);
+  browser.newPage = async (options) => {
+    const page = await newPage(options);
+    page.setDefaultTimeout(patience);
+    page.setDefaultNavigationTimeout(patience);
+    return page;
+  };
+  return browser;
 }
 
 const axeSource = readFileSync(join(here, "..", "node_modules", "axe-core", "axe.min.js"), "utf8");
