@@ -88,6 +88,7 @@ func TestMain(m *testing.M) {
 // HealthHub, and the added times are the differences; in one process, and
 // with HealthHub in a process of its own on another CPU.
 func TestGatewayScenario(t *testing.T) {
+	skipWhenShort(t)
 	t.Run("shared", func(t *testing.T) {
 		gw, err := BenchGateway(t.Context(), 6, 2, tiny(t))
 		checkGateway(t, gw, err)
@@ -137,6 +138,7 @@ func checkGateway(t *testing.T, gw GatewayResult, err error) {
 // TestKnowledgeScenario: ingestion indexes every document, saves are found,
 // and search runs at each scale with results.
 func TestKnowledgeScenario(t *testing.T) {
+	skipWhenShort(t)
 	for _, e := range Engines(PostgresURL(os.Getenv)) {
 		t.Run(e.Name, func(t *testing.T) {
 			o := tiny(t)
@@ -163,6 +165,7 @@ func TestKnowledgeScenario(t *testing.T) {
 }
 
 func TestRunReport(t *testing.T) {
+	skipWhenShort(t)
 	var out bytes.Buffer
 	engines, err := SelectEngines(Engines(""), []string{"sqlite"})
 	if err != nil {
@@ -311,6 +314,7 @@ func TestBookingContention(t *testing.T) {
 }
 
 func TestSlotSearch(t *testing.T) {
+	skipWhenShort(t)
 	for _, e := range Engines(PostgresURL(os.Getenv)) {
 		t.Run(e.Name, func(t *testing.T) {
 			o := tiny(t)
@@ -412,6 +416,7 @@ func TestFanout(t *testing.T) {
 }
 
 func TestOfflineAnswersScenario(t *testing.T) {
+	skipWhenShort(t)
 	figures, err := BenchOfflineAnswers(t.Context(), tiny(t))
 	if err != nil {
 		t.Fatal(err)
@@ -423,5 +428,15 @@ func TestOfflineAnswersScenario(t *testing.T) {
 		if f.Hit1 > f.Hit3 || f.MRR < f.Hit1 || f.MRR > f.Hit3 {
 			t.Errorf("%s: hit@1 %.3f, hit@3 %.3f, MRR %.3f are inconsistent", f.Set, f.Hit1, f.Hit3, f.MRR)
 		}
+	}
+}
+
+// skipWhenShort skips a scenario that takes tens of seconds (minutes under
+// the race detector on two cores) in make check's -short run; make test
+// runs every scenario.
+func skipWhenShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("a long scenario; make test runs it")
 	}
 }
