@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/healthhub/healthhub/backend/domain"
 	"github.com/healthhub/healthhub/backend/server"
 	"github.com/healthhub/healthhub/backend/store"
 	"github.com/healthhub/healthhub/backend/store/sqlite"
@@ -192,6 +193,17 @@ func TestCommandLine(t *testing.T) {
 	out, err = run(t, vars, "", "audit", "verify")
 	if exitCode(err) != 1 || !strings.Contains(out, "BROKEN at event 1") {
 		t.Fatalf("verify after tampering: exit %d, %s", exitCode(err), out)
+	}
+	// Each check is in the log with what it found, newest first, for the admin's home page.
+	db, err = sqlite.Open(filepath.Join(vars["HEALTHHUB_DATA_DIR"], store.SQLiteFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	checks, err := db.ListAudit(context.Background(), domain.AuditFilter{Action: domain.ActionVerify, Limit: 10})
+	if err != nil || len(checks) != 2 || checks[0].Outcome != domain.OutcomeFailure || checks[0].Detail != "broken_at=1" ||
+		checks[1].Outcome != domain.OutcomeSuccess || checks[1].Detail != "events=2 head=2" {
+		t.Fatalf("recorded checks = %+v, %v", checks, err)
 	}
 }
 

@@ -125,15 +125,15 @@ describe("admin home", () => {
     const list = await screen.findByRole("list", { name: "Installation health" });
     const line = (title: string) => within(list).getAllByRole("listitem").find((li) => li.querySelector("h3")?.textContent?.startsWith(title)) as HTMLElement;
     expect(line("Assistant")).toHaveTextContent("Offline mode");
-    expect(within(line("Assistant")).getByRole("link", { name: "Set up the assistant" })).toHaveAttribute("href", "/admin/assistant");
+    expect(within(line("Assistant")).getByRole("link", { name: "Change the provider" })).toHaveAttribute("href", "/admin/assistant");
     expect(line("E-mail")).toHaveTextContent("No e-mail is configured");
     expect(line("E-mail")).toHaveTextContent("Needs attention");
     expect(line("Knowledge")).toHaveTextContent("2 files could not be indexed.");
     expect(line("Knowledge")).toHaveTextContent("/srv/docs: 2 failed");
-    expect(within(line("Knowledge")).getByRole("link", { name: "Open the knowledge sources" })).toHaveAttribute("href", "/admin/knowledge");
+    expect(within(line("Knowledge")).getByRole("link", { name: "Review the sources" })).toHaveAttribute("href", "/admin/knowledge");
     expect(line("Accounts")).toHaveTextContent("patient: 3 · doctor: 2 · staff: 1 · administrator: 1");
     expect(line("Accounts")).toHaveTextContent("Doctors without bookable hours: Dr Nohours.");
-    expect(within(line("Accounts")).getByRole("link", { name: "Open users" })).toHaveAttribute("href", "/admin/users");
+    expect(within(line("Accounts")).getByRole("link", { name: "Manage accounts" })).toHaveAttribute("href", "/admin/users");
     expect(line("Audit chain")).toHaveTextContent("The audit chain has never been verified.");
 
     await act(async () => fireEvent.click(within(line("Audit chain")).getByRole("button", { name: "Verify now" })));

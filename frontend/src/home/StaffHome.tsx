@@ -37,7 +37,7 @@ export function StaffHome({ name }: { name: string }) {
         <h1 id="home-title">{t("home.title", { name })}</h1>
         <div className="home-actions">
           <Link to="/clinic-day" className="button primary">{t("home.openDay")}</Link>
-          <Link to="/patients" className="button">{t("patients.title")}</Link>
+          <Link to="/patients" className="button">{t("home.findPatient")}</Link>
         </div>
       </div>
       <h2 id="home-counts" className="h2">{t("home.clinicToday")}</h2>
