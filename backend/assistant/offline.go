@@ -8,9 +8,11 @@ import (
 )
 
 // offlineSearchDepth is how many passages the search finds for an offline
-// answer: it chooses among them by their sentences, so it looks deeper
-// than the passages a model is given.
-const offlineSearchDepth = 12
+// answer: it chooses among them by their sentences, and weighs the
+// question's words by how rare they are among them, so it looks as deep as
+// the search allows; a word none of them holds is one the clinic's
+// documents do not use.
+const offlineSearchDepth = knowledge.MaxResults
 
 // offlineGrounding keeps the passages an offline answer quotes, best first,
 // so that the citations are exactly what the answer quotes (none when
@@ -26,7 +28,7 @@ func offlineGrounding(question string, results []knowledge.Result, emergency boo
 	for i, r := range results {
 		passages[i] = llm.Passage{N: i + 1, Title: r.Title, Heading: r.Heading, Text: r.Text}
 	}
-	chosen := llm.OfflineAnswering(question, passages)
+	chosen := llm.OfflineAnswering(question, passages, emergency)
 	out := make([]knowledge.Result, len(chosen))
 	for i, j := range chosen {
 		out[i] = results[j]

@@ -3,9 +3,12 @@ package llm
 import (
 	"cmp"
 	"math"
+	"regexp"
 	"slices"
 	"strings"
 	"unicode"
+
+	"github.com/kljensen/snowball/english"
 )
 
 // How the offline answer chooses what to quote. The passages come ranked by
@@ -20,7 +23,11 @@ import (
 // the document's title holds. A passage answers when its best sentence's
 // evidence covers enough of the question's weight; the passages that answer
 // are ordered by that evidence, the question's words the passage holds
-// anywhere, and the search's own order.
+// anywhere, and the search's own order. Words are compared by their
+// Snowball stems; the kind of answer a question asks for (a time, a phone
+// number, an amount, a duration, an address) counts as one more word, held
+// by the sentences of that kind. A question is declined when no passage
+// covers enough of its weight, the words no passage holds counted in full.
 const (
 	maxOfflinePassages = 3
 	// maxQuoteWords bounds the sentences quoted from one passage; a
@@ -35,6 +42,10 @@ const (
 	// minCoverage is the share of the question's weight a passage must
 	// hold to be quoted at all.
 	minCoverage = 0.2
+	// minAnswerCoverage is the share of the question's whole weight the
+	// best passage must hold for the question to be answered at all;
+	// measured on the development questions (see offlineeval).
+	minAnswerCoverage = 0.4
 	// minRelative is the share of the best passage's evidence another
 	// passage needs to be quoted after it.
 	minRelative = 0.6
@@ -58,8 +69,18 @@ const (
 
 // OfflineAnswering returns the indexes of the passages an offline answer
 // to question quotes, best first; none when nothing in them answers it.
-func OfflineAnswering(question string, passages []Passage) []int {
+//
+// Unless every passage is known to bear on the question (the sentences of
+// an emergency the question describes), the answer also needs one
+// sentence that covers enough of the question: at least minAnswerCoverage
+// of its words' weight, the words no passage holds counted in full. A
+// question whose specific words the documents never use is not answered by
+// passages that share only its common ones.
+func OfflineAnswering(question string, passages []Passage, allBear bool) []int {
 	quotes := selectQuotes(question, passages)
+	if !allBear && (len(quotes) == 0 || quotes[0].coverage < minAnswerCoverage) {
+		return nil
+	}
 	out := make([]int, len(quotes))
 	for i, q := range quotes {
 		out[i] = q.passage
@@ -87,6 +108,7 @@ type offlineQuote struct {
 	passage   int // index in Request.Passages
 	sentences []string
 	evidence  float64
+	coverage  float64 // the share of the question's weight its best sentence holds
 }
 
 // selectQuotes returns the passages that answer the question, best first,
@@ -111,14 +133,14 @@ func selectQuotes(question string, passages []Passage) []offlineQuote {
 	for i, p := range passages {
 		pw := passageWords{heading: stems(p.Heading), title: stems(p.Title)}
 		for _, s := range Sentences(p.Text) {
-			pw.sentences = append(pw.sentences, sentence{text: s, words: stems(s), list: isListLine(s)})
+			pw.sentences = append(pw.sentences, sentence{text: s, words: append(stems(s), answerKinds(s)...), list: isListLine(s)})
 		}
 		total += len(pw.sentences)
 		all[i] = pw
 	}
 	// The weight of each question word: inverse sentence frequency.
 	weights := make([]float64, len(q))
-	sum := 0.0
+	sum, full := 0.0, 0.0 // full: the words no passage holds at their full weight
 	for k, t := range q {
 		df := 0
 		for _, pw := range all {
@@ -132,6 +154,7 @@ func selectQuotes(question string, passages []Passage) []offlineQuote {
 			}
 		}
 		weights[k] = math.Log(1 + float64(total+1)/float64(df+1))
+		full += weights[k]
 		if df == 0 {
 			weights[k] *= unknownShare
 		}
@@ -171,6 +194,24 @@ func selectQuotes(question string, passages []Passage) []offlineQuote {
 		if best < minCoverage*sum {
 			continue
 		}
+		// How much of the question the passage answers: the best two
+		// sentences in a row, since an answer often takes two ("Never
+		// share your password. The clinic will never ask for it.").
+		coverage := context
+		for j := range pw.sentences {
+			pair := pw.sentences[j].words
+			if j+1 < len(pw.sentences) {
+				pair = append(slices.Clip(pair), pw.sentences[j+1].words...)
+			}
+			ev := contextBeyond(q, weights, pair, pw.heading, pw.title)
+			for k, t := range q {
+				if t.in(pair) {
+					ev += weights[k]
+				}
+			}
+			coverage = max(coverage, ev)
+		}
+		coverage /= full
 		// The passage as a whole: the question's words any of its
 		// sentences, its headings or its title hold.
 		whole := 0.0
@@ -251,7 +292,7 @@ func selectQuotes(question string, passages []Passage) []offlineQuote {
 				}
 			}
 		}
-		oq := offlineQuote{passage: i, evidence: best}
+		oq := offlineQuote{passage: i, evidence: best, coverage: coverage}
 		for j, s := range pw.sentences {
 			if chosen[j] {
 				oq.sentences = append(oq.sentences, s.text)
@@ -373,7 +414,7 @@ var synonyms = stemSynonyms(map[string][]string{
 	"telephone":    {"phone"},
 	"email":        {"e-mail"},
 	"e-mail":       {"email"},
-	"open":         {"hour"},
+	"open":         {"hour", "close", "closure"},
 	"close":        {"closed", "closure", "hour"},
 	"closed":       {"close", "closure"},
 	"cost":         {"price", "charg", "fee"},
@@ -384,8 +425,8 @@ var synonyms = stemSynonyms(map[string][]string{
 	"disabled":     {"access"},
 	"deaf":         {"hearing", "sign"},
 	"kid":          {"child"},
-	"son":          {"child"},
-	"daughter":     {"child"},
+	"son":          {"child", "relative"},
+	"daughter":     {"child", "relative"},
 	"baby":         {"child", "infant"},
 	"toddler":      {"child"},
 	"temperature":  {"fever"},
@@ -404,6 +445,24 @@ var synonyms = stemSynonyms(map[string][]string{
 	"reception":    {"desk"},
 	"receptionist": {"desk"},
 	"video":        {"remote"},
+	"call":         {"contact", "phone"},
+	"contact":      {"call", "phone"},
+	"christmas":    {"holiday", "december"},
+	"easter":       {"holiday"},
+	"husband":      {"relative", "partner"},
+	"wife":         {"relative", "partner"},
+	"partner":      {"relative"},
+	"mother":       {"relative", "parent"},
+	"father":       {"relative", "parent"},
+	"mum":          {"relative", "parent"},
+	"mom":          {"relative", "parent"},
+	"dad":          {"relative", "parent"},
+	"sister":       {"relative"},
+	"brother":      {"relative"},
+	"advertiser":   {"marketing"},
+	"advertising":  {"marketing"},
+	"sell":         {"share"},
+	"delay":        {"late"},
 	"remote":       {"video", "telephone"},
 })
 
@@ -437,7 +496,8 @@ func (t questionTerm) in(words []string) bool {
 
 // phrases are ways of saying something whose words apart say otherwise.
 var phrases = strings.NewReplacer("sign up", "register", "signing up", "register", "log in", "sign in", "log on", "sign in",
-	"pick up", "collect", "picking up", "collect", "get hold of", "contact", "find out", "learn")
+	"pick up", "collect", "picking up", "collect", "get hold of", "contact", "find out", "learn",
+	"new year's day", "holiday", "new year", "holiday", "bank holiday", "holiday", "guide dog", "assistance dog")
 
 // questionTerms are the question's words that say what it is about.
 func questionTerms(question string) []questionTerm {
@@ -446,13 +506,21 @@ func questionTerms(question string) []questionTerm {
 		alts := append([]string{w}, synonyms[w]...)
 		out = append(out, questionTerm{alts: alts})
 	}
+	for _, k := range askedKinds(question) {
+		out = append(out, questionTerm{alts: []string{k}})
+	}
 	return out
 }
+
+var addresses = regexp.MustCompile(`\S+@\S+|https?://\S+|www\.\S+`)
 
 // stems returns the distinct stems of s's words, stopwords left out.
 func stems(s string) []string {
 	var out []string
 	seen := map[string]bool{}
+	// An address is not the words it is made of: "billing@clinic.example"
+	// does not speak of the clinic.
+	s = addresses.ReplaceAllString(s, " ")
 	for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '-' && r != '\''
 	}) {
@@ -469,26 +537,15 @@ func stems(s string) []string {
 	return out
 }
 
-// stem strips the common English endings, enough for words of one family
-// ("vaccinated", "vaccines") to share a prefix that sameStem sees.
+// stem is the word's Snowball (Porter2) English stem: "vaccinated",
+// "vaccines" and "vaccination" are all "vaccin".
 func stem(w string) string {
-	switch {
-	case len(w) > 4 && strings.HasSuffix(w, "ies"):
-		w = w[:len(w)-3] + "y"
-	case len(w) > 3 && strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss") && !strings.HasSuffix(w, "us"):
-		w = w[:len(w)-1]
-	}
-	for _, suffix := range []string{"ing", "ed", "e"} {
-		if len(w) > len(suffix)+3 && strings.HasSuffix(w, suffix) {
-			return w[:len(w)-len(suffix)]
-		}
-	}
-	return w
+	return english.Stem(w, false)
 }
 
 // sameStem reports whether two stems are of one word family: equal, or the
-// shorter, of five letters or more, begins the longer ("vaccin",
-// "vaccination").
+// shorter, of six letters or more, begins the longer ("children" and
+// "child" are not; the synonyms join them).
 func sameStem(a, b string) bool {
 	if a == b {
 		return true
@@ -496,5 +553,5 @@ func sameStem(a, b string) bool {
 	if len(a) > len(b) {
 		a, b = b, a
 	}
-	return len(a) >= 5 && strings.HasPrefix(b, a)
+	return len(a) >= 6 && strings.HasPrefix(b, a)
 }
