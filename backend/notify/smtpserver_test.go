@@ -97,12 +97,6 @@ func (s *smtpServer) Messages() []smtpMessage {
 	return append([]smtpMessage(nil), s.msgs...)
 }
 
-func (s *smtpServer) setPermFail(v bool) {
-	s.mu.Lock()
-	s.permFail = v
-	s.mu.Unlock()
-}
-
 func (s *smtpServer) serve(conn net.Conn) {
 	defer func() { conn.Close() }()
 	s.mu.Lock()

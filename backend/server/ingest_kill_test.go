@@ -60,6 +60,9 @@ func storedFiles(path string) int {
 // middle leaves no partial document, and the next run completes the work
 // without redoing what was finished.
 func TestIngestKilledMidway(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ingests 800 files in a child process (a minute and more under the race detector); make test runs it")
+	}
 	vars := testEnv(t, "")
 	dir := t.TempDir()
 	const n = 800
