@@ -181,22 +181,15 @@ func (w *window) find(role, name string) a11yNode {
 	}
 }
 
-// waitText waits until a node of role holds text matching re, and returns it.
-func (w *window) waitText(role, text string) string {
+// waitText waits until the window shows a text matching re, and returns it.
+func (w *window) waitText(text string) string {
 	w.t.Helper()
 	re := regexp.MustCompile(text)
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		for _, n := range w.all(role, regexp.MustCompile(``)) {
-			if s := w.text(n.a11yRef); re.MatchString(s) {
-				return s
-			}
-		}
-		if time.Now().After(deadline) {
-			w.t.Fatalf("no %s reading %q in the window within 90 s; it shows:\n%s", role, text, w.describe())
-		}
-		time.Sleep(150 * time.Millisecond)
+	var hit string
+	if !w.eventually(func() bool { hit = w.anyText(re); return hit != "" }, 90*time.Second) {
+		w.t.Fatalf("the window shows no %q within 90 s; it shows:\n%s", text, w.describe())
 	}
+	return hit
 }
 
 // describe lists the named controls of the window, for a failure message.
@@ -218,13 +211,26 @@ func (w *window) describe() string {
 	return b.String()
 }
 
-// focus moves the keyboard focus to a control, as Tab would.
+// focus moves the keyboard focus to a control, as Tab would. A date
+// field takes the focus in its first part (month, day or year).
 func (w *window) focus(n a11yNode) {
 	w.t.Helper()
 	run(w.t, "xdotool", "windowfocus", "--sync", w.xid)
-	var ok bool
-	if err := w.call(n.a11yRef, a11yComponent+".GrabFocus").Store(&ok); err != nil || !ok {
-		w.t.Fatalf("focus %s %q: %v", n.role, n.name, err)
+	var grab func(r a11yRef, depth int) bool
+	grab = func(r a11yRef, depth int) bool {
+		var ok bool
+		if err := w.call(r, a11yComponent+".GrabFocus").Store(&ok); err == nil && ok {
+			return true
+		}
+		for _, c := range w.children(r) {
+			if depth < 4 && grab(c, depth+1) {
+				return true
+			}
+		}
+		return false
+	}
+	if !grab(n.a11yRef, 0) {
+		w.t.Fatalf("%s %q takes no focus", n.role, n.name)
 	}
 }
 
@@ -273,21 +279,157 @@ func (w *window) press(role, name string) {
 	run(w.t, "xdotool", "key", "Return")
 }
 
-// choose picks the option whose text matches option in the list box (a
-// <select>) labelled name, with the keyboard.
-func (w *window) choose(name, option string) {
+// choose picks an option of the list box (a <select>) labelled name with
+// the keyboard, as a person does: typing the option's first letters, then
+// moving down, until done says the page took the choice.
+func (w *window) choose(name, typed string, done func() bool) {
 	w.t.Helper()
 	n := w.find("combo box", name)
 	w.focus(n)
-	re := regexp.MustCompile(option)
-	// A closed list box moves its choice with the arrow keys; walk it from
-	// the first option until the shown choice matches.
-	run(w.t, "xdotool", "key", "Home")
-	for range 600 {
-		if re.MatchString(w.name(n.a11yRef)) || re.MatchString(w.text(n.a11yRef)) {
+	run(w.t, "xdotool", "type", "--delay", "30", typed)
+	for range 40 {
+		if w.eventually(done, 3*time.Second) {
 			return
 		}
 		run(w.t, "xdotool", "key", "Down")
 	}
-	w.t.Fatalf("%s offers no option %q", name, option)
+	w.t.Fatalf("%s: no option reached by typing %q and moving down", name, typed)
+}
+
+// eventually is whether cond holds within d.
+func (w *window) eventually(cond func() bool, d time.Duration) bool {
+	for deadline := time.Now().Add(d); ; time.Sleep(150 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
+// comboValue is the option a list box shows: its selected option.
+func (w *window) comboValue(name string) string {
+	n, ok := w.lookup("combo box", name)
+	if !ok {
+		return ""
+	}
+	var value string
+	var walk func(r a11yRef, depth int) bool
+	walk = func(r a11yRef, depth int) bool {
+		for _, c := range w.children(r) {
+			if w.selected(c) {
+				value = w.name(c)
+				return true
+			}
+			if depth < 3 && walk(c, depth+1) {
+				return true
+			}
+		}
+		return false
+	}
+	walk(n.a11yRef, 0)
+	return value
+}
+
+// selected is whether a node's state set has SELECTED (AtspiStateType 23).
+func (w *window) selected(r a11yRef) bool {
+	var states []uint32
+	if err := w.call(r, a11yAccessible+".GetState").Store(&states); err != nil || len(states) == 0 {
+		return false
+	}
+	return states[0]&(1<<23) != 0
+}
+
+// lookup is find without waiting.
+func (w *window) lookup(role, name string) (a11yNode, bool) {
+	if found := w.all(role, regexp.MustCompile(name)); len(found) > 0 {
+		return found[0], true
+	}
+	return a11yNode{}, false
+}
+
+// waitFor waits for a control of role named name (true), or for a text
+// matching other (false), whichever the window shows first.
+func (w *window) waitFor(role, name, other string) (a11yNode, bool) {
+	w.t.Helper()
+	otherRe := regexp.MustCompile(other)
+	var n a11yNode
+	var found bool
+	ok := w.eventually(func() bool {
+		if n, found = w.lookup(role, name); found {
+			return true
+		}
+		return w.anyText(otherRe) != ""
+	}, 90*time.Second)
+	if !ok {
+		w.t.Fatalf("neither a %s named %q nor %q in the window within 90 s; it shows:\n%s", role, name, other, w.describe())
+	}
+	return n, found
+}
+
+// anyText is the first text of the page's paragraphs, headings, cells and
+// statuses matching re.
+func (w *window) anyText(re *regexp.Regexp) string {
+	var hit string
+	var walk func(r a11yRef, depth int) bool
+	walk = func(r a11yRef, depth int) bool {
+		if depth > 40 {
+			return false
+		}
+		if s := w.text(r); s != "" && re.MatchString(s) {
+			hit = s
+			return true
+		}
+		for _, c := range w.children(r) {
+			if walk(c, depth+1) {
+				return true
+			}
+		}
+		return false
+	}
+	walk(w.root, 0)
+	return hit
+}
+
+// fillDate types a date into a date field, part by part: WebKit shows
+// it as month, day and year fields (spin buttons) in the locale's order.
+func (w *window) fillDate(name string, d time.Time) {
+	w.t.Helper()
+	n := w.find("entry", name)
+	parts := map[string]string{"month": d.Format("01"), "day": d.Format("02"), "year": d.Format("2006")}
+	for try := 1; ; try++ {
+		var spins []a11yNode
+		var walk func(r a11yRef, depth int)
+		walk = func(r a11yRef, depth int) {
+			if w.role(r) == "spin button" {
+				spins = append(spins, a11yNode{r, "spin button", w.name(r)})
+			}
+			for _, c := range w.children(r) {
+				if depth < 4 {
+					walk(c, depth+1)
+				}
+			}
+		}
+		walk(n.a11yRef, 0)
+		if len(spins) != 3 {
+			w.t.Fatalf("date field %q has parts %v", name, spins)
+		}
+		for _, s := range spins {
+			w.focus(s)
+			run(w.t, "xdotool", "type", "--delay", fmt.Sprint(20*try), parts[s.name])
+		}
+		ok := true
+		for _, s := range spins {
+			if got := w.fieldText(s); strings.TrimLeft(got, "0") != strings.TrimLeft(parts[s.name], "0") {
+				ok = false
+			}
+		}
+		if ok {
+			return
+		}
+		if try == 5 {
+			w.t.Fatalf("date field %q does not read %s after typing it five times", name, d.Format("2006-01-02"))
+		}
+	}
 }

@@ -269,7 +269,9 @@ func TestDesktopWindow(t *testing.T) {
 	w.fill("password text", "^Password$", adminPassword)
 	w.press("push button", "^Sign in$")
 	w.find("link", "^Assistant$")
-	screenshot(t, out, "desktop-home-admin")
+
+	srv := api{t, log.wait(t, regexp.MustCompile(`msg="standalone server started" url=(\S+)`), time.Second)[1]}
+	firstDay(t, w, log, srv, out)
 
 	w.press("link", "^Assistant$")
 	log.wait(t, regexp.MustCompile(`msg="page shown" path=/assistant since_start_ms`), 90*time.Second)
