@@ -1,8 +1,10 @@
 package llm
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 )
 
 // Offline answers without a language model: it quotes the sentences of the
@@ -28,6 +30,10 @@ func (Offline) Stream(ctx context.Context, req Request, emit func(string) error)
 	}
 	parts := []string{OfflineIntro + "\n\n"}
 	quotes := selectQuotes(question, req.Passages)
+	// The passages come best first: the offline grounding chose and ordered
+	// them over every passage the search found, which weighs the words
+	// better than these few can.
+	slices.SortFunc(quotes, func(a, b offlineQuote) int { return cmp.Compare(a.passage, b.passage) })
 	for _, q := range quotes {
 		p := req.Passages[q.passage]
 		where := p.Title

@@ -23,26 +23,35 @@ var answerKindList = []answerKind{
 		regexp.MustCompile(`\b(when|what time|opening|open|close|closing|hours)\b`),
 		regexp.MustCompile(`\b\d{1,2}[:.]\d{2}\b|(?i)\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b`)},
 	{"#phone",
-		regexp.MustCompile(`\b(phone|telephone|number|ring|call)\b`),
+		regexp.MustCompile(`\b(number|ring)\b`),
 		regexp.MustCompile(`\+?\d[\d ()-]{6,}\d`)},
 	{"#amount",
 		regexp.MustCompile(`\b(cost|costs|price|fee|fees|how much does|how much is|how much will|free|pay for)\b`),
-		regexp.MustCompile(`[$€£¥]\s?\d|\d\s?(dollars|euros|pounds|usd|eur|gbp)\b|(?i)\bfree\b|\bcharged?\b`)},
+		regexp.MustCompile(`[$€£¥]\s?\d|\d\s?(dollars|euros|pounds|usd|eur|gbp)\b|(?i)\bfree\b`)},
 	{"#duration",
 		regexp.MustCompile(`\b(how long|how soon|how early|how far ahead|how many days|how many weeks)\b`),
 		regexp.MustCompile(`(?i)\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|thirty)\b[^.]{0,20}\b(minutes?|hours?|days?|weeks?|months?|years?)\b`)},
+	{"#age",
+		regexp.MustCompile(`\b(years? old|months? old|how old|aged?)\b`),
+		regexp.MustCompile(`(?i)\b(under|over|from|aged?|older than|younger than)\s+\d+\b|\b\d+\s*(years?|months?)\s*(old|of age)\b|\b(years?|months?) old\b`)},
 	{"#email",
 		regexp.MustCompile(`\b(e-?mail|write to|address)\b`),
 		regexp.MustCompile(`\S@\S`)},
 }
 
+// askedKind is a kind of answer a question asks for and the words that
+// ask for it ("phone number").
+type askedKind struct {
+	token, words string
+}
+
 // askedKinds are the kinds of answer question asks for.
-func askedKinds(question string) []string {
+func askedKinds(question string) []askedKind {
 	lower := strings.ToLower(question)
-	var out []string
+	var out []askedKind
 	for _, k := range answerKindList {
-		if k.asked.MatchString(lower) {
-			out = append(out, k.token)
+		if m := k.asked.FindString(lower); m != "" {
+			out = append(out, askedKind{token: k.token, words: m})
 		}
 	}
 	return out

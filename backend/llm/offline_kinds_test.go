@@ -15,8 +15,9 @@ func TestAnswerKinds(t *testing.T) {
 		{"Is it free to get a copy of my records?", "Copies are free for the first request.", "#amount"},
 		{"How long does it take to get my records?", "We aim to send records within 30 days.", "#duration"},
 		{"Can I e-mail you?", "Write to privacy@clinic.example.", "#email"},
+		{"Can my 15 year old book his own appointment?", "Young people from 16 can book for themselves.", "#age"},
 	} {
-		if !slices.Contains(askedKinds(tt.question), tt.kind) {
+		if !slices.ContainsFunc(askedKinds(tt.question), func(k askedKind) bool { return k.token == tt.kind }) {
 			t.Errorf("%q does not ask for %s: %v", tt.question, tt.kind, askedKinds(tt.question))
 		}
 		if !slices.Contains(answerKinds(tt.sentence), tt.kind) {
@@ -44,5 +45,17 @@ func TestOfflineAnsweringNeedsCoverage(t *testing.T) {
 	}
 	if got := OfflineAnswering("Where do I collect my electronic prescription?", passages, false); len(got) == 0 || got[0] != 0 {
 		t.Errorf("answered with %v, want the prescription passage first", got)
+	}
+}
+
+func TestStemsHoldTheWordsOfCompoundsButNotOfAddresses(t *testing.T) {
+	got := stems("Self-paying patients write to billing@clinic.example")
+	for _, want := range []string{stem("paying"), stem("self-paying")} {
+		if !slices.Contains(got, want) {
+			t.Errorf("stems %v lack %q", got, want)
+		}
+	}
+	if slices.Contains(got, stem("clinic")) {
+		t.Errorf("stems %v hold a word of an address", got)
 	}
 }

@@ -15,19 +15,21 @@ import (
 // the knowledge search, which matches words anywhere in a passage; the
 // answer has to find the sentences that answer, and say so when none does.
 //
-// Each word of the question (with the words clinic documents use for it)
-// weighs by how rare it is among the sentences and headings of the passages
-// found. A sentence's evidence is the weight of the question's words it
-// holds, plus the words its passage's headings hold, which count more since
-// a heading says what every sentence under it is about, and less those only
-// the document's title holds. A passage answers when its best sentence's
-// evidence covers enough of the question's weight; the passages that answer
-// are ordered by that evidence, the question's words the passage holds
-// anywhere, and the search's own order. Words are compared by their
-// Snowball stems; the kind of answer a question asks for (a time, a phone
-// number, an amount, a duration, an address) counts as one more word, held
-// by the sentences of that kind. A question is declined when no passage
-// covers enough of its weight, the words no passage holds counted in full.
+// Words are compared by their Snowball stems, stop words left out. Each
+// word of the question (with the words clinic documents use for it) weighs
+// by how rare it is among the sentences and headings of the passages found;
+// a word held only through another that says the same weighs by how rare
+// that one is. The kind of answer a question asks for (a time, a phone
+// number, an amount, a duration, an age, an address) is held by the
+// sentences that give one. A sentence's evidence is the weight of the
+// question's words it holds, plus the words its passage's headings hold,
+// which count more since a heading says what every sentence under it is
+// about, and less those only the document's title holds. The passages whose
+// best sentence covers enough of the question's weight are ordered by that
+// evidence, the question's words the passage holds anywhere, and the
+// search's own order. The question is declined when no two sentences in a
+// row of the best passage cover enough of its weight, the words no passage
+// holds counted in full.
 const (
 	maxOfflinePassages = 3
 	// maxQuoteWords bounds the sentences quoted from one passage; a
@@ -65,6 +67,12 @@ const (
 	// top of the best sentence's evidence.
 	wholeShare = 1.0
 	rankShare  = 0.4
+	// numberShare is how much a number of the question counts against a
+	// word.
+	numberShare = 0.5
+	// mentionShare is how much a word that asks for a kind of answer
+	// counts in a sentence that holds the word but no answer of the kind.
+	mentionShare = 0.5
 )
 
 // OfflineAnswering returns the indexes of the passages an offline answer
@@ -138,49 +146,98 @@ func selectQuotes(question string, passages []Passage) []offlineQuote {
 		total += len(pw.sentences)
 		all[i] = pw
 	}
-	// The weight of each question word: inverse sentence frequency.
+	// The weight of each question word: inverse sentence frequency. A
+	// word held only through a word that says the same weighs by how rare
+	// that word is, never more than the question's own: "phone" is rare,
+	// "call", which may say it, is in every other sentence.
+	idf := func(df int) float64 { return math.Log(1 + float64(total+1)/float64(df+1)) }
 	weights := make([]float64, len(q))
+	altWeights := make([][]float64, len(q))
 	sum, full := 0.0, 0.0 // full: the words no passage holds at their full weight
 	for k, t := range q {
-		df := 0
-		for _, pw := range all {
-			if t.in(pw.heading) {
+		df, altDF := 0, make([]int, len(t.alts))
+		count := func(words []string) {
+			if t.in(words) {
 				df++
 			}
-			for _, s := range pw.sentences {
-				if t.in(s.words) {
-					df++
+			for a, alt := range t.alts {
+				if (questionTerm{alts: []string{alt}}).in(words) {
+					altDF[a]++
 				}
 			}
 		}
-		weights[k] = math.Log(1 + float64(total+1)/float64(df+1))
+		for _, pw := range all {
+			count(pw.heading)
+			for _, s := range pw.sentences {
+				count(s.words)
+			}
+		}
+		weights[k] = idf(df)
+		if altDF[0] > 0 {
+			weights[k] = idf(altDF[0])
+		}
+		// A number in a question is mostly the asker's particulars (an
+		// age, minutes late, a temperature) that documents give in ranges
+		// and limits: it matches theirs only by chance.
+		if strings.TrimFunc(t.alts[0], unicode.IsDigit) == "" {
+			weights[k] *= numberShare
+		}
+		altWeights[k] = make([]float64, len(t.alts))
+		asksKind := slices.ContainsFunc(t.alts, func(a string) bool { return strings.HasPrefix(a, "#") })
+		for a, alt := range t.alts {
+			altWeights[k][a] = min(idf(altDF[a]), weights[k])
+			// A word that asks for a kind of answer ("number") is
+			// answered by a sentence of that kind, and only mentioned by
+			// one that repeats the word.
+			if asksKind && !strings.HasPrefix(alt, "#") {
+				altWeights[k][a] *= mentionShare
+			}
+		}
 		full += weights[k]
 		if df == 0 {
 			weights[k] *= unknownShare
 		}
 		sum += weights[k]
 	}
+	// held is the weight of question word k in words: that of the
+	// weightiest of its forms they hold, 0 when they hold none.
+	held := func(k int, words []string) float64 {
+		w := 0.0
+		for a, alt := range q[k].alts {
+			if altWeights[k][a] > w && (questionTerm{alts: []string{alt}}).in(words) {
+				w = altWeights[k][a]
+			}
+		}
+		return w
+	}
+	// beyond is the evidence the headings and title add to words: the
+	// question's words that the headings or, less, the title hold and the
+	// words do not.
+	beyond := func(words, heading, title []string) float64 {
+		ev := 0.0
+		for k := range q {
+			if held(k, words) > 0 {
+				continue
+			}
+			if h := held(k, heading); h > 0 {
+				ev += headingShare * h
+			} else {
+				ev += titleShare * held(k, title)
+			}
+		}
+		return ev
+	}
 	var out []offlineQuote
 	for i, pw := range all {
 		scores := make([]float64, len(pw.sentences))
-		context := 0.0 // evidence from the headings and title alone
-		for k, t := range q {
-			switch {
-			case t.in(pw.heading):
-				context += headingShare * weights[k]
-			case t.in(pw.title):
-				context += titleShare * weights[k]
-			}
-		}
+		context := beyond(nil, pw.heading, pw.title) // evidence from the headings and title alone
 		best, bestAt := 0.0, -1
 		for j, s := range pw.sentences {
-			for k, t := range q {
-				if t.in(s.words) {
-					scores[j] += weights[k]
-				}
+			for k := range q {
+				scores[j] += held(k, s.words)
 			}
 			// A word in both sentence and heading counts once, fully.
-			ev := scores[j] + contextBeyond(q, weights, s.words, pw.heading, pw.title)
+			ev := scores[j] + beyond(s.words, pw.heading, pw.title)
 			if bestAt < 0 || ev > best {
 				best, bestAt = ev, j
 			}
@@ -203,11 +260,9 @@ func selectQuotes(question string, passages []Passage) []offlineQuote {
 			if j+1 < len(pw.sentences) {
 				pair = append(slices.Clip(pair), pw.sentences[j+1].words...)
 			}
-			ev := contextBeyond(q, weights, pair, pw.heading, pw.title)
-			for k, t := range q {
-				if t.in(pair) {
-					ev += weights[k]
-				}
+			ev := beyond(pair, pw.heading, pw.title)
+			for k := range q {
+				ev += held(k, pair)
 			}
 			coverage = max(coverage, ev)
 		}
@@ -215,20 +270,15 @@ func selectQuotes(question string, passages []Passage) []offlineQuote {
 		// The passage as a whole: the question's words any of its
 		// sentences, its headings or its title hold.
 		whole := 0.0
-		for k, t := range q {
-			held := false
+		for k := range q {
+			h := headingShare * held(k, pw.heading)
 			for _, s := range pw.sentences {
-				if t.in(s.words) {
-					held = true
-					break
-				}
+				h = max(h, held(k, s.words))
 			}
-			switch {
-			case held || t.in(pw.heading):
-				whole += weights[k]
-			case t.in(pw.title):
-				whole += titleShare * weights[k]
+			if h == 0 {
+				h = titleShare * held(k, pw.title)
 			}
+			whole += h
 		}
 		// The search ranked the passages by all their words; its order
 		// counts too.
@@ -310,23 +360,6 @@ func selectQuotes(question string, passages []Passage) []offlineQuote {
 	return out
 }
 
-// contextBeyond is the evidence the headings and title add to a sentence:
-// the question's words that the headings or, less, the title hold and the
-// sentence does not.
-func contextBeyond(q []questionTerm, weights []float64, sentence, heading, title []string) float64 {
-	ev := 0.0
-	for k, t := range q {
-		switch {
-		case t.in(sentence):
-		case t.in(heading):
-			ev += headingShare * weights[k]
-		case t.in(title):
-			ev += titleShare * weights[k]
-		}
-	}
-	return ev
-}
-
 // isListLine reports whether a line is a list item or a table row.
 func isListLine(s string) bool {
 	if strings.HasPrefix(s, "- ") || strings.HasPrefix(s, "* ") || strings.HasPrefix(s, "+ ") {
@@ -388,7 +421,9 @@ var stopwords = map[string]bool{"the": true, "and": true, "for": true, "are": tr
 	"he": true, "after": true, "before": true, "also": true, "too": true, "very": true, "one": true, "like": true, "know": true,
 	"tell": true, "please": true, "able": true, "ok": true, "okay": true, "so": true, "no": true, "yes": true, "as": true, "by": true,
 	"more": true, "less": true, "most": true, "really": true, "even": true, "ever": true, "every": true,
-	"up": true, "out": true, "off": true, "only": true, "way": true, "does't": true, "don't": true, "dont": true, "can't": true, "cant": true}
+	"up": true, "out": true, "off": true, "only": true, "way": true, "does't": true, "don't": true, "dont": true, "can't": true, "cant": true,
+	"hasn't": true, "hasnt": true, "hadn't": true, "doesn't": true, "doesnt": true, "shouldn't": true, "couldn't": true,
+	"wouldn't": true, "weren't": true, "mustn't": true, "needn't": true, "i'd": true, "you've": true, "we're": true}
 
 // synonyms are words people use for what clinic documents call otherwise,
 // by stem. They are general (any clinic's documents say "vaccine" for a
@@ -463,6 +498,8 @@ var synonyms = stemSynonyms(map[string][]string{
 	"advertising":  {"marketing"},
 	"sell":         {"share"},
 	"delay":        {"late"},
+	"flu":          {"influenza"},
+	"ai":           {"model"},
 	"remote":       {"video", "telephone"},
 })
 
@@ -506,8 +543,22 @@ func questionTerms(question string) []questionTerm {
 		alts := append([]string{w}, synonyms[w]...)
 		out = append(out, questionTerm{alts: alts})
 	}
+	// A word that asks for a kind of answer ("number") is held by a
+	// sentence of that kind too; a kind asked for by words that are not
+	// content words ("when") is a term of its own.
 	for _, k := range askedKinds(question) {
-		out = append(out, questionTerm{alts: []string{k}})
+		attached := false
+		for _, w := range stems(k.words) {
+			for i := range out {
+				if out[i].alts[0] == w {
+					out[i].alts = append(out[i].alts, k.token)
+					attached = true
+				}
+			}
+		}
+		if !attached {
+			out = append(out, questionTerm{alts: []string{k.token}})
+		}
 	}
 	return out
 }
@@ -518,20 +569,29 @@ var addresses = regexp.MustCompile(`\S+@\S+|https?://\S+|www\.\S+`)
 func stems(s string) []string {
 	var out []string
 	seen := map[string]bool{}
+	add := func(w string) {
+		w = strings.Trim(w, "-'")
+		if w == "" || stopwords[w] || english.IsStopWord(w) || len(w) < 2 {
+			return
+		}
+		w = stem(strings.ReplaceAll(w, "'s", ""))
+		if !seen[w] && !stopwords[w] {
+			seen[w] = true
+			out = append(out, w)
+		}
+	}
 	// An address is not the words it is made of: "billing@clinic.example"
 	// does not speak of the clinic.
 	s = addresses.ReplaceAllString(s, " ")
 	for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '-' && r != '\''
 	}) {
-		w = strings.Trim(w, "-'")
-		if w == "" || stopwords[w] || len(w) < 2 {
-			continue
-		}
-		w = stem(strings.ReplaceAll(w, "'s", ""))
-		if !seen[w] && !stopwords[w] {
-			seen[w] = true
-			out = append(out, w)
+		add(w)
+		// A compound holds its parts: "self-paying" speaks of paying.
+		if strings.Contains(strings.Trim(w, "-"), "-") {
+			for part := range strings.SplitSeq(w, "-") {
+				add(part)
+			}
 		}
 	}
 	return out
