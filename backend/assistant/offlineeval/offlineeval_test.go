@@ -113,10 +113,10 @@ func TestCitationHeadingsDoNotRepeatTheTitle(t *testing.T) {
 	}
 }
 
-// floors are the figures the offline answers reach on each set (with
-// the Snowball stemmer, kinds of answer and the coverage a question needs
-// to be answered; the held-out set includes the 20 questions written
-// after): a change that answers worse fails here. The goal is higher:
+// floors are the figures the offline answers reach on each set (the
+// held-out set holds two batches of 20 questions written after the answers
+// were worked on; the last one, never seen before, is answered worse than
+// the rest): a change that answers worse fails here. The goal is higher:
 // hit@1 0.85 on the whole set, no answerable question without a relevant
 // quote, and nine in ten unanswerable questions declined.
 var floors = map[string]struct {
@@ -124,8 +124,8 @@ var floors = map[string]struct {
 	missed     int // answerable questions with no relevant quote, at most
 	notDecline int // unanswerable questions not declined plainly, at most
 }{
-	SetDevelopment: {hit1: 0.81, missed: 8, notDecline: 2},
-	SetHeldOut:     {hit1: 0.76, missed: 6, notDecline: 1},
+	SetDevelopment: {hit1: 0.89, missed: 7, notDecline: 2},
+	SetHeldOut:     {hit1: 0.79, missed: 9, notDecline: 3},
 }
 
 // The whole labelled set through the real path: figures printed, floors
