@@ -134,17 +134,21 @@ test: go-test ui-test e2e desktop-test msi-test ## vet, check formatting and run
 gofmt-check:
 	@unformatted=$$(gofmt -l app backend frontend 2>/dev/null); if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted" >&2; exit 1; fi
 
-go-test: check-go gofmt-check
-	$(GO) vet ./...
+# The desktop app's tests of Wails' asset server link WebKitGTK 4.1, so
+# the Go tests build with its tag.
+GO_TEST_TAGS := -tags webkit2_41
+
+go-test: check-go gofmt-check check-desktop-deps
+	$(GO) vet $(GO_TEST_TAGS) ./...
 	@if [ -n "$$HEALTHHUB_TEST_DATABASE_URL" ]; then echo "store tests run on SQLite and on PostgreSQL"; else echo "store tests run on SQLite only (set HEALTHHUB_TEST_DATABASE_URL to add PostgreSQL)"; fi
-	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test $(GO_TEST_TAGS) -race -count=1 -timeout 20m ./...
 
 # The inner loop: formatting, vet and the Go tests with the race detector,
 # on SQLite only and with -short (the slowest tests skip their long parts).
 # make test runs them all.
-check: check-go gofmt-check ## quick checks while working: gofmt, vet, Go tests (race detector, SQLite only, -short)
-	$(GO) vet ./...
-	env -u HEALTHHUB_TEST_DATABASE_URL $(GO) test -race -short -count=1 -timeout 10m ./...
+check: check-go gofmt-check check-desktop-deps ## quick checks while working: gofmt, vet, Go tests (race detector, SQLite only, -short)
+	$(GO) vet $(GO_TEST_TAGS) ./...
+	env -u HEALTHHUB_TEST_DATABASE_URL $(GO) test $(GO_TEST_TAGS) -race -short -count=1 -timeout 10m ./...
 
 # staticcheck 2026.2.2 (module version v0.8.2), the newest release,
 # understands Go 1.26.
