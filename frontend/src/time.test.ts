@@ -24,6 +24,13 @@ describe("time", () => {
     expect(showsZone(viewerZone())).toBe(false);
   });
 
+  it("names no zone for another name of the viewer's own", () => {
+    const alias = new Intl.DateTimeFormat(undefined, { timeZone: "Etc/UTC" }).resolvedOptions().timeZone;
+    const utcViewer = viewerZone() === alias;
+    expect(showsZone("Etc/UTC")).toBe(!utcViewer);
+    expect(showsZone("UTC")).toBe(!utcViewer);
+  });
+
   it("treats an unknown zone as none rather than failing", () => {
     expect(showsZone("Not/AZone")).toBe(false);
     expect(formatTime(instant, "Not/AZone")).toBe(formatTime(instant));

@@ -9,9 +9,9 @@ export function viewerZone(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 }
 
-/** showsZone is true when times in zone need their zone named: it is not the viewer's. */
+/** showsZone is true when times in zone need their zone named: it is not the viewer's (nor another name of it, as Etc/UTC is of UTC). */
 export function showsZone(zone: string | undefined | null): zone is string {
-  return !!zone && validZone(zone) && zone !== viewerZone();
+  return !!zone && validZone(zone) && zone !== viewerZone() && cached("probe", { timeZone: zone }).resolvedOptions().timeZone !== viewerZone();
 }
 
 const formats = new Map<string, Intl.DateTimeFormat>();
