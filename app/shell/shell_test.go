@@ -331,11 +331,11 @@ func TestRemoteProblems(t *testing.T) {
 
 	// Saved as a clinic server that is now down: a problem at start, and
 	// standalone work meanwhile.
-	a, opts := newApp(t)
+	_, opts := newApp(t)
 	if err := opts.Settings.Save(Settings{Mode: Clinic, ServerURL: closed, PinnedCA: string(caPEM)}); err != nil {
 		t.Fatal(err)
 	}
-	a, err = New(opts)
+	a, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
