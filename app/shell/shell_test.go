@@ -402,7 +402,7 @@ func TestRealClinicServerWithItsOwnAuthority(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	urlRe := regexp.MustCompile(`running at (https://\S+)`)
 	fpRe := regexp.MustCompile(`\n  ((?:[0-9A-F]{2}:){31}[0-9A-F]{2})\n`)
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for !(urlRe.MatchString(out.String()) && fpRe.MatchString(out.String())) {
 		if time.Now().After(deadline) {
 			t.Fatalf("serve printed:\n%s", out.String())

@@ -596,7 +596,7 @@ func TestRunDeliversUntilStopped(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- w.Run(ctx) }()
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(60 * time.Second)
 		for len(srv.Messages()) == 0 && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -610,7 +610,7 @@ func TestRunDeliversUntilStopped(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Run = %v", err)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(60 * time.Second):
 			t.Fatal("Run did not stop")
 		}
 		if n := len(srv.Messages()); n != 2 {
