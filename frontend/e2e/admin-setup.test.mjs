@@ -136,6 +136,8 @@ test("admin sets up providers, limits and roles, then reads the figures", async 
   const roleDialog = page.getByRole("dialog", { name: "Change the role of Sam Staff" });
   await roleDialog.getByLabel("New role").selectOption("doctor");
   await roleDialog.getByText("Sam Staff becomes doctor").waitFor();
+  // A doctor needs a specialization (and the zone of their hours) to be bookable.
+  await roleDialog.getByLabel("Specialization").fill("General practice");
   await accessible(page, "users-role");
   await screenshot(page, "admin-users-role");
   await roleDialog.getByRole("button", { name: "Change role" }).click();
@@ -187,10 +189,13 @@ test("admin sets up providers, limits and roles, then reads the figures", async 
   // --- Figures -------------------------------------------------------------
   await page.getByRole("link", { name: "Figures" }).click();
   await page.getByRole("heading", { name: "Figures", level: 1 }).waitFor();
-  await page.getByText(`days in ${timezoneId}`).waitFor();
+  await page.locator(".page-head").getByText(`days in ${timezoneId}`).waitFor();
   await page.getByRole("button", { name: "7 days" }).click();
   const messages = page.getByRole("region", { name: "Assistant messages per day" });
   await messages.getByText("3 in total").waitFor();
+  // Each figure says which days it counts: the assistant's per UTC day, appointments in the browser's zone.
+  await messages.getByText(/Counts .* to .*, days in UTC\./).waitFor();
+  await page.getByRole("region", { name: "Appointments per day" }).getByText(new RegExp(`days in ${timezoneId}\\. Later today's bookings count as booked ahead`)).waitFor();
   await messages.getByRole("img", { name: /Bar chart of assistant messages per day/ }).waitFor();
   const appointments = page.getByRole("region", { name: "Appointments per day" });
   await appointments.getByText("4 in total").waitFor();

@@ -25,7 +25,7 @@ test("doctor sets weekly hours, a day off and part of a day off", async () => {
   await page.getByRole("link", { name: "Hours" }).click();
   await page.getByRole("heading", { name: "Bookable hours" }).waitFor();
 
-  await page.getByLabel("Time zone").fill("UTC");
+  await page.getByLabel("Time zone").selectOption("UTC");
   await page.getByLabel("Appointment length (minutes)").fill("20");
   for (const day of ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]) {
     await page.getByLabel(day, { exact: true }).check();
