@@ -3,19 +3,11 @@
 // cancellation, live, without a reload.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { apiClient, checkAccessibility, describeViolations, screenshot, withServerAndBrowser } from "./harness.mjs";
+import { apiClient, checkAccessibility, describeViolations, screenshot, withServerAndBrowser, signIn } from "./harness.mjs";
 
 const ctx = withServerAndBrowser(before, after);
 
 const api = apiClient(ctx);
-
-async function signIn(page, email, password) {
-  await page.goto(`${ctx.server.url}/login`);
-  await page.getByLabel("E-mail address").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("button", { name: "Sign out" }).waitFor();
-}
 
 test("patient books and cancels, staff book for a walk-in; the doctor sees it all live", async () => {
   // The clinic: an administrator, and a doctor who takes bookings every day.
@@ -30,7 +22,7 @@ test("patient books and cancels, staff book for a walk-in; the doctor sees it al
   }, admin);
 
   const doctorPage = await (await ctx.browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
-  await signIn(doctorPage, "dr.lee@clinic.example", "maple river compass");
+  await signIn(doctorPage, ctx, { email: "dr.lee@clinic.example", password: "maple river compass" });
   await doctorPage.getByRole("link", { name: "Schedule" }).click();
   await doctorPage.getByRole("heading", { name: "My schedule" }).waitFor();
 
@@ -179,7 +171,7 @@ test("patient books and cancels, staff book for a walk-in; the doctor sees it al
   await api("POST", "/api/v1/users", { email: "desk@clinic.example", password: "cedar lantern orbit", name: "Dee Desk", role: "staff" }, admin);
   const desk = await (await ctx.browser.newContext({ viewport: { width: 1200, height: 900 } })).newPage();
   desk.on("pageerror", (e) => errors.push(e.message));
-  await signIn(desk, "desk@clinic.example", "cedar lantern orbit");
+  await signIn(desk, ctx, { email: "desk@clinic.example", password: "cedar lantern orbit" });
   await desk.getByRole("link", { name: "Patients" }).click();
   await desk.getByRole("button", { name: "Register a patient" }).click();
   await desk.locator("#patient-name-error").waitFor();

@@ -6,7 +6,7 @@
 // looked at (screenshots in .e2e/).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { checkAccessibility, createFirstAdmin, describeViolations, screenshot, withServerAndBrowser } from "./harness.mjs";
+import { checkAccessibility, createFirstAdmin, describeViolations, screenshot, withServerAndBrowser, signIn } from "./harness.mjs";
 
 const ctx = withServerAndBrowser(before, after);
 
@@ -20,14 +20,6 @@ async function newPage(width = 1280, height = 900) {
   page.errors = [];
   page.on("pageerror", (e) => page.errors.push(e.message));
   return page;
-}
-
-async function signIn(page, who) {
-  await page.goto(`${ctx.server.url}/login`);
-  await page.getByLabel("E-mail address").fill(who.email);
-  await page.getByLabel("Password").fill(who.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("button", { name: "Sign out" }).waitFor();
 }
 
 async function accessible(page, name) {
@@ -81,7 +73,7 @@ test("a clinic's first day: administrator, doctor, front desk, patient", async (
   // The doctor signs in and publishes hours on every day of the week, the
   // whole day long, so that the day has a free time whenever this runs.
   const doc = await newPage();
-  await signIn(doc, doctor);
+  await signIn(doc, ctx, doctor);
   await doc.getByRole("link", { name: "Hours" }).click();
   await doc.getByRole("heading", { name: "Bookable hours" }).waitFor();
   for (const day of ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]) {
@@ -135,7 +127,7 @@ test("a clinic's first day: administrator, doctor, front desk, patient", async (
 
   // The front desk checks the patient in from the clinic's day.
   const desk = await newPage();
-  await signIn(desk, frontDesk);
+  await signIn(desk, ctx, frontDesk);
   await accessible(desk, "first-day-home-staff");
   await screenshot(desk, "home-staff");
   await desk.getByRole("link", { name: "Clinic day" }).click();

@@ -182,3 +182,12 @@ export async function createFirstAdmin(page, ctx) {
   await page.getByRole("button", { name: "Create administrator" }).click();
   await page.getByRole("button", { name: "Sign out" }).waitFor();
 }
+
+/** signIn signs who ({ email, password }) in on the sign-in page of ctx's server. */
+export async function signIn(page, ctx, who) {
+  await page.goto(`${ctx.server.url}/login`);
+  await page.getByLabel("E-mail address").fill(who.email);
+  await page.getByLabel("Password").fill(who.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign out" }).waitFor();
+}

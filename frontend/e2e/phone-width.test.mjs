@@ -4,7 +4,7 @@
 // before signing in. The accounts are made through the API.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { apiClient, screenshot, withServerAndBrowser } from "./harness.mjs";
+import { apiClient, screenshot, withServerAndBrowser, signIn } from "./harness.mjs";
 
 const ctx = withServerAndBrowser(before, after);
 const api = apiClient(ctx);
@@ -71,14 +71,6 @@ async function assertFits(page, name, covered) {
   assert.ok(o.scrollWidth <= o.clientWidth, `${name}: the page is ${o.scrollWidth} px wide in a ${o.clientWidth} px window; sticking out: ${o.wide.join(", ")}`);
 }
 
-async function signIn(page, who) {
-  await page.goto(`${ctx.server.url}/login`);
-  await page.getByLabel("E-mail address").fill(who.email);
-  await page.getByLabel("Password").fill(who.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("button", { name: "Sign out" }).waitFor();
-}
-
 /** navTargets lists the pages the signed-in user's navigation links to. */
 async function navTargets(page) {
   const nav = page.getByRole("navigation").first();
@@ -106,7 +98,7 @@ test("every page fits a phone's width for every role", async () => {
 
   const extra = { patient: [`/assistant/${conversationID}`], staff: [`/patients/${patientID}`], doctor: [], admin: [] };
   for (const role of ["patient", "doctor", "staff", "admin"]) {
-    await signIn(page, people[role]);
+    await signIn(page, ctx, people[role]);
     const paths = [...(await navTargets(page)), ...extra[role]];
     assert.ok(paths.length >= 2, `${role}: the navigation offers ${paths.join(", ")}`);
     for (const path of paths) {
