@@ -395,7 +395,7 @@ const en = {
   "health.emailOn": "Notification e-mails are sent.",
   "health.emailOff": "No e-mail is configured: notifications stay in the app. Set HEALTHHUB_SMTP_ADDR and HEALTHHUB_SMTP_FROM for the server and restart it.",
   "health.knowledge": "Knowledge",
-  "health.knowledgeOk": "{sources} sources, {indexed} files indexed, none failing.",
+  "health.knowledgeOk": "Sources: {sources}. Files indexed: {indexed}, none failing.",
   "health.knowledgeNone": "No knowledge sources: the assistant has no clinic documents to answer from.",
   "health.knowledgeFailed": "{failed} files could not be indexed.",
   "health.sourceProblem": "{location}: {failed} failed",
