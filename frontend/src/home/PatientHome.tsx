@@ -5,7 +5,8 @@ import type { Availability, Notification } from "../api/types";
 import { useSession } from "../auth/session";
 import { LoadError } from "../components/LoadError";
 import { t } from "../i18n";
-import { listAppointments, listDoctors, myPatient, statusText } from "../portal/api";
+import { statusText } from "../portal/api";
+import { useMyComingAppointments } from "../portal/mine";
 import { formatDateTime } from "../time";
 
 const shown = 3;
@@ -14,13 +15,7 @@ const shown = 3;
 export function PatientHome({ name }: { name: string }) {
   const { client } = useSession();
   const queries = useQueryClient();
-  const patient = useQuery({ queryKey: ["me", "patient"], queryFn: () => myPatient(client) });
-  const doctors = useQuery({ queryKey: ["doctors"], queryFn: () => listDoctors(client) });
-  const appts = useQuery({
-    queryKey: ["appointments", "mine", patient.data?.id],
-    enabled: !!patient.data,
-    queryFn: () => listAppointments(client, { patient_id: patient.data!.id, from: new Date() }),
-  });
+  const { patient, doctors, appts } = useMyComingAppointments();
   const notes = useQuery({
     queryKey: ["notifications"],
     queryFn: () => client.request<{ notifications: Notification[] }>(...op("GET /api/v1/notifications")).then((r) => r.notifications),

@@ -1,11 +1,12 @@
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { Link, useLocation } from "react-router-dom";
 import { ApiError } from "../api/client";
 import type { Appointment, Slot } from "../api/types";
 import { useSession } from "../auth/session";
 import { t } from "../i18n";
-import { cancelAppointment, formatWhen, listAppointments, listDoctors, myPatient, rescheduleAppointment, statusText } from "./api";
+import { cancelAppointment, formatWhen, rescheduleAppointment, statusText } from "./api";
+import { useMyComingAppointments } from "./mine";
 import { SlotPicker } from "./SlotPicker";
 import { useDoctorZones } from "./zones";
 import { LoadError } from "../components/LoadError";
@@ -15,13 +16,7 @@ export function AppointmentsPage() {
   const { client } = useSession();
   const queries = useQueryClient();
   const booked = (useLocation().state as { booked?: string } | null)?.booked;
-  const patient = useQuery({ queryKey: ["me", "patient"], queryFn: () => myPatient(client) });
-  const doctors = useQuery({ queryKey: ["doctors"], queryFn: () => listDoctors(client) });
-  const appts = useQuery({
-    queryKey: ["appointments", "mine", patient.data?.id],
-    enabled: !!patient.data,
-    queryFn: () => listAppointments(client, { patient_id: patient.data!.id, from: new Date() }),
-  });
+  const { patient, doctors, appts } = useMyComingAppointments();
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [moving, setMoving] = useState<Appointment | null>(null);

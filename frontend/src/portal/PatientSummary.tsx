@@ -15,6 +15,27 @@ export const entryKinds: { kind: string; title: MessageKey }[] = [
   { kind: "medication", title: "record.medications" },
 ];
 
+/** PatientFacts lists who a patient is and how to reach them; the e-mail address only where asked. */
+export function PatientFacts({ patient: p, withEmail = false }: { patient: Patient; withEmail?: boolean }) {
+  const age = ageOn(p.date_of_birth);
+  return (
+    <dl className="facts">
+      <dt>{t("record.dob")}</dt>
+      <dd>{p.date_of_birth}{age !== null ? ` (${t("summary.age", { age })})` : ""}</dd>
+      <dt>{t("record.phone")}</dt>
+      <dd>{p.phone || "—"}</dd>
+      {withEmail && (
+        <>
+          <dt>{t("record.email")}</dt>
+          <dd>{p.email || "—"}</dd>
+        </>
+      )}
+      <dt>{t("record.emergency")}</dt>
+      <dd>{p.emergency_contacts?.length ? p.emergency_contacts.map((c) => `${c.name}, ${c.phone}`).join("; ") : "—"}</dd>
+    </dl>
+  );
+}
+
 /** ageOn is the age in whole years of someone born on dob (YYYY-MM-DD). */
 export function ageOn(dob: string, now = new Date()): number | null {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(dob);
@@ -78,7 +99,6 @@ export function PatientSummary({ patientID, onClose }: { patientID: string; onCl
   const now = Date.now();
   const past = (visits.data ?? []).filter((a) => new Date(a.start).getTime() < now).reverse();
   const coming = (visits.data ?? []).filter((a) => new Date(a.start).getTime() >= now && a.status !== "cancelled");
-  const age = p ? ageOn(p.date_of_birth) : null;
   const visit = (a: Appointment) => (
     <li key={a.id}>
       {formatWhen(a.start, zoneOf(a.doctor_id))} · {statusText(a)}
@@ -93,16 +113,7 @@ export function PatientSummary({ patientID, onClose }: { patientID: string; onCl
         <button type="button" onClick={onClose}>{t("summary.close")}</button>
       </div>
       <LoadError error={error} onRetry={() => Promise.all([patient.refetch(), entries.refetch(), visits.refetch()])} />
-      {p && (
-        <dl className="facts">
-          <dt>{t("record.dob")}</dt>
-          <dd>{p.date_of_birth}{age !== null ? ` (${t("summary.age", { age })})` : ""}</dd>
-          <dt>{t("record.phone")}</dt>
-          <dd>{p.phone || "—"}</dd>
-          <dt>{t("record.emergency")}</dt>
-          <dd>{p.emergency_contacts?.length ? p.emergency_contacts.map((c) => `${c.name}, ${c.phone}`).join("; ") : "—"}</dd>
-        </dl>
-      )}
+      {p && <PatientFacts patient={p} />}
       <div className="summary-grid">
         {entryKinds.map(({ kind, title }) => {
           const list = (entries.data ?? []).filter((e) => e.kind === kind);

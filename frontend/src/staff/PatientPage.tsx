@@ -6,7 +6,7 @@ import { useSession } from "../auth/session";
 import { LoadError } from "../components/LoadError";
 import { t } from "../i18n";
 import { listAppointments, listDoctors, statusText } from "../portal/api";
-import { ageOn, PatientSummary } from "../portal/PatientSummary";
+import { PatientFacts, PatientSummary } from "../portal/PatientSummary";
 import { formatDateTime } from "../time";
 
 /**
@@ -39,7 +39,6 @@ function FrontDeskPatient({ id }: { id: string }) {
   });
   const names = new Map((doctors.data ?? []).map((d) => [d.id, d.name]));
   const p = patient.data;
-  const age = p ? ageOn(p.date_of_birth) : null;
   const list = [...(visits.data ?? [])].sort((x, y) => y.start.localeCompare(x.start));
   return (
     <section className="card" aria-labelledby="patient-title">
@@ -48,18 +47,7 @@ function FrontDeskPatient({ id }: { id: string }) {
         {p && <Link className="button primary" to={`/book?patient=${encodeURIComponent(p.id)}`}>{t("patients.book", { name: p.name })}</Link>}
       </div>
       <LoadError error={patient.error ?? visits.error} onRetry={() => Promise.all([patient.refetch(), visits.refetch()])} />
-      {p && (
-        <dl className="facts">
-          <dt>{t("record.dob")}</dt>
-          <dd>{p.date_of_birth}{age !== null ? ` (${t("summary.age", { age })})` : ""}</dd>
-          <dt>{t("record.phone")}</dt>
-          <dd>{p.phone || "—"}</dd>
-          <dt>{t("record.email")}</dt>
-          <dd>{p.email || "—"}</dd>
-          <dt>{t("record.emergency")}</dt>
-          <dd>{p.emergency_contacts?.length ? p.emergency_contacts.map((c) => `${c.name}, ${c.phone}`).join("; ") : "—"}</dd>
-        </dl>
-      )}
+      {p && <PatientFacts patient={p} withEmail />}
       <h2 id="patient-appts" className="h2">{t("patient.appointments")}</h2>
       {visits.data && list.length === 0 && <p className="muted">{t("patient.none")}</p>}
       <ul className="appointment-list" aria-labelledby="patient-appts">
