@@ -315,6 +315,13 @@ func (s *Service) answer(ctx context.Context, t turn, msg *domain.Message, publi
 	var results []knowledge.Result
 	if s.know != nil && s.opts.Passages > 0 {
 		limit, q := s.opts.Passages, s.searchText(ctx, t.content)
+		if msg.Notice != "" {
+			// The documents' words for the emergency described: "her face
+			// looks lopsided" finds what they say of a stroke.
+			if words := strings.Join(append([]string{"emergency"}, emergencyDocWords(t.content)...), " "); len(q)+len(words) < maxSearchText {
+				q += " " + words
+			}
+		}
 		if offline {
 			limit = max(limit, offlineSearchDepth)
 			if expanded := llm.OfflineSearchText(q); len(expanded) <= maxSearchText {
@@ -341,6 +348,9 @@ func (s *Service) answer(ctx context.Context, t turn, msg *domain.Message, publi
 		return
 	}
 	msg.Redacted = redacted
+	if msg.Notice != "" {
+		req.QuoteBy = emergencyQuoteBy(t.content)
+	}
 	var b strings.Builder
 	lastSave := time.Now()
 	res, err := t.choice.stream.Stream(ctx, req, func(text string) error {

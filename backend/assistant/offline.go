@@ -23,6 +23,10 @@ const offlineSearchDepth = knowledge.MaxResults
 func offlineGrounding(question string, results []knowledge.Result, emergency bool) []knowledge.Result {
 	if emergency {
 		results = emergencySentences(question, results)
+		// The sentences kept speak of the emergency in the documents'
+		// words, which the question may not use ("fainted" for "lost
+		// consciousness").
+		question += " " + emergencyQuoteBy(question)
 	}
 	passages := make([]llm.Passage, len(results))
 	for i, r := range results {
@@ -36,20 +40,33 @@ func offlineGrounding(question string, results []knowledge.Result, emergency boo
 	return out
 }
 
-// emergencySentences keeps, of each passage, the sentences that treat an
-// emergency as one and speak of the one the question describes (its words:
-// "chest pain"), with the
-// line that introduces a list they are in ("Call 112 at once if someone
-// has:"), and the passages that have any.
-func emergencySentences(question string, results []knowledge.Result) []knowledge.Result {
-	var words []string
-	for _, phrase := range emergencyPatterns.FindAllString(strings.ToLower(question), -1) {
-		for _, w := range strings.Fields(phrase) {
-			if len(w) >= 4 && w != "that" && w != "will" {
-				words = append(words, w[:min(len(w), 5)])
-			}
+// emergencyQuoteBy is what an offline answer quotes by besides the words
+// of a question that describes an emergency: the documents' words for it.
+func emergencyQuoteBy(question string) string {
+	return strings.Join(emergencyDocWords(question), " ")
+}
+
+// underEmergency reports whether sentence j is an item of a list that an
+// emergency line introduces ("Call 112 at once if someone has:").
+func underEmergency(sentences []string, j int) bool {
+	if !strings.HasPrefix(sentences[j], "- ") {
+		return false
+	}
+	for lead := j - 1; lead >= 0; lead-- {
+		if !strings.HasPrefix(sentences[lead], "- ") {
+			return strings.HasSuffix(sentences[lead], ":") && strings.Contains(strings.ToLower(sentences[lead]), "emergency")
 		}
 	}
+	return false
+}
+
+// emergencySentences keeps, of each passage, the sentences that treat an
+// emergency as one and speak of the one the question describes (in the
+// words documents use for it: "stroke" for "her face looks lopsided"), with
+// the line that introduces a list they are in ("Call 112 at once if someone
+// has:"), and the passages that have any.
+func emergencySentences(question string, results []knowledge.Result) []knowledge.Result {
+	words := emergencyDocWords(question)
 	var out []knowledge.Result
 	for _, r := range results {
 		sentences := llm.Sentences(r.Text)
@@ -57,7 +74,7 @@ func emergencySentences(question string, results []knowledge.Result) []knowledge
 		any := false
 		for j, s := range sentences {
 			lower := strings.ToLower(s)
-			if !IsEmergency(s) && !strings.Contains(lower, "emergency") {
+			if !IsEmergency(s) && !strings.Contains(lower, "emergency") && !underEmergency(sentences, j) {
 				continue
 			}
 			for _, w := range words {

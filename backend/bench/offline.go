@@ -30,9 +30,9 @@ func BenchOfflineAnswers(ctx context.Context, o Options) ([]offlineeval.Figures,
 	if err != nil {
 		return nil, err
 	}
-	return []offlineeval.Figures{
-		offlineeval.Summarize(outcomes, offlineeval.SetDevelopment),
-		offlineeval.Summarize(outcomes, offlineeval.SetHeldOut),
-		offlineeval.Summarize(outcomes, ""),
-	}, nil
+	var figures []offlineeval.Figures
+	for _, set := range offlineeval.Sets {
+		figures = append(figures, offlineeval.Summarize(outcomes, set))
+	}
+	return append(figures, offlineeval.Summarize(outcomes, "")), nil
 }

@@ -38,6 +38,10 @@ type Request struct {
 	// Passages are the retrieved passages, already included in System for
 	// models; the offline mode quotes them.
 	Passages []Passage
+	// QuoteBy is more words the offline mode chooses what to quote by:
+	// the documents' own words for what the question describes ("lost
+	// consciousness" for "fainted").
+	QuoteBy string
 }
 
 // Result is what a finished stream reports.

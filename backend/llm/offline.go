@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Offline answers without a language model: it quotes the sentences of the
@@ -29,7 +30,9 @@ func (Offline) Stream(ctx context.Context, req Request, emit func(string) error)
 		}
 	}
 	parts := []string{OfflineIntro + "\n\n"}
-	quotes := selectQuotes(question, req.Passages)
+	// Words to quote by besides the question's mean the passages were
+	// chosen for them: each is quoted.
+	quotes := selectQuotes(strings.TrimSpace(question+" "+req.QuoteBy), req.Passages, req.QuoteBy != "")
 	// The passages come best first: the offline grounding chose and ordered
 	// them over every passage the search found, which weighs the words
 	// better than these few can.

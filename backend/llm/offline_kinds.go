@@ -20,7 +20,7 @@ type answerKind struct {
 
 var answerKindList = []answerKind{
 	{"#time",
-		regexp.MustCompile(`\b(when|what time|opening|open|close|closing|hours)\b`),
+		regexp.MustCompile(`\b(when|what time|opening|open|close|closing|hours|mornings?|afternoons?|evenings?|lunchtime|latest|earliest|till|until)\b`),
 		regexp.MustCompile(`\b\d{1,2}[:.]\d{2}\b|(?i)\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b`)},
 	{"#phone",
 		regexp.MustCompile(`\b(number|ring)\b`),

@@ -29,7 +29,9 @@ import (
 // evidence, the question's words the passage holds anywhere, and the
 // search's own order. The question is declined when no two sentences in a
 // row of the best passage cover enough of its weight, the words no passage
-// holds counted in full.
+// holds counted in full, or when it names a service none of the passages
+// mentions (offline_vocabulary.go holds the words people use, the services
+// and the other readings of a question's words).
 const (
 	maxOfflinePassages = 3
 	// maxQuoteWords bounds the sentences quoted from one passage; a
@@ -47,7 +49,7 @@ const (
 	// minAnswerCoverage is the share of the question's whole weight the
 	// best passage must hold for the question to be answered at all;
 	// measured on the development questions (see offlineeval).
-	minAnswerCoverage = 0.4
+	minAnswerCoverage = 0.15
 	// minRelative is the share of the best passage's evidence another
 	// passage needs to be quoted after it.
 	minRelative = 0.6
@@ -66,10 +68,21 @@ const (
 	// passage count, and rankShare how much the search's order counts, on
 	// top of the best sentence's evidence.
 	wholeShare = 1.0
-	rankShare  = 0.4
+	// wholeHeadingShare is how much a word counts in the passage as a
+	// whole when its headings hold it.
+	wholeHeadingShare = 1.0
+	rankShare         = 0.4
 	// numberShare is how much a number of the question counts against a
 	// word.
 	numberShare = 0.5
+	// clinicShare is how much a word that names the clinic itself counts:
+	// in the clinic's own documents every sentence is about the clinic
+	// ("we", "our"), so "the clinic's phone number" asks mostly for the
+	// phone number.
+	clinicShare = 0.3
+	// askShare is how much the question's form counts ("How do I…"
+	// against a heading "How to…").
+	askShare = 0.3
 	// mentionShare is how much a word that asks for a kind of answer
 	// counts in a sentence that holds the word but no answer of the kind.
 	mentionShare = 0.5
@@ -85,8 +98,8 @@ const (
 // question whose specific words the documents never use is not answered by
 // passages that share only its common ones.
 func OfflineAnswering(question string, passages []Passage, allBear bool) []int {
-	quotes := selectQuotes(question, passages)
-	if !allBear && (len(quotes) == 0 || quotes[0].coverage < minAnswerCoverage) {
+	quotes := selectQuotes(question, passages, allBear)
+	if !allBear && (len(quotes) == 0 || quotes[0].coverage < minAnswerCoverage || unknownService(question, passages) != "") {
 		return nil
 	}
 	out := make([]int, len(quotes))
@@ -120,8 +133,10 @@ type offlineQuote struct {
 }
 
 // selectQuotes returns the passages that answer the question, best first,
-// with the sentences to quote from each; none when nothing answers.
-func selectQuotes(question string, passages []Passage) []offlineQuote {
+// with the sentences to quote from each; none when nothing answers. When
+// every passage is known to bear on the question, none is left out for
+// sharing too few of its words.
+func selectQuotes(question string, passages []Passage, allBear bool) []offlineQuote {
 	q := questionTerms(question)
 	if len(q) == 0 {
 		return nil
@@ -139,9 +154,9 @@ func selectQuotes(question string, passages []Passage) []offlineQuote {
 	all := make([]passageWords, len(passages))
 	total := 0
 	for i, p := range passages {
-		pw := passageWords{heading: stems(p.Heading), title: stems(p.Title)}
+		pw := passageWords{heading: append(stems(p.Heading), headingAsks(p.Heading)...), title: stems(p.Title)}
 		for _, s := range Sentences(p.Text) {
-			pw.sentences = append(pw.sentences, sentence{text: s, words: append(stems(s), answerKinds(s)...), list: isListLine(s)})
+			pw.sentences = append(pw.sentences, sentence{text: s, words: append(append(stems(s), answerKinds(s)...), daysWithin(s)...), list: isListLine(s)})
 		}
 		total += len(pw.sentences)
 		all[i] = pw
@@ -181,6 +196,12 @@ func selectQuotes(question string, passages []Passage) []offlineQuote {
 		// and limits: it matches theirs only by chance.
 		if strings.TrimFunc(t.alts[0], unicode.IsDigit) == "" {
 			weights[k] *= numberShare
+		}
+		if clinicWords[t.alts[0]] {
+			weights[k] *= clinicShare
+		}
+		if strings.HasPrefix(t.alts[0], askPrefix) {
+			weights[k] *= askShare
 		}
 		altWeights[k] = make([]float64, len(t.alts))
 		asksKind := slices.ContainsFunc(t.alts, func(a string) bool { return strings.HasPrefix(a, "#") })
@@ -248,7 +269,7 @@ func selectQuotes(question string, passages []Passage) []offlineQuote {
 		if scores[bestAt] == 0 {
 			best = context
 		}
-		if best < minCoverage*sum {
+		if best < minCoverage*sum && !allBear {
 			continue
 		}
 		// How much of the question the passage answers: the best two
@@ -271,7 +292,7 @@ func selectQuotes(question string, passages []Passage) []offlineQuote {
 		// sentences, its headings or its title hold.
 		whole := 0.0
 		for k := range q {
-			h := headingShare * held(k, pw.heading)
+			h := wholeHeadingShare * held(k, pw.heading)
 			for _, s := range pw.sentences {
 				h = max(h, held(k, s.words))
 			}
@@ -352,7 +373,7 @@ func selectQuotes(question string, passages []Passage) []offlineQuote {
 	}
 	slices.SortStableFunc(out, func(a, b offlineQuote) int { return cmp.Compare(b.evidence, a.evidence) })
 	for n := 1; n < len(out); n++ {
-		if n == maxOfflinePassages || out[n].evidence < minRelative*out[0].evidence {
+		if n == maxOfflinePassages || (out[n].evidence < minRelative*out[0].evidence && !allBear) {
 			out = out[:n]
 			break
 		}
@@ -425,94 +446,6 @@ var stopwords = map[string]bool{"the": true, "and": true, "for": true, "are": tr
 	"hasn't": true, "hasnt": true, "hadn't": true, "doesn't": true, "doesnt": true, "shouldn't": true, "couldn't": true,
 	"wouldn't": true, "weren't": true, "mustn't": true, "needn't": true, "i'd": true, "you've": true, "we're": true}
 
-// synonyms are words people use for what clinic documents call otherwise,
-// by stem. They are general (any clinic's documents say "vaccine" for a
-// jab), not tied to particular documents.
-var synonyms = stemSynonyms(map[string][]string{
-	"jab":          {"vaccin", "vaccinat"},
-	"shot":         {"vaccin", "vaccinat"},
-	"immunis":      {"vaccin", "vaccinat"},
-	"immuniz":      {"vaccin", "vaccinat"},
-	"bill":         {"invoice", "billing"},
-	"pill":         {"medicin", "medication", "prescription"},
-	"tablet":       {"medicin", "medication", "prescription"},
-	"meds":         {"medicin", "medication"},
-	"medication":   {"medicin"},
-	"medicin":      {"medication"},
-	"surgery":      {"clinic"},
-	"practice":     {"clinic"},
-	"doctor":       {"clinician"},
-	"gp":           {"doctor", "clinician"},
-	"nurse":        {"clinician"},
-	"phone":        {"call", "telephone"},
-	"ring":         {"call", "phone"},
-	"telephone":    {"phone"},
-	"email":        {"e-mail"},
-	"e-mail":       {"email"},
-	"open":         {"hour", "close", "closure"},
-	"close":        {"closed", "closure", "hour"},
-	"closed":       {"close", "closure"},
-	"cost":         {"price", "charg", "fee"},
-	"price":        {"cost", "charg", "fee"},
-	"pay":          {"payment", "invoice", "charg"},
-	"fee":          {"charg"},
-	"wheelchair":   {"step-free", "access"},
-	"disabled":     {"access"},
-	"deaf":         {"hearing", "sign"},
-	"kid":          {"child"},
-	"son":          {"child", "relative"},
-	"daughter":     {"child", "relative"},
-	"baby":         {"child", "infant"},
-	"toddler":      {"child"},
-	"temperature":  {"fever"},
-	"fever":        {"temperature"},
-	"result":       {"report"},
-	"report":       {"result"},
-	"online":       {"portal"},
-	"app":          {"portal"},
-	"website":      {"portal"},
-	"login":        {"account"},
-	"register":     {"account"},
-	"data":         {"information", "record"},
-	"information":  {"data", "record"},
-	"notes":        {"record"},
-	"file":         {"record"},
-	"reception":    {"desk"},
-	"receptionist": {"desk"},
-	"video":        {"remote"},
-	"call":         {"contact", "phone"},
-	"contact":      {"call", "phone"},
-	"christmas":    {"holiday", "december"},
-	"easter":       {"holiday"},
-	"husband":      {"relative", "partner"},
-	"wife":         {"relative", "partner"},
-	"partner":      {"relative"},
-	"mother":       {"relative", "parent"},
-	"father":       {"relative", "parent"},
-	"mum":          {"relative", "parent"},
-	"mom":          {"relative", "parent"},
-	"dad":          {"relative", "parent"},
-	"sister":       {"relative"},
-	"brother":      {"relative"},
-	"advertiser":   {"marketing"},
-	"advertising":  {"marketing"},
-	"sell":         {"share"},
-	"delay":        {"late"},
-	"flu":          {"influenza"},
-	"ai":           {"model"},
-	"remote":       {"video", "telephone"},
-})
-
-func stemSynonyms(words map[string][]string) map[string][]string {
-	out := make(map[string][]string, len(words))
-	for w, alts := range words {
-		for _, a := range alts {
-			out[stem(w)] = append(out[stem(w)], stem(a))
-		}
-	}
-	return out
-}
-
 // questionTerm is a word of the question with the other words that say the
 // same.
 type questionTerm struct {
@@ -531,17 +464,15 @@ func (t questionTerm) in(words []string) bool {
 	return false
 }
 
-// phrases are ways of saying something whose words apart say otherwise.
-var phrases = strings.NewReplacer("sign up", "register", "signing up", "register", "log in", "sign in", "log on", "sign in",
-	"pick up", "collect", "picking up", "collect", "get hold of", "contact", "find out", "learn",
-	"new year's day", "holiday", "new year", "holiday", "bank holiday", "holiday", "guide dog", "assistance dog")
-
 // questionTerms are the question's words that say what it is about.
 func questionTerms(question string) []questionTerm {
 	var out []questionTerm
 	for _, w := range stems(phrases.Replace(strings.ToLower(question))) {
 		alts := append([]string{w}, synonyms[w]...)
 		out = append(out, questionTerm{alts: alts})
+	}
+	if a := questionAsks(question); a != "" {
+		out = append(out, questionTerm{alts: []string{a}})
 	}
 	// A word that asks for a kind of answer ("number") is held by a
 	// sentence of that kind too; a kind asked for by words that are not

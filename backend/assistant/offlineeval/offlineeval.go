@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,12 +33,12 @@ import (
 //go:embed testdata/questions.txt
 var questionsText string
 
-// Sets of the question file: questions written while the answers were
-// being worked on, and questions written afterwards to check them.
-const (
-	SetDevelopment = "development"
-	SetHeldOut     = "held-out"
-)
+// Sets of the question file, in its order: questions written while the
+// answers were being worked on; questions written afterwards to check
+// them; and two batches written from the documents alone by someone who
+// had not seen how answers are chosen, the first measured before the
+// changes it then guided, the second kept unseen until they were done.
+var Sets = []string{"development", "held-out", "independent-1", "independent-2"}
 
 // Label names a passage that answers a question: the starter document's
 // file, the last heading of the passage's heading path (empty: any passage
@@ -77,7 +78,7 @@ func parseQuestions(text string) ([]Question, error) {
 		case line == "":
 		case strings.HasPrefix(line, "## "):
 			set = strings.TrimSpace(line[3:])
-			if set != SetDevelopment && set != SetHeldOut {
+			if !slices.Contains(Sets, set) {
 				return nil, fmt.Errorf("line %d: unknown set %q", n, set)
 			}
 		case strings.HasPrefix(line, "#"):
