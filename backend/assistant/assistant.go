@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/healthhub/healthhub/backend/access"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -24,11 +25,6 @@ import (
 	"github.com/healthhub/healthhub/backend/redact"
 	"github.com/healthhub/healthhub/backend/secret"
 )
-
-// Recorder appends audit events; *audit.Log is one.
-type Recorder interface {
-	Record(ctx context.Context, ev audit.Event) error
-}
 
 // Searcher finds knowledge-base passages within the caller's visibility;
 // *knowledge.Service is one.
@@ -87,7 +83,8 @@ type Service struct {
 	know     Searcher
 	patients PatientAccess
 	keys     *secret.Keyring
-	audit    Recorder
+	audit    audit.Recorder
+	access   *access.Guard
 	now      func() time.Time
 	logger   *slog.Logger
 	opts     Options
@@ -118,7 +115,7 @@ type cachedProvider struct {
 }
 
 // New makes the service; Start begins the background work (retention).
-func New(store domain.Store, know Searcher, patients PatientAccess, keys *secret.Keyring, rec Recorder, opts Options, now func() time.Time, logger *slog.Logger) *Service {
+func New(store domain.Store, know Searcher, patients PatientAccess, keys *secret.Keyring, rec audit.Recorder, opts Options, now func() time.Time, logger *slog.Logger) *Service {
 	if opts.Passages == 0 {
 		opts.Passages = 5
 	}
@@ -143,7 +140,7 @@ func New(store domain.Store, know Searcher, patients PatientAccess, keys *secret
 		opts.HTTPClient = &http.Client{Transport: tr}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{store: store, know: know, patients: patients, keys: keys, audit: rec, now: now, logger: logger, opts: opts,
+	return &Service{store: store, know: know, patients: patients, keys: keys, audit: rec, access: access.New(rec), now: now, logger: logger, opts: opts,
 		clients: map[string]cachedProvider{}, gens: map[string]*generation{}, ctx: ctx, cancel: cancel}
 }
 
@@ -268,7 +265,7 @@ func (s *Service) readSettings(ctx context.Context) (Settings, error) {
 
 // UpdateSettings changes the settings (admin).
 func (s *Service) UpdateSettings(ctx context.Context, in SettingsPatch) (Settings, error) {
-	if err := policy.Authorize(domain.PrincipalFrom(ctx), policy.Update, policy.Resource{Type: policy.AISettings}); err != nil {
+	if err := s.access.Authorize(ctx, policy.Update, policy.Resource{Type: policy.AISettings}); err != nil {
 		return Settings{}, err
 	}
 	set, err := s.Settings(ctx)

@@ -44,7 +44,7 @@ type Completion struct {
 // answer is written; it runs in ctx, so a client that goes away ends it.
 func (s *Service) Complete(ctx context.Context, in CompletionInput, publish func(Event)) (*Completion, error) {
 	p := domain.PrincipalFrom(ctx)
-	if err := policy.Authorize(p, policy.Create, policy.Resource{Type: policy.Conversation}); err != nil {
+	if err := s.access.Authorize(ctx, policy.Create, policy.Resource{Type: policy.Conversation}); err != nil {
 		return nil, err
 	}
 	if in.Model == "" {

@@ -44,7 +44,7 @@ type ConversationView struct {
 // access is audited.
 func (s *Service) own(ctx context.Context, id, action string) (*domain.Conversation, error) {
 	p := domain.PrincipalFrom(ctx)
-	if err := policy.Authorize(p, policy.Create, policy.Resource{Type: policy.Conversation}); err != nil {
+	if err := s.access.Authorize(ctx, policy.Create, policy.Resource{Type: policy.Conversation}); err != nil {
 		return nil, err
 	}
 	c, err := s.store.Conversation(ctx, id)
@@ -54,10 +54,12 @@ func (s *Service) own(ctx context.Context, id, action string) (*domain.Conversat
 	if err != nil {
 		return nil, err
 	}
-	if err := policy.Authorize(p, action, policy.Resource{Type: policy.Conversation, ID: id, OwnerID: c.UserID}); err != nil {
-		if c.UserID != p.UserID {
-			return nil, &domain.Error{Code: domain.ENOTFOUND, Message: "No such conversation."}
-		}
+	if c.UserID != p.UserID {
+		// Someone else's: refused, recorded, and answered as not found.
+		return nil, s.access.Hidden(ctx, action, policy.Resource{Type: policy.Conversation, ID: id, OwnerID: c.UserID, PatientID: c.PatientID},
+			"No such conversation.")
+	}
+	if err := s.access.Authorize(ctx, action, policy.Resource{Type: policy.Conversation, ID: id, OwnerID: c.UserID, PatientID: c.PatientID}); err != nil {
 		return nil, err
 	}
 	if c.PatientID != "" {
@@ -98,7 +100,7 @@ func (s *Service) patientAllowed(ctx context.Context, patientID string) error {
 // CreateConversation starts a conversation for the caller.
 func (s *Service) CreateConversation(ctx context.Context, in NewConversation) (*ConversationView, error) {
 	p := domain.PrincipalFrom(ctx)
-	if err := policy.Authorize(p, policy.Create, policy.Resource{Type: policy.Conversation}); err != nil {
+	if err := s.access.Authorize(ctx, policy.Create, policy.Resource{Type: policy.Conversation}); err != nil {
 		return nil, err
 	}
 	title, err := cleanTitle(in.Title)
@@ -107,7 +109,8 @@ func (s *Service) CreateConversation(ctx context.Context, in NewConversation) (*
 	}
 	if in.PatientID != "" {
 		if p.Role == domain.RolePatient {
-			return nil, &domain.Error{Code: domain.EFORBIDDEN, Message: "Only clinic staff can link a conversation to a patient."}
+			return nil, s.access.Refused(ctx, policy.Create, policy.Resource{Type: policy.Conversation, PatientID: in.PatientID},
+				&domain.Error{Code: domain.EFORBIDDEN, Message: "Only clinic staff can link a conversation to a patient."})
 		}
 		if err := s.patientAllowed(ctx, in.PatientID); err != nil {
 			return nil, err
@@ -165,7 +168,7 @@ func autoTitle(content string) string {
 // titles and messages; before pages.
 func (s *Service) Conversations(ctx context.Context, q string, before time.Time, limit int) ([]*domain.Conversation, error) {
 	p := domain.PrincipalFrom(ctx)
-	if err := policy.Authorize(p, policy.Create, policy.Resource{Type: policy.Conversation}); err != nil {
+	if err := s.access.Authorize(ctx, policy.Create, policy.Resource{Type: policy.Conversation}); err != nil {
 		return nil, err
 	}
 	if limit <= 0 {
@@ -277,7 +280,7 @@ func (s *Service) Export(ctx context.Context, id, format string) (contentType st
 
 // Usage lists assistant use per user and day (admin).
 func (s *Service) Usage(ctx context.Context, from, to, userID string) ([]domain.Usage, error) {
-	if err := policy.Authorize(domain.PrincipalFrom(ctx), policy.List, policy.Resource{Type: policy.AIUsage}); err != nil {
+	if err := s.access.Authorize(ctx, policy.List, policy.Resource{Type: policy.AIUsage}); err != nil {
 		return nil, err
 	}
 	today := s.now().UTC()

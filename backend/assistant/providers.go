@@ -90,7 +90,7 @@ func (s *Service) forgetProviders() {
 
 // Providers lists the providers (admin); keys are never included.
 func (s *Service) Providers(ctx context.Context) ([]*domain.LLMProvider, error) {
-	if err := policy.Authorize(domain.PrincipalFrom(ctx), policy.List, policy.Resource{Type: policy.AIProvider}); err != nil {
+	if err := s.access.Authorize(ctx, policy.List, policy.Resource{Type: policy.AIProvider}); err != nil {
 		return nil, err
 	}
 	return s.providers(ctx)
@@ -103,7 +103,7 @@ func (s *Service) SaveProvider(ctx context.Context, id string, in ProviderInput)
 	if id != "" {
 		action = policy.Update
 	}
-	if err := policy.Authorize(domain.PrincipalFrom(ctx), action, policy.Resource{Type: policy.AIProvider, ID: id}); err != nil {
+	if err := s.access.Authorize(ctx, action, policy.Resource{Type: policy.AIProvider, ID: id}); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -158,7 +158,7 @@ func (s *Service) SaveProvider(ctx context.Context, id string, in ProviderInput)
 
 // DeleteProvider removes a provider (admin).
 func (s *Service) DeleteProvider(ctx context.Context, id string) error {
-	if err := policy.Authorize(domain.PrincipalFrom(ctx), policy.Delete, policy.Resource{Type: policy.AIProvider, ID: id}); err != nil {
+	if err := s.access.Authorize(ctx, policy.Delete, policy.Resource{Type: policy.AIProvider, ID: id}); err != nil {
 		return err
 	}
 	if err := s.store.DeleteProvider(ctx, id); err != nil {
@@ -353,7 +353,7 @@ type Model struct {
 // Models lists the models the caller's role may use, of enabled providers.
 func (s *Service) Models(ctx context.Context) ([]Model, error) {
 	p := domain.PrincipalFrom(ctx)
-	if err := policy.Authorize(p, policy.Create, policy.Resource{Type: policy.Conversation}); err != nil {
+	if err := s.access.Authorize(ctx, policy.Create, policy.Resource{Type: policy.Conversation}); err != nil {
 		return nil, err
 	}
 	all, err := s.providers(ctx)

@@ -82,6 +82,54 @@ func (l *Log) Record(ctx context.Context, ev Event) error {
 	return <-r.errc
 }
 
+// RecordEach appends events (in one transaction when they fit a batch) and
+// waits until all are stored; the first error is returned.
+func (l *Log) RecordEach(ctx context.Context, evs []Event) error {
+	reqs := make([]*request, 0, len(evs))
+	var err error
+	for _, ev := range evs {
+		r := &request{event: l.build(ctx, ev), errc: make(chan error, 1)}
+		select {
+		case <-l.stop:
+			err = ErrClosed
+		default:
+			select {
+			case l.requests <- r:
+				reqs = append(reqs, r)
+			case <-l.stop:
+				err = ErrClosed
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	// Wait for every write in flight, even if the caller gives up.
+	for _, r := range reqs {
+		if werr := <-r.errc; werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return err
+}
+
+// RecordEach appends events through rec, together where rec can.
+func RecordEach(ctx context.Context, rec Recorder, evs []Event) error {
+	if l, ok := rec.(interface {
+		RecordEach(context.Context, []Event) error
+	}); ok {
+		return l.RecordEach(ctx, evs)
+	}
+	for _, ev := range evs {
+		if err := rec.Record(ctx, ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (l *Log) build(ctx context.Context, ev Event) *domain.AuditEvent {
 	p := ev.Actor
 	if p == nil {
@@ -179,4 +227,10 @@ func (l *Log) write(batch []*request) {
 func (l *Log) Close() {
 	l.once.Do(func() { close(l.stop) })
 	<-l.done
+}
+
+// Recorder appends audit events; *Log is one. Services depend on this, not
+// on the log itself.
+type Recorder interface {
+	Record(ctx context.Context, ev Event) error
 }

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"github.com/healthhub/healthhub/backend/policy"
 
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/domain"
@@ -32,7 +33,11 @@ func (s *Service) ListAPIKeys(ctx context.Context, p *domain.Principal) ([]*doma
 
 // RevokeAPIKey revokes one of the caller's keys.
 func (s *Service) RevokeAPIKey(ctx context.Context, p *domain.Principal, id string) error {
-	if err := s.store.RevokeAPIKey(ctx, p.UserID, id, s.now()); err != nil {
+	if err := s.store.RevokeAPIKey(ctx, p.UserID, id, s.now()); domain.IsCode(err, domain.ENOTFOUND) {
+		// Someone else's key, or none: refused and recorded, and not
+		// revealed.
+		return s.access.Hidden(ctx, policy.Delete, policy.Resource{Type: policy.APIKey, ID: id}, "No such API key.")
+	} else if err != nil {
 		return err
 	}
 	s.cache.forgetAPIKey(id)

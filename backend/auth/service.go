@@ -9,6 +9,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"github.com/healthhub/healthhub/backend/access"
 	"log/slog"
 	"os"
 	"runtime"
@@ -89,16 +90,12 @@ func (c *Config) withDefaults() {
 	}
 }
 
-// Recorder appends audit events; *audit.Log is one.
-type Recorder interface {
-	Record(ctx context.Context, ev audit.Event) error
-}
-
 // Service implements accounts and access.
 type Service struct {
 	cfg      Config
 	store    domain.Store
-	audit    Recorder
+	audit    audit.Recorder
+	access   *access.Guard
 	keys     *secret.Keyring
 	now      func() time.Time
 	logger   *slog.Logger
@@ -119,7 +116,7 @@ type Service struct {
 }
 
 // New builds the service, loading or creating the token signing key.
-func New(ctx context.Context, cfg Config, store domain.Store, rec Recorder, keys *secret.Keyring, now func() time.Time, logger *slog.Logger) (*Service, error) {
+func New(ctx context.Context, cfg Config, store domain.Store, rec audit.Recorder, keys *secret.Keyring, now func() time.Time, logger *slog.Logger) (*Service, error) {
 	cfg.withDefaults()
 	key := cfg.SigningKey
 	if len(key) == 0 {
@@ -137,7 +134,7 @@ func New(ctx context.Context, cfg Config, store domain.Store, rec Recorder, keys
 		return nil, err
 	}
 	s := &Service{
-		cfg: cfg, store: store, audit: rec, keys: keys, now: now, logger: logger, signer: signer,
+		cfg: cfg, store: store, audit: rec, access: access.New(rec), keys: keys, now: now, logger: logger, signer: signer,
 		perIP:      ratelimit.New(cfg.LoginPerIPPerMinute, max(int(cfg.LoginPerIPPerMinute), 1)),
 		perAccount: ratelimit.New(cfg.LoginPerAccountPerMinute, max(int(cfg.LoginPerAccountPerMinute), 1)),
 		dummyHash:  dummy,

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"github.com/healthhub/healthhub/backend/policy"
 
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/domain"
@@ -40,7 +41,8 @@ func (s *Service) CompleteSetup(ctx context.Context, token string, in NewAccount
 		return nil, err
 	}
 	if !ok || want == "" || !constantTimeEqual(hashToken(token), want) {
-		return nil, &domain.Error{Code: domain.EFORBIDDEN, Message: "The setup link is not valid or was already used. Restart the server to print a new one, or use 'healthhubd user create'."}
+		return nil, s.access.Refused(ctx, policy.Create, policy.Resource{Type: policy.Setup},
+			&domain.Error{Code: domain.EFORBIDDEN, Message: "The setup link is not valid or was already used. Restart the server to print a new one, or use 'healthhubd user create'."})
 	}
 	if done, err := s.NeedsSetup(ctx); err != nil {
 		return nil, err

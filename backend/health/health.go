@@ -19,11 +19,6 @@ type Authorizer interface {
 	Authorize(ctx context.Context, action string, res policy.Resource) error
 }
 
-// Recorder appends to the audit log (audit.Log).
-type Recorder interface {
-	Record(ctx context.Context, ev audit.Event) error
-}
-
 // Providers lists the assistant's providers in force (assistant.Service).
 type Providers interface {
 	Providers(ctx context.Context) ([]*domain.LLMProvider, error)
@@ -54,7 +49,7 @@ type Options struct {
 // server runs without the assistant or the knowledge base.
 type Service struct {
 	access    Authorizer
-	audit     Recorder
+	audit     audit.Recorder
 	store     Store
 	providers Providers
 	sources   Sources
@@ -62,7 +57,7 @@ type Service struct {
 }
 
 // New returns the service.
-func New(access Authorizer, rec Recorder, store Store, providers Providers, sources Sources, opts Options) *Service {
+func New(access Authorizer, rec audit.Recorder, store Store, providers Providers, sources Sources, opts Options) *Service {
 	return &Service{access: access, audit: rec, store: store, providers: providers, sources: sources, opts: opts}
 }
 

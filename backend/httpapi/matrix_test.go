@@ -553,7 +553,16 @@ func TestRoleRouteOwnershipMatrix(t *testing.T) {
 				if _, ok := matrix[rt]; !ok {
 					t.Errorf("route %s has no row in the authorization matrix", rt)
 				}
+				if _, ok := matrixAudit[rt]; !ok {
+					t.Errorf("route %s has no row in the audit matrix", rt)
+				}
 			}
+			for key := range matrixAudit {
+				if !slices.Contains(routes, key) {
+					t.Errorf("audit matrix row %s names a route that does not exist", key)
+				}
+			}
+			var sent []sentRequest
 			for key := range matrix {
 				if !slices.Contains(routes, key) {
 					t.Errorf("matrix row %s names a route that does not exist", key)
@@ -578,6 +587,11 @@ func TestRoleRouteOwnershipMatrix(t *testing.T) {
 						res := a.do(method, path, token, body)
 						want := m.want(role, o)
 						cases++
+						sr := sentRequest{route: rt, role: string(role), o: o, status: res.Status, id: res.Header.Get("X-Request-ID"), row: matrixAudit[rt]}
+						if sr.row.patient != nil {
+							sr.patient = sr.row.patient(env, o)
+						}
+						sent = append(sent, sr)
 						if res.Status != want {
 							t.Errorf("%s as %s (%s): status %d, want %d; body %.300s", rt, role, o, res.Status, want, res.Body)
 							continue
@@ -603,6 +617,7 @@ func TestRoleRouteOwnershipMatrix(t *testing.T) {
 				}
 			}
 			t.Logf("%d route × role × ownership cases", cases)
+			checkMatrixAudit(t, a, sent)
 
 			// Refusals on audited resources are themselves in the audit log.
 			var denied []*domain.AuditEvent

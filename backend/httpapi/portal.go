@@ -584,16 +584,9 @@ func (s *Server) handleSetStatus() http.Handler {
 
 func (s *Server) handleListNotifications() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		p := domain.PrincipalFrom(r.Context())
-		if err := s.authorize(r, policy.List, policy.Resource{Type: policy.Notification, OwnerID: p.UserID}); err != nil {
-			return err
-		}
-		ns, err := s.store.ListNotifications(r.Context(), p.UserID, 100)
+		ns, err := s.portal.Notifications(r.Context(), 100)
 		if err != nil {
 			return err
-		}
-		if ns == nil {
-			ns = []*domain.Notification{}
 		}
 		writeJSON(w, http.StatusOK, notificationList{Notifications: ns})
 		return nil
@@ -602,11 +595,7 @@ func (s *Server) handleListNotifications() http.Handler {
 
 func (s *Server) handleReadNotification() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		p := domain.PrincipalFrom(r.Context())
-		if err := s.authorize(r, policy.Update, policy.Resource{Type: policy.Notification, OwnerID: p.UserID}); err != nil {
-			return err
-		}
-		if err := s.store.MarkNotificationRead(r.Context(), p.UserID, r.PathValue("id"), s.now()); err != nil {
+		if err := s.portal.MarkNotificationRead(r.Context(), r.PathValue("id")); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)

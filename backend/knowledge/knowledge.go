@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/healthhub/healthhub/backend/access"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -20,11 +21,6 @@ import (
 	"github.com/healthhub/healthhub/backend/knowledge/extract"
 	"github.com/healthhub/healthhub/backend/policy"
 )
-
-// Recorder writes audit events for changes to the sources.
-type Recorder interface {
-	Record(ctx context.Context, e audit.Event) error
-}
 
 // Options tune the service; zero values take the defaults.
 type Options struct {
@@ -39,7 +35,8 @@ type Options struct {
 // Service keeps the knowledge base.
 type Service struct {
 	store    domain.Store
-	rec      Recorder
+	rec      audit.Recorder
+	access   *access.Guard
 	events   domain.Publisher
 	embedder Embedder
 	s3       S3Opener
@@ -58,7 +55,7 @@ type Service struct {
 
 // New makes the service. Start begins watching; without it the service
 // still searches and ingests on demand.
-func New(store domain.Store, rec Recorder, events domain.Publisher, opts Options, now func() time.Time, logger *slog.Logger) *Service {
+func New(store domain.Store, rec audit.Recorder, events domain.Publisher, opts Options, now func() time.Time, logger *slog.Logger) *Service {
 	if opts.Debounce <= 0 {
 		opts.Debounce = 100 * time.Millisecond
 	}
@@ -70,7 +67,7 @@ func New(store domain.Store, rec Recorder, events domain.Publisher, opts Options
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	return &Service{
-		store: store, rec: rec, events: events, embedder: opts.Embedder, s3: opts.S3,
+		store: store, rec: rec, access: access.New(rec), events: events, embedder: opts.Embedder, s3: opts.S3,
 		limits: opts.Limits.WithDefaults(), opts: opts, now: now, logger: logger,
 		running: map[string]*runner{}, ctx: ctx, stop: stop,
 	}
@@ -106,7 +103,7 @@ type NewSource struct {
 // AddSource checks and stores a source, then indexes and watches it.
 func (s *Service) AddSource(ctx context.Context, in NewSource) (*SourceStatus, error) {
 	p := domain.PrincipalFrom(ctx)
-	if err := policy.Authorize(p, policy.Create, policy.Resource{Type: policy.KnowledgeSource}); err != nil {
+	if err := s.access.Authorize(ctx, policy.Create, policy.Resource{Type: policy.KnowledgeSource}); err != nil {
 		return nil, err
 	}
 	src := &domain.KnowledgeSource{Kind: in.Kind, Visibility: in.Visibility, CreatedBy: p.UserID, CreatedAt: s.now().UTC()}
@@ -168,7 +165,7 @@ func (s *Service) EnsureFolder(ctx context.Context, path, visibility string) (*d
 
 // DeleteSource stops watching a source and forgets everything from it.
 func (s *Service) DeleteSource(ctx context.Context, id string) error {
-	if err := policy.Authorize(domain.PrincipalFrom(ctx), policy.Delete, policy.Resource{Type: policy.KnowledgeSource, ID: id}); err != nil {
+	if err := s.access.Authorize(ctx, policy.Delete, policy.Resource{Type: policy.KnowledgeSource, ID: id}); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -189,7 +186,7 @@ func (s *Service) DeleteSource(ctx context.Context, id string) error {
 // Sync asks for a full scan of a source now (S3 sources are otherwise
 // listed on a schedule).
 func (s *Service) Sync(ctx context.Context, id string) (*SourceStatus, error) {
-	if err := policy.Authorize(domain.PrincipalFrom(ctx), policy.Update, policy.Resource{Type: policy.KnowledgeSource, ID: id}); err != nil {
+	if err := s.access.Authorize(ctx, policy.Update, policy.Resource{Type: policy.KnowledgeSource, ID: id}); err != nil {
 		return nil, err
 	}
 	src, err := s.store.Source(ctx, id)
@@ -212,7 +209,7 @@ type SourceStatus struct {
 
 // Sources lists every source with its status.
 func (s *Service) Sources(ctx context.Context) ([]SourceStatus, error) {
-	if err := policy.Authorize(domain.PrincipalFrom(ctx), policy.List, policy.Resource{Type: policy.KnowledgeSource}); err != nil {
+	if err := s.access.Authorize(ctx, policy.List, policy.Resource{Type: policy.KnowledgeSource}); err != nil {
 		return nil, err
 	}
 	all, err := s.store.Sources(ctx)
@@ -232,7 +229,7 @@ func (s *Service) Sources(ctx context.Context) ([]SourceStatus, error) {
 
 // Failures lists a source's files that could not be indexed, with why.
 func (s *Service) Failures(ctx context.Context, id string) ([]domain.KnowledgeFile, error) {
-	if err := policy.Authorize(domain.PrincipalFrom(ctx), policy.Read, policy.Resource{Type: policy.KnowledgeSource, ID: id}); err != nil {
+	if err := s.access.Authorize(ctx, policy.Read, policy.Resource{Type: policy.KnowledgeSource, ID: id}); err != nil {
 		return nil, err
 	}
 	if _, err := s.store.Source(ctx, id); err != nil {
@@ -243,7 +240,7 @@ func (s *Service) Failures(ctx context.Context, id string) ([]domain.KnowledgeFi
 
 // Documents lists the document versions held (by one source, if given).
 func (s *Service) Documents(ctx context.Context, sourceID string, limit, offset int) ([]domain.KnowledgeDocument, error) {
-	if err := policy.Authorize(domain.PrincipalFrom(ctx), policy.List, policy.Resource{Type: policy.KnowledgeSource}); err != nil {
+	if err := s.access.Authorize(ctx, policy.List, policy.Resource{Type: policy.KnowledgeSource}); err != nil {
 		return nil, err
 	}
 	return s.store.Documents(ctx, sourceID, limit, offset)
@@ -280,9 +277,6 @@ func (s *Service) publish(src *domain.KnowledgeSource, p Progress, scanning bool
 }
 
 func (s *Service) record(ctx context.Context, action, id, detail string) error {
-	if s.rec == nil {
-		return nil
-	}
 	return s.rec.Record(ctx, audit.Event{Action: action, ResourceType: "knowledge_source", ResourceID: id, Detail: detail})
 }
 

@@ -3,6 +3,7 @@ package knowledge_test
 import (
 	"context"
 	"fmt"
+	"github.com/healthhub/healthhub/backend/audit"
 	"io"
 	"log/slog"
 	"os"
@@ -53,8 +54,13 @@ func newService(t *testing.T, db store.DB, opts knowledge.Options) *fixture {
 		opts.Debounce = 30 * time.Millisecond
 	}
 	ev := &events{ch: make(chan domain.Event, 1024)}
-	svc := knowledge.New(db, nil, ev, opts, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	t.Cleanup(svc.Close)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := audit.NewLog(db, time.Now, logger)
+	svc := knowledge.New(db, log, ev, opts, time.Now, logger)
+	t.Cleanup(func() {
+		svc.Close()
+		log.Close()
+	})
 	return &fixture{t: t, db: db, svc: svc, events: ev}
 }
 

@@ -54,7 +54,7 @@ const rrfK = 60
 // with vector similarity when an embedding provider is configured.
 func (s *Service) Search(ctx context.Context, q string, limit int) ([]Result, error) {
 	p := domain.PrincipalFrom(ctx)
-	if err := policy.Authorize(p, policy.Read, policy.Resource{Type: policy.Knowledge}); err != nil {
+	if err := s.access.Authorize(ctx, policy.Read, policy.Resource{Type: policy.Knowledge}); err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(q) == "" {

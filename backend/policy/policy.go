@@ -45,18 +45,23 @@ const (
 	AIUsage      = "ai_usage"     // assistant use per user and day
 	Analytics    = "analytics"    // the clinic's figures: counts, never a patient's data
 	Installation = "installation" // the installation's health: providers, e-mail, sources, audit checks, accounts
+
+	APIKey = "api_key" // one of the caller's API keys (within Self: refusals are someone else's key)
+	Setup  = "setup"   // the one-time creation of the first administrator
 )
 
 // Resource is the thing acted on. OwnerID is the account it belongs to (a
 // patient's own account), DoctorUserID the account of the doctor it concerns,
 // and CareTeam whether the calling doctor treats the patient concerned; the
-// rules compare them with the caller.
+// rules compare them with the caller. PatientID is the patient whose record
+// it is part of, for the audit event of the decision.
 type Resource struct {
 	Type         string
 	ID           string
 	OwnerID      string
 	DoctorUserID string
 	CareTeam     bool
+	PatientID    string
 }
 
 // rule decides one (resource type, action) pair for one caller.

@@ -2,23 +2,16 @@ package portal
 
 import (
 	"context"
-
 	"github.com/healthhub/healthhub/backend/audit"
+
 	"github.com/healthhub/healthhub/backend/domain"
 	"github.com/healthhub/healthhub/backend/policy"
 )
 
-// Authorize asks the policy whether the caller in ctx may do action on res
-// and, when it refuses access to something the audit log covers, records the
-// refusal. Every API (REST, FHIR) authorises through here.
+// Authorize decides whether the caller in ctx may do action on res and
+// records a refusal (access.Guard).
 func (s *Service) Authorize(ctx context.Context, action string, res policy.Resource) error {
-	err := policy.Authorize(domain.PrincipalFrom(ctx), action, res)
-	if err != nil && res.Type != policy.Self {
-		if aerr := s.audit.Record(ctx, audit.Event{Action: action, ResourceType: res.Type, ResourceID: res.ID, Outcome: domain.OutcomeDenied}); aerr != nil {
-			return aerr
-		}
-	}
-	return err
+	return s.access.Authorize(ctx, action, res)
 }
 
 // CallerDoctor is the calling doctor's profile, or nil for other callers.
@@ -42,7 +35,7 @@ func (s *Service) PatientResource(ctx context.Context, typ, patientID string) (p
 	if err != nil {
 		return policy.Resource{}, err
 	}
-	res := policy.Resource{Type: typ, ID: patientID, OwnerID: pat.UserID}
+	res := policy.Resource{Type: typ, ID: patientID, OwnerID: pat.UserID, PatientID: patientID}
 	d, err := s.CallerDoctor(ctx)
 	if err != nil || d == nil {
 		return res, err
@@ -55,7 +48,7 @@ func (s *Service) PatientResource(ctx context.Context, typ, patientID string) (p
 // booked when id is empty) for the policy. An unknown doctor or patient is
 // invalid input.
 func (s *Service) AppointmentResource(ctx context.Context, doctorID, patientID, id string) (policy.Resource, error) {
-	res := policy.Resource{Type: policy.Appointment, ID: id}
+	res := policy.Resource{Type: policy.Appointment, ID: id, PatientID: patientID}
 	pat, err := s.store.PatientByID(ctx, patientID)
 	switch {
 	case domain.IsCode(err, domain.ENOTFOUND):
@@ -96,7 +89,7 @@ func (s *Service) ScopeAppointments(ctx context.Context, f *domain.AppointmentFi
 			return err
 		}
 		if f.PatientID != "" && f.PatientID != mine.ID {
-			return s.Authorize(ctx, policy.Read, policy.Resource{Type: policy.Appointment, OwnerID: "someone-else"})
+			return s.Authorize(ctx, policy.Read, policy.Resource{Type: policy.Appointment, OwnerID: "someone-else", PatientID: f.PatientID})
 		}
 		f.PatientID = mine.ID
 	case domain.RoleDoctor:
@@ -105,9 +98,29 @@ func (s *Service) ScopeAppointments(ctx context.Context, f *domain.AppointmentFi
 			return err
 		}
 		if d == nil || (f.DoctorID != "" && f.DoctorID != d.ID) {
-			return s.Authorize(ctx, policy.Read, policy.Resource{Type: policy.Appointment, DoctorUserID: "someone-else"})
+			return s.Authorize(ctx, policy.Read, policy.Resource{Type: policy.Appointment, DoctorUserID: "someone-else", PatientID: f.PatientID})
 		}
 		f.DoctorID = d.ID
 	}
 	return nil
+}
+
+// recordSearch records a search of resourceType: one event for each patient
+// whose records came back (patientIDs, in order, repeats allowed), so that
+// each patient's audit trail shows it, or one event naming no patient when
+// none did. Each event says how many records the search returned.
+func (s *Service) recordSearch(ctx context.Context, resourceType string, patientIDs []string) error {
+	detail := "results=" + itoa(len(patientIDs))
+	var evs []audit.Event
+	seen := map[string]bool{}
+	for _, id := range patientIDs {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			evs = append(evs, audit.Event{Action: domain.ActionSearch, ResourceType: resourceType, PatientID: id, Detail: detail})
+		}
+	}
+	if len(evs) == 0 {
+		evs = []audit.Event{{Action: domain.ActionSearch, ResourceType: resourceType, Detail: detail}}
+	}
+	return audit.RecordEach(ctx, s.audit, evs)
 }

@@ -265,7 +265,14 @@ func (s *Service) ListAppointments(ctx context.Context, f domain.AppointmentFilt
 	if err != nil {
 		return nil, err
 	}
-	return list, s.audit.Record(ctx, audit.Event{Action: domain.ActionSearch, ResourceType: "appointment", PatientID: f.PatientID, Detail: "results=" + itoa(len(list))})
+	ids := make([]string, len(list))
+	for i, a := range list {
+		ids[i] = a.PatientID
+	}
+	if len(list) == 0 && f.PatientID != "" {
+		ids = []string{f.PatientID}
+	}
+	return list, s.recordSearch(ctx, "appointment", ids)
 }
 
 var validStatus = map[string]bool{

@@ -295,7 +295,11 @@ func (s *Service) ListPatients(ctx context.Context, f domain.PatientFilter) ([]*
 	for _, p := range ps {
 		p.InsuranceMemberNumber, p.NationalID = "", ""
 	}
-	if err := s.audit.Record(ctx, audit.Event{Action: domain.ActionSearch, ResourceType: "patient", Detail: "results=" + itoa(len(ps))}); err != nil {
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	if err := s.recordSearch(ctx, "patient", ids); err != nil {
 		return nil, err
 	}
 	return ps, nil

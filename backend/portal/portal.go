@@ -6,6 +6,7 @@ package portal
 import (
 	"context"
 	"encoding/json"
+	"github.com/healthhub/healthhub/backend/access"
 	"log/slog"
 	"sync"
 	"time"
@@ -17,11 +18,6 @@ import (
 	"github.com/healthhub/healthhub/backend/domain"
 	"github.com/healthhub/healthhub/backend/secret"
 )
-
-// Recorder appends audit events; *audit.Log is one.
-type Recorder interface {
-	Record(ctx context.Context, ev audit.Event) error
-}
 
 // Accounts prepares new accounts (validation, password hashing) and makes
 // doctors' accounts with their profiles.
@@ -40,7 +36,8 @@ type Service struct {
 	store    domain.Store
 	accounts Accounts
 	keys     *secret.Keyring
-	audit    Recorder
+	audit    audit.Recorder
+	access   *access.Guard
 	events   domain.Publisher
 	now      func() time.Time
 	logger   *slog.Logger
@@ -48,8 +45,8 @@ type Service struct {
 }
 
 // New builds the service. events may be nil (no live updates).
-func New(store domain.Store, accounts Accounts, keys *secret.Keyring, rec Recorder, events domain.Publisher, now func() time.Time, logger *slog.Logger) *Service {
-	return &Service{store: store, accounts: accounts, keys: keys, audit: rec, events: events, now: now, logger: logger}
+func New(store domain.Store, accounts Accounts, keys *secret.Keyring, rec audit.Recorder, events domain.Publisher, now func() time.Time, logger *slog.Logger) *Service {
+	return &Service{store: store, accounts: accounts, keys: keys, audit: rec, access: access.New(rec), events: events, now: now, logger: logger}
 }
 
 // publish sends a live event after a change has committed. A failure to

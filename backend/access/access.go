@@ -1,0 +1,70 @@
+// Package access makes every access decision of the services and records
+// each refusal. The rules are policy's; what this adds is that a decision
+// and its audit event cannot be had apart: a service that asks whether the
+// caller may act gets the refusal recorded, with the patient whose record
+// it was, before the caller hears of it.
+package access
+
+import (
+	"context"
+
+	"github.com/healthhub/healthhub/backend/audit"
+	"github.com/healthhub/healthhub/backend/domain"
+	"github.com/healthhub/healthhub/backend/policy"
+)
+
+// Guard decides and records. The zero value is not usable; make one with
+// New.
+type Guard struct {
+	audit audit.Recorder
+}
+
+// New returns a guard that records refusals in rec.
+func New(rec audit.Recorder) *Guard { return &Guard{audit: rec} }
+
+// DetailHidden marks a refusal answered as "not found", so that the record's
+// existence is not revealed to the caller.
+const DetailHidden = "hidden_as_not_found"
+
+// Authorize returns nil when the caller in ctx may do action on res. A
+// refusal is recorded (actor, role, action, resource, the patient the
+// resource belongs to, request id, address and user agent come with the
+// event) and returned as the policy's error. A caller who has not signed in
+// is refused without a record: there is no one to record, and the request
+// never reached a resource. The caller's own account (policy.Self) is not
+// patient data and is not recorded either.
+func (g *Guard) Authorize(ctx context.Context, action string, res policy.Resource) error {
+	p := domain.PrincipalFrom(ctx)
+	err := policy.Authorize(p, action, res)
+	if err == nil || p == nil || res.Type == policy.Self {
+		return err
+	}
+	if aerr := g.deny(ctx, action, res, ""); aerr != nil {
+		return aerr
+	}
+	return err
+}
+
+// Hidden records that the caller was refused res, which is answered as not
+// found so as not to reveal that it exists (someone else's conversation or
+// notification), and returns that answer with message.
+func (g *Guard) Hidden(ctx context.Context, action string, res policy.Resource, message string) error {
+	if err := g.deny(ctx, action, res, DetailHidden); err != nil {
+		return err
+	}
+	return &domain.Error{Code: domain.ENOTFOUND, Message: message}
+}
+
+// Refused records a refusal decided before any resource could be named
+// (a setup token that does not match), and returns err.
+func (g *Guard) Refused(ctx context.Context, action string, res policy.Resource, err error) error {
+	if aerr := g.deny(ctx, action, res, ""); aerr != nil {
+		return aerr
+	}
+	return err
+}
+
+func (g *Guard) deny(ctx context.Context, action string, res policy.Resource, detail string) error {
+	return g.audit.Record(ctx, audit.Event{Action: action, ResourceType: res.Type, ResourceID: res.ID, PatientID: res.PatientID,
+		Outcome: domain.OutcomeDenied, Detail: detail})
+}
