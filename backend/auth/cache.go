@@ -9,8 +9,8 @@ import (
 
 // sessionCacheTTL bounds how long a session and account read from the
 // database answer for later requests. Changes made through this process
-// (logout, disabling, role change) drop the entry at once; changes made
-// through another replica take effect within this time.
+// (logout, refresh-token reuse, disabling, role change) drop the entry at
+// once; changes made through another replica take effect within this time.
 const sessionCacheTTL = time.Second
 
 // maxCached bounds each cache; when full it is emptied, which costs one
@@ -36,6 +36,10 @@ type authCache struct {
 	sessions map[string]sessionEntry
 	tokens   map[string]tokenEntry
 	apiKeys  map[string]apiKeyEntry // by the key's hash
+	// forgets counts the times sessions were dropped. A session read
+	// before a drop may predate the change that caused it (a logout
+	// committed while the read was under way), so it is not kept.
+	forgets uint64
 }
 
 // apiKeyEntry is a valid API key's principal, read for sessionCacheTTL.
@@ -109,9 +113,21 @@ func (c *authCache) session(id string, now time.Time) (sessionEntry, bool) {
 	return e, true
 }
 
-func (c *authCache) putSession(e sessionEntry) {
+// sessionEpoch is taken before reading a session from the database and
+// given back to putSession.
+func (c *authCache) sessionEpoch() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.forgets
+}
+
+// putSession keeps e unless a session was dropped since epoch was taken.
+func (c *authCache) putSession(e sessionEntry, epoch uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.forgets != epoch {
+		return
+	}
 	if len(c.sessions) >= maxCached {
 		clear(c.sessions)
 	}
@@ -121,14 +137,24 @@ func (c *authCache) putSession(e sessionEntry) {
 // forgetSession drops one session.
 func (c *authCache) forgetSession(id string) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.forgets++
 	delete(c.sessions, id)
-	c.mu.Unlock()
+}
+
+// forgetSessions drops every session.
+func (c *authCache) forgetSessions() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.forgets++
+	clear(c.sessions)
 }
 
 // forgetUser drops every session of one account.
 func (c *authCache) forgetUser(userID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.forgets++
 	for id, e := range c.sessions {
 		if e.user.ID == userID {
 			delete(c.sessions, id)

@@ -140,7 +140,8 @@ func humanDuration(d time.Duration) string {
 }
 
 // Refresh exchanges a refresh token for a new pair. The old token is used up;
-// presenting it again ends the session (token theft).
+// presenting it again ends the session (token theft): every access and
+// refresh token issued to it stops working at once, as after Logout.
 func (s *Service) Refresh(ctx context.Context, refreshToken string) (*TokenPair, error) {
 	if !strings.HasPrefix(refreshToken, refreshPrefix) || len(refreshToken) > 128 {
 		return nil, &domain.Error{Code: domain.EUNAUTHORIZED, Message: "That refresh token is not valid. Please sign in again."}
@@ -149,6 +150,13 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (*TokenPair,
 	next, hash := newOpaqueToken(refreshPrefix)
 	sess, err := s.store.RotateRefreshToken(ctx, hashToken(refreshToken), &domain.RefreshToken{Hash: hash, IssuedAt: now})
 	if errors.Is(err, domain.ErrRefreshReused) {
+		// The store has revoked the session; what this process remembers
+		// of it must not answer for its access tokens any longer.
+		if sess != nil {
+			s.cache.forgetSession(sess.ID)
+		} else {
+			s.cache.forgetSessions()
+		}
 		if aerr := s.record(ctx, audit.Event{Action: domain.ActionLogin, ResourceType: "session", Outcome: domain.OutcomeFailure,
 			Detail: "reason=refresh_token_reuse"}); aerr != nil {
 			return nil, aerr
@@ -222,6 +230,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*domain.Prin
 	}
 	entry, ok := s.cache.session(tok.sessionID, now)
 	if !ok {
+		epoch := s.cache.sessionEpoch()
 		sess, u, err := s.store.SessionWithUser(ctx, tok.sessionID)
 		if domain.IsCode(err, domain.ENOTFOUND) {
 			return nil, &domain.Error{Code: domain.EUNAUTHORIZED, Message: "The access token is not valid."}
@@ -230,7 +239,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*domain.Prin
 			return nil, err
 		}
 		entry = sessionEntry{sess: sess, user: u, fetched: now}
-		s.cache.putSession(entry)
+		s.cache.putSession(entry, epoch)
 	}
 	sess, u := entry.sess, entry.user
 	if sess.UserID != tok.userID {

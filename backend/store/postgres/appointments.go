@@ -51,7 +51,7 @@ func (db *DB) BookAppointment(ctx context.Context, a *domain.Appointment, notes 
 			return err
 		}
 	}
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
+	err := inTx(ctx, db.pool, func(tx pgx.Tx) error {
 		if err := lockDoctor(ctx, tx, a.DoctorID); err != nil {
 			return err
 		}
@@ -136,7 +136,7 @@ func (db *DB) ListAppointments(ctx context.Context, f domain.AppointmentFilter) 
 
 func (db *DB) UpdateAppointment(ctx context.Context, a *domain.Appointment, expectUpdated time.Time, notes []*domain.Notification) error {
 	stale := false
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
+	err := inTx(ctx, db.pool, func(tx pgx.Tx) error {
 		if err := lockDoctor(ctx, tx, a.DoctorID); err != nil {
 			return err
 		}

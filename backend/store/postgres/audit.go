@@ -17,7 +17,7 @@ func (db *DB) AppendAudit(ctx context.Context, events []*domain.AuditEvent) erro
 	if len(events) == 0 {
 		return nil
 	}
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
+	err := inTx(ctx, db.pool, func(tx pgx.Tx) error {
 		var seq int64
 		var hash string
 		// The row lock orders appends from every replica.

@@ -3,8 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/healthhub/healthhub/backend/domain"
@@ -56,32 +54,6 @@ func insertUser(ctx context.Context, tx pgx.Tx, u *domain.User) error {
 		return domain.Errorf(domain.ECONFLICT, "An account with that e-mail address already exists.")
 	}
 	return err
-}
-
-func (db *DB) tx(ctx context.Context, what string, fn func(tx pgx.Tx) error) error {
-	return mapErr(db.inTx(ctx, fn), what)
-}
-
-// inTx runs fn in a transaction and runs it again, after a short random
-// pause, when PostgreSQL aborted it as a deadlock victim or a serialization
-// failure: for example two bookings of one doctor that check the exclusion
-// constraint against each other at the same moment. The retry sees the
-// winner committed and gets its real outcome (such as a conflict). fn must
-// only act on tx, so a rolled-back attempt leaves nothing behind.
-func (db *DB) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	const attempts = 5
-	for attempt := 1; ; attempt++ {
-		err := pgx.BeginFunc(ctx, db.pool, fn)
-		if code := pgCode(err); attempt == attempts || (code != "40P01" && code != "40001") {
-			return err
-		}
-		pause := time.Duration(attempt) * (5*time.Millisecond + rand.N(20*time.Millisecond))
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(pause):
-		}
-	}
 }
 
 func (db *DB) CreatePatient(ctx context.Context, p *domain.Patient, account *domain.User, notes []*domain.Notification) error {
@@ -291,11 +263,13 @@ func (db *DB) CreateDoctor(ctx context.Context, d *domain.Doctor, account *domai
 	if d.Qualifications == nil {
 		d.Qualifications = []string{}
 	}
+	// Decided once: insertUser gives a new account its id, which a retried
+	// attempt must insert again rather than update.
+	save := insertUser
+	if account.ID != "" {
+		save = func(ctx context.Context, tx pgx.Tx, u *domain.User) error { return updateUser(ctx, tx, u) }
+	}
 	return db.tx(ctx, "create doctor", func(tx pgx.Tx) error {
-		save := insertUser
-		if account.ID != "" {
-			save = func(ctx context.Context, tx pgx.Tx, u *domain.User) error { return updateUser(ctx, tx, u) }
-		}
 		if err := save(ctx, tx, account); err != nil {
 			return err
 		}

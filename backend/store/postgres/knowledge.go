@@ -62,20 +62,8 @@ func (db *DB) Sources(ctx context.Context) ([]domain.KnowledgeSource, error) {
 	return out, mapErr(rows.Err(), "list knowledge sources")
 }
 
-func (db *DB) knowledgeTx(ctx context.Context, what string, fn func(tx pgx.Tx) error) error {
-	tx, err := db.pool.Begin(ctx)
-	if err != nil {
-		return mapErr(err, what)
-	}
-	defer tx.Rollback(ctx)
-	if err := fn(tx); err != nil {
-		return mapErr(err, what)
-	}
-	return mapErr(tx.Commit(ctx), what)
-}
-
 func (db *DB) DeleteSource(ctx context.Context, id string) error {
-	return db.knowledgeTx(ctx, "delete knowledge source", func(tx pgx.Tx) error {
+	return db.tx(ctx, "delete knowledge source", func(tx pgx.Tx) error {
 		docs, err := collect(ctx, tx, `DELETE FROM knowledge_files WHERE source_id = $1 RETURNING COALESCE(document_id, '')`, id)
 		if err != nil {
 			return err
@@ -189,7 +177,7 @@ func (db *DB) IndexFiles(ctx context.Context, files []domain.IndexedFile) error 
 		last[[2]string{in.File.SourceID, in.File.Path}] = i
 	}
 	now := time.Now().UTC()
-	return db.knowledgeTx(ctx, "index knowledge files", func(tx pgx.Tx) error {
+	return db.tx(ctx, "index knowledge files", func(tx pgx.Tx) error {
 		var sources, paths []string
 		for i, in := range files {
 			if last[[2]string{in.File.SourceID, in.File.Path}] == i {
@@ -284,7 +272,7 @@ func (db *DB) RemoveFiles(ctx context.Context, sourceID string, paths []string) 
 	if len(paths) == 0 {
 		return nil
 	}
-	return db.knowledgeTx(ctx, "remove knowledge files", func(tx pgx.Tx) error {
+	return db.tx(ctx, "remove knowledge files", func(tx pgx.Tx) error {
 		docs, err := collect(ctx, tx, `DELETE FROM knowledge_files WHERE source_id = $1 AND path = ANY($2) RETURNING COALESCE(document_id, '')`, sourceID, paths)
 		if err != nil {
 			return err

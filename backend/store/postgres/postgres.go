@@ -7,6 +7,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"time"
@@ -84,7 +85,7 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 		return current, err
 	}
 	for _, m := range pending {
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		err := inTx(ctx, conn, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err
 			}
@@ -122,6 +123,42 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
 
 // Pool exposes the pool to packages that need PostgreSQL-only features.
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// tx runs fn in a transaction of the pool (see inTx) and maps its error.
+func (db *DB) tx(ctx context.Context, what string, fn func(tx pgx.Tx) error) error {
+	return mapErr(inTx(ctx, db.pool, fn), what)
+}
+
+// txBeginner starts transactions: the pool, or a connection held for an
+// advisory lock.
+type txBeginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// inTx is the store's one way into a transaction (tx, for callers that map
+// the error as usual, is inTx on the pool). It runs fn and runs it
+// again, after a short random pause, when PostgreSQL aborted it as a
+// deadlock victim or a serialization failure (SQLSTATE 40P01, 40001): for
+// example two bookings of one doctor that check the exclusion constraint
+// against each other at the same moment, or two knowledge batches that
+// replace versions of the same files. The retry sees the winner committed
+// and gets its real outcome (such as a conflict). fn must only act on tx,
+// so a rolled-back attempt leaves nothing behind.
+func inTx(ctx context.Context, b txBeginner, fn func(tx pgx.Tx) error) error {
+	const attempts = 5
+	for attempt := 1; ; attempt++ {
+		err := pgx.BeginFunc(ctx, b, fn)
+		if code := pgCode(err); attempt == attempts || (code != "40P01" && code != "40001") {
+			return err
+		}
+		pause := time.Duration(attempt) * (5*time.Millisecond + rand.N(20*time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+	}
+}
 
 // nullTime stores the zero time as NULL.
 func nullTime(t time.Time) *time.Time {

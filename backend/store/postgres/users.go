@@ -112,7 +112,7 @@ func (db *DB) CountUsers(ctx context.Context, role domain.Role) (int, error) {
 
 func (db *DB) RecordLoginFailure(ctx context.Context, userID string, lockUntil func(int) time.Time) (int, error) {
 	var n int
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
+	err := inTx(ctx, db.pool, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins`,
 			userID).Scan(&n); err != nil {
 			return err
@@ -133,7 +133,7 @@ func (db *DB) ResetLoginFailures(ctx context.Context, userID string) error {
 }
 
 func (db *DB) CreateSession(ctx context.Context, s *domain.Session, first *domain.RefreshToken) error {
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
+	err := inTx(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, revoked_at, source_ip, user_agent)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, s.ID, s.UserID, s.CreatedAt.UTC(), s.LastSeenAt.UTC(), s.ExpiresAt.UTC(),
 			nullTime(s.RevokedAt), s.SourceIP, s.UserAgent); err != nil {
@@ -206,8 +206,8 @@ func (db *DB) RevokeUserSessions(ctx context.Context, userID string, at time.Tim
 
 func (db *DB) RotateRefreshToken(ctx context.Context, oldHash string, next *domain.RefreshToken) (*domain.Session, error) {
 	var sess *domain.Session
-	reused := false
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
+	var reused bool
+	err := inTx(ctx, db.pool, func(tx pgx.Tx) error {
 		var sessionID string
 		var usedAt *time.Time
 		// FOR UPDATE: two concurrent uses of one token see each other.
@@ -218,18 +218,21 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldHash string, next *doma
 		if err != nil {
 			return err
 		}
-		if usedAt != nil {
-			reused = true
-			_, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`, next.IssuedAt.UTC(), sessionID)
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2`, next.IssuedAt.UTC(), oldHash); err != nil {
-			return err
-		}
-		next.SessionID = sessionID
-		if _, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES ($1, $2, $3)`,
-			next.Hash, sessionID, next.IssuedAt.UTC()); err != nil {
-			return err
+		reused = usedAt != nil
+		if reused {
+			// Reuse: end the whole family and keep that decision.
+			if _, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`, next.IssuedAt.UTC(), sessionID); err != nil {
+				return err
+			}
+		} else {
+			if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2`, next.IssuedAt.UTC(), oldHash); err != nil {
+				return err
+			}
+			next.SessionID = sessionID
+			if _, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES ($1, $2, $3)`,
+				next.Hash, sessionID, next.IssuedAt.UTC()); err != nil {
+				return err
+			}
 		}
 		sess, err = scanSession(tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1`, sessionID))
 		return err
@@ -238,7 +241,9 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldHash string, next *doma
 		return nil, mapErr(err, "rotate refresh token")
 	}
 	if reused {
-		return nil, domain.ErrRefreshReused
+		// The ended session goes with the error, so the caller can drop
+		// what it remembers of it.
+		return sess, domain.ErrRefreshReused
 	}
 	return sess, nil
 }

@@ -205,6 +205,7 @@ func scanNotification(row scanner) (*domain.Notification, error) {
 func (db *DB) ClaimNotifications(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*domain.Notification, error) {
 	var out []*domain.Notification
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		out = nil // a retried attempt claims afresh
 		rows, err := tx.QueryContext(ctx, `UPDATE notifications SET email_status = 'sending', attempts = attempts + 1, next_attempt_at = ?
 			WHERE id IN (SELECT id FROM notifications
 				WHERE email_status IN ('pending', 'sending') AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?)

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 
 	"github.com/healthhub/healthhub/backend/domain"
@@ -14,34 +15,29 @@ func (db *DB) AppendAudit(ctx context.Context, events []*domain.AuditEvent) erro
 	if len(events) == 0 {
 		return nil
 	}
-	tx, err := db.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return mapErr(err, "begin audit")
-	}
-	defer tx.Rollback()
-	var seq int64
-	var hash string
-	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &hash); err != nil {
-		return mapErr(err, "read audit head")
-	}
-	seq, hash = domain.Chain(seq, hash, events)
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (`+auditColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return mapErr(err, "prepare audit insert")
-	}
-	defer stmt.Close()
-	for _, e := range events {
-		if _, err := stmt.ExecContext(ctx, e.Seq, e.ID, fmtTime(e.Time), e.ActorID, e.ActorRole, e.Action,
-			e.ResourceType, e.ResourceID, e.PatientID, e.Outcome, e.SourceIP, e.UserAgent, e.RequestID,
-			e.Detail, e.PrevHash, e.Hash); err != nil {
-			return mapErr(err, "insert audit event")
+	return mapErr(db.tx(ctx, func(tx *sql.Tx) error {
+		var seq int64
+		var hash string
+		if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &hash); err != nil {
+			return err
 		}
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, seq, hash); err != nil {
-		return mapErr(err, "advance audit head")
-	}
-	return mapErr(tx.Commit(), "commit audit")
+		seq, hash = domain.Chain(seq, hash, events)
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (`+auditColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, e := range events {
+			if _, err := stmt.ExecContext(ctx, e.Seq, e.ID, fmtTime(e.Time), e.ActorID, e.ActorRole, e.Action,
+				e.ResourceType, e.ResourceID, e.PatientID, e.Outcome, e.SourceIP, e.UserAgent, e.RequestID,
+				e.Detail, e.PrevHash, e.Hash); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, seq, hash)
+		return err
+	}), "append audit")
 }
 
 func scanAudit(row interface{ Scan(...any) error }) (*domain.AuditEvent, error) {

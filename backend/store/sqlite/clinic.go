@@ -63,18 +63,6 @@ func jsonText(v any) string {
 	return string(b)
 }
 
-func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return mapErr(err, "begin")
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return mapErr(tx.Commit(), "commit")
-}
-
 func insertUser(ctx context.Context, tx *sql.Tx, u *domain.User) error {
 	if u.ID == "" {
 		u.ID = newID()
@@ -323,11 +311,13 @@ func (db *DB) CreateDoctor(ctx context.Context, d *domain.Doctor, account *domai
 	if d.Qualifications == nil {
 		d.Qualifications = []string{}
 	}
+	// Decided once: insertUser gives a new account its id, which a retried
+	// attempt must insert again rather than update.
+	save := insertUser
+	if account.ID != "" {
+		save = func(ctx context.Context, tx *sql.Tx, u *domain.User) error { return updateUser(ctx, tx, u) }
+	}
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		save := insertUser
-		if account.ID != "" {
-			save = func(ctx context.Context, tx *sql.Tx, u *domain.User) error { return updateUser(ctx, tx, u) }
-		}
 		if err := save(ctx, tx, account); err != nil {
 			return err
 		}

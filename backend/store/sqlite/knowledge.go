@@ -67,7 +67,7 @@ func (db *DB) Sources(ctx context.Context) ([]domain.KnowledgeSource, error) {
 }
 
 func (db *DB) DeleteSource(ctx context.Context, id string) error {
-	return db.knowledgeTx(ctx, "delete knowledge source", func(tx *sql.Tx) error {
+	return mapErr(db.tx(ctx, func(tx *sql.Tx) error {
 		docs, err := fileDocuments(ctx, tx, `SELECT DISTINCT document_id FROM knowledge_files WHERE source_id = ? AND document_id IS NOT NULL`, id)
 		if err != nil {
 			return err
@@ -80,7 +80,7 @@ func (db *DB) DeleteSource(ctx context.Context, id string) error {
 			return domain.Errorf(domain.ENOTFOUND, "No such knowledge source.")
 		}
 		return dropOrphans(ctx, tx, docs)
-	})
+	}), "delete knowledge source")
 }
 
 func (db *DB) SetSourceScan(ctx context.Context, id string, at time.Time, scanErr string) error {
@@ -136,18 +136,6 @@ func (db *DB) HasDocument(ctx context.Context, id string) (bool, error) {
 	return n > 0, mapErr(err, "find knowledge document")
 }
 
-func (db *DB) knowledgeTx(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
-	tx, err := db.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return mapErr(err, what)
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return mapErr(err, what)
-	}
-	return mapErr(tx.Commit(), what)
-}
-
 // fileDocuments collects the document ids a query returns: the versions a
 // change may leave without any file.
 func fileDocuments(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
@@ -196,7 +184,7 @@ func (db *DB) IndexFiles(ctx context.Context, files []domain.IndexedFile) error 
 		return nil
 	}
 	now := fmtTime(time.Now())
-	return db.knowledgeTx(ctx, "index knowledge files", func(tx *sql.Tx) error {
+	return mapErr(db.tx(ctx, func(tx *sql.Tx) error {
 		var replaced []string
 		var chunks []any // rows of chunkColumns values
 		for _, in := range files {
@@ -236,7 +224,7 @@ func (db *DB) IndexFiles(ctx context.Context, files []domain.IndexedFile) error 
 			return err
 		}
 		return dropOrphans(ctx, tx, replaced)
-	})
+	}), "index knowledge files")
 }
 
 // chunkColumns are the columns insertChunks fills, in order.
@@ -270,7 +258,7 @@ func (db *DB) RemoveFiles(ctx context.Context, sourceID string, paths []string) 
 	if len(paths) == 0 {
 		return nil
 	}
-	return db.knowledgeTx(ctx, "remove knowledge files", func(tx *sql.Tx) error {
+	return mapErr(db.tx(ctx, func(tx *sql.Tx) error {
 		var docs []string
 		for _, p := range paths {
 			prev, err := fileDocuments(ctx, tx, `DELETE FROM knowledge_files WHERE source_id = ? AND path = ? RETURNING COALESCE(document_id, '')`, sourceID, p)
@@ -280,7 +268,7 @@ func (db *DB) RemoveFiles(ctx context.Context, sourceID string, paths []string) 
 			docs = append(docs, prev...)
 		}
 		return dropOrphans(ctx, tx, docs)
-	})
+	}), "remove knowledge files")
 }
 
 func (db *DB) Documents(ctx context.Context, sourceID string, limit, offset int) ([]domain.KnowledgeDocument, error) {

@@ -9,6 +9,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -111,34 +112,73 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 		return 0, mapErr(err, "create schema table")
 	}
 	// The writer's transactions are BEGIN IMMEDIATE, so two processes
-	// migrating the same file take turns.
+	// migrating the same file take turns. All pending migrations commit
+	// together or not at all.
+	var from, to int // the version found, and the version once pending ones apply
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&from); err != nil {
+			return mapErr(err, "read schema version")
+		}
+		pending, err := migrate.Pending(all, from)
+		if err != nil {
+			return err
+		}
+		to = from
+		for _, m := range pending {
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+				return fmt.Errorf("apply migration %s: %w", m.Name, err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+				m.Version, m.Name, fmtTime(time.Now())); err != nil {
+				return fmt.Errorf("record migration %s: %w", m.Name, err)
+			}
+			to = m.Version
+		}
+		return nil
+	})
+	if err != nil {
+		return from, err
+	}
+	return to, db.prepare(ctx)
+}
+
+// tx is the store's one way into a write transaction: BEGIN IMMEDIATE on
+// the writer connection, fn, COMMIT. When SQLite still answers busy or
+// locked once the busy timeout has passed (another process, such as a
+// second server or a command on the same file, held the write lock that
+// long), the transaction is rolled back and fn runs again after a short
+// random pause. fn must only act on tx, so a rolled-back attempt leaves
+// nothing behind; its error comes back as it returned it.
+func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	const attempts = 3
+	var err error
+	for attempt := 1; attempt <= attempts; attempt++ {
+		if attempt > 1 {
+			t := time.NewTimer(time.Duration(attempt) * (10*time.Millisecond + rand.N(40*time.Millisecond)))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return err
+			case <-t.C:
+			}
+		}
+		if err = db.txOnce(ctx, fn); !isCode(err, sqlite3.SQLITE_BUSY) && !isCode(err, sqlite3.SQLITE_LOCKED) {
+			break
+		}
+	}
+	return err
+}
+
+func (db *DB) txOnce(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.writer.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, mapErr(err, "begin migration")
+		return mapErr(err, "begin")
 	}
 	defer tx.Rollback()
-	var current int
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-		return 0, mapErr(err, "read schema version")
+	if err := fn(tx); err != nil {
+		return err
 	}
-	pending, err := migrate.Pending(all, current)
-	if err != nil {
-		return current, err
-	}
-	for _, m := range pending {
-		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-			return current, fmt.Errorf("apply migration %s: %w", m.Name, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-			m.Version, m.Name, fmtTime(time.Now())); err != nil {
-			return current, fmt.Errorf("record migration %s: %w", m.Name, err)
-		}
-		current = m.Version
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, mapErr(err, "commit migrations")
-	}
-	return current, db.prepare(ctx)
+	return mapErr(tx.Commit(), "commit")
 }
 
 func (db *DB) Engine() string { return "sqlite" }

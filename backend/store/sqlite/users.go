@@ -145,22 +145,19 @@ func (db *DB) CountUsers(ctx context.Context, role domain.Role) (int, error) {
 }
 
 func (db *DB) RecordLoginFailure(ctx context.Context, userID string, lockUntil func(int) time.Time) (int, error) {
-	tx, err := db.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, mapErr(err, "begin")
-	}
-	defer tx.Rollback()
 	var n int
-	if err := tx.QueryRowContext(ctx, `UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ? RETURNING failed_logins`,
-		userID).Scan(&n); err != nil {
-		return 0, mapErr(err, "record login failure")
-	}
-	if until := lockUntil(n); !until.IsZero() {
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET locked_until = ? WHERE id = ?`, fmtTime(until), userID); err != nil {
-			return 0, mapErr(err, "lock user")
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ? RETURNING failed_logins`,
+			userID).Scan(&n); err != nil {
+			return err
 		}
-	}
-	return n, mapErr(tx.Commit(), "commit")
+		if until := lockUntil(n); !until.IsZero() {
+			_, err := tx.ExecContext(ctx, `UPDATE users SET locked_until = ? WHERE id = ?`, fmtTime(until), userID)
+			return err
+		}
+		return nil
+	})
+	return n, mapErr(err, "record login failure")
 }
 
 func (db *DB) ResetLoginFailures(ctx context.Context, userID string) error {
@@ -169,21 +166,16 @@ func (db *DB) ResetLoginFailures(ctx context.Context, userID string) error {
 }
 
 func (db *DB) CreateSession(ctx context.Context, s *domain.Session, first *domain.RefreshToken) error {
-	tx, err := db.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return mapErr(err, "begin")
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, revoked_at, source_ip, user_agent)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, s.ID, s.UserID, fmtTime(s.CreatedAt), fmtTime(s.LastSeenAt), fmtTime(s.ExpiresAt),
-		fmtTime(s.RevokedAt), s.SourceIP, s.UserAgent); err != nil {
-		return mapErr(err, "create session")
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES (?, ?, ?)`,
-		first.Hash, s.ID, fmtTime(first.IssuedAt)); err != nil {
-		return mapErr(err, "create refresh token")
-	}
-	return mapErr(tx.Commit(), "commit session")
+	return mapErr(db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, revoked_at, source_ip, user_agent)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, s.ID, s.UserID, fmtTime(s.CreatedAt), fmtTime(s.LastSeenAt), fmtTime(s.ExpiresAt),
+			fmtTime(s.RevokedAt), s.SourceIP, s.UserAgent); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES (?, ?, ?)`,
+			first.Hash, s.ID, fmtTime(first.IssuedAt))
+		return err
+	}), "create session")
 }
 
 func scanSession(row interface{ Scan(...any) error }) (*domain.Session, error) {
@@ -261,43 +253,46 @@ func (db *DB) RevokeUserSessions(ctx context.Context, userID string, at time.Tim
 }
 
 func (db *DB) RotateRefreshToken(ctx context.Context, oldHash string, next *domain.RefreshToken) (*domain.Session, error) {
-	tx, err := db.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, mapErr(err, "begin")
-	}
-	defer tx.Rollback()
-	var sessionID, usedAt string
-	err = tx.QueryRowContext(ctx, `SELECT session_id, used_at FROM refresh_tokens WHERE hash = ?`, oldHash).Scan(&sessionID, &usedAt)
-	if err == sql.ErrNoRows {
-		return nil, domain.Errorf(domain.EUNAUTHORIZED, "That refresh token is not valid. Please sign in again.")
-	}
-	if err != nil {
-		return nil, mapErr(err, "read refresh token")
-	}
-	if usedAt != "" {
-		// Reuse: end the whole family and keep that decision.
-		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at = ''`,
-			fmtTime(next.IssuedAt), sessionID); err != nil {
-			return nil, mapErr(err, "revoke reused family")
+	var sess *domain.Session
+	var reused bool
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var sessionID, usedAt string
+		err := tx.QueryRowContext(ctx, `SELECT session_id, used_at FROM refresh_tokens WHERE hash = ?`, oldHash).Scan(&sessionID, &usedAt)
+		if err == sql.ErrNoRows {
+			return domain.Errorf(domain.EUNAUTHORIZED, "That refresh token is not valid. Please sign in again.")
 		}
-		if err := tx.Commit(); err != nil {
-			return nil, mapErr(err, "commit")
+		if err != nil {
+			return err
 		}
-		return nil, domain.ErrRefreshReused
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE hash = ?`, fmtTime(next.IssuedAt), oldHash); err != nil {
-		return nil, mapErr(err, "use refresh token")
-	}
-	next.SessionID = sessionID
-	if _, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES (?, ?, ?)`,
-		next.Hash, sessionID, fmtTime(next.IssuedAt)); err != nil {
-		return nil, mapErr(err, "store refresh token")
-	}
-	s, err := scanSession(tx.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, sessionID))
+		reused = usedAt != ""
+		if reused {
+			// Reuse: end the whole family and keep that decision.
+			if _, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at = ''`,
+				fmtTime(next.IssuedAt), sessionID); err != nil {
+				return err
+			}
+		} else {
+			if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE hash = ?`, fmtTime(next.IssuedAt), oldHash); err != nil {
+				return err
+			}
+			next.SessionID = sessionID
+			if _, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES (?, ?, ?)`,
+				next.Hash, sessionID, fmtTime(next.IssuedAt)); err != nil {
+				return err
+			}
+		}
+		sess, err = scanSession(tx.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, sessionID))
+		return err
+	})
 	if err != nil {
-		return nil, mapErr(err, "read session")
+		return nil, mapErr(err, "rotate refresh token")
 	}
-	return s, mapErr(tx.Commit(), "commit rotation")
+	if reused {
+		// The ended session goes with the error, so the caller can drop
+		// what it remembers of it.
+		return sess, domain.ErrRefreshReused
+	}
+	return sess, nil
 }
 
 const apiKeyColumns = `id, user_id, name, prefix, hash, created_at, last_used_at, revoked_at`
