@@ -45,6 +45,17 @@ func (g *Guard) Authorize(ctx context.Context, action string, res policy.Resourc
 	return err
 }
 
+// Self decides whether p may do action on their own account, MFA and API
+// keys. It is never recorded: it is no one else's data, and a refusal only
+// says that p must sign in or finish two-factor set-up first.
+func (g *Guard) Self(p *domain.Principal, action string) error {
+	owner := ""
+	if p != nil {
+		owner = p.UserID
+	}
+	return policy.Authorize(p, action, policy.Resource{Type: policy.Self, OwnerID: owner})
+}
+
 // Hidden records that the caller was refused res, which is answered as not
 // found so as not to reveal that it exists (someone else's conversation or
 // notification), and returns that answer with message.

@@ -233,7 +233,16 @@ type usageEntry struct {
 	at     time.Time
 }
 
-// Settings returns the settings in force.
+// SettingsFor returns the settings in force to the caller, who must be
+// allowed to read them (admins).
+func (s *Service) SettingsFor(ctx context.Context) (Settings, error) {
+	if err := s.access.Authorize(ctx, policy.Read, policy.Resource{Type: policy.AISettings}); err != nil {
+		return Settings{}, err
+	}
+	return s.Settings(ctx)
+}
+
+// Settings returns the settings in force, for the service's own use.
 func (s *Service) Settings(ctx context.Context) (Settings, error) {
 	s.mu.Lock()
 	if !s.settingsAt.IsZero() && s.now().Sub(s.settingsAt) < cacheFor {

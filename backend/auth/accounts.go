@@ -2,7 +2,9 @@ package auth
 
 import (
 	"context"
+	"github.com/healthhub/healthhub/backend/policy"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -98,6 +100,9 @@ func (s *Service) validate(ctx context.Context, in NewAccount) (*domain.User, er
 // CreateUser creates an account of any role (admins, and the command line).
 // A doctor's account is made with its doctor profile, so it can be booked.
 func (s *Service) CreateUser(ctx context.Context, in NewAccount) (*domain.User, error) {
+	if err := s.access.Authorize(ctx, policy.Create, policy.Resource{Type: policy.Account}); err != nil {
+		return nil, err
+	}
 	if in.Role == domain.RoleDoctor {
 		u, _, err := s.CreateDoctor(ctx, in)
 		return u, err
@@ -129,6 +134,9 @@ type UserPatch struct {
 // changing its password or role ends its sessions. The last active admin
 // cannot be demoted or disabled.
 func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (*domain.User, error) {
+	if err := s.access.Authorize(ctx, policy.Update, policy.Resource{Type: policy.Account, ID: id, OwnerID: id}); err != nil {
+		return nil, err
+	}
 	u, err := s.store.UserByID(ctx, id)
 	if err != nil {
 		return nil, err
@@ -234,9 +242,38 @@ func (s *Service) keepAnAdmin(ctx context.Context, u *domain.User) error {
 	return nil
 }
 
-// User returns an account.
+// User returns an account, for the services' own use.
 func (s *Service) User(ctx context.Context, id string) (*domain.User, error) {
 	return s.store.UserByID(ctx, id)
+}
+
+// Account returns an account to the caller, who must be allowed to read it
+// (their own, or admins); the read is recorded.
+func (s *Service) Account(ctx context.Context, id string) (*domain.User, error) {
+	if err := s.access.Authorize(ctx, policy.Read, policy.Resource{Type: policy.Account, ID: id, OwnerID: id}); err != nil {
+		return nil, err
+	}
+	u, err := s.store.UserByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return u, s.record(ctx, audit.Event{Action: domain.ActionRead, ResourceType: "user", ResourceID: u.ID})
+}
+
+// Accounts returns the accounts matching f to the caller, who must be
+// allowed to list them (admins); the search is recorded.
+func (s *Service) Accounts(ctx context.Context, f domain.UserFilter) ([]*domain.User, error) {
+	if err := s.access.Authorize(ctx, policy.List, policy.Resource{Type: policy.Account}); err != nil {
+		return nil, err
+	}
+	users, err := s.ListUsers(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if users == nil {
+		users = []*domain.User{}
+	}
+	return users, s.record(ctx, audit.Event{Action: domain.ActionSearch, ResourceType: "user", Detail: "results=" + strconv.Itoa(len(users))})
 }
 
 // ListUsers returns accounts matching f.
@@ -248,4 +285,14 @@ func (s *Service) ListUsers(ctx context.Context, f domain.UserFilter) ([]*domain
 		f.Limit = 100
 	}
 	return s.store.ListUsers(ctx, f)
+}
+
+// Me returns the caller and the settings their session follows.
+func (s *Service) Me(ctx context.Context) (*domain.Principal, Settings, error) {
+	p := domain.PrincipalFrom(ctx)
+	if err := s.access.Self(p, policy.Read); err != nil {
+		return nil, Settings{}, err
+	}
+	set, err := s.settings.get(ctx)
+	return p, set, err
 }

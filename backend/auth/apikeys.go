@@ -11,6 +11,9 @@ import (
 // CreateAPIKey makes a key for the caller's other tools. The key itself is
 // returned once and only its hash is kept.
 func (s *Service) CreateAPIKey(ctx context.Context, p *domain.Principal, name string) (string, *domain.APIKey, error) {
+	if err := s.access.Self(p, policy.Create); err != nil {
+		return "", nil, err
+	}
 	n, err := ValidateName(name)
 	if err != nil {
 		return "", nil, domain.Invalid("name", "Give the key a name (up to 200 characters) so you can tell it apart later.")
@@ -28,11 +31,21 @@ func (s *Service) CreateAPIKey(ctx context.Context, p *domain.Principal, name st
 
 // ListAPIKeys returns the caller's keys (without the keys themselves).
 func (s *Service) ListAPIKeys(ctx context.Context, p *domain.Principal) ([]*domain.APIKey, error) {
-	return s.store.ListAPIKeys(ctx, p.UserID)
+	if err := s.access.Self(p, policy.List); err != nil {
+		return nil, err
+	}
+	keys, err := s.store.ListAPIKeys(ctx, p.UserID)
+	if keys == nil {
+		keys = []*domain.APIKey{}
+	}
+	return keys, err
 }
 
 // RevokeAPIKey revokes one of the caller's keys.
 func (s *Service) RevokeAPIKey(ctx context.Context, p *domain.Principal, id string) error {
+	if err := s.access.Self(p, policy.Delete); err != nil {
+		return err
+	}
 	if err := s.store.RevokeAPIKey(ctx, p.UserID, id, s.now()); domain.IsCode(err, domain.ENOTFOUND) {
 		// Someone else's key, or none: refused and recorded, and not
 		// revealed.

@@ -386,7 +386,7 @@ func TestMFARequiredForRole(t *testing.T) {
 		t.Fatal("patient told to enrol")
 	}
 	bad := []domain.Role{"superuser"}
-	_, err := f.svc.UpdateSettings(f.ctx, SettingsPatch{MFARequiredRoles: &bad})
+	_, err := f.svc.UpdateSettings(domain.WithPrincipal(f.ctx, domain.System), SettingsPatch{MFARequiredRoles: &bad})
 	code(t, err, domain.EINVALID)
 }
 

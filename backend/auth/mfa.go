@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"github.com/healthhub/healthhub/backend/policy"
 	"strings"
 	"time"
 
@@ -25,6 +26,9 @@ func mfaContext(userID string) string { return "user:" + userID + ":mfa" }
 // EnrollMFA starts two-factor enrolment with a fresh secret. It takes effect
 // only once ConfirmMFA sees a valid code from it.
 func (s *Service) EnrollMFA(ctx context.Context, p *domain.Principal) (*MFAEnrollment, error) {
+	if err := s.access.Self(p, policy.Update); err != nil {
+		return nil, err
+	}
 	u, err := s.store.UserByID(ctx, p.UserID)
 	if err != nil {
 		return nil, err
@@ -54,6 +58,9 @@ func (s *Service) EnrollMFA(ctx context.Context, p *domain.Principal) (*MFAEnrol
 // ConfirmMFA turns two-factor authentication on once the user proves their
 // app produces valid codes.
 func (s *Service) ConfirmMFA(ctx context.Context, p *domain.Principal, code string) error {
+	if err := s.access.Self(p, policy.Update); err != nil {
+		return err
+	}
 	u, err := s.store.UserByID(ctx, p.UserID)
 	if err != nil {
 		return err

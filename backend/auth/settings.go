@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"encoding/json"
+	"github.com/healthhub/healthhub/backend/policy"
 	"os"
 	"slices"
 	"strings"
@@ -81,11 +82,23 @@ func (c *settingsCache) invalidate() {
 	c.mu.Unlock()
 }
 
-// Settings returns the settings in force.
+// Settings returns the settings in force, for the services' own use.
 func (s *Service) Settings(ctx context.Context) (Settings, error) { return s.settings.get(ctx) }
 
-// UpdateSettings applies patch after validating it.
+// SettingsFor returns the settings in force to the caller, who must be
+// allowed to read them (admins).
+func (s *Service) SettingsFor(ctx context.Context) (Settings, error) {
+	if err := s.access.Authorize(ctx, policy.Read, policy.Resource{Type: policy.Settings}); err != nil {
+		return Settings{}, err
+	}
+	return s.settings.get(ctx)
+}
+
+// UpdateSettings applies the caller's patch after validating it (admins).
 func (s *Service) UpdateSettings(ctx context.Context, patch SettingsPatch) (Settings, error) {
+	if err := s.access.Authorize(ctx, policy.Update, policy.Resource{Type: policy.Settings}); err != nil {
+		return Settings{}, err
+	}
 	set, err := s.settings.get(ctx)
 	if err != nil {
 		return Settings{}, err

@@ -16,7 +16,6 @@ import (
 
 	"github.com/healthhub/healthhub/backend/assistant"
 	"github.com/healthhub/healthhub/backend/domain"
-	"github.com/healthhub/healthhub/backend/policy"
 )
 
 type conversationList struct {
@@ -375,10 +374,7 @@ func (s *Server) handleAISettings() http.Handler {
 			writeJSON(w, http.StatusOK, set)
 			return nil
 		}
-		if err := s.authorize(r, policy.Read, policy.Resource{Type: policy.AISettings}); err != nil {
-			return err
-		}
-		set, err := s.assistant.Settings(r.Context())
+		set, err := s.assistant.SettingsFor(r.Context())
 		if err != nil {
 			return err
 		}

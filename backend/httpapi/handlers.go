@@ -2,21 +2,15 @@ package httpapi
 
 import (
 	"context"
+	"github.com/healthhub/healthhub/backend/trail"
 	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/auth"
 	"github.com/healthhub/healthhub/backend/domain"
-	"github.com/healthhub/healthhub/backend/policy"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
-
-// authorize asks the policy through the portal, which audits refusals.
-func (s *Server) authorize(r *http.Request, action string, res policy.Resource) error {
-	return s.portal.Authorize(r.Context(), action, res)
-}
 
 func (s *Server) handleHealthz() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
@@ -109,11 +103,7 @@ func (s *Server) handleLogout() http.Handler {
 
 func (s *Server) handleMe() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		p := domain.PrincipalFrom(r.Context())
-		if err := s.authorize(r, policy.Read, policy.Resource{Type: policy.Self, OwnerID: p.UserID}); err != nil {
-			return err
-		}
-		set, err := s.auth.Settings(r.Context())
+		p, set, err := s.auth.Me(r.Context())
 		if err != nil {
 			return err
 		}
@@ -125,9 +115,6 @@ func (s *Server) handleMe() http.Handler {
 func (s *Server) handleMFAEnroll() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		p := domain.PrincipalFrom(r.Context())
-		if err := s.authorize(r, policy.Update, policy.Resource{Type: policy.Self, OwnerID: p.UserID}); err != nil {
-			return err
-		}
 		enr, err := s.auth.EnrollMFA(r.Context(), p)
 		if err != nil {
 			return err
@@ -144,9 +131,6 @@ func (s *Server) handleMFAConfirm() http.Handler {
 		if err := decode(w, r, &in); err != nil {
 			return err
 		}
-		if err := s.authorize(r, policy.Update, policy.Resource{Type: policy.Self, OwnerID: p.UserID}); err != nil {
-			return err
-		}
 		if err := s.auth.ConfirmMFA(r.Context(), p, in.Code); err != nil {
 			return err
 		}
@@ -158,15 +142,9 @@ func (s *Server) handleMFAConfirm() http.Handler {
 func (s *Server) handleListAPIKeys() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		p := domain.PrincipalFrom(r.Context())
-		if err := s.authorize(r, policy.List, policy.Resource{Type: policy.Self, OwnerID: p.UserID}); err != nil {
-			return err
-		}
 		keys, err := s.auth.ListAPIKeys(r.Context(), p)
 		if err != nil {
 			return err
-		}
-		if keys == nil {
-			keys = []*domain.APIKey{}
 		}
 		writeJSON(w, http.StatusOK, apiKeyList{APIKeys: keys})
 		return nil
@@ -178,9 +156,6 @@ func (s *Server) handleCreateAPIKey() http.Handler {
 		p := domain.PrincipalFrom(r.Context())
 		var in apiKeyRequest
 		if err := decode(w, r, &in); err != nil {
-			return err
-		}
-		if err := s.authorize(r, policy.Create, policy.Resource{Type: policy.Self, OwnerID: p.UserID}); err != nil {
 			return err
 		}
 		key, k, err := s.auth.CreateAPIKey(r.Context(), p, in.Name)
@@ -195,9 +170,6 @@ func (s *Server) handleCreateAPIKey() http.Handler {
 func (s *Server) handleRevokeAPIKey() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		p := domain.PrincipalFrom(r.Context())
-		if err := s.authorize(r, policy.Delete, policy.Resource{Type: policy.Self, OwnerID: p.UserID}); err != nil {
-			return err
-		}
 		if err := s.auth.RevokeAPIKey(r.Context(), p, r.PathValue("id")); err != nil {
 			return err
 		}
@@ -234,9 +206,6 @@ func queryTime(r *http.Request, name string) (time.Time, error) {
 
 func (s *Server) handleListUsers() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.authorize(r, policy.List, policy.Resource{Type: policy.Account}); err != nil {
-			return err
-		}
 		limit, err := queryInt(r, "limit", 1, 500)
 		if err != nil {
 			return err
@@ -246,15 +215,9 @@ func (s *Server) handleListUsers() http.Handler {
 			return err
 		}
 		q := r.URL.Query()
-		users, err := s.auth.ListUsers(r.Context(), domain.UserFilter{Role: domain.Role(q.Get("role")), Query: truncate(q.Get("q"), 200), Limit: int(limit), Offset: int(offset)})
+		users, err := s.auth.Accounts(r.Context(), domain.UserFilter{Role: domain.Role(q.Get("role")), Query: truncate(q.Get("q"), 200), Limit: int(limit), Offset: int(offset)})
 		if err != nil {
 			return err
-		}
-		if err := s.audit.Record(r.Context(), audit.Event{Action: domain.ActionSearch, ResourceType: "user", Detail: "results=" + strconv.Itoa(len(users))}); err != nil {
-			return err
-		}
-		if users == nil {
-			users = []*domain.User{}
 		}
 		incomplete, err := s.auth.DoctorsWithoutProfile(r.Context(), users)
 		if err != nil {
@@ -271,9 +234,6 @@ func (s *Server) handleCreateUser() http.Handler {
 		if err := decode(w, r, &in); err != nil {
 			return err
 		}
-		if err := s.authorize(r, policy.Create, policy.Resource{Type: policy.Account}); err != nil {
-			return err
-		}
 		u, err := s.auth.CreateUser(r.Context(), in)
 		if err != nil {
 			return err
@@ -285,15 +245,8 @@ func (s *Server) handleCreateUser() http.Handler {
 
 func (s *Server) handleGetUser() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id := r.PathValue("id")
-		if err := s.authorize(r, policy.Read, policy.Resource{Type: policy.Account, ID: id, OwnerID: id}); err != nil {
-			return err
-		}
-		u, err := s.auth.User(r.Context(), id)
+		u, err := s.auth.Account(r.Context(), r.PathValue("id"))
 		if err != nil {
-			return err
-		}
-		if err := s.audit.Record(r.Context(), audit.Event{Action: domain.ActionRead, ResourceType: "user", ResourceID: u.ID}); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, u)
@@ -308,9 +261,6 @@ func (s *Server) handleUpdateUser() http.Handler {
 		if err := decode(w, r, &in); err != nil {
 			return err
 		}
-		if err := s.authorize(r, policy.Update, policy.Resource{Type: policy.Account, ID: id, OwnerID: id}); err != nil {
-			return err
-		}
 		u, err := s.auth.UpdateUser(r.Context(), id, in)
 		if err != nil {
 			return err
@@ -322,10 +272,7 @@ func (s *Server) handleUpdateUser() http.Handler {
 
 func (s *Server) handleGetSettings() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.authorize(r, policy.Read, policy.Resource{Type: policy.Settings}); err != nil {
-			return err
-		}
-		set, err := s.auth.Settings(r.Context())
+		set, err := s.auth.SettingsFor(r.Context())
 		if err != nil {
 			return err
 		}
@@ -338,9 +285,6 @@ func (s *Server) handleUpdateSettings() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		var in auth.SettingsPatch
 		if err := decode(w, r, &in); err != nil {
-			return err
-		}
-		if err := s.authorize(r, policy.Update, policy.Resource{Type: policy.Settings}); err != nil {
 			return err
 		}
 		set, err := s.auth.UpdateSettings(r.Context(), in)
@@ -369,11 +313,11 @@ func auditFilter(r *http.Request) (domain.AuditFilter, error) {
 	return f, nil
 }
 
+// trail reads the audit log for the API.
+func (s *Server) trail() *trail.Service { return trail.New(s.store, s.audit) }
+
 func (s *Server) handleAuditEvents() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.authorize(r, policy.List, policy.Resource{Type: policy.AuditLog}); err != nil {
-			return err
-		}
 		f, err := auditFilter(r)
 		if err != nil {
 			return err
@@ -390,18 +334,11 @@ func (s *Server) handleAuditEvents() http.Handler {
 		if f.Limit == 0 {
 			f.Limit = 100
 		}
-		// Reading the audit log is itself audited, before the read.
-		if err := s.audit.Record(r.Context(), audit.Event{Action: domain.ActionRead, ResourceType: "audit_event", PatientID: f.PatientID}); err != nil {
-			return err
-		}
-		evs, err := s.store.ListAudit(r.Context(), f)
+		evs, err := s.trail().Events(r.Context(), f)
 		if err != nil {
 			return err
 		}
 		out := auditList{Events: evs}
-		if out.Events == nil {
-			out.Events = []*domain.AuditEvent{}
-		}
 		if len(evs) == f.Limit {
 			out.NextBefore = evs[len(evs)-1].Seq
 		}
@@ -412,14 +349,8 @@ func (s *Server) handleAuditEvents() http.Handler {
 
 func (s *Server) handleAuditVerify() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.authorize(r, policy.Verify, policy.Resource{Type: policy.AuditLog}); err != nil {
-			return err
-		}
-		rep, err := audit.Verify(r.Context(), s.store)
+		rep, err := s.trail().Verify(r.Context())
 		if err != nil {
-			return err
-		}
-		if err := s.audit.RecordVerify(r.Context(), rep); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, rep)
@@ -429,22 +360,21 @@ func (s *Server) handleAuditVerify() http.Handler {
 
 func (s *Server) handleAuditExport() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.authorize(r, policy.Export, policy.Resource{Type: policy.AuditLog}); err != nil {
-			return err
-		}
 		f, err := auditFilter(r)
 		if err != nil {
 			return err
 		}
-		if err := s.audit.Record(r.Context(), audit.Event{Action: domain.ActionExport, ResourceType: "audit_event", PatientID: f.PatientID, Detail: "format=fhir-ndjson"}); err != nil {
-			return err
-		}
-		w.Header().Set("Content-Type", "application/fhir+ndjson")
-		w.Header().Set("Content-Disposition", `attachment; filename="audit-events.ndjson"`)
-		if _, err := audit.ExportNDJSON(r.Context(), s.store, f, w); err != nil {
+		started := false
+		_, err = s.trail().Export(r.Context(), f, func() {
+			started = true
+			w.Header().Set("Content-Type", "application/fhir+ndjson")
+			w.Header().Set("Content-Disposition", `attachment; filename="audit-events.ndjson"`)
+		}, w)
+		if err != nil && started {
 			// Headers are gone; the truncated body and the log tell.
 			s.logger.Error("audit export interrupted", "err", err, "request_id", domain.RequestMetaFrom(r.Context()).RequestID)
+			return nil
 		}
-		return nil
+		return err
 	})
 }

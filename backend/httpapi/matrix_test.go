@@ -179,7 +179,9 @@ func (w *world) appointment(o ownership) *domain.Appointment {
 
 func (w *world) entry(o ownership) *domain.ClinicalEntry {
 	desc := "Hay fever"
-	e, err := w.a.Portal.AddEntry(domain.WithPrincipal(context.Background(), domain.System), w.patient(o).ID, portal.EntryInput{Kind: domain.EntryAllergy, Description: &desc})
+	// Medical records are written by the patient's treating doctor.
+	doctor := &domain.Principal{UserID: w.doctor(o).UserID, Role: domain.RoleDoctor}
+	e, err := w.a.Portal.AddEntry(domain.WithPrincipal(context.Background(), doctor), w.patient(o).ID, portal.EntryInput{Kind: domain.EntryAllergy, Description: &desc})
 	if err != nil {
 		panic(err)
 	}

@@ -1,13 +1,11 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/healthhub/healthhub/backend/domain"
-	"github.com/healthhub/healthhub/backend/policy"
 	"github.com/healthhub/healthhub/backend/portal"
 )
 
@@ -56,29 +54,6 @@ type (
 	}
 )
 
-func (s *Server) doctorOf(ctx context.Context) (*domain.Doctor, error) {
-	return s.portal.CallerDoctor(ctx)
-}
-
-func (s *Server) patientResource(ctx context.Context, typ, patientID string) (policy.Resource, error) {
-	return s.portal.PatientResource(ctx, typ, patientID)
-}
-
-// authorizePatient authorises action on the record (typ: policy.Patient or
-// policy.Clinical) of the patient in the path, and returns the patient's id.
-func (s *Server) authorizePatient(r *http.Request, typ, action string) (string, error) {
-	id := r.PathValue("id")
-	res, err := s.patientResource(r.Context(), typ, id)
-	if err != nil {
-		return id, err
-	}
-	return id, s.authorize(r, action, res)
-}
-
-func (s *Server) appointmentResource(ctx context.Context, doctorID, patientID, id string) (policy.Resource, error) {
-	return s.portal.AppointmentResource(ctx, doctorID, patientID, id)
-}
-
 func (s *Server) handleRegisterPatient() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		var in selfRegistration
@@ -105,9 +80,6 @@ func (s *Server) handleRegisterPatient() http.Handler {
 
 func (s *Server) handleListPatients() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.authorize(r, policy.List, policy.Resource{Type: policy.Patient}); err != nil {
-			return err
-		}
 		limit, err := queryInt(r, "limit", 1, 200)
 		if err != nil {
 			return err
@@ -117,13 +89,6 @@ func (s *Server) handleListPatients() http.Handler {
 			return err
 		}
 		f := domain.PatientFilter{Query: truncate(r.URL.Query().Get("q"), 200), Limit: int(limit), Offset: int(offset)}
-		if d, err := s.doctorOf(r.Context()); err != nil {
-			return err
-		} else if d != nil {
-			f.DoctorID = d.ID // a doctor lists their own patients
-		} else if domain.PrincipalFrom(r.Context()).Role == domain.RoleDoctor {
-			f.DoctorID = "none"
-		}
 		ps, err := s.portal.ListPatients(r.Context(), f)
 		if err != nil {
 			return err
@@ -142,9 +107,6 @@ func (s *Server) handleCreatePatient() http.Handler {
 		if err := decode(w, r, &in); err != nil {
 			return err
 		}
-		if err := s.authorize(r, policy.Create, policy.Resource{Type: policy.Patient}); err != nil {
-			return err
-		}
 		p, err := s.portal.CreatePatient(r.Context(), in, false)
 		if err != nil {
 			return err
@@ -156,11 +118,7 @@ func (s *Server) handleCreatePatient() http.Handler {
 
 func (s *Server) handleGetPatient() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := s.authorizePatient(r, policy.Patient, policy.Read)
-		if err != nil {
-			return err
-		}
-		p, err := s.portal.Patient(r.Context(), id)
+		p, err := s.portal.Patient(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
@@ -171,15 +129,7 @@ func (s *Server) handleGetPatient() http.Handler {
 
 func (s *Server) handleMyPatient() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		pr := domain.PrincipalFrom(r.Context())
-		ref, err := s.portal.PatientOfUser(r.Context(), pr.UserID)
-		if err != nil {
-			return err
-		}
-		if err := s.authorize(r, policy.Read, policy.Resource{Type: policy.Patient, ID: ref.ID, OwnerID: ref.UserID}); err != nil {
-			return err
-		}
-		p, err := s.portal.Patient(r.Context(), ref.ID)
+		p, err := s.portal.MyPatient(r.Context())
 		if err != nil {
 			return err
 		}
@@ -194,17 +144,7 @@ func (s *Server) handleUpdatePatient() http.Handler {
 		if err := decode(w, r, &in); err != nil {
 			return err
 		}
-		id, err := s.authorizePatient(r, policy.Patient, policy.Update)
-		if err != nil {
-			return err
-		}
-		// Patients keep their contact details up to date; identity and
-		// billing fields change through the front desk, who check them.
-		if pr := domain.PrincipalFrom(r.Context()); pr.Role == domain.RolePatient &&
-			(in.Name != nil || in.DateOfBirth != nil || in.Sex != nil || in.InsuranceProvider != nil || in.InsuranceMemberNumber != nil || in.NationalID != nil) {
-			return domain.Errorf(domain.EFORBIDDEN, "You can change your phone, e-mail, address and emergency contacts here; ask the front desk to change your name, date of birth, sex, insurance or national id.")
-		}
-		p, err := s.portal.UpdatePatient(r.Context(), id, in)
+		p, err := s.portal.UpdatePatient(r.Context(), r.PathValue("id"), in)
 		if err != nil {
 			return err
 		}
@@ -215,10 +155,7 @@ func (s *Server) handleUpdatePatient() http.Handler {
 
 func (s *Server) handleListEntries() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := s.authorizePatient(r, policy.Clinical, policy.Read)
-		if err != nil {
-			return err
-		}
+		id := r.PathValue("id")
 		es, err := s.portal.Entries(r.Context(), id, r.URL.Query().Get("kind"))
 		if err != nil {
 			return err
@@ -237,10 +174,7 @@ func (s *Server) handleAddEntry() http.Handler {
 		if err := decode(w, r, &in); err != nil {
 			return err
 		}
-		id, err := s.authorizePatient(r, policy.Clinical, policy.Create)
-		if err != nil {
-			return err
-		}
+		id := r.PathValue("id")
 		e, err := s.portal.AddEntry(r.Context(), id, in)
 		if err != nil {
 			return err
@@ -256,10 +190,7 @@ func (s *Server) handleUpdateEntry() http.Handler {
 		if err := decode(w, r, &in); err != nil {
 			return err
 		}
-		id, err := s.authorizePatient(r, policy.Clinical, policy.Update)
-		if err != nil {
-			return err
-		}
+		id := r.PathValue("id")
 		e, err := s.portal.UpdateEntry(r.Context(), id, r.PathValue("entry_id"), in)
 		if err != nil {
 			return err
@@ -271,10 +202,7 @@ func (s *Server) handleUpdateEntry() http.Handler {
 
 func (s *Server) handleDeleteEntry() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := s.authorizePatient(r, policy.Clinical, policy.Delete)
-		if err != nil {
-			return err
-		}
+		id := r.PathValue("id")
 		if err := s.portal.DeleteEntry(r.Context(), id, r.PathValue("entry_id")); err != nil {
 			return err
 		}
@@ -285,10 +213,7 @@ func (s *Server) handleDeleteEntry() http.Handler {
 
 func (s *Server) handlePatientChanges() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := s.authorizePatient(r, policy.Clinical, policy.Read)
-		if err != nil {
-			return err
-		}
+		id := r.PathValue("id")
 		cs, err := s.portal.Changes(r.Context(), id)
 		if err != nil {
 			return err
@@ -303,15 +228,9 @@ func (s *Server) handlePatientChanges() http.Handler {
 
 func (s *Server) handleListDoctors() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.authorize(r, policy.List, policy.Resource{Type: policy.Doctor}); err != nil {
-			return err
-		}
 		ds, err := s.portal.ListDoctors(r.Context(), truncate(r.URL.Query().Get("specialization"), 100))
 		if err != nil {
 			return err
-		}
-		if ds == nil {
-			ds = []*domain.Doctor{}
 		}
 		writeJSON(w, http.StatusOK, doctorList{Doctors: ds})
 		return nil
@@ -322,9 +241,6 @@ func (s *Server) handleCreateDoctor() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		var in portal.NewDoctor
 		if err := decode(w, r, &in); err != nil {
-			return err
-		}
-		if err := s.authorize(r, policy.Create, policy.Resource{Type: policy.Doctor}); err != nil {
 			return err
 		}
 		d, err := s.portal.CreateDoctor(r.Context(), in)
@@ -338,9 +254,6 @@ func (s *Server) handleCreateDoctor() http.Handler {
 
 func (s *Server) handleGetDoctor() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.authorize(r, policy.Read, policy.Resource{Type: policy.Doctor}); err != nil {
-			return err
-		}
 		d, err := s.portal.Doctor(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return err
@@ -352,9 +265,6 @@ func (s *Server) handleGetDoctor() http.Handler {
 
 func (s *Server) handleGetAvailability() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.authorize(r, policy.Read, policy.Resource{Type: policy.Schedule}); err != nil {
-			return err
-		}
 		a, err := s.portal.Availability(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return err
@@ -370,14 +280,7 @@ func (s *Server) handlePutAvailability() http.Handler {
 		if err := decode(w, r, &in); err != nil {
 			return err
 		}
-		d, err := s.portal.Doctor(r.Context(), r.PathValue("id"))
-		if err != nil {
-			return err
-		}
-		if err := s.authorize(r, policy.Update, policy.Resource{Type: policy.Schedule, ID: d.ID, DoctorUserID: d.UserID}); err != nil {
-			return err
-		}
-		a, err := s.portal.SetAvailability(r.Context(), d.ID, in)
+		a, err := s.portal.SetAvailability(r.Context(), r.PathValue("id"), in)
 		if err != nil {
 			return err
 		}
@@ -388,9 +291,6 @@ func (s *Server) handlePutAvailability() http.Handler {
 
 func (s *Server) handleSlots() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.authorize(r, policy.Read, policy.Resource{Type: policy.Schedule}); err != nil {
-			return err
-		}
 		from, err := queryTime(r, "from")
 		if err != nil {
 			return err
@@ -428,9 +328,6 @@ func (s *Server) handleAppointmentStats() http.Handler {
 
 func (s *Server) handleListAppointments() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.authorize(r, policy.List, policy.Resource{Type: policy.Appointment}); err != nil {
-			return err
-		}
 		q := r.URL.Query()
 		f := domain.AppointmentFilter{DoctorID: q.Get("doctor_id"), PatientID: q.Get("patient_id"), Status: q.Get("status")}
 		var err error
@@ -469,13 +366,6 @@ func (s *Server) handleBook() http.Handler {
 		if in.DoctorID == "" || in.PatientID == "" {
 			return domain.Invalid("doctor_id", "Give doctor_id and patient_id.")
 		}
-		res, err := s.appointmentResource(r.Context(), in.DoctorID, in.PatientID, "")
-		if err != nil {
-			return err
-		}
-		if err := s.authorize(r, policy.Create, res); err != nil {
-			return err
-		}
 		b, err := s.portal.Book(r.Context(), in, r.Header.Get("Idempotency-Key"))
 		if err != nil {
 			return err
@@ -490,24 +380,8 @@ func (s *Server) handleBook() http.Handler {
 	})
 }
 
-// withAppointment authorises action on the appointment in the path.
-func (s *Server) withAppointment(r *http.Request, action string) (*domain.Appointment, error) {
-	a, err := s.portal.AppointmentRef(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return nil, err
-	}
-	res, err := s.appointmentResource(r.Context(), a.DoctorID, a.PatientID, a.ID)
-	if err != nil {
-		return nil, err
-	}
-	return a, s.authorize(r, action, res)
-}
-
 func (s *Server) handleGetAppointment() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		if _, err := s.withAppointment(r, policy.Read); err != nil {
-			return err
-		}
 		a, err := s.portal.Appointment(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return err
@@ -525,14 +399,7 @@ func (s *Server) handleCancel() http.Handler {
 				return err
 			}
 		}
-		cur, err := s.withAppointment(r, policy.Update)
-		if err != nil {
-			return err
-		}
-		if p := domain.PrincipalFrom(r.Context()); p.Role == domain.RolePatient && !cur.Start.After(s.now()) {
-			return domain.Errorf(domain.ECONFLICT, "The appointment has started; please call the clinic.")
-		}
-		a, err := s.portal.Cancel(r.Context(), cur.ID, in.Reason)
+		a, err := s.portal.Cancel(r.Context(), r.PathValue("id"), in.Reason)
 		if err != nil {
 			return err
 		}
@@ -547,14 +414,7 @@ func (s *Server) handleReschedule() http.Handler {
 		if err := decode(w, r, &in); err != nil {
 			return err
 		}
-		cur, err := s.withAppointment(r, policy.Update)
-		if err != nil {
-			return err
-		}
-		if p := domain.PrincipalFrom(r.Context()); p.Role == domain.RolePatient && !cur.Start.After(s.now()) {
-			return domain.Errorf(domain.ECONFLICT, "The appointment has started; please call the clinic.")
-		}
-		a, err := s.portal.Reschedule(r.Context(), cur.ID, in.Start, in.End)
+		a, err := s.portal.Reschedule(r.Context(), r.PathValue("id"), in.Start, in.End)
 		if err != nil {
 			return err
 		}
@@ -569,11 +429,7 @@ func (s *Server) handleSetStatus() http.Handler {
 		if err := decode(w, r, &in); err != nil {
 			return err
 		}
-		cur, err := s.withAppointment(r, policy.SetStatus)
-		if err != nil {
-			return err
-		}
-		a, err := s.portal.SetStatus(r.Context(), cur.ID, in.Status)
+		a, err := s.portal.SetStatus(r.Context(), r.PathValue("id"), in.Status)
 		if err != nil {
 			return err
 		}

@@ -78,10 +78,10 @@ func (s *Service) AppointmentResource(ctx context.Context, doctorID, patientID, 
 // their own appointments, a doctor their own schedule. Asking explicitly for
 // someone else's is refused.
 func (s *Service) ScopeAppointments(ctx context.Context, f *domain.AppointmentFilter) error {
-	p := domain.PrincipalFrom(ctx)
-	if p == nil {
-		return &domain.Error{Code: domain.EUNAUTHORIZED, Message: "Sign in first."}
+	if err := s.Authorize(ctx, policy.List, policy.Resource{Type: policy.Appointment}); err != nil {
+		return err
 	}
+	p := domain.PrincipalFrom(ctx)
 	switch p.Role {
 	case domain.RolePatient:
 		mine, err := s.store.PatientByUserID(ctx, p.UserID)
@@ -123,4 +123,28 @@ func (s *Service) recordSearch(ctx context.Context, resourceType string, patient
 		evs = []audit.Event{{Action: domain.ActionSearch, ResourceType: resourceType, Detail: detail}}
 	}
 	return audit.RecordEach(ctx, s.audit, evs)
+}
+
+// authorizePatient decides action on the record (typ: policy.Patient or
+// policy.Clinical) of a patient.
+func (s *Service) authorizePatient(ctx context.Context, typ, action, patientID string) error {
+	res, err := s.PatientResource(ctx, typ, patientID)
+	if err != nil {
+		return err
+	}
+	return s.Authorize(ctx, action, res)
+}
+
+// authorizeAppointment decides action on an appointment and returns it as
+// it stands.
+func (s *Service) authorizeAppointment(ctx context.Context, action, id string) (*domain.Appointment, error) {
+	a, err := s.store.AppointmentByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.AppointmentResource(ctx, a.DoctorID, a.PatientID, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	return a, s.Authorize(ctx, action, res)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/healthhub/healthhub/backend/policy"
 	"time"
 
 	"github.com/healthhub/healthhub/backend/audit"
@@ -142,10 +143,18 @@ func (s *Service) announce(ctx context.Context, typ string, a *domain.Appointmen
 	}
 }
 
-// Book makes an appointment. The caller has been authorised for the patient
-// and doctor; the time must be one of the doctor's slots, and the database
-// refuses any overlap with another booking (conflict, naming the clash).
+// Book makes an appointment for a caller allowed to book it for the
+// patient with the doctor; the time must be one of the doctor's slots, and
+// the database refuses any overlap with another booking (conflict, naming
+// the clash).
 func (s *Service) Book(ctx context.Context, in BookRequest, idempotencyKey string) (*Booked, error) {
+	res, err := s.AppointmentResource(ctx, in.DoctorID, in.PatientID, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Authorize(ctx, policy.Create, res); err != nil {
+		return nil, err
+	}
 	if err := checkTimes(in.Start, in.End); err != nil {
 		return nil, err
 	}
@@ -237,9 +246,10 @@ func (s *Service) checkBuffer(ctx context.Context, av *domain.Availability, a *d
 	return nil
 }
 
-// Appointment returns one appointment (the caller has been authorised).
+// Appointment returns one appointment to a caller allowed to read it; the
+// read is audited.
 func (s *Service) Appointment(ctx context.Context, id string) (*domain.Appointment, error) {
-	a, err := s.store.AppointmentByID(ctx, id)
+	a, err := s.authorizeAppointment(ctx, policy.Read, id)
 	if err != nil {
 		return nil, err
 	}
@@ -336,10 +346,27 @@ func (s *Service) update(ctx context.Context, id string, kind, event, subject st
 	return &next, nil
 }
 
+// mayChange decides whether the caller may cancel or move an appointment:
+// one allowed to change it, and for a patient only before it starts (after
+// that, the clinic does it).
+func (s *Service) mayChange(ctx context.Context, id string) error {
+	a, err := s.authorizeAppointment(ctx, policy.Update, id)
+	if err != nil {
+		return err
+	}
+	if p := domain.PrincipalFrom(ctx); p.Role == domain.RolePatient && !a.Start.After(s.now()) {
+		return domain.Errorf(domain.ECONFLICT, "The appointment has started; please call the clinic.")
+	}
+	return nil
+}
+
 // Cancel cancels an appointment that still holds its time.
 func (s *Service) Cancel(ctx context.Context, id, reason string) (*domain.Appointment, error) {
 	r, err := text("reason", reason, 500, false, true)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.mayChange(ctx, id); err != nil {
 		return nil, err
 	}
 	return s.update(ctx, id, domain.NotifyCancelled, domain.EventAppointmentCancelled, "Appointment cancelled", func(a *domain.Appointment) error {
@@ -354,6 +381,9 @@ func (s *Service) Cancel(ctx context.Context, id, reason string) (*domain.Appoin
 // Reschedule moves an appointment to another of the doctor's slots.
 func (s *Service) Reschedule(ctx context.Context, id string, start, end time.Time) (*domain.Appointment, error) {
 	if err := checkTimes(start, end); err != nil {
+		return nil, err
+	}
+	if err := s.mayChange(ctx, id); err != nil {
 		return nil, err
 	}
 	start, end = start.UTC().Truncate(time.Second), end.UTC().Truncate(time.Second)
@@ -379,6 +409,9 @@ func (s *Service) Reschedule(ctx context.Context, id string, start, end time.Tim
 
 // SetStatus moves an appointment along the FHIR status workflow.
 func (s *Service) SetStatus(ctx context.Context, id, status string) (*domain.Appointment, error) {
+	if _, err := s.authorizeAppointment(ctx, policy.SetStatus, id); err != nil {
+		return nil, err
+	}
 	if !validStatus[status] {
 		return nil, domain.Invalid("status", "Unknown status %q; use proposed, pending, booked, arrived, checked-in, fulfilled, noshow, cancelled, waitlist or entered-in-error.", truncate(status, 40))
 	}

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"github.com/healthhub/healthhub/backend/policy"
 	"sort"
 
 	"github.com/healthhub/healthhub/backend/audit"
@@ -33,6 +34,9 @@ func (in NewDoctor) profile() auth.DoctorProfile {
 // An e-mail with a profile already, or of another role, is a conflict that
 // says what to do instead.
 func (s *Service) CreateDoctor(ctx context.Context, in NewDoctor) (*domain.Doctor, error) {
+	if err := s.Authorize(ctx, policy.Create, policy.Resource{Type: policy.Doctor}); err != nil {
+		return nil, err
+	}
 	existing, err := s.accounts.DoctorAccountByEmail(ctx, in.Email)
 	switch {
 	case err == nil:
@@ -46,6 +50,9 @@ func (s *Service) CreateDoctor(ctx context.Context, in NewDoctor) (*domain.Docto
 
 // Doctor returns a doctor profile.
 func (s *Service) Doctor(ctx context.Context, id string) (*domain.Doctor, error) {
+	if err := s.Authorize(ctx, policy.Read, policy.Resource{Type: policy.Doctor, ID: id}); err != nil {
+		return nil, err
+	}
 	return s.store.DoctorByID(ctx, id)
 }
 
@@ -56,7 +63,14 @@ func (s *Service) DoctorOfUser(ctx context.Context, userID string) (*domain.Doct
 
 // ListDoctors lists active doctors, optionally of one specialization.
 func (s *Service) ListDoctors(ctx context.Context, specialization string) ([]*domain.Doctor, error) {
-	return s.store.ListDoctors(ctx, specialization)
+	if err := s.Authorize(ctx, policy.List, policy.Resource{Type: policy.Doctor}); err != nil {
+		return nil, err
+	}
+	ds, err := s.store.ListDoctors(ctx, specialization)
+	if ds == nil {
+		ds = []*domain.Doctor{}
+	}
+	return ds, err
 }
 
 // Availability defaults.
@@ -67,7 +81,11 @@ const (
 
 // SetAvailability validates and stores a doctor's bookable hours.
 func (s *Service) SetAvailability(ctx context.Context, doctorID string, a domain.Availability) (*domain.Availability, error) {
-	if _, err := s.store.DoctorByID(ctx, doctorID); err != nil {
+	d, err := s.store.DoctorByID(ctx, doctorID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Authorize(ctx, policy.Update, policy.Resource{Type: policy.Schedule, ID: d.ID, DoctorUserID: d.UserID}); err != nil {
 		return nil, err
 	}
 	if err := validateAvailability(&a); err != nil {
@@ -82,6 +100,9 @@ func (s *Service) SetAvailability(ctx context.Context, doctorID string, a domain
 
 // Availability returns a doctor's bookable hours.
 func (s *Service) Availability(ctx context.Context, doctorID string) (*domain.Availability, error) {
+	if err := s.Authorize(ctx, policy.Read, policy.Resource{Type: policy.Schedule, ID: doctorID}); err != nil {
+		return nil, err
+	}
 	if _, err := s.store.DoctorByID(ctx, doctorID); err != nil {
 		return nil, err
 	}

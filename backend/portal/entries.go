@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"github.com/healthhub/healthhub/backend/policy"
 	"strconv"
 	"strings"
 
@@ -80,6 +81,9 @@ func applyEntry(e *domain.ClinicalEntry, in EntryInput) ([]string, error) {
 
 // AddEntry records a condition, allergy or medication.
 func (s *Service) AddEntry(ctx context.Context, patientID string, in EntryInput) (*domain.ClinicalEntry, error) {
+	if err := s.authorizePatient(ctx, policy.Clinical, policy.Create, patientID); err != nil {
+		return nil, err
+	}
 	if !entryKinds[in.Kind] {
 		return nil, domain.Invalid("kind", "Kind must be condition, allergy or medication.")
 	}
@@ -102,6 +106,9 @@ func (s *Service) AddEntry(ctx context.Context, patientID string, in EntryInput)
 
 // UpdateEntry changes an entry of the patient.
 func (s *Service) UpdateEntry(ctx context.Context, patientID, entryID string, in EntryInput) (*domain.ClinicalEntry, error) {
+	if err := s.authorizePatient(ctx, policy.Clinical, policy.Update, patientID); err != nil {
+		return nil, err
+	}
 	e, err := s.store.Entry(ctx, patientID, entryID)
 	if err != nil {
 		return nil, err
@@ -123,6 +130,9 @@ func (s *Service) UpdateEntry(ctx context.Context, patientID, entryID string, in
 // DeleteEntry removes an entry (entered in error); the change history keeps
 // that it existed.
 func (s *Service) DeleteEntry(ctx context.Context, patientID, entryID string) error {
+	if err := s.authorizePatient(ctx, policy.Clinical, policy.Delete, patientID); err != nil {
+		return err
+	}
 	e, err := s.store.Entry(ctx, patientID, entryID)
 	if err != nil {
 		return err
@@ -135,6 +145,9 @@ func (s *Service) DeleteEntry(ctx context.Context, patientID, entryID string) er
 
 // Entries lists a patient's entries of one kind ("" for all).
 func (s *Service) Entries(ctx context.Context, patientID, kind string) ([]*domain.ClinicalEntry, error) {
+	if err := s.authorizePatient(ctx, policy.Clinical, policy.Read, patientID); err != nil {
+		return nil, err
+	}
 	if kind != "" && !entryKinds[kind] {
 		return nil, domain.Invalid("kind", "Kind must be condition, allergy or medication.")
 	}

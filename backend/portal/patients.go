@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"github.com/healthhub/healthhub/backend/policy"
 	"slices"
 
 	"github.com/healthhub/healthhub/backend/audit"
@@ -185,6 +186,11 @@ func (s *Service) open(p *domain.Patient) (*domain.Patient, error) {
 // patient who wants portal access, or self-registration) the account is
 // created in the same transaction, with a welcome notification in the outbox.
 func (s *Service) CreatePatient(ctx context.Context, in NewPatient, self bool) (*domain.Patient, error) {
+	if !self {
+		if err := s.Authorize(ctx, policy.Create, policy.Resource{Type: policy.Patient}); err != nil {
+			return nil, err
+		}
+	}
 	now := s.now()
 	if in.Name == nil {
 		return nil, domain.Invalid("name", "A patient needs a name.")
@@ -257,9 +263,12 @@ func (s *Service) CreatePatient(ctx context.Context, in NewPatient, self bool) (
 	return p, nil
 }
 
-// Patient returns a patient record with its identifiers opened. The caller
-// has been authorised; the read is audited.
+// Patient returns a patient record with its identifiers opened, to a
+// caller allowed to read it; the read is audited.
 func (s *Service) Patient(ctx context.Context, id string) (*domain.Patient, error) {
+	if err := s.authorizePatient(ctx, policy.Patient, policy.Read, id); err != nil {
+		return nil, err
+	}
 	p, err := s.store.PatientByID(ctx, id)
 	if err != nil {
 		return nil, err
@@ -281,9 +290,29 @@ func (s *Service) PatientOfUser(ctx context.Context, userID string) (*domain.Pat
 	return s.store.PatientByUserID(ctx, userID)
 }
 
+// MyPatient is the caller's own patient record (patients).
+func (s *Service) MyPatient(ctx context.Context) (*domain.Patient, error) {
+	ref, err := s.store.PatientByUserID(ctx, principalID(domain.PrincipalFrom(ctx)))
+	if err != nil {
+		return nil, err
+	}
+	return s.Patient(ctx, ref.ID)
+}
+
 // ListPatients returns patients matching f (identifiers stay sealed and are
 // blanked: lists never carry them).
 func (s *Service) ListPatients(ctx context.Context, f domain.PatientFilter) ([]*domain.Patient, error) {
+	if err := s.Authorize(ctx, policy.List, policy.Resource{Type: policy.Patient}); err != nil {
+		return nil, err
+	}
+	// A doctor lists their own patients.
+	if d, err := s.CallerDoctor(ctx); err != nil {
+		return nil, err
+	} else if d != nil {
+		f.DoctorID = d.ID
+	} else if p := domain.PrincipalFrom(ctx); p != nil && p.Role == domain.RoleDoctor {
+		f.DoctorID = "none"
+	}
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
@@ -307,6 +336,16 @@ func (s *Service) ListPatients(ctx context.Context, f domain.PatientFilter) ([]*
 
 // UpdatePatient changes a record and records who changed which fields.
 func (s *Service) UpdatePatient(ctx context.Context, id string, in PatientInput) (*domain.Patient, error) {
+	if err := s.authorizePatient(ctx, policy.Patient, policy.Update, id); err != nil {
+		return nil, err
+	}
+	// Patients keep their contact details up to date; identity and billing
+	// fields change through the front desk, who check them.
+	if p := domain.PrincipalFrom(ctx); p.Role == domain.RolePatient &&
+		(in.Name != nil || in.DateOfBirth != nil || in.Sex != nil || in.InsuranceProvider != nil || in.InsuranceMemberNumber != nil || in.NationalID != nil) {
+		return nil, s.access.Refused(ctx, policy.Update, policy.Resource{Type: policy.Patient, ID: id, PatientID: id},
+			domain.Errorf(domain.EFORBIDDEN, "You can change your phone, e-mail, address and emergency contacts here; ask the front desk to change your name, date of birth, sex, insurance or national id."))
+	}
 	stored, err := s.store.PatientByID(ctx, id)
 	if err != nil {
 		return nil, err
@@ -353,6 +392,9 @@ func (s *Service) change(ctx context.Context, patientID, entity, entityID, actio
 
 // Changes lists who changed what in a patient's record, newest first.
 func (s *Service) Changes(ctx context.Context, patientID string) ([]*domain.PatientChange, error) {
+	if err := s.authorizePatient(ctx, policy.Clinical, policy.Read, patientID); err != nil {
+		return nil, err
+	}
 	cs, err := s.store.PatientChanges(ctx, patientID, 200)
 	if err != nil {
 		return nil, err

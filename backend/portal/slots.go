@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"github.com/healthhub/healthhub/backend/policy"
 	"sort"
 	"time"
 
@@ -108,6 +109,9 @@ func bookable(a *domain.Availability, s Slot, now time.Time) bool {
 
 // Slots returns the free bookable slots of a doctor in [from, to).
 func (s *Service) Slots(ctx context.Context, doctorID string, from, to time.Time) ([]Slot, error) {
+	if err := s.Authorize(ctx, policy.Read, policy.Resource{Type: policy.Schedule, ID: doctorID}); err != nil {
+		return nil, err
+	}
 	if !to.After(from) {
 		return nil, domain.Invalid("to", "'to' must be after 'from'.")
 	}
