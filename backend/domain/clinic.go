@@ -244,6 +244,8 @@ type ClinicStore interface {
 	CreateEntry(ctx context.Context, e *ClinicalEntry, change *PatientChange) error
 	UpdateEntry(ctx context.Context, e *ClinicalEntry, change *PatientChange) error
 	DeleteEntry(ctx context.Context, patientID, entryID string, change *PatientChange) error
+	// Entry returns an entry of the patient; with patientID "", of
+	// whichever patient it belongs to.
 	Entry(ctx context.Context, patientID, entryID string) (*ClinicalEntry, error)
 	Entries(ctx context.Context, patientID, kind string) ([]*ClinicalEntry, error)
 

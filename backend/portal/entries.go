@@ -104,12 +104,30 @@ func (s *Service) AddEntry(ctx context.Context, patientID string, in EntryInput)
 	return e, s.audit.Record(ctx, audit.Event{Action: domain.ActionCreate, ResourceType: "clinical_entry", ResourceID: e.ID, PatientID: patientID, Detail: "kind=" + e.Kind})
 }
 
+// entryOf returns the patient's entry. An entry of another patient,
+// addressed through a patient the caller may act on, is refused and
+// recorded under the patient it belongs to, and answered as not found.
+func (s *Service) entryOf(ctx context.Context, action, patientID, entryID string) (*domain.ClinicalEntry, error) {
+	e, err := s.store.Entry(ctx, patientID, entryID)
+	if !domain.IsCode(err, domain.ENOTFOUND) {
+		return e, err
+	}
+	other, oerr := s.store.Entry(ctx, "", entryID)
+	switch {
+	case domain.IsCode(oerr, domain.ENOTFOUND):
+		return nil, err
+	case oerr != nil:
+		return nil, oerr
+	}
+	return nil, s.access.Hidden(ctx, action, policy.Resource{Type: policy.Clinical, ID: entryID, PatientID: other.PatientID}, "No such entry for this patient.")
+}
+
 // UpdateEntry changes an entry of the patient.
 func (s *Service) UpdateEntry(ctx context.Context, patientID, entryID string, in EntryInput) (*domain.ClinicalEntry, error) {
 	if err := s.authorizePatient(ctx, policy.Clinical, policy.Update, patientID); err != nil {
 		return nil, err
 	}
-	e, err := s.store.Entry(ctx, patientID, entryID)
+	e, err := s.entryOf(ctx, policy.Update, patientID, entryID)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +151,7 @@ func (s *Service) DeleteEntry(ctx context.Context, patientID, entryID string) er
 	if err := s.authorizePatient(ctx, policy.Clinical, policy.Delete, patientID); err != nil {
 		return err
 	}
-	e, err := s.store.Entry(ctx, patientID, entryID)
+	e, err := s.entryOf(ctx, policy.Delete, patientID, entryID)
 	if err != nil {
 		return err
 	}

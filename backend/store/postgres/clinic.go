@@ -227,7 +227,7 @@ func (db *DB) DeleteEntry(ctx context.Context, patientID, entryID string, change
 }
 
 func (db *DB) Entry(ctx context.Context, patientID, entryID string) (*domain.ClinicalEntry, error) {
-	e, err := scanEntry(db.pool.QueryRow(ctx, `SELECT `+entryColumns+` FROM clinical_entries WHERE id = $1 AND patient_id = $2`, entryID, patientID))
+	e, err := scanEntry(db.pool.QueryRow(ctx, `SELECT `+entryColumns+` FROM clinical_entries WHERE id = $1 AND ($2 = '' OR patient_id = $2)`, entryID, patientID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, domain.Errorf(domain.ENOTFOUND, "No such entry for this patient.")
 	}

