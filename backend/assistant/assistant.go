@@ -79,7 +79,7 @@ const (
 
 // Service implements the assistant.
 type Service struct {
-	store    domain.Store
+	store    Store
 	know     Searcher
 	patients PatientAccess
 	keys     *secret.Keyring
@@ -115,7 +115,7 @@ type cachedProvider struct {
 }
 
 // New makes the service; Start begins the background work (retention).
-func New(store domain.Store, know Searcher, patients PatientAccess, keys *secret.Keyring, rec audit.Recorder, opts Options, now func() time.Time, logger *slog.Logger) *Service {
+func New(store Store, know Searcher, patients PatientAccess, keys *secret.Keyring, rec audit.Recorder, opts Options, now func() time.Time, logger *slog.Logger) *Service {
 	if opts.Passages == 0 {
 		opts.Passages = 5
 	}

@@ -93,7 +93,7 @@ func (c *Config) withDefaults() {
 // Service implements accounts and access.
 type Service struct {
 	cfg      Config
-	store    domain.Store
+	store    Store
 	audit    audit.Recorder
 	access   *access.Guard
 	keys     *secret.Keyring
@@ -116,7 +116,7 @@ type Service struct {
 }
 
 // New builds the service, loading or creating the token signing key.
-func New(ctx context.Context, cfg Config, store domain.Store, rec audit.Recorder, keys *secret.Keyring, now func() time.Time, logger *slog.Logger) (*Service, error) {
+func New(ctx context.Context, cfg Config, store Store, rec audit.Recorder, keys *secret.Keyring, now func() time.Time, logger *slog.Logger) (*Service, error) {
 	cfg.withDefaults()
 	key := cfg.SigningKey
 	if len(key) == 0 {

@@ -34,7 +34,7 @@ type Options struct {
 
 // Service keeps the knowledge base.
 type Service struct {
-	store    domain.Store
+	store    Store
 	rec      audit.Recorder
 	access   *access.Guard
 	events   domain.Publisher
@@ -55,7 +55,7 @@ type Service struct {
 
 // New makes the service. Start begins watching; without it the service
 // still searches and ingests on demand.
-func New(store domain.Store, rec audit.Recorder, events domain.Publisher, opts Options, now func() time.Time, logger *slog.Logger) *Service {
+func New(store Store, rec audit.Recorder, events domain.Publisher, opts Options, now func() time.Time, logger *slog.Logger) *Service {
 	if opts.Debounce <= 0 {
 		opts.Debounce = 100 * time.Millisecond
 	}

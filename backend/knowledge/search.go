@@ -174,7 +174,7 @@ func (v *vectorIndex) invalidate() {
 	v.mu.Unlock()
 }
 
-func (v *vectorIndex) nearest(ctx context.Context, store domain.Store, model string, q []float32, k int) ([]int64, error) {
+func (v *vectorIndex) nearest(ctx context.Context, store Store, model string, q []float32, k int) ([]int64, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.model != model || v.stale || v.ids == nil {

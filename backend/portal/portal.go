@@ -33,7 +33,7 @@ type Accounts interface {
 
 // Service implements the portal.
 type Service struct {
-	store    domain.Store
+	store    Store
 	accounts Accounts
 	keys     *secret.Keyring
 	audit    audit.Recorder
@@ -45,7 +45,7 @@ type Service struct {
 }
 
 // New builds the service. events may be nil (no live updates).
-func New(store domain.Store, accounts Accounts, keys *secret.Keyring, rec audit.Recorder, events domain.Publisher, now func() time.Time, logger *slog.Logger) *Service {
+func New(store Store, accounts Accounts, keys *secret.Keyring, rec audit.Recorder, events domain.Publisher, now func() time.Time, logger *slog.Logger) *Service {
 	return &Service{store: store, accounts: accounts, keys: keys, audit: rec, access: access.New(rec), events: events, now: now, logger: logger}
 }
 
