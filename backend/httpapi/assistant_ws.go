@@ -40,6 +40,15 @@ func (s *Server) ChatOverWebSocket(ctx context.Context, p *domain.Principal, raw
 		return
 	}
 	ctx = domain.WithPrincipal(ctx, p)
+	// Each chat message is a request of its own in the audit log: the
+	// connection's request id and the client's (or a new one).
+	meta := domain.RequestMetaFrom(ctx)
+	sub := req.RequestID
+	if !validRequestID(sub) {
+		sub = newRequestID()
+	}
+	meta.RequestID += "." + sub
+	ctx = domain.WithRequestMeta(ctx, meta)
 	reply := func(ev assistant.Event) bool {
 		b, err := json.Marshal(wsChatEvent{Type: "chat." + ev.Type, RequestID: req.RequestID, Event: ev})
 		return err == nil && send(b)
