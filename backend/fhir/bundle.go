@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+
+	"github.com/google/uuid"
 )
 
 // bundle is a searchset Bundle.
@@ -56,8 +58,12 @@ func (h *Handlers) link(r *http.Request, resource string, set map[string]string)
 
 // searchset makes the Bundle of one page of matches, paged by _count and
 // _offset. total is nil when it is not known; more says whether a next page
-// exists.
+// exists. A count-only search has the total alone: no matches and no paging
+// links.
 func (h *Handlers) searchset(r *http.Request, resource string, items []entry, total *int, pg page, more bool) bundle {
+	if pg.countOnly() {
+		return h.bundle(r, resource, nil, total, []bundleLink{{Relation: "self", URL: h.link(r, resource, map[string]string{"_offset": ""})}})
+	}
 	offset := func(n int) string {
 		if n <= 0 {
 			return ""
@@ -75,12 +81,17 @@ func (h *Handlers) searchset(r *http.Request, resource string, items []entry, to
 	return h.bundle(r, resource, items, total, links)
 }
 
-// bundle makes a searchset Bundle.
+// bundle makes a searchset Bundle. The parameters a lenient search left out
+// are named in an OperationOutcome entry, which has no id of its own and is
+// not counted in the total.
 func (h *Handlers) bundle(r *http.Request, resource string, items []entry, total *int, links []bundleLink) bundle {
 	b := bundle{ResourceType: "Bundle", Type: "searchset", Total: total, Link: links}
 	base := h.base(r)
 	for _, e := range items {
 		b.Entry = append(b.Entry, bundleEntry{FullURL: base + "/" + resource + "/" + e.id, Resource: e.res, Search: entrySearch{Mode: "match"}})
+	}
+	if ignored := ignoredParams(r.Context()); len(ignored) > 0 {
+		b.Entry = append(b.Entry, bundleEntry{FullURL: "urn:uuid:" + uuid.NewString(), Resource: ignoredOutcome(resource, ignored), Search: entrySearch{Mode: "outcome"}})
 	}
 	return b
 }

@@ -50,22 +50,17 @@ type Store interface {
 	ListAudit(ctx context.Context, f domain.AuditFilter) ([]*domain.AuditEvent, error)
 }
 
-// Recorder appends audit events; *audit.Log is one.
-type Recorder interface {
-	Record(ctx context.Context, ev audit.Event) error
-}
-
 var (
-	_ Portal   = (*portal.Service)(nil)
-	_ Store    = domain.Store(nil)
-	_ Recorder = (*audit.Log)(nil)
+	_ Portal         = (*portal.Service)(nil)
+	_ Store          = domain.Store(nil)
+	_ audit.Recorder = (*audit.Log)(nil)
 )
 
 // Handlers serves the FHIR R4 endpoints.
 type Handlers struct {
 	portal    Portal
 	store     Store
-	audit     Recorder
+	audit     audit.Recorder
 	now       func() time.Time
 	logger    *slog.Logger
 	baseURL   func(r *http.Request) string
@@ -76,7 +71,7 @@ type Handlers struct {
 // request (such as https://clinic.example.org); "/fhir/R4" is appended unless
 // it already ends with it. With a nil baseURL, or when it returns "", the
 // request's own scheme and Host are used.
-func New(p Portal, store Store, rec Recorder, now func() time.Time, logger *slog.Logger, baseURL func(r *http.Request) string) *Handlers {
+func New(p Portal, store Store, rec audit.Recorder, now func() time.Time, logger *slog.Logger, baseURL func(r *http.Request) string) *Handlers {
 	if now == nil {
 		now = time.Now
 	}
@@ -103,17 +98,17 @@ const Base = "/fhir/R4"
 func (h *Handlers) Routes() []Route {
 	return []Route{
 		{Method: "GET", Path: Base + "/metadata", Summary: "FHIR CapabilityStatement: what this server supports", Public: true, Handler: h.serve(h.metadata, false)},
-		{Method: "GET", Path: Base + "/Patient", Summary: "Search patients (name); a doctor sees their own", Handler: h.serve(h.searchPatients, true)},
+		{Method: "GET", Path: Base + "/Patient", Summary: "Search patients (name); a doctor sees their own", Handler: h.search("Patient", h.searchPatients)},
 		{Method: "GET", Path: Base + "/Patient/{id}", Summary: "Read a patient", Handler: h.serve(h.readPatient, true)},
-		{Method: "GET", Path: Base + "/Practitioner", Summary: "Search doctors (name, specialty)", Handler: h.serve(h.searchPractitioners, true)},
+		{Method: "GET", Path: Base + "/Practitioner", Summary: "Search doctors (name, specialty)", Handler: h.search("Practitioner", h.searchPractitioners)},
 		{Method: "GET", Path: Base + "/Practitioner/{id}", Summary: "Read a doctor", Handler: h.serve(h.readPractitioner, true)},
-		{Method: "GET", Path: Base + "/Schedule", Summary: "Search doctors' schedules (actor)", Handler: h.serve(h.searchSchedules, true)},
+		{Method: "GET", Path: Base + "/Schedule", Summary: "Search doctors' schedules (actor)", Handler: h.search("Schedule", h.searchSchedules)},
 		{Method: "GET", Path: Base + "/Schedule/{id}", Summary: "Read a doctor's schedule", Handler: h.serve(h.readSchedule, true)},
-		{Method: "GET", Path: Base + "/Slot", Summary: "Search free slots of a schedule (schedule, start, status=free)", Handler: h.serve(h.searchSlots, true)},
-		{Method: "GET", Path: Base + "/Appointment", Summary: "Search appointments (patient, practitioner, actor, date, status), narrowed to what the caller may see", Handler: h.serve(h.searchAppointments, true)},
+		{Method: "GET", Path: Base + "/Slot", Summary: "Search free slots of a schedule (schedule, start, status=free)", Handler: h.search("Slot", h.searchSlots)},
+		{Method: "GET", Path: Base + "/Appointment", Summary: "Search appointments (patient, practitioner, actor, date, status), narrowed to what the caller may see", Handler: h.search("Appointment", h.searchAppointments)},
 		{Method: "GET", Path: Base + "/Appointment/{id}", Summary: "Read an appointment", Handler: h.serve(h.readAppointment, true)},
 		{Method: "POST", Path: Base + "/Appointment", Summary: "Book an appointment from a free Slot or start/end and participants (Idempotency-Key makes retries safe)", Handler: h.serve(h.createAppointment, true)},
-		{Method: "GET", Path: Base + "/AuditEvent", Summary: "Search the audit log as AuditEvent resources (admins)", Handler: h.serve(h.searchAuditEvents, true)},
+		{Method: "GET", Path: Base + "/AuditEvent", Summary: "Search the audit log as AuditEvent resources (admins)", Handler: h.search("AuditEvent", h.searchAuditEvents)},
 	}
 }
 
@@ -133,6 +128,20 @@ func (h *Handlers) serve(fn func(w http.ResponseWriter, r *http.Request) error, 
 			h.WriteError(w, r, err)
 		}
 	})
+}
+
+// search serves the search-type interaction of resource. Strict handling
+// is the default: the handler refuses a parameter it does not support. With
+// Prefer: handling=lenient the parameters the CapabilityStatement does not
+// declare are left out first, and the answer says so.
+func (h *Handlers) search(resource string, fn func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return h.serve(func(w http.ResponseWriter, r *http.Request) error {
+		if prefersLenient(r.Header) {
+			w.Header().Set("Preference-Applied", "handling=lenient")
+			r = ignoreUnknown(r, resource)
+		}
+		return fn(w, r)
+	}, true)
 }
 
 // ContentType is the media type of every response.

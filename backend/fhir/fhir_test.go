@@ -41,11 +41,11 @@ func TestCapabilityStatement(t *testing.T) {
 				got[res["type"].(string)] = names
 			}
 			want := map[string][]string{
-				"Patient":      {"name", "_count", "_offset", "#read", "#search-type"},
-				"Practitioner": {"name", "specialty", "_count", "_offset", "#read", "#search-type"},
-				"Schedule":     {"actor", "_count", "_offset", "#read", "#search-type"},
-				"Slot":         {"schedule", "start", "status", "_count", "_offset", "#search-type"},
-				"Appointment":  {"patient", "practitioner", "actor", "date", "status", "_count", "_offset", "#read", "#search-type", "#create"},
+				"Patient":      {"name", "_count", "_offset", "_summary", "#read", "#search-type"},
+				"Practitioner": {"name", "specialty", "_count", "_offset", "_summary", "#read", "#search-type"},
+				"Schedule":     {"actor", "_count", "_offset", "_summary", "#read", "#search-type"},
+				"Slot":         {"schedule", "start", "status", "_count", "_offset", "_summary", "#search-type"},
+				"Appointment":  {"patient", "practitioner", "actor", "date", "status", "_count", "_offset", "_summary", "#read", "#search-type", "#create"},
 				"AuditEvent":   {"patient", "agent", "date", "_count", "_before", "#search-type"},
 			}
 			for typ, names := range want {
@@ -195,7 +195,7 @@ func TestSearchPaging(t *testing.T) {
 			if total(t, b) != 5 || b["entry"] != nil || link(b, "next") != "" || link(b, "previous") == "" {
 				t.Fatalf("past the end: %v", b)
 			}
-			for _, q := range []string{"_count=0", "_count=201", "_count=x", "_offset=-1", "_count=2&_count=3"} {
+			for _, q := range []string{"_count=-1", "_count=201", "_count=x", "_offset=-1", "_count=2&_count=3"} {
 				s.outcome(s.do("GET", "/fhir/R4/Patient?"+q, tok, nil), 400, "invalid")
 			}
 		})

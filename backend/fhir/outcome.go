@@ -2,6 +2,7 @@ package fhir
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -24,7 +25,7 @@ type issue struct {
 
 // outcomeError is an error with an HTTP status and FHIR issue type of its
 // own, for the few answers that are not one of the domain error codes
-// (406, 415).
+// (405, 406, 415).
 type outcomeError struct {
 	status int
 	code   string
@@ -96,6 +97,37 @@ func (h *Handlers) WriteError(w http.ResponseWriter, r *http.Request, err error)
 	}
 	h.write(w, r, status, out)
 }
+
+// WriteErrorStatus is WriteError with a status err's code does not imply:
+// route wiring answers 405 on FHIR paths with it.
+func (h *Handlers) WriteErrorStatus(w http.ResponseWriter, r *http.Request, status int, err error) {
+	_, code := statusOf(domain.ErrorCode(err))
+	if status == http.StatusMethodNotAllowed {
+		code = "not-supported"
+	}
+	h.WriteError(w, r, &outcomeError{status: status, code: code, msg: domain.ErrorMessage(err)})
+}
+
+// ignoredOutcome tells a lenient search which of its parameters were left
+// out; the Bundle carries it as an entry of search mode "outcome".
+func ignoredOutcome(resource string, names []string) operationOutcome {
+	out := operationOutcome{ResourceType: "OperationOutcome"}
+	supported := strings.Join(declaredParams(resource), ", ")
+	for i, name := range names {
+		if i == maxIgnoredIssues {
+			out.Issue = append(out.Issue, issue{Severity: "warning", Code: "not-supported",
+				Diagnostics: fmt.Sprintf("%d more unsupported parameters were ignored too.", len(names)-i)})
+			break
+		}
+		out.Issue = append(out.Issue, issue{Severity: "warning", Code: "not-supported",
+			Diagnostics: fmt.Sprintf("The parameter %q is not supported for %s searches and was ignored (Prefer: handling=lenient); supported: %s.", clip(name, 40), resource, supported)})
+	}
+	return out
+}
+
+// maxIgnoredIssues bounds the issues of an ignoredOutcome, whatever the
+// length of the query string.
+const maxIgnoredIssues = 20
 
 // fhirPathOf names the element an invalid-input error is about, when the
 // field is one of ours (request body elements are given as FHIRPath).

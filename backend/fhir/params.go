@@ -1,7 +1,9 @@
 package fhir
 
 import (
+	"context"
 	"maps"
+	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -22,14 +24,24 @@ type params struct {
 // globalParams are accepted on every interaction (see negotiate).
 var globalParams = []string{"_format", "_pretty"}
 
+// pageParams are read by page itself, so a search takes them wherever the
+// CapabilityStatement declares them for it, whatever its handler lists.
+var pageParams = []string{"_summary"}
+
 // parseParams reads the query string and refuses any parameter not in
 // supported: FHIR lets a server ignore unknown parameters, but a search that
-// silently drops a filter returns more than the caller asked for. Empty
-// values are ignored, as FHIR says.
+// silently drops a filter returns more than the caller asked for (a caller
+// who wants that asks with Prefer: handling=lenient; see ignoreUnknown).
+// Empty values are ignored, as FHIR says.
 func parseParams(rawQuery, resource string, supported ...string) (params, error) {
 	v, err := url.ParseQuery(rawQuery)
 	if err != nil {
 		return params{}, domain.Invalid("", "The query string is malformed; encode parameter values as URL query components.")
+	}
+	for _, name := range pageParams {
+		if slices.Contains(declaredParams(resource), name) {
+			supported = append(slices.Clip(supported), name)
+		}
 	}
 	out := url.Values{}
 	for _, name := range slices.Sorted(maps.Keys(v)) {
@@ -58,10 +70,73 @@ func unsupported(name, resource string, supported []string) error {
 	if strings.HasPrefix(name, "_") {
 		what = "parameter"
 	}
-	if strings.Contains(name, ":") {
-		return domain.Invalid(name, "Search modifiers are not supported (%q); use one of: %s.", name, strings.Join(supported, ", "))
+	lenient := ""
+	if declaredParams(resource) != nil {
+		lenient = " To have unsupported parameters ignored instead, send Prefer: handling=lenient."
 	}
-	return domain.Invalid(name, "The %s %q is not supported for %s; use one of: %s.", what, name, resource, strings.Join(supported, ", "))
+	if strings.Contains(name, ":") {
+		return domain.Invalid(name, "Search modifiers are not supported (%q); use one of: %s.%s", name, strings.Join(supported, ", "), lenient)
+	}
+	return domain.Invalid(name, "The %s %q is not supported for %s; use one of: %s.%s", what, name, resource, strings.Join(supported, ", "), lenient)
+}
+
+// prefersLenient reports whether the request asks, with Prefer:
+// handling=lenient (RFC 7240), that unsupported search parameters be ignored
+// rather than refused. The first handling preference counts.
+func prefersLenient(h http.Header) bool {
+	for _, v := range h.Values("Prefer") {
+		for _, pref := range strings.Split(v, ",") {
+			pref, _, _ = strings.Cut(pref, ";")
+			name, value, _ := strings.Cut(pref, "=")
+			if strings.EqualFold(strings.TrimSpace(name), "handling") {
+				return strings.EqualFold(strings.Trim(strings.TrimSpace(value), `"`), "lenient")
+			}
+		}
+	}
+	return false
+}
+
+// ignoreUnknown returns the request of a lenient search without the
+// parameters the CapabilityStatement does not declare for resource, so the
+// handler parses, and the self link holds, only the parameters used. The
+// others are named in the context for the Bundle (see bundle). The kept
+// parameters stay as written; a malformed one is kept for the handler to
+// refuse, since it is not unknown but unreadable.
+func ignoreUnknown(r *http.Request, resource string) *http.Request {
+	declared := declaredParams(resource)
+	var kept, ignored []string
+	seen := map[string]bool{}
+	for _, part := range strings.Split(r.URL.RawQuery, "&") {
+		if part == "" {
+			continue
+		}
+		key, _, _ := strings.Cut(part, "=")
+		name, err := url.QueryUnescape(key)
+		if err != nil || slices.Contains(globalParams, name) || slices.Contains(declared, name) {
+			kept = append(kept, part)
+			continue
+		}
+		if !seen[name] {
+			seen[name] = true
+			ignored = append(ignored, name)
+		}
+	}
+	if len(ignored) == 0 {
+		return r
+	}
+	u := *r.URL
+	u.RawQuery = strings.Join(kept, "&")
+	r = r.WithContext(context.WithValue(r.Context(), ignoredKey{}, ignored))
+	r.URL = &u
+	return r
+}
+
+type ignoredKey struct{}
+
+// ignoredParams names the parameters a lenient search left out.
+func ignoredParams(ctx context.Context) []string {
+	names, _ := ctx.Value(ignoredKey{}).([]string)
+	return names
 }
 
 // single returns the one value of a parameter ("" when absent); repeating it
@@ -140,7 +215,8 @@ func (p params) token(name, system string) (string, error) {
 	return s, nil
 }
 
-// page is the window of a search: _count and _offset.
+// page is the window of a search: _count and _offset. A count of 0 asks
+// for the total alone (_count=0, or _summary=count).
 type page struct {
 	count, offset int
 }
@@ -152,14 +228,33 @@ const (
 )
 
 func (p params) page() (page, error) {
+	summary, err := p.single("_summary")
+	if err != nil {
+		return page{}, err
+	}
+	switch summary {
+	case "", "false", "count":
+	default:
+		return page{}, domain.Invalid("_summary", "_summary=%s is not supported; use _summary=count for the total alone, or leave _summary out.", clip(summary, 20))
+	}
 	var pg page
-	var err error
-	if pg.count, err = p.integer("_count", 1, maxCount, defaultCount); err != nil {
+	if pg.count, err = p.integer("_count", 0, maxCount, defaultCount); err != nil {
 		return pg, err
 	}
-	pg.offset, err = p.integer("_offset", 0, maxOffset, 0)
-	return pg, err
+	if pg.offset, err = p.integer("_offset", 0, maxOffset, 0); err != nil {
+		return pg, err
+	}
+	if summary == "count" || pg.count == 0 {
+		// The stores read a limit of 0 as their default page size, so the
+		// window of a count-only search lies past every match: a handler
+		// that reads its page reads, and records as read, nothing.
+		return page{count: 0, offset: maxOffset}, nil
+	}
+	return pg, nil
 }
+
+// countOnly reports whether the search asks for the total alone.
+func (pg page) countOnly() bool { return pg.count == 0 }
 
 func (p params) integer(name string, lo, hi, def int) (int, error) {
 	s, err := p.single(name)

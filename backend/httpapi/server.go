@@ -137,6 +137,10 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 				s.failStatus(w, r, http.StatusMethodNotAllowed, &domain.Error{Code: domain.EINVALID, Message: "Method " + r.Method + " is not allowed here; allowed: " + w.Header().Get("Allow") + "."})
 				return
 			}
+			if s.isFHIR(r) {
+				s.fail(w, r, &domain.Error{Code: domain.ENOTFOUND, Message: "There is no FHIR endpoint " + truncate(r.URL.Path, 200) + "; see " + fhir.Base + "/metadata for what this server supports."})
+				return
+			}
 			s.fail(w, r, &domain.Error{Code: domain.ENOTFOUND, Message: "There is no API endpoint " + truncate(r.URL.Path, 200) + "; see /api/openapi.json."})
 			return
 		}
@@ -174,9 +178,9 @@ func (s *Server) api(fn func(w http.ResponseWriter, r *http.Request) error) http
 }
 
 // fail writes err in the error shape of the API the request is for: an
-// OperationOutcome under /fhir/, the JSON error object elsewhere.
+// OperationOutcome under /fhir/R4, the JSON error object elsewhere.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if s.fhir != nil && strings.HasPrefix(r.URL.Path, fhir.Base+"/") {
+	if s.isFHIR(r) {
 		s.fhir.WriteError(w, r, err)
 		return
 	}
@@ -185,15 +189,15 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // failStatus is fail with a status its code does not imply (405).
 func (s *Server) failStatus(w http.ResponseWriter, r *http.Request, status int, err *domain.Error) {
-	if s.fhir != nil && strings.HasPrefix(r.URL.Path, fhir.Base+"/") {
-		w.WriteHeader(status)
-		s.fhir.WriteError(&statusKeeper{ResponseWriter: w}, r, err)
+	if s.isFHIR(r) {
+		s.fhir.WriteErrorStatus(w, r, status, err)
 		return
 	}
 	writeErrorStatus(w, r, s.logger, status, err)
 }
 
-// statusKeeper ignores a second WriteHeader, keeping the status already sent.
-type statusKeeper struct{ http.ResponseWriter }
-
-func (statusKeeper) WriteHeader(int) {}
+// isFHIR reports whether the request is for the FHIR API, whose answers,
+// errors included, are FHIR resources.
+func (s *Server) isFHIR(r *http.Request) bool {
+	return s.fhir != nil && (r.URL.Path == fhir.Base || strings.HasPrefix(r.URL.Path, fhir.Base+"/"))
+}
