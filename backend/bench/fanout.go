@@ -43,7 +43,7 @@ func BenchFanout(ctx context.Context, clients, rounds int, o Options) (res Fanou
 		return res, fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hub.ServeWS(w, r, &domain.Principal{UserID: "staff-" + r.URL.Query().Get("n"), Role: domain.RoleStaff})
+		hub.ServeWS(w, r, &domain.Principal{UserID: "staff-" + r.URL.Query().Get("n"), Role: domain.RoleStaff}, nil)
 	})}
 	go srv.Serve(ln)
 	defer srv.Close()

@@ -31,10 +31,10 @@ type wsChatEvent struct {
 	assistant.Event
 }
 
-// ChatOverWebSocket serves the chat messages clients send on /api/v1/ws:
+// chatOverWebSocket serves the chat messages clients send on /api/v1/ws:
 // chat.send streams an answer back as chat.* events, chat.stop stops one,
 // chat.listen follows one still being written (after a reconnect).
-func (s *Server) ChatOverWebSocket(ctx context.Context, p *domain.Principal, raw []byte, send func([]byte) bool) {
+func (s *Server) chatOverWebSocket(ctx context.Context, p *domain.Principal, raw []byte, send func([]byte) bool) {
 	var req wsChatRequest
 	if err := json.Unmarshal(raw, &req); err != nil || !strings.HasPrefix(req.Type, "chat.") {
 		return

@@ -77,7 +77,6 @@ func newAPI(t testing.TB, db store.DB, opts ...func(*assistant.Options)) *api {
 		httpapi.Deps{Auth: svc, Portal: portalSvc, Store: db, Audit: log, Live: hub, Knowledge: kb, Assistant: asst, Now: time.Now, Logger: logger,
 			Health: health.New(portalSvc, log, db, asst, kb, health.Options{}),
 			FHIR:   fhir.New(portalSvc, db, log, time.Now, logger, func(*http.Request) string { return "http://clinic.test" })})
-	hub.SetHandler(srv.ChatOverWebSocket)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() { asst.Close(); kb.Close(); hub.Close(); ts.Close(); log.Close() })
 	return &api{t: t, URL: ts.URL, DB: db, Auth: svc, Server: srv, Portal: portalSvc, Knowledge: kb, Assistant: asst, Hub: hub}

@@ -469,7 +469,7 @@ func (s *Server) handleWS() http.Handler {
 				Message: "This endpoint is a WebSocket: connect with a WebSocket client (Upgrade: websocket)."})
 			return nil
 		}
-		s.live.ServeWS(w, r, domain.PrincipalFrom(r.Context()))
+		s.live.ServeWS(w, r, domain.PrincipalFrom(r.Context()), s.chatOverWebSocket)
 		return nil
 	})
 }

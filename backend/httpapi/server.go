@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/healthhub/healthhub/backend/live"
+
 	"github.com/healthhub/healthhub/backend/assistant"
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/auth"
@@ -55,7 +57,7 @@ type Deps struct {
 
 // LiveHub accepts WebSocket connections for live updates.
 type LiveHub interface {
-	ServeWS(w http.ResponseWriter, r *http.Request, p *domain.Principal)
+	ServeWS(w http.ResponseWriter, r *http.Request, p *domain.Principal, handle live.MessageHandler)
 }
 
 // Server is the API's http.Handler.

@@ -57,7 +57,8 @@ func (c *client) end(code websocket.StatusCode, reason string) bool {
 // connection reaches MaxLifetime, or the hub closes. The caller has checked
 // the credentials; the Origin check against the allow-list happens here. A
 // principal that still has to enrol in two-factor authentication is refused.
-func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, p *domain.Principal) {
+// handle receives the client's own messages; nil ignores them.
+func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, p *domain.Principal, handle MessageHandler) {
 	if p == nil {
 		http.Error(w, "authentication required", http.StatusUnauthorized)
 		return
@@ -100,13 +101,10 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, p *domain.Principa
 	defer h.unregister(c)
 	h.logger.Debug("live: client connected", "user_id", c.userID, "role", c.role)
 
-	h.mu.RLock()
-	handler := h.opts.Handler
-	h.mu.RUnlock()
 	readDone := make(chan struct{})
 	go func() {
 		defer close(readDone)
-		c.readLoop(ctx, handler, h.opts.WriteTimeout)
+		c.readLoop(ctx, handle, h.opts.WriteTimeout)
 	}()
 	var pings sync.WaitGroup
 	err = c.writeLoop(ctx, readDone, &pings, &h.opts)
@@ -120,7 +118,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, p *domain.Principa
 
 // readLoop reads client messages so that pongs and close frames are
 // processed, answers {"type":"ping"}, and hands other messages to handler.
-func (c *client) readLoop(ctx context.Context, handler func(context.Context, *domain.Principal, []byte, func([]byte) bool), wait time.Duration) {
+func (c *client) readLoop(ctx context.Context, handler MessageHandler, wait time.Duration) {
 	for {
 		typ, b, err := c.conn.Read(ctx)
 		if err != nil {

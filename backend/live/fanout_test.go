@@ -24,7 +24,7 @@ func TestFanOut1000(t *testing.T) {
 	const clients, rounds = 1000, 5
 	h := newTestHub(t, Options{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeWS(w, r, &domain.Principal{UserID: "staff-" + r.URL.Query().Get("as"), Role: domain.RoleStaff})
+		h.ServeWS(w, r, &domain.Principal{UserID: "staff-" + r.URL.Query().Get("as"), Role: domain.RoleStaff}, nil)
 	}))
 	t.Cleanup(srv.Close)
 

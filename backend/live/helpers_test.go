@@ -64,7 +64,7 @@ func principalHandler(h *Hub, principals map[string]*domain.Principal) http.Hand
 			http.Error(w, "unknown principal", http.StatusUnauthorized)
 			return
 		}
-		h.ServeWS(w, r, p)
+		h.ServeWS(w, r, p, nil)
 	})
 }
 

@@ -81,12 +81,13 @@ type Options struct {
 	// lifetime; up to a tenth earlier, so that clients which connected
 	// together do not all come back at once). Negative means no limit.
 	MaxLifetime time.Duration
-	// Handler, when set, receives the client's messages other than pings
-	// ({"type": …} JSON objects), such as chat requests. It must not block:
-	// work it starts sends its replies with send, which waits while the
-	// client's queue is full and reports false once the connection is over.
-	Handler func(ctx context.Context, p *domain.Principal, msg []byte, send func([]byte) bool)
 }
+
+// MessageHandler receives a client's messages other than pings ({"type": …}
+// JSON objects), such as chat requests. It must not block: work it starts
+// sends its replies with send, which waits while the client's queue is full
+// and reports false once the connection is over.
+type MessageHandler func(ctx context.Context, p *domain.Principal, msg []byte, send func([]byte) bool)
 
 func (o *Options) defaults() {
 	def := func(d *time.Duration, v time.Duration) {
@@ -245,15 +246,6 @@ func (h *Hub) deliver(e *domain.Event, msg []byte) bool {
 		}
 	}
 	return true
-}
-
-// SetHandler sets the handler of clients' messages (see Options.Handler)
-// for connections made from now on; it exists because the handler is
-// usually built after the hub.
-func (h *Hub) SetHandler(fn func(ctx context.Context, p *domain.Principal, msg []byte, send func([]byte) bool)) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.opts.Handler = fn
 }
 
 // Connected returns the number of clients connected to this process.

@@ -319,7 +319,7 @@ func TestServeWSRefusesIncompletePrincipals(t *testing.T) {
 	h := newTestHub(t, Options{})
 	mfaPending := &domain.Principal{UserID: "staff-2", Role: domain.RoleStaff, MFAPending: true}
 	srv := serve(t, h, map[string]*domain.Principal{"mfa": mfaPending})
-	nobody := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeWS(w, r, nil) }))
+	nobody := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeWS(w, r, nil, nil) }))
 	defer nobody.Close()
 	for _, tc := range []struct {
 		url  string

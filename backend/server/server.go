@@ -140,9 +140,7 @@ func Open(ctx context.Context, c Config, logger *slog.Logger, now func() time.Ti
 	}
 	asst := assistant.New(db, kb, portalSvc, keys, auditLog, aopts, now, logger)
 	sys := &System{Config: c, Logger: logger, Now: now, Store: db, Keys: keys, Audit: auditLog, Auth: authSvc, Portal: portalSvc, Live: hub, Knowledge: kb, Assistant: asst}
-	// Chat on the WebSocket is served by the API, built once here.
 	sys.api = sys.buildHandler()
-	hub.SetHandler(sys.api.ChatOverWebSocket)
 	return sys, nil
 }
 
