@@ -175,7 +175,7 @@ func agentOf(e *domain.AuditEvent) fhirAgent {
 
 // ExportNDJSON writes the events matching f as FHIR AuditEvent resources, one
 // JSON object per line, newest first, a page at a time.
-func ExportNDJSON(ctx context.Context, store domain.AuditStore, f domain.AuditFilter, w io.Writer) (int, error) {
+func ExportNDJSON(ctx context.Context, store Reader, f domain.AuditFilter, w io.Writer) (int, error) {
 	enc := json.NewEncoder(w)
 	n := 0
 	f.Limit = 1000

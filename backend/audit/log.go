@@ -234,3 +234,10 @@ func (l *Log) Close() {
 type Recorder interface {
 	Record(ctx context.Context, ev Event) error
 }
+
+// Reader reads the chain: what checking, searching and exporting it need.
+type Reader interface {
+	ListAudit(ctx context.Context, f domain.AuditFilter) ([]*domain.AuditEvent, error)
+	ScanAudit(ctx context.Context, afterSeq int64, limit int) ([]*domain.AuditEvent, error)
+	AuditHead(ctx context.Context) (seq int64, hash string, err error)
+}

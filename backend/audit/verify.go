@@ -23,7 +23,7 @@ type Report struct {
 // link: an edited event (its hash no longer matches its content), a deleted
 // one (a gap in the sequence), an inserted or reordered one (its link to the
 // previous hash is wrong), or a cut-off tail (the head names a later event).
-func Verify(ctx context.Context, store domain.AuditStore) (Report, error) {
+func Verify(ctx context.Context, store Reader) (Report, error) {
 	headSeq, headHash, err := store.AuditHead(ctx)
 	if err != nil {
 		return Report{}, err
@@ -86,10 +86,15 @@ const ResourceAuditEvent = "audit_event"
 // tells administrators when the chain was last known intact. The detail
 // holds counts only.
 func (l *Log) RecordVerify(ctx context.Context, rep Report) error {
+	return l.Record(ctx, VerifyEvent(rep))
+}
+
+// VerifyEvent is the event that records a check of the chain.
+func VerifyEvent(rep Report) Event {
 	ev := Event{Action: domain.ActionVerify, ResourceType: ResourceAuditEvent, Outcome: domain.OutcomeSuccess,
 		Detail: fmt.Sprintf("events=%d head=%d", rep.Events, rep.HeadSeq)}
 	if !rep.OK {
 		ev.Outcome, ev.Detail = domain.OutcomeFailure, fmt.Sprintf("broken_at=%d", rep.BrokenAt)
 	}
-	return l.Record(ctx, ev)
+	return ev
 }

@@ -14,17 +14,13 @@ import (
 
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/domain"
-	"github.com/healthhub/healthhub/backend/policy"
 	"github.com/healthhub/healthhub/backend/portal"
 )
 
 // Portal is what the FHIR API uses of the portal service; *portal.Service
 // is one.
 type Portal interface {
-	Authorize(ctx context.Context, action string, res policy.Resource) error
-	CallerDoctor(ctx context.Context) (*domain.Doctor, error)
-
-	PatientResource(ctx context.Context, typ, patientID string) (policy.Resource, error)
+	ScopePatients(ctx context.Context, f *domain.PatientFilter) error
 	Patient(ctx context.Context, id string) (*domain.Patient, error)
 	ListPatients(ctx context.Context, f domain.PatientFilter) ([]*domain.Patient, error)
 
@@ -33,8 +29,6 @@ type Portal interface {
 	Availability(ctx context.Context, doctorID string) (*domain.Availability, error)
 	Slots(ctx context.Context, doctorID string, from, to time.Time) ([]portal.Slot, error)
 
-	AppointmentResource(ctx context.Context, doctorID, patientID, id string) (policy.Resource, error)
-	AppointmentRef(ctx context.Context, id string) (*domain.Appointment, error)
 	Appointment(ctx context.Context, id string) (*domain.Appointment, error)
 	ScopeAppointments(ctx context.Context, f *domain.AppointmentFilter) error
 	ListAppointments(ctx context.Context, f domain.AppointmentFilter) ([]*domain.Appointment, error)
@@ -48,6 +42,8 @@ type Store interface {
 	ListPatients(ctx context.Context, f domain.PatientFilter) ([]*domain.Patient, error)
 	ListAppointments(ctx context.Context, f domain.AppointmentFilter) ([]*domain.Appointment, error)
 	ListAudit(ctx context.Context, f domain.AuditFilter) ([]*domain.AuditEvent, error)
+	ScanAudit(ctx context.Context, afterSeq int64, limit int) ([]*domain.AuditEvent, error)
+	AuditHead(ctx context.Context) (seq int64, hash string, err error)
 }
 
 var (

@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/healthhub/healthhub/backend/domain"
-	"github.com/healthhub/healthhub/backend/policy"
 )
 
 // readPatient authorises like GET /api/v1/patients/{id}; the portal audits
@@ -30,9 +29,6 @@ func (h *Handlers) readPatient(w http.ResponseWriter, r *http.Request) error {
 // doctors list their own patients, the front desk and admins everyone.
 func (h *Handlers) searchPatients(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	if err := h.portal.Authorize(ctx, policy.List, policy.Resource{Type: policy.Patient}); err != nil {
-		return err
-	}
 	q, err := parseParams(r.URL.RawQuery, "Patient", "name", "_count", "_offset")
 	if err != nil {
 		return err
@@ -46,12 +42,8 @@ func (h *Handlers) searchPatients(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	f := domain.PatientFilter{Query: name}
-	if d, err := h.portal.CallerDoctor(ctx); err != nil {
+	if err := h.portal.ScopePatients(ctx, &f); err != nil {
 		return err
-	} else if d != nil {
-		f.DoctorID = d.ID
-	} else if domain.PrincipalFrom(ctx).Role == domain.RoleDoctor {
-		f.DoctorID = "none" // a doctor account without a profile has no patients
 	}
 	total, err := count(ctx, func(ctx context.Context, limit, offset int) (int, error) {
 		c := f

@@ -299,19 +299,30 @@ func (s *Service) MyPatient(ctx context.Context) (*domain.Patient, error) {
 	return s.Patient(ctx, ref.ID)
 }
 
+// ScopePatients decides whether the caller may search patients and narrows
+// f to those they may see: a doctor their own patients, the front desk and
+// admins everyone.
+func (s *Service) ScopePatients(ctx context.Context, f *domain.PatientFilter) error {
+	if err := s.Authorize(ctx, policy.List, policy.Resource{Type: policy.Patient}); err != nil {
+		return err
+	}
+	d, err := s.CallerDoctor(ctx)
+	switch {
+	case err != nil:
+		return err
+	case d != nil:
+		f.DoctorID = d.ID
+	case domain.PrincipalFrom(ctx).Role == domain.RoleDoctor:
+		f.DoctorID = "none" // a doctor account without a profile has no patients
+	}
+	return nil
+}
+
 // ListPatients returns patients matching f (identifiers stay sealed and are
 // blanked: lists never carry them).
 func (s *Service) ListPatients(ctx context.Context, f domain.PatientFilter) ([]*domain.Patient, error) {
-	if err := s.Authorize(ctx, policy.List, policy.Resource{Type: policy.Patient}); err != nil {
+	if err := s.ScopePatients(ctx, &f); err != nil {
 		return nil, err
-	}
-	// A doctor lists their own patients.
-	if d, err := s.CallerDoctor(ctx); err != nil {
-		return nil, err
-	} else if d != nil {
-		f.DoctorID = d.ID
-	} else if p := domain.PrincipalFrom(ctx); p != nil && p.Role == domain.RoleDoctor {
-		f.DoctorID = "none"
 	}
 	if f.Limit <= 0 {
 		f.Limit = 50

@@ -13,21 +13,15 @@ import (
 	"github.com/healthhub/healthhub/backend/policy"
 )
 
-// Log is the audit log the trail records its own reads in: *audit.Log.
-type Log interface {
-	audit.Recorder
-	RecordVerify(ctx context.Context, rep audit.Report) error
-}
-
 // Service reads the audit log.
 type Service struct {
-	store  domain.AuditStore
-	log    Log
+	store  audit.Reader
+	log    audit.Recorder
 	access *access.Guard
 }
 
 // New returns the service over the log's store.
-func New(store domain.AuditStore, log Log) *Service {
+func New(store audit.Reader, log audit.Recorder) *Service {
 	return &Service{store: store, log: log, access: access.New(log)}
 }
 
@@ -57,7 +51,7 @@ func (s *Service) Verify(ctx context.Context) (audit.Report, error) {
 	if err != nil {
 		return rep, err
 	}
-	return rep, s.log.RecordVerify(ctx, rep)
+	return rep, s.log.Record(ctx, audit.VerifyEvent(rep))
 }
 
 // Export writes the events matching f to w as FHIR AuditEvent NDJSON, once
