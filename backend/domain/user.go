@@ -123,7 +123,8 @@ type UserStore interface {
 	RevokeUserSessions(ctx context.Context, userID string, at time.Time) error
 	// RotateRefreshToken marks the token with oldHash used and stores next in
 	// its family, atomically. A token that was already used revokes its whole
-	// session and returns ErrRefreshReused; an unknown one returns not_found.
+	// session and returns it with ErrRefreshReused (so that the caller can
+	// forget it at once); an unknown one returns not_found.
 	RotateRefreshToken(ctx context.Context, oldHash string, next *RefreshToken) (*Session, error)
 
 	CreateAPIKey(ctx context.Context, k *APIKey) error
