@@ -131,7 +131,7 @@ func (r sentRequest) wantEvents() (int, string) {
 // each request's events exactly.
 func checkMatrixAudit(t *testing.T, a *api, sent []sentRequest) {
 	t.Helper()
-	byRequest := map[string][]*domain.AuditEvent{}
+	var byRequest map[string][]*domain.AuditEvent
 	deadline := time.Now().Add(2 * time.Minute) // only reached when an event is missing
 	for {
 		evs, err := a.DB.ListAudit(context.Background(), domain.AuditFilter{Limit: 1_000_000})
