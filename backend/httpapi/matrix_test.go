@@ -16,6 +16,7 @@ import (
 	"github.com/healthhub/healthhub/backend/domain"
 	"github.com/healthhub/healthhub/backend/knowledge"
 	"github.com/healthhub/healthhub/backend/portal"
+	"github.com/healthhub/healthhub/backend/store/storetest"
 )
 
 // Callers of the matrix: nobody, and one account of each role.
@@ -540,15 +541,25 @@ func byOwnership(ownCase, otherCase expect) expect {
 
 var all403 = byRole(401, 403, 403, 403, 403)
 
+// openWorld starts the API on a fresh store of eng and makes the matrix's
+// clinic in it; otherUser is the account of the patient unrelated to the
+// callers.
+func openWorld(t *testing.T, eng storetest.Engine) (a *api, w *world, users map[domain.Role]*domain.User, otherUser *domain.User) {
+	t.Helper()
+	a = newAPI(t, eng.Open(t))
+	w, users = newWorld(t, a)
+	otherUser, err := a.Auth.User(context.Background(), w.otherPatient.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, w, users, otherUser
+}
+
 func TestRoleRouteOwnershipMatrix(t *testing.T) {
 	for _, eng := range engines(t) {
 		t.Run(eng.Name, func(t *testing.T) {
-			a := newAPI(t, eng.Open(t))
-			w, users := newWorld(t, a)
-			otherUser, err := a.Auth.User(context.Background(), w.otherPatient.UserID)
-			if err != nil {
-				t.Fatal(err)
-			}
+			a, w, users, otherUser := openWorld(t, eng)
+			var err error
 
 			routes := a.Server.Routes()
 			for _, rt := range routes {

@@ -22,12 +22,7 @@ import (
 func TestWebSocketChatMatrix(t *testing.T) {
 	for _, eng := range engines(t) {
 		t.Run(eng.Name, func(t *testing.T) {
-			a := newAPI(t, eng.Open(t))
-			w, users := newWorld(t, a)
-			otherUser, err := a.Auth.User(context.Background(), w.otherPatient.UserID)
-			if err != nil {
-				t.Fatal(err)
-			}
+			a, w, users, otherUser := openWorld(t, eng)
 			for _, role := range []domain.Role{domain.RolePatient, domain.RoleDoctor, domain.RoleStaff, domain.RoleAdmin} {
 				env := caseEnv{a: a, caller: users[role], other: otherUser, w: w}
 				token := a.login(users[role].Email).AccessToken

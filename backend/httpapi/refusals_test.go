@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 
@@ -12,18 +11,7 @@ import (
 // eventsOf returns the audit events of one request.
 func eventsOf(t *testing.T, a *api, res response) []*domain.AuditEvent {
 	t.Helper()
-	id := res.Header.Get("X-Request-ID")
-	evs, err := a.DB.ListAudit(context.Background(), domain.AuditFilter{Limit: 100000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*domain.AuditEvent
-	for _, ev := range evs {
-		if ev.RequestID == id {
-			out = append(out, ev)
-		}
-	}
-	return out
+	return eventsByRequest(t, a, res.Header.Get("X-Request-ID"), false)
 }
 
 // Refusals an attacker with an account would try, each answered and
@@ -32,8 +20,7 @@ func eventsOf(t *testing.T, a *api, res response) []*domain.AuditEvent {
 func TestRefusalsAreRecordedUnderThePatient(t *testing.T) {
 	for _, eng := range engines(t) {
 		t.Run(eng.Name, func(t *testing.T) {
-			a := newAPI(t, eng.Open(t))
-			w, users := newWorld(t, a)
+			a, w, users, _ := openWorld(t, eng)
 			otherID := w.otherPatient.ID
 			doctor := a.login(users[domain.RoleDoctor].Email).AccessToken
 			patient := a.login(users[domain.RolePatient].Email).AccessToken
