@@ -160,7 +160,10 @@ func (s *Service) Send(ctx context.Context, conversationID string, in SendInput)
 		}
 	}
 	s.wg.Add(1)
-	gctx, cancel := context.WithCancelCause(domain.WithPrincipal(s.ctx, p))
+	// The answer outlives the request but is still its doing: it keeps the
+	// caller and the request's id, address and user agent for the audit,
+	// not the request's cancellation.
+	gctx, cancel := context.WithCancelCause(domain.WithRequestMeta(domain.WithPrincipal(s.ctx, p), domain.RequestMetaFrom(ctx)))
 	g := &generation{conversationID: c.ID, userID: p.UserID, cancel: cancel, subs: map[chan Event]struct{}{}}
 	reservation := "pending:" + c.ID
 	s.gens[reservation] = g
@@ -305,7 +308,6 @@ type turn struct {
 // the audit event. It returns when the answer is finished, failed or
 // stopped (ctx's cause says which).
 func (s *Service) answer(ctx context.Context, t turn, msg *domain.Message, publish func(Event), save func(*domain.Message)) {
-	p := domain.PrincipalFrom(ctx)
 	if IsEmergency(t.content) {
 		msg.Notice = EmergencyNotice
 		publish(Event{Type: "notice", MessageID: msg.ID, Text: EmergencyNotice})
@@ -385,7 +387,6 @@ func (s *Service) answer(ctx context.Context, t turn, msg *domain.Message, publi
 	if res.TokensOut == 0 {
 		res.TokensOut = llm.EstimateTokens(msg.Content)
 	}
-	_ = p
 	s.finish(ctx, t, msg, res, err, publish, save)
 }
 

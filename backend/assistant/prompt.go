@@ -21,8 +21,9 @@ func (s *Service) systemPrompt() string {
 
 // prompt builds the request for a turn within the model's context budget:
 // the system prompt and passages first, then as much recent history as
-// fits. For an external provider every identifier is replaced first; the
-// restorer puts them back into the answer.
+// fits. For an external provider every identifier in any part of the
+// request (history, question, instructions, passages) is replaced first;
+// the restorer puts them back into the answer.
 func (s *Service) prompt(ctx context.Context, t turn, cites []domain.Citation) (llm.Request, int, *redact.Restorer, error) {
 	var session *redact.Session
 	if t.choice.info.External {
@@ -59,6 +60,9 @@ func (s *Service) prompt(ctx context.Context, t turn, cites []domain.Citation) (
 	if budget < 0 {
 		return llm.Request{}, 0, nil, domain.Invalid("content", "The message is too long for the model's context; shorten it.")
 	}
+	// Passages are redacted with the same session as the conversation, so
+	// a patient the question and a staff document both name has one
+	// placeholder, which the restorer puts back.
 	var passages []llm.Passage
 	var sources strings.Builder
 	for _, c := range cites {
@@ -74,7 +78,7 @@ func (s *Service) prompt(ctx context.Context, t turn, cites []domain.Citation) (
 		}
 		budget -= cost
 		sources.WriteString(block)
-		passages = append(passages, llm.Passage{N: c.N, Title: c.Title, Heading: c.Heading, Text: c.Text})
+		passages = append(passages, llm.Passage{N: c.N, Title: title, Heading: heading, Text: text})
 	}
 	if sources.Len() > 0 {
 		system += "\n\nClinic documents:\n\n" + sources.String()
@@ -92,11 +96,13 @@ func (s *Service) prompt(ctx context.Context, t turn, cites []domain.Citation) (
 		start--
 	}
 	msgs := append(history[start:len(history):len(history)], llm.Message{Role: domain.RoleUser, Content: question})
+	// Every part of the request is the provider's to send anywhere, the
+	// passages too (the offline mode quotes them; a provider could send
+	// them as documents of their own): for an external one they are
+	// redacted like the rest.
 	req := llm.Request{Model: t.choice.model.Name, System: system, Messages: msgs, MaxTokens: maxAnswer, Passages: passages}
 	if session == nil {
 		return req, 0, nil, nil
 	}
-	// Offline answers quote the passages themselves: they never leave.
-	req.Passages = passages
 	return req, session.Replaced(), session.Restorer(), nil
 }

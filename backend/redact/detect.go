@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -30,13 +29,22 @@ const (
 	MRN       Kind = "MRN"
 	Insurance Kind = "INSURANCE"
 	Account   Kind = "ACCOUNT"
+	License   Kind = "LICENSE" // driving licence, passport, certificate numbers
+	Vehicle   Kind = "VEHICLE" // VINs and licence plates
+	Device    Kind = "DEVICE"  // serial numbers, device IDs, UDIs, IMEIs, MAC addresses
+	// Biometric is a mention of someone's fingerprint, voiceprint, retina
+	// or iris scan or face template, and Photo of a full-face photograph
+	// or comparable image: the text cannot hold the biometric or the image
+	// itself, but the mention says it exists and whose it is.
+	Biometric Kind = "BIOMETRIC"
+	Photo     Kind = "PHOTO"
 	// ID is a number that looks like an identifier without saying which.
 	ID Kind = "ID"
 )
 
 // Kinds lists every kind, in the order conflicts are settled: where two
 // findings overlap, the kind listed first keeps its text.
-var Kinds = []Kind{Email, URL, IP, SSN, MRN, Insurance, Account, Fax, Phone, Date, Address, ZIP, ID, Patient}
+var Kinds = []Kind{Email, URL, IP, SSN, MRN, Insurance, Account, License, Vehicle, Device, Fax, Phone, Date, Address, ZIP, Biometric, Photo, ID, Patient}
 
 // Span is an identifier found in a text: text[Start:End] (byte offsets).
 type Span struct {
@@ -79,29 +87,6 @@ func NewDetector(patients []string) *Detector {
 	return d
 }
 
-// nameWords splits a name into lower-case words, keeping hyphens and
-// apostrophes inside them.
-func nameWords(s string) []string {
-	var out []string
-	for _, m := range wordRE.FindAllString(s, -1) {
-		out = append(out, strings.ToLower(normalizeApostrophe(m)))
-	}
-	return out
-}
-
-func normalizeApostrophe(s string) string { return strings.ReplaceAll(s, "’", "'") }
-
-// commonWords are first names or surnames that are also ordinary words; alone
-// they are not taken for a patient.
-var commonWords = map[string]bool{
-	"will": true, "may": true, "june": true, "april": true, "august": true, "grace": true, "hope": true,
-	"faith": true, "joy": true, "rose": true, "mark": true, "bill": true, "pat": true, "frank": true,
-	"earnest": true, "art": true, "sue": true, "don": true, "ray": true, "rich": true, "miles": true,
-	"young": true, "brown": true, "white": true, "black": true, "green": true, "long": true, "little": true,
-	"king": true, "cook": true, "baker": true, "wood": true, "hill": true, "lane": true, "more": true,
-	"the": true, "and": true, "van": true, "von": true, "der": true, "del": true, "de": true,
-}
-
 var (
 	wordRE = regexp.MustCompile(`\p{L}[\p{L}\p{M}'’-]*`)
 
@@ -132,14 +117,17 @@ var (
 	phoneRE = regexp.MustCompile(`(?:\+?\b1[\s.-]?)?(?:\(\d{3}\)\s?|\b\d{3}[\s.-])\d{3}[\s.-]\d{4}\b` +
 		`|\+\d{1,3}(?:[\s.-]?\(?\d{1,5}\)?){2,5}\b` +
 		`|\b0\d{2,4}[\s-]\d{3,4}[\s-]?\d{3,4}\b|\b0[1-9]\d{8,9}\b`)
-	extensionRE = regexp.MustCompile(`^\s*(?:,\s*)?(?:ext\.?|extension|x)\s*\d{1,6}\b`)
-	faxRE       = regexp.MustCompile(`(?i)\bfax(?:ed)?\b[^.\n]{0,24}$`)
+	localPhoneRE = regexp.MustCompile(`\b\d{3}[-.]\d{4}\b`)
+	extensionRE  = regexp.MustCompile(`^\s*(?:,\s*)?(?:ext\.?|extension|x)\s*\d{1,6}\b`)
+	faxRE        = regexp.MustCompile(`(?i)\bfax(?:ed)?\b[^.\n]{0,24}$`)
 
-	month       = `(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)`
-	monthFirst  = regexp.MustCompile(`\b` + month + `\.?\s+\d{1,2}(?:st|nd|rd|th)?\b(?:,?\s+\d{4}\b)?`)
-	dayFirst    = regexp.MustCompile(`\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?` + month + `\b\.?(?:,?\s+\d{4}\b)?`)
-	monthYear   = regexp.MustCompile(`\b` + month + `\.?,?\s+(?:19|20)\d{2}\b`)
-	numericDate = regexp.MustCompile(`\b(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}[/.-]\d{1,2}[/.-]\d{1,2})\b`)
+	month      = `(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)`
+	monthFirst = regexp.MustCompile(`\b` + month + `\.?\s+\d{1,2}(?:st|nd|rd|th)?\b(?:,?\s+\d{4}\b)?`)
+	dayFirst   = regexp.MustCompile(`\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?` + month + `\b\.?(?:,?\s+\d{4}\b)?`)
+	monthYear  = regexp.MustCompile(`\b` + month + `\.?,?\s+(?:19|20)\d{2}\b`)
+	// 12-Jan-2026, 12/Jan/26
+	dayMonthYear = regexp.MustCompile(`\b\d{1,2}[-/]` + month + `\.?[-/](?:\d{4}|\d{2})\b`)
+	numericDate  = regexp.MustCompile(`\b(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}[/.-]\d{1,2}[/.-]\d{1,2})\b`)
 
 	streetType = `(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Close|Crescent|Cres|Row|Mews|Gardens|Grove|Trail|Walk|Plaza|Alley|Loop|Pike|Run)`
 	addressRE  = regexp.MustCompile(`\b\d{1,6}[A-Za-z]?\s+(?:(?:[NSEW]|North|South|East|West)\.?\s+)?(?:(?:\d{1,3}(?:st|nd|rd|th)|[A-Z][\p{L}'’.-]*)\s+){1,4}` + streetType + `\b\.?` +
@@ -151,8 +139,6 @@ var (
 	zipKeywordRE    = regexp.MustCompile(`(?i)\b(?:zip(?:\s*code)?|postal\s*code|post\s*code|postcode)\s*(?:is|was|:|#)?\s*(\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2})\b`)
 	zipAfterCityRE  = regexp.MustCompile(`[A-Z][a-z]+,\s+(?:[A-Z][a-z]+\s+)?(\d{5}(?:-\d{4})?)\b`)
 	ukPostcodeRE    = regexp.MustCompile(`\b[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}\b`)
-
-	honorificRE = regexp.MustCompile(`\b(?:Mr|Mrs|Ms|Miss|Mx)\.?\s+([A-Z][\p{L}'’-]+(?:\s+[A-Z][\p{L}'’-]+)?)`)
 )
 
 // keyed builds the pattern of a number introduced by one of keywords.
@@ -233,13 +219,16 @@ func (d *Detector) Find(text string) []Span {
 		if e := extensionRE.FindStringIndex(text[end:]); e != nil {
 			end += e[1]
 		}
-		kind := Phone
-		if faxRE.MatchString(text[max(0, start-32):start]) {
-			kind = Fax
-		}
-		add(kind, start, end)
+		add(phoneOrFax(text, start), start, end)
 	}
-	for _, re := range []*regexp.Regexp{numericDate, monthFirst, dayFirst, monthYear} {
+	// A local number without its area code, when the words before say it
+	// is one ("ring the ward on 555-0192").
+	for _, m := range localPhoneRE.FindAllStringIndex(text, -1) {
+		if phoneWordRE.MatchString(text[max(0, m[0]-32):m[0]]) {
+			add(phoneOrFax(text, m[0]), m[0], m[1])
+		}
+	}
+	for _, re := range []*regexp.Regexp{numericDate, monthFirst, dayFirst, monthYear, dayMonthYear} {
 		for _, m := range re.FindAllStringIndex(text, -1) {
 			if re == numericDate && !plausibleNumericDate(text[m[0]:m[1]]) {
 				continue
@@ -253,8 +242,19 @@ func (d *Detector) Find(text string) []Span {
 	all(ZIP, zipKeywordRE, 1)
 	all(ZIP, zipAfterCityRE, 1)
 	all(ZIP, ukPostcodeRE, 0)
-	d.findNames(text, add)
-	return settle(found)
+	var names []Span
+	d.findNames(text, func(k Kind, start, end int) { names = append(names, Span{k, start, end}) })
+	findObjects(text, names, add)
+	return settle(append(found, names...))
+}
+
+// phoneOrFax is the kind of the number at start: a fax when the words
+// just before say so.
+func phoneOrFax(text string, start int) Kind {
+	if faxRE.MatchString(text[max(0, start-32):start]) {
+		return Fax
+	}
+	return Phone
 }
 
 // settle keeps, of overlapping findings, the one whose kind comes first in
@@ -281,77 +281,6 @@ func settle(found []Span) []Span {
 	}
 	slices.SortFunc(kept, func(a, b Span) int { return a.Start - b.Start })
 	return kept
-}
-
-// findNames finds known patients' names (the whole name, or a first name or
-// surname that no other patient shares and is not an ordinary word) and any
-// name after an honorific.
-func (d *Detector) findNames(text string, add func(Kind, int, int)) {
-	for _, m := range honorificRE.FindAllStringSubmatchIndex(text, -1) {
-		end := m[3]
-		if s := text[m[2]:end]; strings.HasSuffix(s, "'s") || strings.HasSuffix(s, "’s") {
-			end -= len("'s")
-			if strings.HasSuffix(s, "’s") {
-				end = m[3] - len("’s")
-			}
-		}
-		add(Patient, m[2], end)
-	}
-	if len(d.full) == 0 {
-		return
-	}
-	words := wordRE.FindAllStringIndex(text, -1)
-	lower := make([]string, len(words))
-	for i, w := range words {
-		lower[i] = strings.ToLower(normalizeApostrophe(text[w[0]:w[1]]))
-	}
-	for i := 0; i < len(words); i++ {
-		matched := 0
-		for n := min(d.maxWords, len(words)-i); n >= 2 && matched == 0; n-- {
-			last := trimPossessive(lower[i+n-1])
-			name := strings.Join(append(slices.Clone(lower[i:i+n-1]), last), " ")
-			if _, ok := d.full[name]; ok && adjacent(text, words[i:i+n]) {
-				end := words[i+n-1][0] + len(trimPossessiveRaw(text[words[i+n-1][0]:words[i+n-1][1]]))
-				add(Patient, words[i][0], end)
-				matched = n
-			}
-		}
-		if matched > 0 {
-			i += matched - 1
-			continue
-		}
-		w := trimPossessive(lower[i])
-		if _, ok := d.parts[w]; ok {
-			raw := text[words[i][0]:words[i][1]]
-			// A lower-case single name is a person only when it is
-			// not at the same time a word of the language.
-			if unicode.IsUpper([]rune(raw)[0]) || !commonWords[w] {
-				add(Patient, words[i][0], words[i][0]+len(trimPossessiveRaw(raw)))
-			}
-		}
-	}
-}
-
-// adjacent reports whether the words are separated by spaces only.
-func adjacent(text string, words [][]int) bool {
-	for i := 1; i < len(words); i++ {
-		if strings.TrimSpace(text[words[i-1][1]:words[i][0]]) != "" {
-			return false
-		}
-	}
-	return true
-}
-
-func trimPossessive(w string) string { return strings.TrimSuffix(w, "'s") }
-
-func trimPossessiveRaw(w string) string {
-	if s, ok := strings.CutSuffix(w, "'s"); ok {
-		return s
-	}
-	if s, ok := strings.CutSuffix(w, "’s"); ok {
-		return s
-	}
-	return w
 }
 
 // afterVersionWord reports whether one of the three words before offset i

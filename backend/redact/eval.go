@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 )
 
 // Example is a labelled sentence: its text and the identifiers in it.
@@ -127,4 +128,70 @@ func Evaluate(d *Detector, examples []Example) (all Score, byKind map[Kind]*Scor
 		}
 	}
 	return all, byKind, misses
+}
+
+// Structured reports whether identifiers of kind k have a written form of
+// their own: digits, a syntax (an e-mail address, a street address), or a
+// value after a keyword. Names, and the phrases that mention a biometric or
+// a photo, do not.
+func (k Kind) Structured() bool { return k != Patient && k != Biometric && k != Photo }
+
+// Sum adds up the scores of the kinds keep selects.
+func Sum(byKind map[Kind]*Score, keep func(Kind) bool) Score {
+	var sum Score
+	for k, s := range byKind {
+		if keep(k) {
+			sum.Labelled += s.Labelled
+			sum.Found += s.Found
+			sum.Recalled += s.Recalled
+			sum.Proper += s.Proper
+			sum.ExactKind += s.ExactKind
+		}
+	}
+	return sum
+}
+
+// WriteTable writes the scores per kind, then for the structured kinds
+// together and for all.
+func WriteTable(w io.Writer, all Score, byKind map[Kind]*Score) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "kind\tlabelled\trecall\tfound\tprecision\texact\t")
+	row := func(name string, s Score) {
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%d\t%.3f\t%d\t\n", name, s.Labelled, s.Recall(), s.Found, s.Precision(), s.ExactKind)
+	}
+	for _, k := range Kinds {
+		row(string(k), *byKind[k])
+	}
+	row("structured", Sum(byKind, Kind.Structured))
+	row("all", all)
+	return tw.Flush()
+}
+
+// LeakedNames redacts each example as a conversation would and lists the
+// words of the given patients' names still readable in the result: a name
+// missed, or a finding that covered only part of one.
+func LeakedNames(d *Detector, examples []Example, patients []string) []Miss {
+	words := map[string]bool{}
+	for _, p := range patients {
+		for _, w := range nameWords(p) {
+			if len([]rune(w)) >= 3 && !commonWords[w] {
+				words[w] = true
+			}
+		}
+	}
+	var leaks []Miss
+	for _, ex := range examples {
+		redacted, _ := d.NewSession().Redact(ex.Text)
+		for _, w := range wordRE.FindAllString(redacted, -1) {
+			lw := trimPossessive(strings.ToLower(normalizeApostrophe(w)))
+			leaked := words[lw]
+			for _, piece := range strings.Split(lw, "-") {
+				leaked = leaked || words[piece]
+			}
+			if leaked {
+				leaks = append(leaks, Miss{Line: ex.Line, Kind: Patient, Text: w})
+			}
+		}
+	}
+	return leaks
 }

@@ -75,10 +75,24 @@ func (s *Session) normalize(k Kind, value string) string {
 			}
 			return -1
 		}, value)
+	case License, Vehicle, Device:
+		// "KX19 LMN" and "kx19-lmn" are one plate.
+		return strings.Map(func(r rune) rune {
+			if unicode.IsLetter(r) || unicode.IsDigit(r) {
+				return unicode.ToUpper(r)
+			}
+			return -1
+		}, value)
 	case Patient:
 		words := nameWords(value)
 		if i, ok := s.d.full[strings.Join(words, " ")]; ok {
 			return fmt.Sprint("#", i)
+		}
+		// "wei-zhang" in a file's title is Wei Zhang.
+		if pieces := strings.FieldsFunc(strings.Join(words, " "), func(r rune) bool { return r == ' ' || r == '-' }); len(pieces) > len(words) {
+			if i, ok := s.d.full[strings.Join(pieces, " ")]; ok {
+				return fmt.Sprint("#", i)
+			}
 		}
 		if len(words) == 1 {
 			if i, ok := s.d.parts[words[0]]; ok && i >= 0 {
@@ -90,7 +104,14 @@ func (s *Session) normalize(k Kind, value string) string {
 	return strings.ToLower(strings.Join(strings.Fields(value), " "))
 }
 
-var placeholderRE = regexp.MustCompile(`\[(?:PATIENT|PHONE|FAX|EMAIL|URL|IP|ADDRESS|ZIP|DATE|SSN|MRN|INSURANCE|ACCOUNT|ID)_\d{1,6}\]`)
+// placeholderRE matches the placeholders of every kind.
+var placeholderRE = func() *regexp.Regexp {
+	names := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		names[i] = string(k)
+	}
+	return regexp.MustCompile(`\[(?:` + strings.Join(names, "|") + `)_\d{1,6}\]`)
+}()
 
 // Restore puts the identifiers back into a text written with the session's
 // placeholders. Placeholders the session did not make are left as they are.
@@ -107,7 +128,13 @@ func (s *Session) Restore(text string) string {
 }
 
 // maxPlaceholder is the longest placeholder the session writes.
-const maxPlaceholder = len("[INSURANCE_999999]")
+var maxPlaceholder = func() int {
+	n := 0
+	for _, k := range Kinds {
+		n = max(n, len("[_999999]")+len(k))
+	}
+	return n
+}()
 
 // Restorer restores a streamed text delta by delta: a placeholder split
 // across deltas is held back until it is whole, and every other character is

@@ -40,6 +40,10 @@ func TestNothingToRedact(t *testing.T) {
 		"Take 500 mg twice a day; blood pressure was 120/80 at 9:30.",
 		"Dr. Patel sees patients from 8 to 18, room 12, since 2019.",
 		"Half a tablet (1/2) with food; HbA1c 7.2%, code E11.9, app version 2.3.1.",
+		"Please bring photo ID; the fingerprint reader on the staff door is broken and registration opens at 8.",
+		"The serial number is printed under the battery cover; the plate camera at the gate reads plates by itself.",
+		"Diabetic retinal screening photos take 20 minutes; we do not keep fingerprints or face scans of patients.",
+		"Staff headshots for the website are taken on the first Monday; clinical photos of wounds go in the record.",
 	} {
 		if got, n := s.Redact(text); n != 0 || got != text {
 			t.Errorf("%q became %q", text, got)
@@ -56,14 +60,8 @@ func TestStreamedRestore(t *testing.T) {
 	answer := "We will call [PATIENT_1] on [PHONE_1] [today]. See [1] and [PHONE_"
 	want := "We will call Wei Zhang on 555-214-8830 [today]. See [1] and [PHONE_"
 	for size := 1; size <= len(answer); size++ {
-		r := s.Restorer()
-		var b strings.Builder
-		for i := 0; i < len(answer); i += size {
-			b.WriteString(r.Write(answer[i:min(i+size, len(answer))]))
-		}
-		b.WriteString(r.Flush())
-		if b.String() != want {
-			t.Fatalf("deltas of %d bytes: %q", size, b.String())
+		if got := restoreInDeltas(s, answer, size); got != want {
+			t.Fatalf("deltas of %d bytes: %q", size, got)
 		}
 	}
 	// Text after a bracket that cannot become a placeholder is passed on at once.
@@ -74,6 +72,17 @@ func TestStreamedRestore(t *testing.T) {
 	if got := r.Write(" [PAT"); got != " " {
 		t.Fatalf("passed on %q before the placeholder was whole", got)
 	}
+}
+
+// restoreInDeltas restores answer streamed in deltas of size bytes.
+func restoreInDeltas(s *redact.Session, answer string, size int) string {
+	r := s.Restorer()
+	var b strings.Builder
+	for i := 0; i < len(answer); i += size {
+		b.WriteString(r.Write(answer[i:min(i+size, len(answer))]))
+	}
+	b.WriteString(r.Flush())
+	return b.String()
 }
 
 // FuzzRedact: any text (a message is outside input) is redacted without a
@@ -87,6 +96,9 @@ func FuzzRedact(f *testing.F) {
 		"https://portal.example.org/x?y=1 from 192.0.2.4 and 2001:db8::1, born March 14, 1985",
 		"Mrs. Kowalski's fax: (312) 555-0199 ext. 22 on 14.03.1985 [PATIENT_1] [",
 		"\xff\xfe broken utf-8 555-214-8830",
+		"plate KX19 LMN, VIN 1HGCM82633A004352, serial no. SN-4471-XK9, MAC 00:1A:2B:3C:4D:5E, passport X4412907",
+		"Maria's fingerprint template FP-20931 is on file; the full-face photo of wei-zhang IMG_2291.jpg [BIOMETRIC_",
+		"UDI (01)00643169007222(17)260128(21)BLC200461H, registration B-MW 2291 I, licence plate ABC-4471-",
 	} {
 		f.Add(s)
 	}
@@ -121,5 +133,35 @@ func TestSharedAndSingleNames(t *testing.T) {
 	got, n := s.Redact("John called; Cherilyn and Okafor too.")
 	if n != 3 || strings.Contains(got, "John") || strings.Contains(got, "Cherilyn") || strings.Contains(got, "Okafor") {
 		t.Fatalf("%q (%d replaced)", got, n)
+	}
+}
+
+// TestThingsAPersonOwnsOrIs: vehicles, devices, licences, biometrics and
+// photos are redacted; one plate written two ways is one placeholder, and
+// the longest placeholders are restored even when split across deltas.
+func TestThingsAPersonOwnsOrIs(t *testing.T) {
+	s := redact.NewDetector(clinicPatients).NewSession()
+	got, _ := s.Redact("Wei Zhang's fingerprint is on file; his car KX19 LMN (VIN 1HGCM82633A004352) is parked, plate KX19-LMN. " +
+		"Pump serial number SN-4471-XK9, driving licence ZHANG751209WZ9IJ, and the full-face photo of Maria Gonzalez is attached.")
+	want := "[PATIENT_1]'s [BIOMETRIC_1] is on file; his car [VEHICLE_1] (VIN [VEHICLE_2]) is parked, plate [VEHICLE_1]. " +
+		"Pump serial number [DEVICE_1], driving licence [LICENSE_1], and the [PHOTO_1] of [PATIENT_2] is attached."
+	if got != want {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+	answer := "[BIOMETRIC_1] and [VEHICLE_1] of [PATIENT_1]."
+	for size := 1; size <= len(answer); size++ {
+		if got := restoreInDeltas(s, answer, size); got != "fingerprint and KX19 LMN of Wei Zhang." {
+			t.Fatalf("deltas of %d bytes: %q", size, got)
+		}
+	}
+}
+
+// TestNamesInsideWords: a name joined by hyphens or underscores, as in a
+// document's file name, is still a name, and the same person's placeholder.
+func TestNamesInsideWords(t *testing.T) {
+	s := redact.NewDetector(clinicPatients).NewSession()
+	got, _ := s.Redact("[2] wei-zhang-referral › maria_gonzalez_consent; Mrs O'Neil's MRI is booked, then Wei Zhang's.")
+	if want := "[2] [PATIENT_1]-referral › [PATIENT_2]_consent; Mrs [PATIENT_3]'s MRI is booked, then [PATIENT_1]'s."; got != want {
+		t.Fatalf("got  %q\nwant %q", got, want)
 	}
 }
