@@ -9,8 +9,10 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unicode"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -42,7 +44,26 @@ func conceptVector(text string) []float32 {
 
 // openAIServer speaks the OpenAI embeddings API; its first answer is a 429.
 func openAIServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
+	srv, calls, _ := recordingOpenAIServer(t)
+	return srv, calls
+}
+
+// received is every text an embedding server was sent.
+type received struct {
+	mu    sync.Mutex
+	texts []string
+}
+
+func (r *received) all() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.texts, "\n")
+}
+
+// recordingOpenAIServer is openAIServer that also keeps what it was sent.
+func recordingOpenAIServer(t *testing.T) (*httptest.Server, *atomic.Int64, *received) {
 	var calls atomic.Int64
+	var got received
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/embeddings" || r.Header.Get("Authorization") != "Bearer sk-test" {
 			http.Error(w, `{"error":{"message":"bad request","type":"invalid_request_error"}}`, 400)
@@ -61,6 +82,9 @@ func openAIServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
 			http.Error(w, `{"error":{"message":"bad body"}}`, 400)
 			return
 		}
+		got.mu.Lock()
+		got.texts = append(got.texts, req.Input...)
+		got.mu.Unlock()
 		type item struct {
 			Object    string    `json:"object"`
 			Index     int       `json:"index"`
@@ -76,7 +100,7 @@ func openAIServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
 		json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": data, "model": req.Model, "usage": map[string]int{"prompt_tokens": 1, "total_tokens": 1}})
 	}))
 	t.Cleanup(srv.Close)
-	return srv, &calls
+	return srv, &calls, &got
 }
 
 // bedrockServer speaks Bedrock's InvokeModel for Titan text embeddings.
@@ -174,6 +198,40 @@ func TestHybridSearch(t *testing.T) {
 			// Patients see nothing of a staff source, by meaning either.
 			if res, err := f.svc.Search(as(patient), "physician", 5); err != nil || len(res) != 0 {
 				t.Fatalf("patient search = %+v, %v", res, err)
+			}
+		})
+	}
+}
+
+// Documents and questions reach an embedding provider with the patients'
+// names and other identifiers replaced: a staff document can name patients.
+func TestEmbeddingsAreSentRedacted(t *testing.T) {
+	for _, e := range storetest.Engines(t) {
+		t.Run(e.Name, func(t *testing.T) {
+			t.Parallel()
+			oa, _, got := recordingOpenAIServer(t)
+			db := e.Open(t)
+			now := time.Now()
+			if err := db.CreatePatient(context.Background(), &domain.Patient{ID: "0190aaaa-0000-7000-8000-00000000a001", Name: "Wilhelmina Okonkwo-Baptiste",
+				DateOfBirth: "1961-02-03", CreatedAt: now, UpdatedAt: now}, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			write(t, filepath.Join(dir, "callbacks.md"), "# Call-backs\n\nRing Wilhelmina Okonkwo-Baptiste on 030 5550 1234 about her thyroid results.")
+			f := newService(t, db, knowledge.Options{Embedder: knowledge.NewOpenAIEmbedder(oa.URL+"/v1", "sk-test", "", nil)})
+			f.addFolder(dir, domain.VisibilityStaff)
+			f.waitFound("thyroid", "callbacks.md")
+			if _, err := f.svc.Search(as(staff), "did anyone call Okonkwo-Baptiste back", 5); err != nil {
+				t.Fatal(err)
+			}
+			sent := got.all()
+			if !strings.Contains(sent, "thyroid") || !strings.Contains(sent, "call") {
+				t.Fatalf("the document and the question were not embedded: %q", sent)
+			}
+			for _, secret := range []string{"Wilhelmina", "Okonkwo", "5550 1234"} {
+				if strings.Contains(sent, secret) {
+					t.Errorf("the embedding provider was sent %q: %q", secret, sent)
+				}
 			}
 		})
 	}

@@ -65,9 +65,13 @@ func New(store Store, rec audit.Recorder, events domain.Publisher, opts Options,
 	if opts.S3Interval <= 0 {
 		opts.S3Interval = 5 * time.Minute
 	}
+	var embedder Embedder
+	if opts.Embedder != nil {
+		embedder = &redactedEmbedder{Embedder: opts.Embedder, names: store.PatientNames, now: now}
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	return &Service{
-		store: store, rec: rec, access: access.New(rec), events: events, embedder: opts.Embedder, s3: opts.S3,
+		store: store, rec: rec, access: access.New(rec), events: events, embedder: embedder, s3: opts.S3,
 		limits: opts.Limits.WithDefaults(), opts: opts, now: now, logger: logger,
 		running: map[string]*runner{}, ctx: ctx, stop: stop,
 	}

@@ -10,6 +10,7 @@ import (
 // Store is what the service reads and writes: the methods of the store it
 // uses (domain.Store has them all).
 type Store interface {
+	PatientNames(ctx context.Context) ([]string, error)
 	ChunkVectors(ctx context.Context, model string, fn func(domain.ChunkVector) error) error
 	ChunksByID(ctx context.Context, ids []int64, visibilities []string) ([]domain.ChunkHit, error)
 	CreateSource(ctx context.Context, s *domain.KnowledgeSource) error
