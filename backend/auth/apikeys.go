@@ -66,6 +66,7 @@ func (s *Service) authenticateAPIKey(ctx context.Context, key string) (*domain.P
 	if p, ok := s.cache.apiKey(hash, s.now()); ok {
 		return p, nil
 	}
+	epoch := s.cache.sessionEpoch()
 	k, err := s.store.APIKeyByHash(ctx, hash)
 	if domain.IsCode(err, domain.ENOTFOUND) {
 		return nil, invalid
@@ -84,6 +85,6 @@ func (s *Service) authenticateAPIKey(ctx context.Context, key string) (*domain.P
 		return nil, &domain.Error{Code: domain.EUNAUTHORIZED, Message: "This account is disabled; contact the clinic's administrator."}
 	}
 	p := &domain.Principal{UserID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, APIKeyID: k.ID, Account: u}
-	s.cache.putAPIKey(hash, p, s.now())
+	s.cache.putAPIKey(hash, p, s.now(), epoch)
 	return p, nil
 }

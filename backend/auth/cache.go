@@ -36,9 +36,10 @@ type authCache struct {
 	sessions map[string]sessionEntry
 	tokens   map[string]tokenEntry
 	apiKeys  map[string]apiKeyEntry // by the key's hash
-	// forgets counts the times sessions were dropped. A session read
-	// before a drop may predate the change that caused it (a logout
-	// committed while the read was under way), so it is not kept.
+	// forgets counts the times sessions or API keys were dropped. A
+	// session or key read before a drop may predate the change that caused
+	// it (a logout or revocation committed while the read was under way),
+	// so it is not kept.
 	forgets uint64
 }
 
@@ -63,9 +64,14 @@ func (c *authCache) apiKey(hash string, now time.Time) (*domain.Principal, bool)
 	return &p, true
 }
 
-func (c *authCache) putAPIKey(hash string, p *domain.Principal, now time.Time) {
+// putAPIKey keeps a key's principal unless a session or key was dropped
+// since epoch (sessionEpoch) was taken.
+func (c *authCache) putAPIKey(hash string, p *domain.Principal, now time.Time, epoch uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.forgets != epoch {
+		return
+	}
 	if len(c.apiKeys) >= maxCached {
 		clear(c.apiKeys)
 	}
@@ -76,6 +82,7 @@ func (c *authCache) putAPIKey(hash string, p *domain.Principal, now time.Time) {
 func (c *authCache) forgetAPIKey(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.forgets++
 	for h, e := range c.apiKeys {
 		if e.p.APIKeyID == id {
 			delete(c.apiKeys, h)
