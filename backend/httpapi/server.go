@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"context"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -39,7 +40,7 @@ type Config struct {
 type Deps struct {
 	Auth   *auth.Service
 	Portal *portal.Service
-	Store  domain.Store
+	Store  Store
 	Audit  *audit.Log
 	// Live serves /api/v1/ws; nil answers 503 there.
 	Live LiveHub
@@ -55,6 +56,14 @@ type Deps struct {
 	Logger *slog.Logger
 }
 
+// Store is what the HTTP layer reads itself: whether the database answers,
+// and the audit chain (through the trail service). domain.Store is one.
+type Store interface {
+	Ping(ctx context.Context) error
+	Engine() string
+	audit.Reader
+}
+
 // LiveHub accepts WebSocket connections for live updates.
 type LiveHub interface {
 	ServeWS(w http.ResponseWriter, r *http.Request, p *domain.Principal, handle live.MessageHandler)
@@ -65,7 +74,7 @@ type Server struct {
 	cfg       Config
 	auth      *auth.Service
 	portal    *portal.Service
-	store     domain.Store
+	store     Store
 	audit     *audit.Log
 	live      LiveHub
 	fhir      *fhir.Handlers
