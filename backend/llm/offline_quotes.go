@@ -68,10 +68,7 @@ const (
 	// passage count, and rankShare how much the search's order counts, on
 	// top of the best sentence's evidence.
 	wholeShare = 1.0
-	// wholeHeadingShare is how much a word counts in the passage as a
-	// whole when its headings hold it.
-	wholeHeadingShare = 1.0
-	rankShare         = 0.4
+	rankShare  = 0.4
 	// numberShare is how much a number of the question counts against a
 	// word.
 	numberShare = 0.5
@@ -292,7 +289,7 @@ func selectQuotes(question string, passages []Passage, allBear bool) []offlineQu
 		// sentences, its headings or its title hold.
 		whole := 0.0
 		for k := range q {
-			h := wholeHeadingShare * held(k, pw.heading)
+			h := headingShare * held(k, pw.heading)
 			for _, s := range pw.sentences {
 				h = max(h, held(k, s.words))
 			}
