@@ -244,9 +244,13 @@ func (s *Service) Listen(ctx context.Context, messageID string) (*Stream, error)
 	p := domain.PrincipalFrom(ctx)
 	s.mu.Lock()
 	g, ok := s.gens[messageID]
-	ok = ok && g.id == messageID && g.userID == p.UserID
 	s.mu.Unlock()
-	if !ok {
+	if ok && g.userID != p.UserID {
+		// Someone else's answer: refused, recorded, and not revealed.
+		return nil, s.access.Hidden(ctx, policy.Read, policy.Resource{Type: policy.Conversation, ID: g.conversationID, OwnerID: g.userID},
+			"No such answer.")
+	}
+	if !ok || g.id != messageID {
 		ch := make(chan Event)
 		close(ch)
 		return &Stream{MessageID: messageID, Events: ch, leave: func() {}}, nil
