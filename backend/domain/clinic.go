@@ -229,6 +229,18 @@ const (
 
 // ClinicStore keeps patients, doctors, availability, appointments and the
 // notification outbox.
+// Change says that an entity changed; a reader fetches its state as it is
+// now. Cursor resumes a read after this change.
+type Change struct {
+	Cursor   string    `json:"cursor"`
+	Entity   string    `json:"entity"` // "appointment"
+	EntityID string    `json:"entity_id"`
+	At       time.Time `json:"at"`
+}
+
+// ChangeEntityAppointment is the entity of appointment changes.
+const ChangeEntityAppointment = "appointment"
+
 type ClinicStore interface {
 	// CreatePatient stores a patient; with account non-nil, the account is
 	// created in the same transaction and linked, and notes are written to
@@ -281,6 +293,11 @@ type ClinicStore interface {
 	// atomically; a time change that overlaps another blocking appointment is
 	// a conflict. expectUpdated guards against lost updates.
 	UpdateAppointment(ctx context.Context, a *Appointment, expectUpdated time.Time, notes []*Notification) error
+	// Changes returns up to limit changes after the cursor ("" for the
+	// first), in an order a reader can page through without missing a
+	// change whose transaction commits after a later one's. Booking and
+	// updating an appointment each write a change in their transaction.
+	Changes(ctx context.Context, after string, limit int) ([]Change, error)
 
 	// Outbox. AddNotifications stores notes; one whose DedupeKey is already
 	// stored is skipped and comes back with an empty ID.

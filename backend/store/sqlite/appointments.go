@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"strconv"
 	"strings"
 	"time"
 
@@ -73,6 +74,9 @@ func (db *DB) BookAppointment(ctx context.Context, a *domain.Appointment, notes 
 			return domain.Errorf(domain.ENOTFOUND, "The doctor or patient does not exist.")
 		case err != nil:
 			return mapErr(err, "book appointment")
+		}
+		if err := insertSyncChange(ctx, tx, domain.ChangeEntityAppointment, a.ID, a.UpdatedAt); err != nil {
+			return err
 		}
 		return insertNotifications(ctx, tx, notes)
 	})
@@ -154,6 +158,9 @@ func (db *DB) UpdateAppointment(ctx context.Context, a *domain.Appointment, expe
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return domain.Errorf(domain.ECONFLICT, "The appointment was changed by someone else meanwhile; reload it and try again.")
+		}
+		if err := insertSyncChange(ctx, tx, domain.ChangeEntityAppointment, a.ID, a.UpdatedAt); err != nil {
+			return err
 		}
 		return insertNotifications(ctx, tx, notes)
 	})
@@ -328,4 +335,41 @@ func (db *DB) AppointmentCounts(ctx context.Context, from, to time.Time, offsetM
 		out = append(out, c)
 	}
 	return out, mapErr(rows.Err(), "count appointments")
+}
+
+func insertSyncChange(ctx context.Context, tx *sql.Tx, entity, id string, at time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO sync_changes (entity, entity_id, changed_at) VALUES (?, ?, ?)`, entity, id, fmtTime(at))
+	return mapErr(err, "record change")
+}
+
+// Changes pages by seq: SQLite commits one writer at a time, in seq order.
+// The cursor is the seq.
+func (db *DB) Changes(ctx context.Context, after string, limit int) ([]domain.Change, error) {
+	var seq int64
+	if after != "" {
+		var err error
+		if seq, err = strconv.ParseInt(after, 10, 64); err != nil || seq < 0 {
+			return nil, domain.Invalid("after", "The cursor is not one this server gave.")
+		}
+	}
+	rows, err := db.reader.QueryContext(ctx, `SELECT seq, entity, entity_id, changed_at FROM sync_changes WHERE seq > ? ORDER BY seq LIMIT ?`, seq, limit)
+	if err != nil {
+		return nil, mapErr(err, "changes")
+	}
+	defer rows.Close()
+	var out []domain.Change
+	for rows.Next() {
+		var c domain.Change
+		var s int64
+		var at string
+		if err := rows.Scan(&s, &c.Entity, &c.EntityID, &at); err != nil {
+			return nil, mapErr(err, "changes")
+		}
+		if c.At, err = parseTime(at); err != nil {
+			return nil, mapErr(err, "changes")
+		}
+		c.Cursor = strconv.FormatInt(s, 10)
+		out = append(out, c)
+	}
+	return out, mapErr(rows.Err(), "changes")
 }

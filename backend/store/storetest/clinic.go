@@ -30,6 +30,7 @@ var clinicTests = []struct {
 	{"OutboxClaimAndRetry", testOutbox},
 	{"OutboxSkippedWithoutEmail", testOutboxSkipped},
 	{"RemindersOncePerAppointment", testReminders},
+	{"ChangesPagedInOrder", testChanges},
 }
 
 // clinic makes a doctor and a patient to book with.
