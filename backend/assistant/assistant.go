@@ -8,13 +8,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/healthhub/healthhub/backend/access"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/healthhub/healthhub/backend/access"
 
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/domain"
@@ -93,8 +94,8 @@ type Service struct {
 	limiter  *ratelimit.Limiter
 	limitFor int // messages per minute the limiter was made for
 	clients  map[string]cachedProvider
-	names    *redact.Detector
-	namesAt  time.Time
+	// patientNames redacts with the names of the clinic's patients.
+	patientNames *redact.Patients
 	// Read on every message, so kept a moment: changes made through this
 	// process show at once, those of other processes within cacheFor.
 	settings   Settings
@@ -140,8 +141,10 @@ func New(store Store, know Searcher, patients PatientAccess, keys *secret.Keyrin
 		opts.HTTPClient = &http.Client{Transport: tr}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{store: store, know: know, patients: patients, keys: keys, audit: rec, access: access.New(rec), now: now, logger: logger, opts: opts,
+	s := &Service{store: store, know: know, patients: patients, keys: keys, audit: rec, access: access.New(rec), now: now, logger: logger, opts: opts,
 		clients: map[string]cachedProvider{}, gens: map[string]*generation{}, ctx: ctx, cancel: cancel}
+	s.patientNames = redact.NewPatients(func(ctx context.Context) ([]string, error) { return s.store.PatientNames(ctx) }, now, time.Minute)
+	return s
 }
 
 // Start marks answers a stopped process left streaming as failed and
@@ -392,21 +395,7 @@ func validateMessage(content string) (string, error) {
 // detector returns the redaction detector with the patients' names,
 // refreshed every minute.
 func (s *Service) detector(ctx context.Context) (*redact.Detector, error) {
-	s.mu.Lock()
-	d, at := s.names, s.namesAt
-	s.mu.Unlock()
-	if d != nil && s.now().Sub(at) < time.Minute {
-		return d, nil
-	}
-	names, err := s.store.PatientNames(ctx)
-	if err != nil {
-		return nil, err
-	}
-	d = redact.NewDetector(names)
-	s.mu.Lock()
-	s.names, s.namesAt = d, s.now()
-	s.mu.Unlock()
-	return d, nil
+	return s.patientNames.Detector(ctx)
 }
 
 // record appends an audit event; a failure is the caller's failure.

@@ -20,7 +20,7 @@ import (
 // internal one the passages stay as written, for the offline mode to quote.
 func TestNothingInTheRequestNamesAPatient(t *testing.T) {
 	s := New(nil, nil, nil, nil, nil, Options{}, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	s.names, s.namesAt = redact.NewDetector([]string{"Wei Zhang", "Maria Gonzalez"}), time.Now()
+	s.patientNames = redact.NewPatients(func(context.Context) ([]string, error) { return []string{"Wei Zhang", "Maria Gonzalez"}, nil }, time.Now, time.Minute)
 	cites := []domain.Citation{
 		{N: 1, Title: "wei-zhang-referral", Heading: "Callbacks for Maria Gonzalez", Text: "Reception rings Wei Zhang on 555-214-8830; pump serial number SN-4471-XK9."},
 		{N: 2, Title: "Parking", Text: "Her carer's car, plate KX19 LMN, may use the disabled bay."},

@@ -6,7 +6,6 @@ import (
 
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/domain"
-	"github.com/healthhub/healthhub/backend/trail"
 )
 
 // searchAuditEvents lists audit events, newest first, as AuditEvent
@@ -48,7 +47,7 @@ func (h *Handlers) searchAuditEvents(w http.ResponseWriter, r *http.Request) err
 		}
 	}
 	f.Limit = n + 1
-	evs, err := trail.New(h.store, h.audit).Events(ctx, f)
+	evs, err := h.trail.Events(ctx, f)
 	if err != nil {
 		return err
 	}

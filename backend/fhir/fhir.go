@@ -15,6 +15,7 @@ import (
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/domain"
 	"github.com/healthhub/healthhub/backend/portal"
+	"github.com/healthhub/healthhub/backend/trail"
 )
 
 // Portal is what the FHIR API uses of the portal service; *portal.Service
@@ -57,6 +58,7 @@ type Handlers struct {
 	portal    Portal
 	store     Store
 	audit     audit.Recorder
+	trail     *trail.Service
 	now       func() time.Time
 	logger    *slog.Logger
 	baseURL   func(r *http.Request) string
@@ -74,7 +76,7 @@ func New(p Portal, store Store, rec audit.Recorder, now func() time.Time, logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handlers{portal: p, store: store, audit: rec, now: now, logger: logger, baseURL: baseURL, published: now().UTC().Truncate(time.Second)}
+	return &Handlers{portal: p, store: store, audit: rec, trail: trail.New(store, rec), now: now, logger: logger, baseURL: baseURL, published: now().UTC().Truncate(time.Second)}
 }
 
 // Route is one FHIR endpoint. Every route except the public ones needs a

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"github.com/healthhub/healthhub/backend/trail"
 	"net/http"
 	"strconv"
 	"time"
@@ -313,9 +312,6 @@ func auditFilter(r *http.Request) (domain.AuditFilter, error) {
 	return f, nil
 }
 
-// trail reads the audit log for the API.
-func (s *Server) trail() *trail.Service { return trail.New(s.store, s.audit) }
-
 func (s *Server) handleAuditEvents() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		f, err := auditFilter(r)
@@ -334,7 +330,7 @@ func (s *Server) handleAuditEvents() http.Handler {
 		if f.Limit == 0 {
 			f.Limit = 100
 		}
-		evs, err := s.trail().Events(r.Context(), f)
+		evs, err := s.trail.Events(r.Context(), f)
 		if err != nil {
 			return err
 		}
@@ -349,7 +345,7 @@ func (s *Server) handleAuditEvents() http.Handler {
 
 func (s *Server) handleAuditVerify() http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		rep, err := s.trail().Verify(r.Context())
+		rep, err := s.trail.Verify(r.Context())
 		if err != nil {
 			return err
 		}
@@ -365,7 +361,7 @@ func (s *Server) handleAuditExport() http.Handler {
 			return err
 		}
 		started := false
-		_, err = s.trail().Export(r.Context(), f, func() {
+		_, err = s.trail.Export(r.Context(), f, func() {
 			started = true
 			w.Header().Set("Content-Type", "application/fhir+ndjson")
 			w.Header().Set("Content-Disposition", `attachment; filename="audit-events.ndjson"`)

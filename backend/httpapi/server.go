@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/healthhub/healthhub/backend/live"
+	"github.com/healthhub/healthhub/backend/trail"
 
 	"github.com/healthhub/healthhub/backend/assistant"
 	"github.com/healthhub/healthhub/backend/audit"
@@ -75,6 +76,7 @@ type Server struct {
 	auth      *auth.Service
 	portal    *portal.Service
 	store     Store
+	trail     *trail.Service
 	audit     *audit.Log
 	live      LiveHub
 	fhir      *fhir.Handlers
@@ -91,7 +93,7 @@ type Server struct {
 
 // New builds the handler with every route registered.
 func New(cfg Config, d Deps) *Server {
-	s := &Server{cfg: cfg, auth: d.Auth, portal: d.Portal, store: d.Store, audit: d.Audit, live: d.Live, fhir: d.FHIR, knowledge: d.Knowledge, assistant: d.Assistant, health: d.Health, logger: d.Logger, now: d.Now,
+	s := &Server{cfg: cfg, auth: d.Auth, portal: d.Portal, store: d.Store, audit: d.Audit, trail: trail.New(d.Store, d.Audit), live: d.Live, fhir: d.FHIR, knowledge: d.Knowledge, assistant: d.Assistant, health: d.Health, logger: d.Logger, now: d.Now,
 		metrics: newMetrics(), mux: http.NewServeMux()}
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {

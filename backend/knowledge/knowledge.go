@@ -8,13 +8,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/healthhub/healthhub/backend/access"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/healthhub/healthhub/backend/access"
+	"github.com/healthhub/healthhub/backend/redact"
 
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/domain"
@@ -67,7 +69,7 @@ func New(store Store, rec audit.Recorder, events domain.Publisher, opts Options,
 	}
 	var embedder Embedder
 	if opts.Embedder != nil {
-		embedder = &redactedEmbedder{Embedder: opts.Embedder, names: store.PatientNames, now: now}
+		embedder = &redactedEmbedder{Embedder: opts.Embedder, patients: redact.NewPatients(store.PatientNames, now, time.Minute)}
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	return &Service{

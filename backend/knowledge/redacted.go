@@ -2,8 +2,6 @@ package knowledge
 
 import (
 	"context"
-	"sync"
-	"time"
 
 	"github.com/healthhub/healthhub/backend/redact"
 )
@@ -15,19 +13,11 @@ import (
 // still find the passages, which are searched by their words as well.
 type redactedEmbedder struct {
 	Embedder
-	names func(ctx context.Context) ([]string, error)
-	now   func() time.Time
-
-	mu       sync.Mutex
-	detector *redact.Detector
-	at       time.Time
+	patients *redact.Patients
 }
 
-// namesFor is how long the list of patients' names is reused.
-const namesFor = time.Minute
-
 func (e *redactedEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
-	d, err := e.current(ctx)
+	d, err := e.patients.Detector(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -38,22 +28,4 @@ func (e *redactedEmbedder) Embed(ctx context.Context, texts []string) ([][]float
 		out[i], _ = d.NewSession().Redact(t)
 	}
 	return e.Embedder.Embed(ctx, out)
-}
-
-func (e *redactedEmbedder) current(ctx context.Context) (*redact.Detector, error) {
-	e.mu.Lock()
-	d, at := e.detector, e.at
-	e.mu.Unlock()
-	if d != nil && e.now().Sub(at) < namesFor {
-		return d, nil
-	}
-	names, err := e.names(ctx)
-	if err != nil {
-		return nil, err
-	}
-	d = redact.NewDetector(names)
-	e.mu.Lock()
-	e.detector, e.at = d, e.now()
-	e.mu.Unlock()
-	return d, nil
 }

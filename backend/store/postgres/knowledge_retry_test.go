@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/healthhub/healthhub/backend/domain"
-	"github.com/healthhub/healthhub/backend/store/postgres"
-	"github.com/healthhub/healthhub/backend/store/storetest"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -15,20 +13,9 @@ import (
 // here another transaction holds the version the batch replaces while the
 // batch holds the file's row, and then asks for that row.
 func TestIndexFilesRetriesWhenChosenAsDeadlockVictim(t *testing.T) {
-	if len(storetest.Engines(t)) == 1 { // SQLite alone; in CI this fails instead
-		t.Skipf("set %s to run this on PostgreSQL", storetest.EnvPostgresURL)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	url := storetest.NewPostgresSchema(t)
-	db, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db, url := migrated(ctx, t)
 	src := &domain.KnowledgeSource{Kind: domain.SourceFolder, Path: "/srv/clinic/leaflets", Visibility: domain.VisibilityStaff, CreatedAt: time.Now()}
 	if err := db.CreateSource(ctx, src); err != nil {
 		t.Fatal(err)
