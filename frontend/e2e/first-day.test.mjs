@@ -3,10 +3,12 @@
 // doctor and a front-desk account on the Users page; the doctor publishes
 // their hours; a patient registers and books the doctor; the front desk
 // checks the patient in from the clinic's day. Each role's home page is
-// looked at (screenshots in .e2e/).
+// looked at (screenshots in .e2e/). Last, the patient tries another
+// patient's record over the API, as an attacker would, and the
+// administrator finds the refusal in the audit log by that patient.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { checkAccessibility, createFirstAdmin, describeViolations, screenshot, withServerAndBrowser, signIn } from "./harness.mjs";
+import { apiClient, checkAccessibility, createFirstAdmin, describeViolations, screenshot, withServerAndBrowser, signIn } from "./harness.mjs";
 
 const ctx = withServerAndBrowser(before, after);
 
@@ -141,6 +143,23 @@ test("a clinic's first day: administrator, doctor, front desk, patient", async (
   // The patient's appointment now says so, for the patient too.
   await pat.getByRole("link", { name: "Appointments" }).click();
   await pat.getByText(/arrived|checked in/i).first().waitFor();
+
+  // The patient asks the API for another patient's record: refused, and the
+  // administrator finds the refusal under that patient in the audit log.
+  const api = apiClient(ctx);
+  const other = { name: "Olga Other", email: "olga@example.org", password: "quiet harbour lamp post" };
+  const { patient_id: otherID } = await api("POST", "/api/v1/auth/register", other);
+  const { access_token: token } = await api("POST", "/api/v1/auth/login", { email: patient.email, password: patient.password });
+  const refused = await fetch(`${ctx.server.url}/api/v1/patients/${otherID}`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(refused.status, 403);
+  await admin.getByRole("link", { name: "Audit log" }).click();
+  await admin.getByRole("heading", { name: "Audit log" }).waitFor();
+  await admin.getByLabel("Patient id").fill(otherID);
+  await admin.getByRole("button", { name: "Filter" }).click();
+  const refusal = admin.locator("table.audit tbody tr").filter({ hasText: `${patient.name} tried to` });
+  await refusal.first().waitFor();
+  assert.match(await refusal.first().innerText(), /Olga Other[\s\S]*denied/);
+  await screenshot(admin, "first-day-audit-refusal");
 
   // The administrator's home page counts the accounts by role.
   await admin.getByRole("link", { name: "Home" }).click();
