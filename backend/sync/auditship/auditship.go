@@ -94,33 +94,85 @@ var (
 // which covers the event and, through its predecessor, the whole log.
 func leaf(e *domain.AuditEvent) tlog.Hash { return tlog.RecordHash([]byte(e.Hash)) }
 
-// Tree holds the stored hashes of a log's Merkle tree (tlog's layout: the
-// hashes of every complete subtree, in the order they complete) and the
-// last event's sequence and chain hash. The node keeps one over its own log,
-// the upstream one for each node; the zero value is an empty log.
+// Tree is a log's Merkle tree (tlog's layout: the hashes of every complete
+// subtree, in the order they complete) and the last event's sequence and
+// chain hash. The first hashes may be in a store (LoadTree), read only as a
+// proof or a new leaf needs them; those added since are held in memory. The
+// node keeps one over its own log, the upstream one for each node; the zero
+// value is an empty log.
 type Tree struct {
-	hashes   []tlog.Hash
+	stored   tlog.HashReader // hashes [0, base)
+	base     int64
+	hashes   []tlog.Hash // hashes [base, …)
 	size     int64
 	headHash string
+}
+
+// LoadTree is the tree of size events whose hashes stored holds (the first
+// tlog.StoredHashCount(size) of them); head is the last event's chain hash.
+func LoadTree(size int64, head string, stored tlog.HashReader) *Tree {
+	return &Tree{stored: stored, base: tlog.StoredHashCount(size), size: size, headHash: head}
 }
 
 // Size is the number of events in the tree.
 func (t *Tree) Size() int64 { return t.size }
 
+// HeadHash is the chain hash of the last event ("" for an empty tree).
+func (t *Tree) HeadHash() string { return t.headHash }
+
+// Added returns the hashes appended since the tree was loaded, with their
+// indexes, for the caller to store.
+func (t *Tree) Added() []domain.StoredHash {
+	out := make([]domain.StoredHash, len(t.hashes))
+	for i, h := range t.hashes {
+		out[i] = domain.StoredHash{Index: t.base + int64(i), Hash: h}
+	}
+	return out
+}
+
 // ReadHashes implements tlog.HashReader.
 func (t *Tree) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
+	var old []int64
 	for i, x := range indexes {
-		if x < 0 || x >= int64(len(t.hashes)) {
+		switch {
+		case x < 0 || x >= t.base+int64(len(t.hashes)):
 			return nil, fmt.Errorf("auditship: no stored hash %d", x)
+		case x >= t.base:
+			out[i] = t.hashes[x-t.base]
+		default:
+			old = append(old, x)
 		}
-		out[i] = t.hashes[x]
+	}
+	if len(old) == 0 {
+		return out, nil
+	}
+	got, err := t.stored.ReadHashes(old)
+	if err != nil {
+		return nil, err
+	}
+	if len(got) != len(old) {
+		return nil, fmt.Errorf("auditship: asked for %d stored hashes, read %d", len(old), len(got))
+	}
+	j := 0
+	for i, x := range indexes {
+		if x < t.base {
+			out[i] = got[j]
+			j++
+		}
 	}
 	return out, nil
 }
 
 // Root is the tree's root hash.
 func (t *Tree) Root() (tlog.Hash, error) { return tlog.TreeHash(t.size, t) }
+
+// clone is a copy that can be extended without changing t.
+func (t *Tree) clone() *Tree {
+	c := *t
+	c.hashes = append([]tlog.Hash(nil), t.hashes...)
+	return &c
+}
 
 // Append adds the next event: it must continue the sequence and the chain.
 func (t *Tree) Append(e *domain.AuditEvent) error {
@@ -159,40 +211,36 @@ func (t *Tree) Prove(old int64) (tlog.TreeProof, error) {
 // checkpoint after them, and the proof from the checkpoint the upstream last
 // accepted (size Since).
 type Batch struct {
-	Events     []*domain.AuditEvent
-	Checkpoint []byte
-	Since      int64
-	Proof      tlog.TreeProof
+	Events     []*domain.AuditEvent `json:"events"`
+	Checkpoint []byte               `json:"checkpoint"`
+	Since      int64                `json:"since"`
+	Proof      tlog.TreeProof       `json:"proof"`
 }
 
-// NewBatch makes the batch of the node's events after the upstream's size
-// since (at most max of them), with a checkpoint signed by s and the proof
-// from since. events are the node's whole log in order; t is its tree.
-func NewBatch(t *Tree, events []*domain.AuditEvent, since int64, max int, s note.Signer) (*Batch, error) {
-	if since < 0 || since > t.size || int64(len(events)) != t.size {
-		return nil, fmt.Errorf("auditship: the upstream holds %d of %d events", since, t.size)
-	}
-	end := min(t.size, since+int64(max))
-	// The checkpoint covers the events sent: a tree of the first end.
-	prefix := &Tree{}
-	for _, e := range events[:end] {
-		if err := prefix.Append(e); err != nil {
-			return nil, err
+// NewBatch makes the batch of next, the events that follow those in acked
+// (the tree of what the upstream holds), with a checkpoint signed by s and
+// the proof from acked's size. It returns the tree extended by next, which
+// the node keeps once the upstream accepts the batch; acked is unchanged.
+func NewBatch(acked *Tree, next []*domain.AuditEvent, s note.Signer) (*Batch, *Tree, error) {
+	ext := acked.clone()
+	for _, e := range next {
+		if err := ext.Append(e); err != nil {
+			return nil, nil, err
 		}
 	}
-	c, err := prefix.Checkpoint(s.Name())
+	c, err := ext.Checkpoint(s.Name())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	signed, err := Sign(c, s)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	proof, err := prefix.Prove(since)
+	proof, err := ext.Prove(acked.size)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &Batch{Events: events[since:end], Checkpoint: signed, Since: since, Proof: proof}, nil
+	return &Batch{Events: next, Checkpoint: signed, Since: acked.size, Proof: proof}, ext, nil
 }
 
 // Accepted is what Accept did with a batch.
@@ -249,7 +297,7 @@ func Accept(t *Tree, last Checkpoint, b *Batch, v note.Verifier, held func(seq i
 		return out, nil
 	}
 	// Extend a copy; the tree changes only when everything checks.
-	next := &Tree{hashes: append([]tlog.Hash(nil), t.hashes...), size: t.size, headHash: t.headHash}
+	next := t.clone()
 	for _, e := range fresh {
 		if err := next.Append(e); err != nil {
 			return Accepted{}, err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/healthhub/healthhub/backend/domain"
 )
@@ -49,17 +50,59 @@ func nodeLog(t testing.TB, n int) ([]*domain.AuditEvent, *Tree) {
 	return evs, tree
 }
 
-// upstream holds what an upstream keeps of one node.
-type upstream struct {
-	tree   Tree
-	last   Checkpoint
-	stored map[int64]*domain.AuditEvent
+// batch is the batch of evs[since:since+max] for an upstream holding the
+// first since events.
+func batch(t testing.TB, evs []*domain.AuditEvent, since, max int, s note.Signer) *Batch {
+	t.Helper()
+	acked := &Tree{}
+	for _, e := range evs[:since] {
+		if err := acked.Append(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, _, err := NewBatch(acked, evs[since:min(len(evs), since+max)], s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
-func newUpstream() *upstream { return &upstream{stored: map[int64]*domain.AuditEvent{}} }
+// upstream holds what an upstream keeps of one node: its events, the
+// tree's hashes in a store and the last accepted checkpoint. Each batch
+// loads the tree from the store, as a server does.
+type upstream struct {
+	hashes hashStore
+	size   int64
+	head   string
+	last   Checkpoint
+	stored map[int64]*domain.AuditEvent
+	reads  int // stored hashes read
+}
+
+type hashStore map[int64]tlog.Hash
+
+func (u *upstream) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		h, ok := u.hashes[x]
+		if !ok {
+			return nil, fmt.Errorf("no hash %d", x)
+		}
+		out[i] = h
+	}
+	u.reads += len(indexes)
+	return out, nil
+}
+
+func newUpstream() *upstream {
+	return &upstream{hashes: hashStore{}, stored: map[int64]*domain.AuditEvent{}}
+}
+
+func (u *upstream) Size() int64 { return u.size }
 
 func (u *upstream) accept(b *Batch, v note.Verifier) (Accepted, error) {
-	got, err := Accept(&u.tree, u.last, b, v, func(seq int64) (*domain.AuditEvent, error) {
+	tree := LoadTree(u.size, u.head, u)
+	got, err := Accept(tree, u.last, b, v, func(seq int64) (*domain.AuditEvent, error) {
 		e, ok := u.stored[seq]
 		if !ok {
 			return nil, fmt.Errorf("no event %d", seq)
@@ -75,7 +118,16 @@ func (u *upstream) accept(b *Batch, v note.Verifier) (Accepted, error) {
 			u.stored[e.Seq] = &c
 		}
 	}
-	u.last = got.Checkpoint
+	for _, h := range tree.Added() {
+		if _, ok := u.hashes[h.Index]; ok {
+			return got, fmt.Errorf("hash %d stored twice", h.Index)
+		}
+		u.hashes[h.Index] = h.Hash
+	}
+	if int64(len(u.hashes)) != tlog.StoredHashCount(tree.Size()) {
+		return got, fmt.Errorf("%d hashes stored for %d events", len(u.hashes), tree.Size())
+	}
+	u.size, u.head, u.last = tree.Size(), tree.HeadHash(), got.Checkpoint
 	return got, nil
 }
 
@@ -91,13 +143,11 @@ func copyEvents(evs []*domain.AuditEvent) []*domain.AuditEvent {
 
 func TestShippingInBatchesReachesTheSameTree(t *testing.T) {
 	s, v := keys(t, "clinic-ws-1")
-	evs, tree := nodeLog(t, 100)
+	evs, tree := nodeLog(t, 1000)
 	up := newUpstream()
-	for up.tree.Size() < tree.Size() {
-		b, err := NewBatch(tree, evs, up.tree.Size(), 30, s)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for up.Size() < tree.Size() {
+		b := batch(t, evs, int(up.Size()), 30, s)
+		up.reads = 0
 		got, err := up.accept(b, v)
 		if err != nil {
 			t.Fatalf("batch from %d: %v", b.Since, err)
@@ -107,37 +157,36 @@ func TestShippingInBatchesReachesTheSameTree(t *testing.T) {
 		}
 	}
 	want, _ := tree.Root()
-	if up.last.Size != 100 || up.last.Root != want || up.last.Node != "clinic-ws-1" {
-		t.Fatalf("accepted %+v, want 100 events with the node's root", up.last)
+	if up.last.Size != 1000 || up.last.Root != want || up.last.Node != "clinic-ws-1" {
+		t.Fatalf("accepted %+v, want 1000 events with the node's root", up.last)
+	}
+	// Accepting a batch reads the few stored hashes its leaves and proof
+	// need, not the whole tree.
+	if all := tlog.StoredHashCount(1000); up.reads*2 > int(all) {
+		t.Fatalf("the last batch read %d of %d stored hashes", up.reads, all)
 	}
 
 	// A batch sent again after its answer was lost changes nothing.
-	b, _ := NewBatch(tree, evs, 70, 30, s)
+	b := batch(t, evs, 970, 30, s)
 	got, err := up.accept(b, v)
-	if err != nil || got.New != 0 || got.Redelivery != 30 || up.tree.Size() != 100 {
+	if err != nil || got.New != 0 || got.Redelivery != 30 || up.Size() != 1000 {
 		t.Fatalf("redelivery: %+v, %v", got, err)
 	}
 }
 
 func TestTamperedLogsAreRefused(t *testing.T) {
 	s, v := keys(t, "clinic-ws-1")
-	evs, tree := nodeLog(t, 60)
+	evs, _ := nodeLog(t, 60)
 	base := func(t *testing.T) *upstream {
 		up := newUpstream()
-		b, err := NewBatch(tree, evs, 0, 30, s)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := batch(t, evs, 0, 30, s)
 		if _, err := up.accept(b, v); err != nil {
 			t.Fatal(err)
 		}
 		return up
 	}
 	next := func(t *testing.T) *Batch {
-		b, err := NewBatch(tree, evs, 30, 30, s)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := batch(t, evs, 30, 30, s)
 		b.Events = copyEvents(b.Events)
 		return b
 	}
@@ -175,14 +224,14 @@ func TestTamperedLogsAreRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			up := base(t)
-			before := up.tree.Size()
+			before := up.Size()
 			b := next(t)
 			tt.tamper(t, b)
 			if _, err := up.accept(b, v); !errors.Is(err, tt.want) {
 				t.Fatalf("err %v, want %v", err, tt.want)
 			}
-			if up.tree.Size() != before || up.last.Size != 30 {
-				t.Fatalf("a refused batch changed the upstream: %d events, checkpoint %d", up.tree.Size(), up.last.Size)
+			if up.Size() != before || up.last.Size != 30 {
+				t.Fatalf("a refused batch changed the upstream: %d events, checkpoint %d", up.Size(), up.last.Size)
 			}
 			// The untampered batch is still accepted after the refusal.
 			if _, err := up.accept(next(t), v); err != nil {
@@ -198,16 +247,7 @@ func TestTamperedLogsAreRefused(t *testing.T) {
 		forked := copyEvents(evs)
 		forked[9].Detail = "rewritten"
 		domain.Chain(9, forked[8].Hash, forked[9:])
-		ftree := &Tree{}
-		for _, e := range forked {
-			if err := ftree.Append(e); err != nil {
-				t.Fatal(err)
-			}
-		}
-		b, err := NewBatch(ftree, forked, 30, 30, s)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := batch(t, forked, 30, 30, s)
 		if _, err := up.accept(b, v); !errors.Is(err, ErrBrokenChain) {
 			t.Fatalf("err %v, want %v", err, ErrBrokenChain)
 		}
