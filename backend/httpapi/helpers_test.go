@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/healthhub/healthhub/backend/sync/node"
+	"github.com/healthhub/healthhub/backend/sync/upstream"
 	"io"
 	"log/slog"
 	"net/http"
@@ -43,6 +45,7 @@ type api struct {
 	Knowledge *knowledge.Service
 	Assistant *assistant.Service
 	Hub       *live.Hub
+	Upstream  *upstream.Service
 	seq       atomic.Int64
 }
 
@@ -73,13 +76,19 @@ func newAPI(t testing.TB, db store.DB, opts ...func(*assistant.Options)) *api {
 	if err := asst.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	up := upstream.New(db, portalSvc, log, time.Now, logger)
+	nodeSvc, err := node.New(context.Background(), db, keys, portalSvc, log, hub, node.Options{}, time.Now, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httpapi.New(httpapi.Config{AllowedOrigins: []string{"wails://wails"}, Version: "test"},
 		httpapi.Deps{Auth: svc, Portal: portalSvc, Store: db, Audit: log, Live: hub, Knowledge: kb, Assistant: asst, Now: time.Now, Logger: logger,
+			Upstream: up, Node: nodeSvc,
 			Health: health.New(portalSvc, log, db, asst, kb, health.Options{}),
 			FHIR:   fhir.New(portalSvc, db, log, time.Now, logger, func(*http.Request) string { return "http://clinic.test" })})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() { asst.Close(); kb.Close(); hub.Close(); ts.Close(); log.Close() })
-	return &api{t: t, URL: ts.URL, DB: db, Auth: svc, Server: srv, Portal: portalSvc, Knowledge: kb, Assistant: asst, Hub: hub}
+	return &api{t: t, URL: ts.URL, DB: db, Auth: svc, Server: srv, Portal: portalSvc, Knowledge: kb, Assistant: asst, Hub: hub, Upstream: up}
 }
 
 // email returns a fresh address.

@@ -58,7 +58,12 @@ var matrixAudit = map[string]auditRow{
 	"GET /api/v1/users":               oneEvent, "POST /api/v1/users": oneEvent, "GET /api/v1/users/{id}": oneEvent, "PATCH /api/v1/users/{id}": oneEvent,
 	"GET /api/v1/settings": noAudit, "PATCH /api/v1/settings": oneEvent,
 	"GET /api/v1/audit/events": oneEvent, "GET /api/v1/audit/verify": oneEvent, "GET /api/v1/audit/export": oneEvent,
-	"GET /api/v1/admin/health": oneEvent,
+	"GET /api/v1/admin/health":      oneEvent,
+	"POST /api/v1/sync/enrollments": oneEvent, "GET /api/v1/sync/nodes": noAudit, "POST /api/v1/sync/nodes/{id}/revoke": oneEvent,
+	"POST /api/v1/sync/enroll": oneEvent, "POST /api/v1/sync/ops": noAudit, "GET /api/v1/sync/changes": noAudit,
+	"GET /api/v1/sync/audit": noAudit, "POST /api/v1/sync/audit": noAudit, "GET /api/v1/sync/status": noAudit,
+	"POST /api/v1/sync/run": noAudit, "POST /api/v1/sync/upstream": noAudit, "GET /api/v1/sync/conflicts": noAudit,
+	"POST /api/v1/sync/conflicts/{id}/resolve": {success: 1, patient: ownPatientID},
 
 	"GET /api/v1/knowledge/sources": noAudit, "POST /api/v1/knowledge/sources": oneEvent,
 	"DELETE /api/v1/knowledge/sources/{id}": oneEvent, "POST /api/v1/knowledge/sources/{id}/sync": noAudit,

@@ -1,9 +1,14 @@
 package httpapi_test
 
 import (
+	"crypto/rand"
+
+	"golang.org/x/mod/sumdb/note"
+
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/healthhub/healthhub/backend/sync/upstream"
 	"os"
 	"slices"
 	"strings"
@@ -146,6 +151,41 @@ func (w *world) provider() string {
 		panic(err)
 	}
 	return p.ID
+}
+
+// enrollment is a fresh one-time code and checkpoint key for a node.
+func (w *world) enrollment() (code, publicKey string) {
+	ctx := domain.WithPrincipal(context.Background(), &domain.Principal{UserID: "admin", Role: domain.RoleAdmin})
+	e, err := w.a.Upstream.CreateEnrollment(ctx, upstream.NewEnrollment{Name: "ws"})
+	if err != nil {
+		panic(err)
+	}
+	_, vkey, err := note.GenerateKey(rand.Reader, fmt.Sprintf("hh-matrix-%d-%d", time.Now().UnixNano(), w.slot.Add(1)))
+	if err != nil {
+		panic(err)
+	}
+	return e.Code, vkey
+}
+
+// syncNode enrols a node and returns its id.
+func (w *world) syncNode() string {
+	code, key := w.enrollment()
+	n, err := w.a.Upstream.Enroll(context.Background(), upstream.EnrollRequest{Code: code, PublicKey: key})
+	if err != nil {
+		panic(err)
+	}
+	return n.NodeID
+}
+
+// conflict stores an open conflict about the own patient.
+func (w *world) conflict() string {
+	start, end := w.nextSlot()
+	c := &domain.SyncConflict{ID: fmt.Sprintf("c-%d", w.slot.Add(1)), NodeID: "hh-node", AppointmentID: "a-x", DoctorID: w.ownDoctor.ID,
+		PatientID: w.ownPatient.ID, Start: start, End: end, Kind: domain.OpBook, Outcome: domain.OutcomeConflict, Reason: "taken", CreatedAt: time.Now()}
+	if err := w.a.DB.PutSyncConflict(context.Background(), c); err != nil {
+		panic(err)
+	}
+	return c.ID
 }
 
 // folder is a fresh empty folder for a knowledge source.
@@ -378,6 +418,31 @@ var matrix = map[string]matrixRoute{
 		"messages": []map[string]string{{"role": "user", "content": "When are you open?"}}})},
 	"GET /api/v1/audit/export": {na, adminOnly(200), fixed("/api/v1/audit/export", nil)},
 	"GET /api/v1/admin/health": {na, adminOnly(200), fixed("/api/v1/admin/health", nil)},
+
+	"POST /api/v1/sync/enrollments": {na, adminOnly(201), fixed("/api/v1/sync/enrollments", map[string]any{"name": "front desk 2"})},
+	"GET /api/v1/sync/nodes":        {na, adminOnly(200), fixed("/api/v1/sync/nodes", nil)},
+	"POST /api/v1/sync/nodes/{id}/revoke": {na, adminOnly(200), func(e caseEnv, _ ownership) (string, any) {
+		return "/api/v1/sync/nodes/" + e.w.syncNode() + "/revoke", nil
+	}},
+	// Anyone may enrol with a valid code: the code is the permission.
+	"POST /api/v1/sync/enroll": {na, all(201), func(e caseEnv, _ ownership) (string, any) {
+		code, key := e.w.enrollment()
+		return "/api/v1/sync/enroll", map[string]string{"code": code, "public_key": key, "name": "ws"}
+	}},
+	// A person's token never opens a node's endpoints.
+	"POST /api/v1/sync/ops":    {na, all(401), fixed("/api/v1/sync/ops", map[string]any{"ops": []any{}})},
+	"GET /api/v1/sync/changes": {na, all(401), fixed("/api/v1/sync/changes", nil)},
+	"GET /api/v1/sync/audit":   {na, all(401), fixed("/api/v1/sync/audit", nil)},
+	"POST /api/v1/sync/audit":  {na, all(401), fixed("/api/v1/sync/audit", map[string]any{"events": []any{}})},
+	"GET /api/v1/sync/status":  {na, byRole(401, 403, 200, 200, 200), fixed("/api/v1/sync/status", nil)},
+	// The matrix's server is enrolled with no upstream: running and enrolling
+	// without one is refused as invalid, for the one role that may ask.
+	"POST /api/v1/sync/run":      {na, adminOnly(400), fixed("/api/v1/sync/run", nil)},
+	"POST /api/v1/sync/upstream": {na, adminOnly(400), fixed("/api/v1/sync/upstream", map[string]string{"upstream": "", "code": ""})},
+	"GET /api/v1/sync/conflicts": {na, byRole(401, 403, 403, 200, 200), fixed("/api/v1/sync/conflicts", nil)},
+	"POST /api/v1/sync/conflicts/{id}/resolve": {na, byRole(401, 403, 403, 200, 200), func(e caseEnv, _ ownership) (string, any) {
+		return "/api/v1/sync/conflicts/" + e.w.conflict() + "/resolve", nil
+	}},
 
 	"GET /api/v1/me/patient": {na, byRole(401, 200, 404, 404, 404), fixed("/api/v1/me/patient", nil)},
 	"GET /api/v1/patients":   {na, byRole(401, 403, 200, 200, 200), fixed("/api/v1/patients?limit=5", nil)},

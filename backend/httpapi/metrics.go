@@ -1,6 +1,10 @@
 package httpapi
 
 import (
+	"context"
+
+	"github.com/healthhub/healthhub/backend/sync/node"
+	"github.com/healthhub/healthhub/backend/sync/upstream"
 	"strconv"
 	"time"
 
@@ -41,4 +45,56 @@ func (m *metrics) observe(route, method string, status int, d time.Duration) {
 	}
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(route, method, strconv.Itoa(status)).Observe(d.Seconds())
+}
+
+// syncMetrics reports this installation's sync: the node's queue, lag and
+// outcomes, and the alerts raised as an upstream.
+func (m *metrics) syncMetrics(n *node.Service, up *upstream.Service) {
+	if n != nil {
+		status := func() *node.Status {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			st, err := n.Status(ctx)
+			if err != nil {
+				return &node.Status{}
+			}
+			return st
+		}
+		counts := func(f func(node.Counts) int64) func() float64 {
+			return func() float64 { return float64(f(n.Counts())) }
+		}
+		m.registry.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "healthhub_sync_queue_length", Help: "Appointment changes waiting to be sent to the upstream."},
+				func() float64 { return float64(status().Queued) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "healthhub_sync_lag_seconds", Help: "Age of the oldest change waiting for the upstream (0 when none)."},
+				func() float64 {
+					st := status()
+					if st.Queued == 0 || st.OldestQueued.IsZero() {
+						return 0
+					}
+					return time.Since(st.OldestQueued).Seconds()
+				}),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "healthhub_sync_last_success_timestamp_seconds", Help: "When a sync round last succeeded (0 never)."},
+				func() float64 {
+					if t := status().LastSuccess; !t.IsZero() {
+						return float64(t.UnixNano()) / 1e9
+					}
+					return 0
+				}),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "healthhub_sync_open_conflicts", Help: "Conflicts waiting for the front desk to rebook."},
+				func() float64 { return float64(status().OpenConflicts) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "healthhub_sync_ops_applied_total", Help: "Queued changes the upstream applied."},
+				counts(func(c node.Counts) int64 { return c.Applied })),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "healthhub_sync_ops_conflicts_total", Help: "Queued changes that lost a race upstream."},
+				counts(func(c node.Counts) int64 { return c.Conflicts })),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "healthhub_sync_ops_rejected_total", Help: "Queued changes the upstream refused."},
+				counts(func(c node.Counts) int64 { return c.Rejected })),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "healthhub_sync_rounds_failed_total", Help: "Sync rounds that failed and were retried."},
+				counts(func(c node.Counts) int64 { return c.Failures })),
+		)
+	}
+	if up != nil {
+		m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "healthhub_sync_alerts_total",
+			Help: "Security alerts raised by nodes' audit batches that did not verify."}, func() float64 { return float64(up.Alerts()) }))
+	}
 }

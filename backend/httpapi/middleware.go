@@ -3,6 +3,7 @@ package httpapi
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"github.com/healthhub/healthhub/backend/sync/upstream"
 	"log/slog"
 	"net"
 	"net/http"
@@ -198,6 +199,10 @@ func (s *Server) authenticated(allowAPIKey bool, next http.Handler) http.Handler
 			return
 		}
 		token = strings.TrimSpace(token)
+		if upstream.IsCredential(token) {
+			s.fail(w, r, &domain.Error{Code: domain.EUNAUTHORIZED, Message: "A node credential works on the sync endpoints only; sign in as a person here."})
+			return
+		}
 		if auth.IsAPIKey(token) && !allowAPIKey {
 			s.fail(w, r, &domain.Error{Code: domain.EUNAUTHORIZED, Message: "API keys work on the /v1/ endpoints only; sign in to use this one."})
 			return

@@ -10,6 +10,9 @@ import (
 	"github.com/healthhub/healthhub/backend/health"
 	"github.com/healthhub/healthhub/backend/knowledge"
 	"github.com/healthhub/healthhub/backend/portal"
+	"github.com/healthhub/healthhub/backend/sync/auditship"
+	"github.com/healthhub/healthhub/backend/sync/node"
+	"github.com/healthhub/healthhub/backend/sync/upstream"
 )
 
 // access says who may reach a route at all; the policy decides the rest.
@@ -22,6 +25,8 @@ const (
 	// accessWebSocket: a signed-in user whose access token may also come as
 	// ?access_token=, since browsers cannot set headers on a WebSocket.
 	accessWebSocket
+	// accessNode: an enrolled node, by its own credential (never a user's).
+	accessNode
 )
 
 // route is one endpoint: what the mux needs and what the OpenAPI document
@@ -153,6 +158,22 @@ func (s *Server) routeTable() []route {
 			Query: []param{{"from", "first day (YYYY-MM-DD, default 29 days before to)", "string"}, {"to", "last day (default today)", "string"}, {"time_zone", "IANA time zone the days are in (default UTC)", "string"}}},
 		{Method: "GET", Path: "/v1/models", Summary: "OpenAI-compatible: the models the key's user may use", Tag: "openai", Access: accessAPIKey, Out: openAIModels{}, handler: s.handleModels(true)},
 		{Method: "POST", Path: "/v1/chat/completions", Summary: "OpenAI-compatible chat completions (stream or not), grounded, redacted and audited like a conversation", Tag: "openai", Access: accessAPIKey, In: chatCompletionRequest{}, handler: s.handleChatCompletions()},
+
+		{Method: "POST", Path: "/api/v1/sync/enrollments", Summary: "Make a one-time code for a node to enrol with this server as its upstream (admin)", Tag: "sync", Access: accessUser, In: upstream.NewEnrollment{}, Out: upstream.Enrollment{}, Status: 201, handler: s.handleCreateEnrollment()},
+		{Method: "GET", Path: "/api/v1/sync/nodes", Summary: "Nodes enrolled with this server (admin)", Tag: "sync", Access: accessUser, Out: syncNodeList{}, handler: s.handleListNodes()},
+		{Method: "POST", Path: "/api/v1/sync/nodes/{id}/revoke", Summary: "Revoke a node: its credential is refused from now on (admin)", Tag: "sync", Access: accessUser, Out: domain.SyncNode{}, handler: s.handleRevokeNode()},
+		{Method: "POST", Path: "/api/v1/sync/enroll", Summary: "A node enrols with a one-time code and its checkpoint key; returns its credential once", Tag: "sync", In: upstream.EnrollRequest{}, Out: upstream.Enrolled{}, Status: 201, handler: s.handleEnroll()},
+		{Method: "POST", Path: "/api/v1/sync/ops", Summary: "A node's appointment ops, applied exactly once each: applied, conflict or rejected (node)", Tag: "sync", Access: accessNode, In: upstream.Push{}, Out: upstream.Pushed{}, handler: s.handlePushOps()},
+		{Method: "GET", Path: "/api/v1/sync/changes", Summary: "The change feed a node pulls, after its cursor (node)", Tag: "sync", Access: accessNode, Out: upstream.Page{},
+			Query: []param{{"after", "the cursor of the last change applied; empty for the start", "string"}, {"limit", "at most this many (1–500)", "integer"}}, handler: s.handlePullChanges()},
+		{Method: "GET", Path: "/api/v1/sync/audit", Summary: "How much of its audit log the node has shipped (node)", Tag: "sync", Access: accessNode, Out: upstream.AuditState{}, handler: s.handleAuditState()},
+		{Method: "POST", Path: "/api/v1/sync/audit", Summary: "A batch of the node's audit log with a signed checkpoint and a consistency proof (node)", Tag: "sync", Access: accessNode, In: auditship.Batch{}, Out: upstream.AuditAck{}, handler: s.handleShipAudit()},
+		{Method: "GET", Path: "/api/v1/sync/status", Summary: "This installation's sync with its upstream: state, last success, queue, conflicts", Tag: "sync", Access: accessUser, Out: node.Status{}, handler: s.handleSyncStatus()},
+		{Method: "POST", Path: "/api/v1/sync/run", Summary: "Sync with the upstream now (admin)", Tag: "sync", Access: accessUser, Out: node.Status{}, handler: s.handleSyncRun()},
+		{Method: "POST", Path: "/api/v1/sync/upstream", Summary: "Enrol this installation with an upstream server using its one-time code (admin)", Tag: "sync", Access: accessUser, In: node.EnrollOptions{}, Out: node.Status{}, handler: s.handleSyncEnroll()},
+		{Method: "GET", Path: "/api/v1/sync/conflicts", Summary: "Bookings and moves that lost a race, to rebook (front desk)", Tag: "sync", Access: accessUser, Out: conflictList{},
+			Query: []param{{"all", "true to include resolved ones", "string"}}, handler: s.handleListConflicts()},
+		{Method: "POST", Path: "/api/v1/sync/conflicts/{id}/resolve", Summary: "Mark a conflict as dealt with (front desk)", Tag: "sync", Access: accessUser, Out: domain.SyncConflict{}, handler: s.handleResolveConflict()},
 
 		{Method: "GET", Path: "/api/v1/admin/health", Summary: "The installation's health: assistant provider, e-mail, knowledge sources that fail, the last audit chain check, accounts by role (admin)", Tag: "admin", Access: accessUser, Out: health.InstallationHealth{}, handler: s.handleAdminHealth()},
 

@@ -23,6 +23,8 @@ import (
 	"github.com/healthhub/healthhub/backend/health"
 	"github.com/healthhub/healthhub/backend/knowledge"
 	"github.com/healthhub/healthhub/backend/portal"
+	"github.com/healthhub/healthhub/backend/sync/node"
+	"github.com/healthhub/healthhub/backend/sync/upstream"
 )
 
 // Config is what the HTTP layer needs to know about its deployment.
@@ -53,8 +55,12 @@ type Deps struct {
 	Assistant *assistant.Service
 	// Health serves /api/v1/admin/health; nil answers 503 there.
 	Health *health.Service
-	Now    func() time.Time
-	Logger *slog.Logger
+	// Upstream serves the nodes that sync with this server; Node is this
+	// installation's own sync with its upstream. nil answers 503 there.
+	Upstream *upstream.Service
+	Node     *node.Service
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // Store is what the HTTP layer reads itself: whether the database answers,
@@ -83,6 +89,8 @@ type Server struct {
 	knowledge *knowledge.Service
 	assistant *assistant.Service
 	health    *health.Service
+	upstream  *upstream.Service
+	node      *node.Service
 	logger    *slog.Logger
 	now       func() time.Time
 	metrics   *metrics
@@ -93,8 +101,9 @@ type Server struct {
 
 // New builds the handler with every route registered.
 func New(cfg Config, d Deps) *Server {
-	s := &Server{cfg: cfg, auth: d.Auth, portal: d.Portal, store: d.Store, audit: d.Audit, trail: trail.New(d.Store, d.Audit), live: d.Live, fhir: d.FHIR, knowledge: d.Knowledge, assistant: d.Assistant, health: d.Health, logger: d.Logger, now: d.Now,
+	s := &Server{cfg: cfg, auth: d.Auth, portal: d.Portal, store: d.Store, audit: d.Audit, trail: trail.New(d.Store, d.Audit), live: d.Live, fhir: d.FHIR, knowledge: d.Knowledge, assistant: d.Assistant, health: d.Health, upstream: d.Upstream, node: d.Node, logger: d.Logger, now: d.Now,
 		metrics: newMetrics(), mux: http.NewServeMux()}
+	s.metrics.syncMetrics(d.Node, d.Upstream)
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
 		h := rt.handler
@@ -105,6 +114,8 @@ func New(cfg Config, d Deps) *Server {
 			h = s.authenticated(true, h)
 		case accessWebSocket:
 			h = tokenFromQuery(s.authenticated(false, h))
+		case accessNode:
+			h = s.nodeAuthenticated(h)
 		}
 		s.mux.Handle(rt.Method+" "+rt.Path, h)
 	}

@@ -46,6 +46,11 @@ const (
 	Analytics    = "analytics"    // the clinic's figures: counts, never a patient's data
 	Installation = "installation" // the installation's health: providers, e-mail, sources, audit checks, accounts
 
+	SyncNode     = "sync_node"     // nodes enrolled with this server as their upstream, and their enrolment codes
+	SyncFeed     = "sync"          // a node's own sync: pushing ops and audit, pulling changes
+	SyncConflict = "sync_conflict" // ops that lost a race, for the front desk to rebook
+	SyncStatus   = "sync_status"   // this installation's sync with its upstream: state, queue, running it
+
 	APIKey = "api_key" // one of the caller's API keys (within Self: refusals are someone else's key)
 	Setup  = "setup"   // the one-time creation of the first administrator
 )
@@ -194,6 +199,20 @@ var rules = map[string]map[string]rule{
 	},
 	Installation: {
 		Read: admin,
+	},
+	SyncNode: {
+		List: admin, Create: admin, Update: admin,
+	},
+	// Only a node calls its own feed; its scope of doctors is checked per op.
+	SyncFeed: {
+		Read: roles(domain.RoleNode), Create: roles(domain.RoleNode),
+	},
+	SyncConflict: {
+		List: scheduling, Update: scheduling,
+	},
+	// The front desk sees whether sync is healthy; admins enrol and run it.
+	SyncStatus: {
+		Read: either(scheduling, roles(domain.RoleDoctor)), Update: admin,
 	},
 }
 

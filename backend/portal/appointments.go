@@ -199,8 +199,19 @@ func (s *Service) Book(ctx context.Context, in BookRequest, idempotencyKey strin
 			return nil, err
 		}
 	}
-	notes := s.notes(domain.NotifyBooked, a, who, "Appointment booked", "Your appointment is booked.\n\n"+s.describe(ctx, a, who))
-	err = s.store.BookAppointment(ctx, a, notes)
+	outbox := s.queueing()
+	subject, body := "Appointment booked", "Your appointment is booked.\n\n"
+	if outbox != nil {
+		// Confirmed when the upstream accepts it.
+		a.Status = domain.StatusPending
+		subject, body = "Appointment requested", "Your appointment is requested and will be confirmed shortly.\n\n"
+	}
+	notes := s.notes(domain.NotifyBooked, a, who, subject, body+s.describe(ctx, a, who))
+	if outbox != nil {
+		err = s.store.BookAppointmentQueued(ctx, a, notes, s.op(ctx, domain.OpBook, a))
+	} else {
+		err = s.store.BookAppointment(ctx, a, notes)
+	}
 	if errors.Is(err, domain.ErrIdempotentReplay) {
 		if a.DoctorID != in.DoctorID || a.PatientID != in.PatientID || !a.Start.Equal(in.Start.UTC().Truncate(time.Second)) ||
 			!a.End.Equal(in.End.UTC().Truncate(time.Second)) {
@@ -218,6 +229,9 @@ func (s *Service) Book(ctx context.Context, in BookRequest, idempotencyKey strin
 		return nil, err
 	}
 	s.announce(ctx, domain.EventAppointmentBooked, a, who, notes)
+	if outbox != nil {
+		outbox.Queued()
+	}
 	return &Booked{Appointment: a}, nil
 }
 
@@ -335,8 +349,17 @@ func (s *Service) update(ctx context.Context, id string, kind, event, subject st
 	if kind != "" {
 		notes = s.notes(kind, &next, who, subject, subject+".\n\n"+s.describe(ctx, &next, who))
 	}
-	if err := s.store.UpdateAppointment(ctx, &next, cur.UpdatedAt, notes); err != nil {
+	outbox := s.queueing()
+	if outbox != nil {
+		err = s.store.UpdateAppointmentQueued(ctx, &next, cur.UpdatedAt, notes, s.op(ctx, domain.OpUpdate, &next))
+	} else {
+		err = s.store.UpdateAppointment(ctx, &next, cur.UpdatedAt, notes)
+	}
+	if err != nil {
 		return nil, err
+	}
+	if outbox != nil {
+		defer outbox.Queued()
 	}
 	if err := s.audit.Record(ctx, audit.Event{Action: domain.ActionUpdate, ResourceType: "appointment", ResourceID: id, PatientID: next.PatientID,
 		Detail: "status=" + next.Status}); err != nil {

@@ -163,6 +163,14 @@ func (s *Service) sealed(p *domain.Patient) (*domain.Patient, error) {
 	return &c, nil
 }
 
+// SealPatient returns a copy of p with its identifiers sealed with this
+// installation's keys (a patient record that arrived by sync).
+func (s *Service) SealPatient(p *domain.Patient) (*domain.Patient, error) { return s.sealed(p) }
+
+// OpenPatient opens the identifiers of a stored patient in place (a record
+// about to travel to a node by sync, over TLS).
+func (s *Service) OpenPatient(p *domain.Patient) (*domain.Patient, error) { return s.open(p) }
+
 // open decrypts the identifiers of a stored patient in place.
 func (s *Service) open(p *domain.Patient) (*domain.Patient, error) {
 	for _, f := range []struct {

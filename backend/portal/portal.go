@@ -9,6 +9,7 @@ import (
 	"github.com/healthhub/healthhub/backend/access"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 	_ "time/tzdata" // time zones work on every OS, whatever it ships
 
@@ -42,6 +43,37 @@ type Service struct {
 	now      func() time.Time
 	logger   *slog.Logger
 	zones    sync.Map // time zone name → *time.Location
+	outbox   atomic.Pointer[outboxRef]
+}
+
+// Outbox sends this installation's appointment changes to its upstream,
+// when it is enrolled with one: each change is queued in the transaction
+// that makes it, and a booking is pending until the upstream confirms it.
+type Outbox interface {
+	Queueing() bool
+	Queued()
+}
+
+type outboxRef struct{ Outbox }
+
+// UseOutbox makes appointment changes go through o from now on.
+func (s *Service) UseOutbox(o Outbox) { s.outbox.Store(&outboxRef{o}) }
+
+// queueing returns the outbox when changes are queued for an upstream.
+func (s *Service) queueing() Outbox {
+	if r := s.outbox.Load(); r != nil && r.Queueing() {
+		return r.Outbox
+	}
+	return nil
+}
+
+// op is the outbox entry of a change the caller made to a.
+func (s *Service) op(ctx context.Context, kind string, a *domain.Appointment) *domain.SyncOp {
+	op := &domain.SyncOp{ID: newID(), Entity: domain.ChangeEntityAppointment, EntityID: a.ID, Kind: kind, CreatedAt: s.now()}
+	if p := domain.PrincipalFrom(ctx); p != nil {
+		op.ActorID, op.ActorRole = p.UserID, string(p.Role)
+	}
+	return op
 }
 
 // New builds the service. events may be nil (no live updates).

@@ -15,6 +15,7 @@ type Store interface {
 	AppointmentCounts(ctx context.Context, from, to time.Time, offsetMinutes int) ([]domain.StatusCount, error)
 	Availability(ctx context.Context, doctorID string) (*domain.Availability, error)
 	BookAppointment(ctx context.Context, a *domain.Appointment, notes []*domain.Notification) error
+	BookAppointmentQueued(ctx context.Context, a *domain.Appointment, notes []*domain.Notification, op *domain.SyncOp) error
 	CreateEntry(ctx context.Context, e *domain.ClinicalEntry, change *domain.PatientChange) error
 	CreatePatient(ctx context.Context, p *domain.Patient, account *domain.User, notes []*domain.Notification) error
 	DeleteEntry(ctx context.Context, patientID, entryID string, change *domain.PatientChange) error
@@ -33,6 +34,7 @@ type Store interface {
 	PutAvailability(ctx context.Context, a *domain.Availability) error
 	TreatsPatient(ctx context.Context, doctorID, patientID string) (bool, error)
 	UpdateAppointment(ctx context.Context, a *domain.Appointment, expectUpdated time.Time, notes []*domain.Notification) error
+	UpdateAppointmentQueued(ctx context.Context, a *domain.Appointment, expectUpdated time.Time, notes []*domain.Notification, op *domain.SyncOp) error
 	UpdateEntry(ctx context.Context, e *domain.ClinicalEntry, change *domain.PatientChange) error
 	UpdatePatient(ctx context.Context, p *domain.Patient, change *domain.PatientChange) error
 	UserByID(ctx context.Context, id string) (*domain.User, error)

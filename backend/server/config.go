@@ -77,6 +77,9 @@ type Config struct {
 	// 0 for the default (5), negative to answer without the knowledge base
 	// (the flag's 0).
 	AssistantPassages int
+	// SyncInterval is how often a node enrolled with an upstream syncs
+	// when all is well; after a failure it retries sooner, backing off.
+	SyncInterval time.Duration
 }
 
 // defaultDataDir is the OS user data folder for HealthHub.
@@ -139,6 +142,7 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 	tlsCert := fs.String("tls-cert", env("HEALTHHUB_TLS_CERT", ""), "certificate chain (PEM) for --tls files (HEALTHHUB_TLS_CERT)")
 	tlsKey := fs.String("tls-key", env("HEALTHHUB_TLS_KEY", ""), "private key (PEM) for --tls files (HEALTHHUB_TLS_KEY)")
 	tlsHosts := fs.String("tls-hosts", env("HEALTHHUB_TLS_HOSTS", ""), "comma-separated names and addresses the auto certificate holds besides this machine's (HEALTHHUB_TLS_HOSTS)")
+	syncEvery := fs.String("sync-interval", env("HEALTHHUB_SYNC_INTERVAL", "15s"), "how often this installation syncs with its upstream, once enrolled (HEALTHHUB_SYNC_INTERVAL)")
 	argonMem := fs.String("argon2-memory-kib", env("HEALTHHUB_ARGON2_MEMORY_KIB", "65536"), "password hashing memory in KiB (HEALTHHUB_ARGON2_MEMORY_KIB)")
 
 	return func() (Config, error) {
@@ -187,6 +191,9 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 		case "", "openai", "bedrock":
 		default:
 			return c, fmt.Errorf("embeddings must be empty, openai or bedrock, not %q", c.Embeddings)
+		}
+		if c.SyncInterval, err = time.ParseDuration(*syncEvery); err != nil || c.SyncInterval < 10*time.Millisecond || c.SyncInterval > 24*time.Hour {
+			return c, fmt.Errorf("sync-interval must be a duration from 10ms to 24h, such as 15s, not %q", *syncEvery)
 		}
 		c.LLMProvider, c.OpenAIModel, c.BedrockModel, c.BedrockRegion = *llmProvider, *openAIModel, *bedrockModel, *bedrockRegion
 		if n, err := strconv.Atoi(*passages); err != nil || n < 0 || n > 20 {

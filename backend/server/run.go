@@ -43,6 +43,8 @@ Usage:
   healthhubd ingest [--visibility staff|everyone] PATH
                               index a folder into the knowledge base now (a running server keeps it in sync)
   healthhubd keys rotate      add a new encryption key and re-seal patient identifiers with it
+  healthhubd sync status|run|resync|enroll
+                              sync appointments and the audit log with an upstream server
   healthhubd version          print the version
 
 Every command takes the configuration flags; see 'healthhubd serve -h'.
@@ -102,6 +104,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			fmt.Fprintf(stdout, "new key %s is active; re-sealed %d patient records; older keys stay in %s to read backups\n", id, n, s.Config.KeyringFile)
 			return nil
 		})
+	case "sync":
+		return runSync(ctx, rest, getenv, stdout, stderr)
 	case "ingest":
 		return runIngest(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-v":

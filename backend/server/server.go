@@ -30,6 +30,8 @@ import (
 	"github.com/healthhub/healthhub/backend/secret"
 	"github.com/healthhub/healthhub/backend/store"
 	"github.com/healthhub/healthhub/backend/store/postgres"
+	"github.com/healthhub/healthhub/backend/sync/node"
+	"github.com/healthhub/healthhub/backend/sync/upstream"
 	"github.com/healthhub/healthhub/frontend"
 )
 
@@ -50,7 +52,11 @@ type System struct {
 	Live      *live.Hub
 	Knowledge *knowledge.Service
 	Assistant *assistant.Service
-	api       *httpapi.Server
+	// Upstream serves the nodes enrolled with this server; Node is this
+	// installation's own sync with its upstream, once enrolled.
+	Upstream *upstream.Service
+	Node     *node.Service
+	api      *httpapi.Server
 }
 
 func newLogger(c Config, w io.Writer) *slog.Logger {
@@ -139,7 +145,17 @@ func Open(ctx context.Context, c Config, logger *slog.Logger, now func() time.Ti
 		return bedrockruntime.NewFromConfig(awsCfg), nil
 	}
 	asst := assistant.New(db, kb, portalSvc, keys, auditLog, aopts, now, logger)
-	sys := &System{Config: c, Logger: logger, Now: now, Store: db, Keys: keys, Audit: auditLog, Auth: authSvc, Portal: portalSvc, Live: hub, Knowledge: kb, Assistant: asst}
+	up := upstream.New(db, portalSvc, auditLog, now, logger)
+	nodeSvc, err := node.New(ctx, db, keys, portalSvc, auditLog, hub, node.Options{Interval: c.SyncInterval}, now, logger)
+	if err != nil {
+		hub.Close()
+		auditLog.Close()
+		db.Close()
+		return nil, fmt.Errorf("sync with the upstream: %w", err)
+	}
+	portalSvc.UseOutbox(nodeSvc)
+	sys := &System{Config: c, Logger: logger, Now: now, Store: db, Keys: keys, Audit: auditLog, Auth: authSvc, Portal: portalSvc, Live: hub, Knowledge: kb,
+		Assistant: asst, Upstream: up, Node: nodeSvc}
 	sys.api = sys.buildHandler()
 	return sys, nil
 }
@@ -180,6 +196,7 @@ func (s *System) buildHandler() *httpapi.Server {
 		AllowedOrigins: s.Config.AllowedOrigins, TrustedProxies: s.Config.TrustedProxies,
 		Version: Version, UI: frontend.Dist(),
 	}, httpapi.Deps{Auth: s.Auth, Portal: s.Portal, Store: s.Store, Audit: s.Audit, Live: s.Live, Knowledge: s.Knowledge, Assistant: s.Assistant, Now: s.Now, Logger: s.Logger,
+		Upstream: s.Upstream, Node: s.Node,
 		Health: health.New(s.Portal, s.Audit, s.Store, s.Assistant, s.Knowledge, health.Options{EmailConfigured: s.Config.EmailConfigured()}),
 		FHIR:   fhir.New(s.Portal, s.Store, s.Audit, s.Now, s.Logger, s.publicBase)})
 }
@@ -220,6 +237,14 @@ func (s *System) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	}()
 	defer func() { stopWorker(); <-workerDone }()
+	syncDone := make(chan struct{})
+	go func() {
+		defer close(syncDone)
+		if err := s.Node.Run(workerCtx); err != nil {
+			s.Logger.Error("sync stopped", "err", err)
+		}
+	}()
+	defer func() { stopWorker(); <-syncDone }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

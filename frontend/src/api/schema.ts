@@ -75,6 +75,12 @@ export interface AssistantSettingsPatch {
   retention_days?: number;
 }
 
+export interface AuditAck {
+  new: number;
+  redelivery: number;
+  size: number;
+}
+
 export interface AuditEvent {
   action: string;
   actor_id: string;
@@ -104,6 +110,11 @@ export interface AuditHealth {
   verified_at?: string;
 }
 
+export interface AuditState {
+  head_hash: string;
+  size: number;
+}
+
 export interface Availability {
   buffer_minutes: number;
   doctor_id: string;
@@ -116,12 +127,30 @@ export interface Availability {
   weekly: WeeklyHours[];
 }
 
+export interface Batch {
+  checkpoint: number[];
+  events: AuditEvent[];
+  proof: number[][];
+  since: number;
+}
+
 export interface BookRequest {
   doctor_id: string;
   end: string;
   patient_id: string;
   reason: string;
   start: string;
+}
+
+export interface Change {
+  appointment?: Appointment;
+  availability?: Availability;
+  conflict?: SyncConflict;
+  cursor: string;
+  doctor?: SyncedDoctor;
+  entity: string;
+  entity_id: string;
+  patient?: Patient;
 }
 
 export interface Citation {
@@ -215,6 +244,29 @@ export interface EmergencyContact {
   name: string;
   phone: string;
   relationship?: string;
+}
+
+export interface EnrollOptions {
+  code: string;
+  fingerprint: string;
+  name: string;
+  upstream: string;
+}
+
+export interface EnrollRequest {
+  code: string;
+  name: string;
+  public_key: string;
+}
+
+export interface Enrolled {
+  credential: string;
+  node_id: string;
+}
+
+export interface Enrollment {
+  code: string;
+  enrollment?: SyncEnrollment;
 }
 
 export interface EntryInput {
@@ -346,6 +398,11 @@ export interface NewDoctor {
   years_experience?: number;
 }
 
+export interface NewEnrollment {
+  doctor_ids: string[];
+  name: string;
+}
+
 export interface NewPatient {
   address?: Address;
   date_of_birth?: string;
@@ -379,6 +436,12 @@ export interface Notification {
   sent_at?: string;
   subject: string;
   user_id: string;
+}
+
+export interface Page {
+  changes: Change[];
+  more: boolean;
+  next: string;
 }
 
 export interface Patient {
@@ -440,6 +503,14 @@ export interface ProviderInput {
   models: LLMModel[];
   name: string;
   region?: string;
+}
+
+export interface Push {
+  ops: SyncOp[];
+}
+
+export interface Pushed {
+  results: SyncOpResult[];
 }
 
 export interface Report {
@@ -512,6 +583,91 @@ export interface SourceStatus {
   prefix?: string;
   scanning: boolean;
   visibility: string;
+}
+
+export interface Status {
+  audit_local: number;
+  audit_shipped: number;
+  enrolled: boolean;
+  last_attempt: string;
+  last_error?: string;
+  last_success: string;
+  node_id?: string;
+  oldest_queued: string;
+  open_conflicts: number;
+  queued: number;
+  state: string;
+  upstream?: string;
+}
+
+export interface SyncConflict {
+  appointment_id: string;
+  created_at: string;
+  doctor_id: string;
+  end: string;
+  id: string;
+  kind: string;
+  node_id: string;
+  outcome: string;
+  patient_id: string;
+  reason: string;
+  resolved_at: string;
+  resolved_by?: string;
+  start: string;
+  winner_id?: string;
+}
+
+export interface SyncEnrollment {
+  created_at: string;
+  created_by: string;
+  doctor_ids: string[];
+  expires_at: string;
+  id: string;
+  name: string;
+  node_id?: string;
+  used_at: string;
+}
+
+export interface SyncNode {
+  audit_size: number;
+  doctor_ids: string[];
+  enrolled_at: string;
+  enrolled_by: string;
+  id: string;
+  last_seen_at: string;
+  name: string;
+  public_key: string;
+  revoked_at: string;
+  revoked_by?: string;
+}
+
+export interface SyncOp {
+  actor_id: string;
+  actor_role: string;
+  appointment?: Appointment;
+  base_version: string;
+  created_at: string;
+  entity: string;
+  entity_id: string;
+  kind: string;
+  op_id: string;
+  seq: number;
+}
+
+export interface SyncOpResult {
+  appointment?: Appointment;
+  at: string;
+  conflict?: SyncConflict;
+  entity_id: string;
+  op_id: string;
+  outcome: string;
+  reason?: string;
+  version?: string;
+}
+
+export interface SyncedDoctor {
+  account?: User;
+  doctor?: Doctor;
 }
 
 export interface TokenPair {
@@ -608,6 +764,10 @@ export interface chatCompletionRequest {
   stream_options?: {
     include_usage: boolean;
   };
+}
+
+export interface conflictList {
+  conflicts: SyncConflict[];
 }
 
 export interface conversationList {
@@ -757,6 +917,10 @@ export interface statusResponse {
   version?: string;
 }
 
+export interface syncNodeList {
+  nodes: SyncNode[];
+}
+
 export interface usageList {
   usage: Usage[];
 }
@@ -806,6 +970,11 @@ export type Operation =
   | "GET /api/v1/patients/{id}/entries"
   | "GET /api/v1/settings"
   | "GET /api/v1/setup"
+  | "GET /api/v1/sync/audit"
+  | "GET /api/v1/sync/changes"
+  | "GET /api/v1/sync/conflicts"
+  | "GET /api/v1/sync/nodes"
+  | "GET /api/v1/sync/status"
   | "GET /api/v1/users"
   | "GET /api/v1/users/{id}"
   | "GET /api/v1/ws"
@@ -852,6 +1021,14 @@ export type Operation =
   | "POST /api/v1/patients"
   | "POST /api/v1/patients/{id}/entries"
   | "POST /api/v1/setup"
+  | "POST /api/v1/sync/audit"
+  | "POST /api/v1/sync/conflicts/{id}/resolve"
+  | "POST /api/v1/sync/enroll"
+  | "POST /api/v1/sync/enrollments"
+  | "POST /api/v1/sync/nodes/{id}/revoke"
+  | "POST /api/v1/sync/ops"
+  | "POST /api/v1/sync/run"
+  | "POST /api/v1/sync/upstream"
   | "POST /api/v1/users"
   | "POST /fhir/R4/Appointment"
   | "POST /v1/chat/completions"
