@@ -88,12 +88,13 @@ type Enrollment struct {
 	Enrollment *domain.SyncEnrollment `json:"enrollment"`
 }
 
+// codeAlphabet leaves out 0, 1, I and O, which people mistake for each other.
 var codeAlphabet = base32.NewEncoding("ABCDEFGHJKLMNPQRSTUVWXYZ23456789").WithPadding(base32.NoPadding)
 
 // normalCode is a code as typed, without separators or case.
 func normalCode(code string) string {
 	code = strings.ToUpper(code)
-	return strings.NewReplacer("-", "", " ", "", "0", "O", "1", "I").Replace(code)
+	return strings.NewReplacer("-", "", " ", "").Replace(code)
 }
 
 func hashOf(s string) string {
