@@ -11,6 +11,7 @@ type Store interface {
 	ClinicStore
 	KnowledgeStore
 	ChatStore
+	SyncStore
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 	// Engine names the storage engine: "sqlite" or "postgres".

@@ -43,6 +43,12 @@ func (db *DB) clash(ctx context.Context, a *domain.Appointment) error {
 }
 
 func (db *DB) BookAppointment(ctx context.Context, a *domain.Appointment, notes []*domain.Notification) error {
+	return db.bookAppointment(ctx, a, notes, nil)
+}
+
+// bookAppointment is BookAppointment that, with op not nil, also queues op
+// in the outbox (BookAppointmentQueued).
+func (db *DB) bookAppointment(ctx context.Context, a *domain.Appointment, notes []*domain.Notification, op *domain.SyncOp) error {
 	if a.ID == "" {
 		a.ID = newID()
 	}
@@ -66,7 +72,10 @@ func (db *DB) BookAppointment(ctx context.Context, a *domain.Appointment, notes 
 		if err := insertSyncChange(ctx, tx, domain.ChangeEntityAppointment, a.ID, a.UpdatedAt); err != nil {
 			return err
 		}
-		return insertNotifications(ctx, tx, notes)
+		if err := insertNotifications(ctx, tx, notes); err != nil {
+			return err
+		}
+		return queueOp(ctx, tx, a, op, domain.OpBook)
 	})
 	if err == nil {
 		return nil
@@ -140,6 +149,12 @@ func (db *DB) ListAppointments(ctx context.Context, f domain.AppointmentFilter) 
 }
 
 func (db *DB) UpdateAppointment(ctx context.Context, a *domain.Appointment, expectUpdated time.Time, notes []*domain.Notification) error {
+	return db.updateAppointment(ctx, a, expectUpdated, notes, nil)
+}
+
+// updateAppointment is UpdateAppointment that, with op not nil, also queues
+// op in the outbox (UpdateAppointmentQueued).
+func (db *DB) updateAppointment(ctx context.Context, a *domain.Appointment, expectUpdated time.Time, notes []*domain.Notification, op *domain.SyncOp) error {
 	stale := false
 	err := inTx(ctx, db.pool, func(tx pgx.Tx) error {
 		if err := lockDoctor(ctx, tx, a.DoctorID); err != nil {
@@ -158,7 +173,10 @@ func (db *DB) UpdateAppointment(ctx context.Context, a *domain.Appointment, expe
 		if err := insertSyncChange(ctx, tx, domain.ChangeEntityAppointment, a.ID, a.UpdatedAt); err != nil {
 			return err
 		}
-		return insertNotifications(ctx, tx, notes)
+		if err := insertNotifications(ctx, tx, notes); err != nil {
+			return err
+		}
+		return queueOp(ctx, tx, a, op, domain.OpUpdate)
 	})
 	switch {
 	case stale:

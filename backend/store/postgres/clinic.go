@@ -81,6 +81,9 @@ func (db *DB) CreatePatient(ctx context.Context, p *domain.Patient, account *dom
 		if err != nil {
 			return err
 		}
+		if err := insertSyncChange(ctx, tx, domain.ChangeEntityPatient, p.ID, p.UpdatedAt); err != nil {
+			return err
+		}
 		return insertNotifications(ctx, tx, notes)
 	})
 }
@@ -144,6 +147,9 @@ func (db *DB) UpdatePatient(ctx context.Context, p *domain.Patient, change *doma
 		}
 		if tag.RowsAffected() == 0 {
 			return domain.Errorf(domain.ENOTFOUND, "No patient with that id.")
+		}
+		if err := insertSyncChange(ctx, tx, domain.ChangeEntityPatient, p.ID, p.UpdatedAt); err != nil {
+			return err
 		}
 		return insertChange(ctx, tx, change)
 	})
@@ -280,12 +286,17 @@ func (db *DB) CreateDoctor(ctx context.Context, d *domain.Doctor, account *domai
 		if isUnique(err) {
 			return domain.Errorf(domain.ECONFLICT, "This account already has a doctor profile.")
 		}
-		if err != nil || hours == nil {
+		if err != nil {
+			return err
+		}
+		if err := insertSyncChange(ctx, tx, domain.ChangeEntityDoctor, d.ID, d.UpdatedAt); err != nil || hours == nil {
 			return err
 		}
 		hours.DoctorID = d.ID
-		_, err = tx.Exec(ctx, `INSERT INTO availability (doctor_id, spec, updated_at) VALUES ($1, $2, $3)`, hours.DoctorID, hours, hours.UpdatedAt.UTC())
-		return err
+		if _, err := tx.Exec(ctx, `INSERT INTO availability (doctor_id, spec, updated_at) VALUES ($1, $2, $3)`, hours.DoctorID, hours, hours.UpdatedAt.UTC()); err != nil {
+			return err
+		}
+		return insertSyncChange(ctx, tx, domain.ChangeEntityAvailability, d.ID, hours.UpdatedAt)
 	})
 }
 
@@ -316,12 +327,20 @@ func (db *DB) ListDoctors(ctx context.Context, specialization string) ([]*domain
 }
 
 func (db *DB) PutAvailability(ctx context.Context, a *domain.Availability) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO availability (doctor_id, spec, updated_at) VALUES ($1, $2, $3)
+	return db.tx(ctx, "put availability", func(tx pgx.Tx) error { return putAvailability(ctx, tx, a) })
+}
+
+// putAvailability stores a doctor's hours and writes their change.
+func putAvailability(ctx context.Context, tx pgx.Tx, a *domain.Availability) error {
+	_, err := tx.Exec(ctx, `INSERT INTO availability (doctor_id, spec, updated_at) VALUES ($1, $2, $3)
 		ON CONFLICT (doctor_id) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at`, a.DoctorID, a, a.UpdatedAt.UTC())
 	if pgCode(err) == "23503" {
 		return domain.Errorf(domain.ENOTFOUND, "No doctor with that id.")
 	}
-	return mapErr(err, "put availability")
+	if err != nil {
+		return err
+	}
+	return insertSyncChange(ctx, tx, domain.ChangeEntityAvailability, a.DoctorID, a.UpdatedAt)
 }
 
 func (db *DB) Availability(ctx context.Context, doctorID string) (*domain.Availability, error) {

@@ -47,6 +47,12 @@ func clash(ctx context.Context, q interface {
 }
 
 func (db *DB) BookAppointment(ctx context.Context, a *domain.Appointment, notes []*domain.Notification) error {
+	return db.bookAppointment(ctx, a, notes, nil)
+}
+
+// bookAppointment is BookAppointment that, with op not nil, also queues op
+// in the outbox (BookAppointmentQueued).
+func (db *DB) bookAppointment(ctx context.Context, a *domain.Appointment, notes []*domain.Notification, op *domain.SyncOp) error {
 	if a.ID == "" {
 		a.ID = newID()
 	}
@@ -62,24 +68,55 @@ func (db *DB) BookAppointment(ctx context.Context, a *domain.Appointment, notes 
 				return mapErr(err, "idempotency lookup")
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO appointments (`+appointmentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			a.ID, a.DoctorID, a.PatientID, fmtTime(a.Start), fmtTime(a.End), a.Status, a.Reason, a.CancelReason, a.CreatedBy,
-			a.IdempotencyKey, fmtTime(a.CreatedAt), fmtTime(a.UpdatedAt))
-		switch {
-		case isTooLong(err):
-			return errTooLong
-		case isOverlap(err):
-			return clash(ctx, tx, a)
-		case isCode(err, 787):
-			return domain.Errorf(domain.ENOTFOUND, "The doctor or patient does not exist.")
-		case err != nil:
-			return mapErr(err, "book appointment")
+		if err := insertAppointment(ctx, tx, a); err != nil {
+			return err
 		}
 		if err := insertSyncChange(ctx, tx, domain.ChangeEntityAppointment, a.ID, a.UpdatedAt); err != nil {
 			return err
 		}
-		return insertNotifications(ctx, tx, notes)
+		if err := insertNotifications(ctx, tx, notes); err != nil {
+			return err
+		}
+		return queueOp(ctx, tx, a, op, domain.OpBook)
 	})
+}
+
+// insertAppointment stores a new appointment; an overlap is the conflict
+// naming the appointment in the way.
+func insertAppointment(ctx context.Context, tx *sql.Tx, a *domain.Appointment) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO appointments (`+appointmentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.ID, a.DoctorID, a.PatientID, fmtTime(a.Start), fmtTime(a.End), a.Status, a.Reason, a.CancelReason, a.CreatedBy,
+		a.IdempotencyKey, fmtTime(a.CreatedAt), fmtTime(a.UpdatedAt))
+	switch {
+	case isTooLong(err):
+		return errTooLong
+	case isOverlap(err):
+		return clash(ctx, tx, a)
+	case isCode(err, 787):
+		return domain.Errorf(domain.ENOTFOUND, "The doctor or patient does not exist.")
+	}
+	return mapErr(err, "book appointment")
+}
+
+// updateAppointmentRow writes a's times, status and reasons while the stored
+// appointment is still the one last updated at expectUpdated.
+func updateAppointmentRow(ctx context.Context, tx *sql.Tx, a *domain.Appointment, expectUpdated time.Time) error {
+	res, err := tx.ExecContext(ctx, `UPDATE appointments SET start_at = ?, end_at = ?, status = ?, reason = ?, cancel_reason = ?, updated_at = ?
+		WHERE id = ? AND updated_at = ?`, fmtTime(a.Start), fmtTime(a.End), a.Status, a.Reason, a.CancelReason, fmtTime(a.UpdatedAt),
+		a.ID, fmtTime(expectUpdated))
+	if isTooLong(err) {
+		return errTooLong
+	}
+	if isOverlap(err) {
+		return clash(ctx, tx, a)
+	}
+	if err != nil {
+		return mapErr(err, "update appointment")
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return domain.Errorf(domain.ECONFLICT, "The appointment was changed by someone else meanwhile; reload it and try again.")
+	}
+	return nil
 }
 
 func (db *DB) AppointmentByID(ctx context.Context, id string) (*domain.Appointment, error) {
@@ -143,26 +180,23 @@ func (db *DB) ListAppointments(ctx context.Context, f domain.AppointmentFilter) 
 }
 
 func (db *DB) UpdateAppointment(ctx context.Context, a *domain.Appointment, expectUpdated time.Time, notes []*domain.Notification) error {
+	return db.updateAppointment(ctx, a, expectUpdated, notes, nil)
+}
+
+// updateAppointment is UpdateAppointment that, with op not nil, also queues
+// op in the outbox (UpdateAppointmentQueued).
+func (db *DB) updateAppointment(ctx context.Context, a *domain.Appointment, expectUpdated time.Time, notes []*domain.Notification, op *domain.SyncOp) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE appointments SET start_at = ?, end_at = ?, status = ?, reason = ?, cancel_reason = ?, updated_at = ?
-			WHERE id = ? AND updated_at = ?`, fmtTime(a.Start), fmtTime(a.End), a.Status, a.Reason, a.CancelReason, fmtTime(a.UpdatedAt),
-			a.ID, fmtTime(expectUpdated))
-		if isTooLong(err) {
-			return errTooLong
-		}
-		if isOverlap(err) {
-			return clash(ctx, tx, a)
-		}
-		if err != nil {
-			return mapErr(err, "update appointment")
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return domain.Errorf(domain.ECONFLICT, "The appointment was changed by someone else meanwhile; reload it and try again.")
+		if err := updateAppointmentRow(ctx, tx, a, expectUpdated); err != nil {
+			return err
 		}
 		if err := insertSyncChange(ctx, tx, domain.ChangeEntityAppointment, a.ID, a.UpdatedAt); err != nil {
 			return err
 		}
-		return insertNotifications(ctx, tx, notes)
+		if err := insertNotifications(ctx, tx, notes); err != nil {
+			return err
+		}
+		return queueOp(ctx, tx, a, op, domain.OpUpdate)
 	})
 }
 

@@ -100,6 +100,9 @@ func (db *DB) CreatePatient(ctx context.Context, p *domain.Patient, account *dom
 		if err != nil {
 			return mapErr(err, "create patient")
 		}
+		if err := insertSyncChange(ctx, tx, domain.ChangeEntityPatient, p.ID, p.UpdatedAt); err != nil {
+			return err
+		}
 		return insertNotifications(ctx, tx, notes)
 	})
 }
@@ -172,6 +175,9 @@ func (db *DB) UpdatePatient(ctx context.Context, p *domain.Patient, change *doma
 			return mapErr(err, "update patient")
 		}
 		if err := mustAffect(res, "No patient with that id."); err != nil {
+			return err
+		}
+		if err := insertSyncChange(ctx, tx, domain.ChangeEntityPatient, p.ID, p.UpdatedAt); err != nil {
 			return err
 		}
 		return insertChange(ctx, tx, change)
@@ -331,13 +337,19 @@ func (db *DB) CreateDoctor(ctx context.Context, d *domain.Doctor, account *domai
 		if err != nil {
 			return mapErr(err, "create doctor")
 		}
+		if err := insertSyncChange(ctx, tx, domain.ChangeEntityDoctor, d.ID, d.UpdatedAt); err != nil {
+			return err
+		}
 		if hours == nil {
 			return nil
 		}
 		hours.DoctorID = d.ID
 		_, err = tx.ExecContext(ctx, `INSERT INTO availability (doctor_id, spec, updated_at) VALUES (?, ?, ?)`,
 			hours.DoctorID, jsonText(hours), fmtTime(hours.UpdatedAt))
-		return mapErr(err, "first hours of a doctor")
+		if err != nil {
+			return mapErr(err, "first hours of a doctor")
+		}
+		return insertSyncChange(ctx, tx, domain.ChangeEntityAvailability, d.ID, hours.UpdatedAt)
 	})
 }
 
@@ -376,13 +388,21 @@ func (db *DB) ListDoctors(ctx context.Context, specialization string) ([]*domain
 }
 
 func (db *DB) PutAvailability(ctx context.Context, a *domain.Availability) error {
-	_, err := db.writer.ExecContext(ctx, `INSERT INTO availability (doctor_id, spec, updated_at) VALUES (?, ?, ?)
+	return db.tx(ctx, func(tx *sql.Tx) error { return putAvailability(ctx, tx, a) })
+}
+
+// putAvailability stores a doctor's hours and writes their change.
+func putAvailability(ctx context.Context, tx *sql.Tx, a *domain.Availability) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO availability (doctor_id, spec, updated_at) VALUES (?, ?, ?)
 		ON CONFLICT (doctor_id) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at`,
 		a.DoctorID, jsonText(a), fmtTime(a.UpdatedAt))
 	if isCode(err, 787) {
 		return domain.Errorf(domain.ENOTFOUND, "No doctor with that id.")
 	}
-	return mapErr(err, "put availability")
+	if err != nil {
+		return mapErr(err, "put availability")
+	}
+	return insertSyncChange(ctx, tx, domain.ChangeEntityAvailability, a.DoctorID, a.UpdatedAt)
 }
 
 func (db *DB) Availability(ctx context.Context, doctorID string) (*domain.Availability, error) {

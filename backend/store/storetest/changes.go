@@ -14,6 +14,12 @@ import (
 func testChanges(t *testing.T, db store.DB) {
 	ctx := context.Background()
 	d, p := clinic(t, db, "chg")
+	// Making the doctor and the patient wrote their changes first.
+	ref, start := readChanges(t, db, "", 2)
+	if len(ref) != 2 || ref[0].Entity != domain.ChangeEntityDoctor || ref[0].EntityID != d.ID ||
+		ref[1].Entity != domain.ChangeEntityPatient || ref[1].EntityID != p.ID {
+		t.Fatalf("changes of the doctor and patient: %+v", ref)
+	}
 	var want []string
 	for i := range 5 {
 		a := appt(d, p, t0.Add(time.Duration(24+i)*time.Hour), 30)
@@ -38,7 +44,7 @@ func testChanges(t *testing.T, db store.DB) {
 	// A change shows once every older transaction of the database has
 	// ended (on PostgreSQL other work may hold that back a moment), so the
 	// reader pages on until it has them all.
-	got, cursor := readChanges(t, db, "", len(want))
+	got, cursor := readChanges(t, db, start, len(want))
 	if len(got) != len(want) {
 		t.Fatalf("%d changes, want %d: %+v", len(got), len(want), got)
 	}

@@ -38,7 +38,7 @@ func Run(t *testing.T, e Engine) {
 		{"MigrateIsIdempotent", testMigrateIdempotent},
 		{"NewerSchemaRefused", testNewerSchemaRefused},
 	}
-	for _, tc := range append(append(append(tests, clinicTests...), knowledgeTests...), chatTests...) {
+	for _, tc := range append(append(append(append(tests, clinicTests...), knowledgeTests...), chatTests...), syncTests...) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.fn(t, e.Open(t))
