@@ -94,6 +94,15 @@ func (s *Service) AcceptAudit(ctx context.Context, n *domain.SyncNode, b *audits
 		return s.store.SyncAuditEvent(ctx, n.ID, seq)
 	})
 	if err != nil {
+		if errors.Is(err, auditship.ErrBadProof) && b.Since != last.Size {
+			// The batch starts from an older state than the upstream holds
+			// (the node missed the answer to its last batch): its events
+			// and its checkpoint's root checked, only its proof starts
+			// elsewhere. The node's mistake, not a sign of tampering.
+			s.logger.Warn("sync audit batch refused", "node", n.ID, "err", err)
+			return nil, domain.Invalid("since", "The audit batch continues from %d events; the upstream holds %d. Ask for the audit state and send from there.",
+				b.Since, last.Size)
+		}
 		return nil, s.refuse(ctx, n, err)
 	}
 	if got.New > 0 {

@@ -38,11 +38,14 @@ func (s *Service) Apply(ctx context.Context, n *domain.SyncNode, in Push) (*Push
 	if len(in.Ops) > MaxOps {
 		return nil, domain.Invalid("ops", "Send at most %d ops at a time.", MaxOps)
 	}
-	out := &Pushed{Results: make([]*domain.SyncOpResult, 0, len(in.Ops))}
+	// A malformed push is refused whole, before any of its ops is applied.
 	for i, op := range in.Ops {
 		if op == nil || !validOpID(op.ID) {
 			return nil, domain.Invalid(fmt.Sprintf("ops[%d].op_id", i), "Every op needs an op_id (a UUID).")
 		}
+	}
+	out := &Pushed{Results: make([]*domain.SyncOpResult, 0, len(in.Ops))}
+	for _, op := range in.Ops {
 		res, err := s.applyOne(ctx, n, op)
 		if err != nil {
 			return nil, err
@@ -141,7 +144,7 @@ func (s *Service) check(ctx context.Context, n *domain.SyncNode, op *domain.Sync
 		return "Unknown op kind; use book or update."
 	case a == nil || a.ID != op.EntityID || a.ID == "":
 		return "The op carries no appointment, or another one than its entity."
-	case a.Start.IsZero() || !a.End.After(a.Start) || a.End.Sub(a.Start) > domain.MaxAppointmentLength:
+	case a.Start.IsZero() || !a.End.After(a.Start) || a.End.Sub(a.Start) > domain.MaxAppointmentLength || !storable(a.Start) || !storable(a.End):
 		return "The appointment's times are not valid."
 	case !validStatus(a.Status):
 		return "Unknown appointment status."
@@ -152,6 +155,13 @@ func (s *Service) check(ctx context.Context, n *domain.SyncNode, op *domain.Sync
 		return "This node may not change appointments of that doctor."
 	}
 	return ""
+}
+
+// storable reports whether a time is in the years that stores and JSON
+// write: an offset can move a time a node sent out of them in UTC.
+func storable(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= 1 && y <= 9999
 }
 
 func inScope(n *domain.SyncNode, doctorID string) bool {
