@@ -9,14 +9,16 @@ import (
 
 	"github.com/healthhub/healthhub/backend/domain"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
-const appointmentColumns = `id, doctor_id, patient_id, start_at, end_at, status, reason, cancel_reason, created_by, idempotency_key, created_at, updated_at`
+const appointmentColumns = `id, doctor_id, patient_id, start_at, end_at, status, reason, cancel_reason, created_by, idempotency_key, created_at, updated_at,
+	origin_node`
 
 func scanAppointment(row pgx.Row) (*domain.Appointment, error) {
 	var a domain.Appointment
 	err := row.Scan(&a.ID, &a.DoctorID, &a.PatientID, &a.Start, &a.End, &a.Status, &a.Reason, &a.CancelReason, &a.CreatedBy,
-		&a.IdempotencyKey, &a.CreatedAt, &a.UpdatedAt)
+		&a.IdempotencyKey, &a.CreatedAt, &a.UpdatedAt, &a.OriginNode)
 	a.Start, a.End, a.CreatedAt, a.UpdatedAt = a.Start.UTC(), a.End.UTC(), a.CreatedAt.UTC(), a.UpdatedAt.UTC()
 	return &a, err
 }
@@ -29,6 +31,13 @@ func scanAppointment(row pgx.Row) (*domain.Appointment, error) {
 func lockDoctor(ctx context.Context, tx pgx.Tx, doctorID string) error {
 	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('appointments/' || $1::text, 0))`, doctorID)
 	return err
+}
+
+// isLeased reports the refusal of time inside another holder's active
+// lease (raised by the trigger of migration 0012).
+func isLeased(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Message == "appointment_leased"
 }
 
 // clash names the appointment a booking overlaps.
@@ -63,10 +72,7 @@ func (db *DB) bookAppointment(ctx context.Context, a *domain.Appointment, notes 
 		if err := lockDoctor(ctx, tx, a.DoctorID); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO appointments (`+appointmentColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-			a.ID, a.DoctorID, a.PatientID, a.Start.UTC(), a.End.UTC(), a.Status, a.Reason, a.CancelReason, a.CreatedBy,
-			a.IdempotencyKey, a.CreatedAt.UTC(), a.UpdatedAt.UTC())
-		if err != nil {
+		if err := insertAppointment(ctx, tx, a); err != nil {
 			return err
 		}
 		if err := insertSyncChange(ctx, tx, domain.ChangeEntityAppointment, a.ID, a.UpdatedAt); err != nil {
@@ -81,10 +87,13 @@ func (db *DB) bookAppointment(ctx context.Context, a *domain.Appointment, notes 
 		return nil
 	}
 	code := pgCode(err)
-	if a.IdempotencyKey != "" && (code == "23P01" || code == "23505") {
+	if a.IdempotencyKey != "" && (code == "23P01" || code == "23505" || isLeased(err)) {
 		if rerr := db.replay(ctx, a); rerr == nil || !domain.IsCode(rerr, domain.ENOTFOUND) {
 			return rerr
 		}
+	}
+	if isLeased(err) {
+		return domain.ErrLeased
 	}
 	switch code {
 	case "23514":
@@ -95,6 +104,27 @@ func (db *DB) bookAppointment(ctx context.Context, a *domain.Appointment, notes 
 		return domain.Errorf(domain.ENOTFOUND, "The doctor or patient does not exist.")
 	}
 	return mapErr(err, "book appointment")
+}
+
+// insertAppointment inserts a as a new row.
+func insertAppointment(ctx context.Context, tx pgx.Tx, a *domain.Appointment) error {
+	_, err := tx.Exec(ctx, `INSERT INTO appointments (`+appointmentColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		a.ID, a.DoctorID, a.PatientID, a.Start.UTC(), a.End.UTC(), a.Status, a.Reason, a.CancelReason, a.CreatedBy,
+		a.IdempotencyKey, a.CreatedAt.UTC(), a.UpdatedAt.UTC(), a.OriginNode)
+	return err
+}
+
+// updateAppointmentRow writes a's times, status, reasons and origin while
+// the stored appointment is still the one last updated at expectUpdated;
+// ok is false when it is not.
+func updateAppointmentRow(ctx context.Context, tx pgx.Tx, a *domain.Appointment, expectUpdated time.Time) (ok bool, err error) {
+	tag, err := tx.Exec(ctx, `UPDATE appointments SET start_at = $1, end_at = $2, status = $3, reason = $4, cancel_reason = $5, updated_at = $6,
+		origin_node = $7 WHERE id = $8 AND updated_at = $9`, a.Start.UTC(), a.End.UTC(), a.Status, a.Reason, a.CancelReason, a.UpdatedAt.UTC(),
+		a.OriginNode, a.ID, expectUpdated.UTC())
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() > 0, nil
 }
 
 // replay loads the appointment made earlier with a's creator and key into a
@@ -160,13 +190,11 @@ func (db *DB) updateAppointment(ctx context.Context, a *domain.Appointment, expe
 		if err := lockDoctor(ctx, tx, a.DoctorID); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `UPDATE appointments SET start_at = $1, end_at = $2, status = $3, reason = $4, cancel_reason = $5, updated_at = $6
-			WHERE id = $7 AND updated_at = $8`, a.Start.UTC(), a.End.UTC(), a.Status, a.Reason, a.CancelReason, a.UpdatedAt.UTC(),
-			a.ID, expectUpdated.UTC())
+		ok, err := updateAppointmentRow(ctx, tx, a, expectUpdated)
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
+		if !ok {
 			stale = true
 			return errors.New("stale")
 		}
@@ -181,6 +209,8 @@ func (db *DB) updateAppointment(ctx context.Context, a *domain.Appointment, expe
 	switch {
 	case stale:
 		return domain.Errorf(domain.ECONFLICT, "The appointment was changed by someone else meanwhile; reload it and try again.")
+	case isLeased(err):
+		return domain.ErrLeased
 	case pgCode(err) == "23P01":
 		return db.clash(ctx, a)
 	}

@@ -210,20 +210,15 @@ func (db *DB) ApplySyncOp(ctx context.Context, res *domain.SyncOpResult, w domai
 				return err
 			}
 			if w.Create {
-				_, err = tx.Exec(ctx, `INSERT INTO appointments (`+appointmentColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-					a.ID, a.DoctorID, a.PatientID, a.Start.UTC(), a.End.UTC(), a.Status, a.Reason, a.CancelReason, a.CreatedBy,
-					a.IdempotencyKey, a.CreatedAt.UTC(), a.UpdatedAt.UTC())
-				if err != nil {
+				if err := insertAppointment(ctx, tx, a); err != nil {
 					return err
 				}
 			} else {
-				tag, err := tx.Exec(ctx, `UPDATE appointments SET start_at = $1, end_at = $2, status = $3, reason = $4, cancel_reason = $5, updated_at = $6
-					WHERE id = $7 AND updated_at = $8`, a.Start.UTC(), a.End.UTC(), a.Status, a.Reason, a.CancelReason, a.UpdatedAt.UTC(),
-					a.ID, w.Expect.UTC())
+				ok, err := updateAppointmentRow(ctx, tx, a, w.Expect)
 				if err != nil {
 					return err
 				}
-				if tag.RowsAffected() == 0 {
+				if !ok {
 					stale = true
 					return errors.New("stale")
 				}
@@ -253,9 +248,13 @@ func (db *DB) ApplySyncOp(ctx context.Context, res *domain.SyncOpResult, w domai
 }
 
 // appointmentErr maps the error of a transaction that wrote a: an overlap
-// names the appointment in the way.
+// names the appointment in the way; time inside another holder's lease is
+// ErrLeased.
 func (db *DB) appointmentErr(ctx context.Context, err error, a *domain.Appointment, what string) error {
 	if a != nil {
+		if isLeased(err) {
+			return domain.ErrLeased
+		}
 		switch pgCode(err) {
 		case "23514":
 			return domain.Invalid("end", "An appointment may last at most 8 hours.")
@@ -567,12 +566,13 @@ func (db *DB) OutboxStats(ctx context.Context) (int, time.Time, error) {
 // row with its id. A replaced row keeps its own idempotency key: keys are
 // the installation's own and do not travel.
 func upsertAppointment(ctx context.Context, tx pgx.Tx, a *domain.Appointment) error {
-	_, err := tx.Exec(ctx, `INSERT INTO appointments (`+appointmentColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+	_, err := tx.Exec(ctx, `INSERT INTO appointments (`+appointmentColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 		ON CONFLICT (id) DO UPDATE SET doctor_id = excluded.doctor_id, patient_id = excluded.patient_id, start_at = excluded.start_at,
 			end_at = excluded.end_at, status = excluded.status, reason = excluded.reason, cancel_reason = excluded.cancel_reason,
-			created_by = excluded.created_by, created_at = excluded.created_at, updated_at = excluded.updated_at`,
+			created_by = excluded.created_by, created_at = excluded.created_at, updated_at = excluded.updated_at,
+			origin_node = excluded.origin_node`,
 		a.ID, a.DoctorID, a.PatientID, a.Start.UTC(), a.End.UTC(), a.Status, a.Reason, a.CancelReason, a.CreatedBy,
-		a.IdempotencyKey, a.CreatedAt.UTC(), a.UpdatedAt.UTC())
+		a.IdempotencyKey, a.CreatedAt.UTC(), a.UpdatedAt.UTC(), a.OriginNode)
 	return err
 }
 
@@ -623,9 +623,10 @@ func (db *DB) AnswerSyncOp(ctx context.Context, res *domain.SyncOpResult) error 
 				}
 				err = upsertAppointment(ctx, sp, a)
 				switch {
-				case pgCode(err) == "23P01":
-					// Another appointment here holds the time; the row stays
-					// as it is until the pull brings the upstream's state.
+				case pgCode(err) == "23P01", isLeased(err):
+					// Another appointment here holds the time, or another
+					// holder's lease here does; the row stays as it is until
+					// the pull brings the upstream's state.
 					if err := sp.Rollback(ctx); err != nil {
 						return err
 					}

@@ -10,13 +10,14 @@ import (
 	"github.com/healthhub/healthhub/backend/domain"
 )
 
-const appointmentColumns = `id, doctor_id, patient_id, start_at, end_at, status, reason, cancel_reason, created_by, idempotency_key, created_at, updated_at`
+const appointmentColumns = `id, doctor_id, patient_id, start_at, end_at, status, reason, cancel_reason, created_by, idempotency_key, created_at, updated_at,
+	origin_node`
 
 func scanAppointment(row scanner) (*domain.Appointment, error) {
 	var a domain.Appointment
 	var start, end, created, updated string
 	if err := row.Scan(&a.ID, &a.DoctorID, &a.PatientID, &start, &end, &a.Status, &a.Reason, &a.CancelReason, &a.CreatedBy,
-		&a.IdempotencyKey, &created, &updated); err != nil {
+		&a.IdempotencyKey, &created, &updated, &a.OriginNode); err != nil {
 		return nil, err
 	}
 	return &a, times(&a.Start, start, &a.End, end, &a.CreatedAt, created, &a.UpdatedAt, updated)
@@ -24,6 +25,12 @@ func scanAppointment(row scanner) (*domain.Appointment, error) {
 
 func isOverlap(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "appointment_overlap")
+}
+
+// isLeased reports the refusal of time inside another holder's active
+// lease (migration 0012).
+func isLeased(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "appointment_leased")
 }
 
 func isTooLong(err error) bool {
@@ -82,14 +89,17 @@ func (db *DB) bookAppointment(ctx context.Context, a *domain.Appointment, notes 
 }
 
 // insertAppointment stores a new appointment; an overlap is the conflict
-// naming the appointment in the way.
+// naming the appointment in the way, time inside another holder's lease
+// ErrLeased.
 func insertAppointment(ctx context.Context, tx *sql.Tx, a *domain.Appointment) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO appointments (`+appointmentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := tx.ExecContext(ctx, `INSERT INTO appointments (`+appointmentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.DoctorID, a.PatientID, fmtTime(a.Start), fmtTime(a.End), a.Status, a.Reason, a.CancelReason, a.CreatedBy,
-		a.IdempotencyKey, fmtTime(a.CreatedAt), fmtTime(a.UpdatedAt))
+		a.IdempotencyKey, fmtTime(a.CreatedAt), fmtTime(a.UpdatedAt), a.OriginNode)
 	switch {
 	case isTooLong(err):
 		return errTooLong
+	case isLeased(err):
+		return domain.ErrLeased
 	case isOverlap(err):
 		return clash(ctx, tx, a)
 	case isCode(err, 787):
@@ -98,14 +108,17 @@ func insertAppointment(ctx context.Context, tx *sql.Tx, a *domain.Appointment) e
 	return mapErr(err, "book appointment")
 }
 
-// updateAppointmentRow writes a's times, status and reasons while the stored
-// appointment is still the one last updated at expectUpdated.
+// updateAppointmentRow writes a's times, status, reasons and origin while the
+// stored appointment is still the one last updated at expectUpdated.
 func updateAppointmentRow(ctx context.Context, tx *sql.Tx, a *domain.Appointment, expectUpdated time.Time) error {
-	res, err := tx.ExecContext(ctx, `UPDATE appointments SET start_at = ?, end_at = ?, status = ?, reason = ?, cancel_reason = ?, updated_at = ?
-		WHERE id = ? AND updated_at = ?`, fmtTime(a.Start), fmtTime(a.End), a.Status, a.Reason, a.CancelReason, fmtTime(a.UpdatedAt),
-		a.ID, fmtTime(expectUpdated))
+	res, err := tx.ExecContext(ctx, `UPDATE appointments SET start_at = ?, end_at = ?, status = ?, reason = ?, cancel_reason = ?, updated_at = ?,
+		origin_node = ? WHERE id = ? AND updated_at = ?`, fmtTime(a.Start), fmtTime(a.End), a.Status, a.Reason, a.CancelReason, fmtTime(a.UpdatedAt),
+		a.OriginNode, a.ID, fmtTime(expectUpdated))
 	if isTooLong(err) {
 		return errTooLong
+	}
+	if isLeased(err) {
+		return domain.ErrLeased
 	}
 	if isOverlap(err) {
 		return clash(ctx, tx, a)

@@ -540,12 +540,13 @@ func (db *DB) OutboxStats(ctx context.Context) (int, time.Time, error) {
 // row with its id. A replaced row keeps its own idempotency key: keys are
 // the installation's own and do not travel.
 func upsertAppointment(ctx context.Context, tx *sql.Tx, a *domain.Appointment) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO appointments (`+appointmentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := tx.ExecContext(ctx, `INSERT INTO appointments (`+appointmentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET doctor_id = excluded.doctor_id, patient_id = excluded.patient_id, start_at = excluded.start_at,
 			end_at = excluded.end_at, status = excluded.status, reason = excluded.reason, cancel_reason = excluded.cancel_reason,
-			created_by = excluded.created_by, created_at = excluded.created_at, updated_at = excluded.updated_at`,
+			created_by = excluded.created_by, created_at = excluded.created_at, updated_at = excluded.updated_at,
+			origin_node = excluded.origin_node`,
 		a.ID, a.DoctorID, a.PatientID, fmtTime(a.Start), fmtTime(a.End), a.Status, a.Reason, a.CancelReason, a.CreatedBy,
-		a.IdempotencyKey, fmtTime(a.CreatedAt), fmtTime(a.UpdatedAt))
+		a.IdempotencyKey, fmtTime(a.CreatedAt), fmtTime(a.UpdatedAt), a.OriginNode)
 	return err
 }
 
@@ -588,9 +589,10 @@ func (db *DB) AnswerSyncOp(ctx context.Context, res *domain.SyncOpResult) error 
 			if !later {
 				err := upsertAppointment(ctx, tx, a)
 				switch {
-				case isOverlap(err):
-					// Another appointment here holds the time; the row stays
-					// as it is until the pull brings the upstream's state.
+				case isOverlap(err), isLeased(err):
+					// Another appointment here holds the time, or another
+					// holder's lease here does; the row stays as it is until
+					// the pull brings the upstream's state.
 				case err != nil:
 					return mapErr(err, "write answered appointment")
 				default:
@@ -648,6 +650,8 @@ func (db *DB) PutSyncedAppointment(ctx context.Context, a *domain.Appointment) (
 		switch {
 		case isTooLong(err):
 			return errTooLong
+		case isLeased(err):
+			return domain.ErrLeased
 		case isOverlap(err):
 			return clash(ctx, tx, a)
 		case isCode(err, 787):

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,13 @@ var syncTests = []struct {
 	{"SyncPutSyncedReferenceData", testPutSyncedReference},
 	{"SyncReferenceDataWritesChanges", testReferenceChanges},
 	{"SyncValues", testSyncValues},
+	{"SyncLeaseAdmitsOnlyItsHolder", testLeaseAdmission},
+	{"SyncLeasedPulledState", testLeasePulled},
+	{"SyncLeasesNeverOverlap", testLeaseOverlap},
+	{"SyncLeasesExpire", testLeaseExpiry},
+	{"SyncLeaseCovering", testLeaseCovering},
+	{"SyncOpLeasedStoresNothing", testSyncOpLeased},
+	{"SyncLeaseGrantsRaceBookings", testLeaseRace},
 }
 
 // enroll makes an enrolment code and enrolls a node with it.
@@ -1036,5 +1044,625 @@ func testSyncValues(t *testing.T, db store.DB) {
 	}
 	if v, _ := db.SyncValue(ctx, "other"); v != "" {
 		t.Fatalf("other key = %q", v)
+	}
+}
+
+// lease is a lease of d's time to node, held for a week from t0.
+func lease(d *domain.Doctor, node string, start time.Time, minutes int) *domain.SyncLease {
+	return &domain.SyncLease{NodeID: node, DoctorID: d.ID, Start: start, End: start.Add(time.Duration(minutes) * time.Minute),
+		ExpiresAt: t0.Add(7 * 24 * time.Hour), CreatedAt: t0}
+}
+
+// from is appt made by origin ("" for this installation's own people).
+func from(origin string, a *domain.Appointment) *domain.Appointment {
+	a.OriginNode = origin
+	return a
+}
+
+func mustLeased(t *testing.T, err error) {
+	t.Helper()
+	if !errors.Is(err, domain.ErrLeased) {
+		t.Fatalf("error = %v, want ErrLeased", err)
+	}
+}
+
+// readLeaseChanges pages through the changes until it has n of leases.
+func readLeaseChanges(t *testing.T, db store.DB, n int) []domain.Change {
+	t.Helper()
+	var out []domain.Change
+	cursor := ""
+	deadline := time.Now().Add(30 * time.Second)
+	for len(out) < n && time.Now().Before(deadline) {
+		page, err := db.Changes(context.Background(), cursor, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			time.Sleep(10 * time.Millisecond) // older transactions still running (PostgreSQL)
+			continue
+		}
+		for _, c := range page {
+			if c.Entity == domain.ChangeEntityLease {
+				out = append(out, c)
+			}
+		}
+		cursor = page[len(page)-1].Cursor
+	}
+	return out
+}
+
+// changesThrough pages through the changes until the one of entityID.
+func changesThrough(t *testing.T, db store.DB, entityID string) []domain.Change {
+	t.Helper()
+	var out []domain.Change
+	cursor := ""
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		page, err := db.Changes(context.Background(), cursor, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			time.Sleep(10 * time.Millisecond) // older transactions still running (PostgreSQL)
+			continue
+		}
+		for _, c := range page {
+			out = append(out, c)
+			if c.EntityID == entityID {
+				return out
+			}
+		}
+		cursor = page[len(page)-1].Cursor
+	}
+	t.Fatalf("no change of %s", entityID)
+	return nil
+}
+
+func testLeaseAdmission(t *testing.T, db store.DB) {
+	ctx := context.Background()
+	d, p := clinic(t, db, "la")
+	day := t0.Add(24 * time.Hour)
+	// Booked before the lease, by this installation's own desk.
+	pre := from("", appt(d, p, day.Add(30*time.Minute), 30))
+	if err := db.BookAppointment(ctx, pre, nil); err != nil {
+		t.Fatal(err)
+	}
+	outside := from("", appt(d, p, day.Add(6*time.Hour), 30))
+	if err := db.BookAppointment(ctx, outside, nil); err != nil {
+		t.Fatal(err)
+	}
+	l := lease(d, "node-a", day, 4*60)
+	if err := db.GrantSyncLease(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if l.ID == "" {
+		t.Fatal("GrantSyncLease did not assign an id")
+	}
+	got, err := db.SyncLeaseByID(ctx, l.ID)
+	if err != nil || got.NodeID != "node-a" || got.DoctorID != d.ID || !got.Start.Equal(l.Start) || !got.End.Equal(l.End) ||
+		!got.ExpiresAt.Equal(l.ExpiresAt) || !got.CreatedAt.Equal(t0) || !got.ReleasedAt.IsZero() || !got.Active(t0) {
+		t.Fatalf("lease = %+v, %v", got, err)
+	}
+
+	// Another origin's booking inside the lease, or reaching into it, is
+	// refused and stores nothing; so is one from another node.
+	for _, a := range []*domain.Appointment{
+		from("", appt(d, p, day.Add(time.Hour), 30)),
+		from("node-b", appt(d, p, day.Add(2*time.Hour), 30)),
+		from("", appt(d, p, day.Add(-15*time.Minute), 30)),
+		from("", appt(d, p, day.Add(4*time.Hour-15*time.Minute), 30)),
+	} {
+		mustLeased(t, db.BookAppointment(ctx, a, nil))
+		if _, err := db.AppointmentByID(ctx, a.ID); !domain.IsCode(err, domain.ENOTFOUND) {
+			t.Fatalf("a refused booking was stored: %v", err)
+		}
+	}
+	queued := from("", appt(d, p, day.Add(3*time.Hour), 30))
+	mustLeased(t, db.BookAppointmentQueued(ctx, queued, nil, &domain.SyncOp{}))
+	if n, _, _ := db.OutboxStats(ctx); n != 0 {
+		t.Fatalf("a refused booking queued %d ops", n)
+	}
+	// The holder's bookings are admitted, and keep their origin.
+	mine := from("node-a", appt(d, p, day.Add(time.Hour), 30))
+	if err := db.BookAppointment(ctx, mine, nil); err != nil {
+		t.Fatalf("the holder's booking: %v", err)
+	}
+	if got, err := db.AppointmentByID(ctx, mine.ID); err != nil || got.OriginNode != "node-a" {
+		t.Fatalf("holder's booking read back = %+v, %v", got, err)
+	}
+	// Right after the lease (half-open) is free for anyone.
+	after := from("", appt(d, p, day.Add(4*time.Hour), 30))
+	if err := db.BookAppointment(ctx, after, nil); err != nil {
+		t.Fatalf("booking right after the lease: %v", err)
+	}
+	// A booking that holds no time may lie inside; it may not come to hold it.
+	waiting := from("", appt(d, p, day.Add(2*time.Hour), 30))
+	waiting.Status = domain.StatusCancelled
+	if err := db.BookAppointment(ctx, waiting, nil); err != nil {
+		t.Fatalf("a cancelled appointment inside the lease: %v", err)
+	}
+	revived := *waiting
+	revived.Status, revived.UpdatedAt = domain.StatusBooked, t0.Add(time.Minute)
+	mustLeased(t, db.UpdateAppointment(ctx, &revived, waiting.UpdatedAt, nil))
+
+	// Moving another origin's appointment into the lease is refused; the
+	// row stays as it was.
+	moved := *outside
+	moved.Start, moved.End, moved.UpdatedAt = day.Add(2*time.Hour), day.Add(2*time.Hour+30*time.Minute), t0.Add(time.Minute)
+	mustLeased(t, db.UpdateAppointment(ctx, &moved, outside.UpdatedAt, nil))
+	mustLeased(t, db.UpdateAppointmentQueued(ctx, &moved, outside.UpdatedAt, nil, &domain.SyncOp{}))
+	if got, _ := db.AppointmentByID(ctx, outside.ID); !got.Start.Equal(outside.Start) || !got.UpdatedAt.Equal(outside.UpdatedAt) {
+		t.Fatalf("refused move written: %+v", got)
+	}
+	if n, _, _ := db.OutboxStats(ctx); n != 0 {
+		t.Fatalf("a refused move queued %d ops", n)
+	}
+	// Made by the holder (the update writes the origin), the move is admitted.
+	moved.OriginNode = "node-a"
+	if err := db.UpdateAppointment(ctx, &moved, outside.UpdatedAt, nil); err != nil {
+		t.Fatalf("the holder's move into its lease: %v", err)
+	}
+	if got, _ := db.AppointmentByID(ctx, outside.ID); got.OriginNode != "node-a" || !got.Start.Equal(moved.Start) {
+		t.Fatalf("after the holder's move = %+v", got)
+	}
+
+	// The appointment booked before the lease keeps its time: its status
+	// and reason may change, but it may not move within the lease.
+	arrived := *pre
+	arrived.Status, arrived.Reason, arrived.UpdatedAt = domain.StatusArrived, "arrived early", t0.Add(time.Minute)
+	if err := db.UpdateAppointment(ctx, &arrived, pre.UpdatedAt, nil); err != nil {
+		t.Fatalf("booked -> arrived inside another's lease: %v", err)
+	}
+	shifted := arrived
+	shifted.Start, shifted.End, shifted.UpdatedAt = arrived.Start.Add(time.Hour), arrived.End.Add(time.Hour), t0.Add(2*time.Minute)
+	mustLeased(t, db.UpdateAppointment(ctx, &shifted, arrived.UpdatedAt, nil))
+
+	// Releasing: only the holder's own active lease.
+	mustCode(t, db.ReleaseSyncLease(ctx, l.ID, "node-b", t0.Add(time.Hour)), domain.ENOTFOUND)
+	mustCode(t, db.ReleaseSyncLease(ctx, "missing", "node-a", t0.Add(time.Hour)), domain.ENOTFOUND)
+	if err := db.ReleaseSyncLease(ctx, l.ID, "node-a", t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	mustCode(t, db.ReleaseSyncLease(ctx, l.ID, "node-a", t0.Add(2*time.Hour)), domain.ENOTFOUND)
+	if got, _ := db.SyncLeaseByID(ctx, l.ID); !got.ReleasedAt.Equal(t0.Add(time.Hour)) || got.Active(t0.Add(time.Hour)) {
+		t.Fatalf("released lease = %+v", got)
+	}
+	// Released, it admits anyone's booking and move.
+	if err := db.BookAppointment(ctx, from("node-b", appt(d, p, day.Add(3*time.Hour), 30)), nil); err != nil {
+		t.Fatalf("booking after the release: %v", err)
+	}
+	if err := db.UpdateAppointment(ctx, &shifted, arrived.UpdatedAt, nil); err != nil {
+		t.Fatalf("move after the release: %v", err)
+	}
+	// The grant and the release each wrote a change.
+	changes := readLeaseChanges(t, db, 2)
+	if len(changes) != 2 || changes[0].EntityID != l.ID || changes[1].EntityID != l.ID || !changes[1].At.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("lease changes = %+v", changes)
+	}
+}
+
+// testLeasePulled: state written from the upstream follows what it does
+// for an overlap: a pulled appointment inside another holder's lease is a
+// conflict, an answer's state there leaves the row as it is.
+func testLeasePulled(t *testing.T, db store.DB) {
+	ctx := context.Background()
+	d, p := clinic(t, db, "lp")
+	day := t0.Add(24 * time.Hour)
+	held := from("", appt(d, p, day.Add(30*time.Minute), 30))
+	held.ID, held.UpdatedAt = "up-held", t0.Add(time.Minute)
+	if ok, err := db.PutSyncedAppointment(ctx, held); err != nil || !ok {
+		t.Fatalf("put = %v, %v", ok, err)
+	}
+	// This installation's own lease, as its upstream lent it.
+	l := lease(d, "", day, 4*60)
+	l.ID = "lease-own"
+	if err := db.PutSyncLease(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	// The appointment that held its time before, pulled again with a new
+	// status, is written; moved within the lease, it is refused.
+	arrived := *held
+	arrived.Status, arrived.UpdatedAt = domain.StatusArrived, t0.Add(2*time.Minute)
+	arrived.OriginNode = "node-b"
+	if ok, err := db.PutSyncedAppointment(ctx, &arrived); err != nil || !ok {
+		t.Fatalf("put of a status change inside the lease = %v, %v", ok, err)
+	}
+	if got, _ := db.AppointmentByID(ctx, held.ID); got.Status != domain.StatusArrived || got.OriginNode != "node-b" {
+		t.Fatalf("after the pull = %+v", got)
+	}
+	moved := arrived
+	moved.Start, moved.End, moved.UpdatedAt = day.Add(2*time.Hour), day.Add(2*time.Hour+30*time.Minute), t0.Add(3*time.Minute)
+	_, err := db.PutSyncedAppointment(ctx, &moved)
+	mustLeased(t, err)
+	if got, _ := db.AppointmentByID(ctx, held.ID); !got.Start.Equal(held.Start) {
+		t.Fatalf("refused pull written: %+v", got)
+	}
+	other := from("node-b", appt(d, p, day.Add(3*time.Hour), 30))
+	other.ID = "up-other"
+	_, err = db.PutSyncedAppointment(ctx, other)
+	mustLeased(t, err)
+	if _, err := db.AppointmentByID(ctx, other.ID); !domain.IsCode(err, domain.ENOTFOUND) {
+		t.Fatalf("refused pull stored: %v", err)
+	}
+	// Local bookings (origin "") are this installation's: admitted.
+	local := from("", appt(d, p, day.Add(time.Hour), 30))
+	op := &domain.SyncOp{}
+	if err := db.BookAppointmentQueued(ctx, local, nil, op); err != nil {
+		t.Fatalf("a local booking inside the own lease: %v", err)
+	}
+	// An answer whose state lies elsewhere in the lease, made by another
+	// origin, is recorded; the row stays as it was.
+	there := *local
+	there.Start, there.End, there.UpdatedAt, there.OriginNode = day.Add(2*time.Hour), day.Add(2*time.Hour+30*time.Minute), t0.Add(time.Hour), "node-b"
+	if err := db.AnswerSyncOp(ctx, answer(op, there, "v-there")); err != nil {
+		t.Fatalf("an answer inside another's lease failed: %v", err)
+	}
+	if got, _ := db.AppointmentByID(ctx, local.ID); !got.Start.Equal(local.Start) || got.OriginNode != "" {
+		t.Fatalf("leased answer state written: %+v", got)
+	}
+	if n, _, _ := db.OutboxStats(ctx); n != 0 {
+		t.Fatalf("%d ops unanswered", n)
+	}
+	// PutSyncLease replaces as sent: released upstream, released here.
+	l.ReleasedAt = t0.Add(time.Hour)
+	if err := db.PutSyncLease(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.SyncLeaseByID(ctx, l.ID); err != nil || !got.ReleasedAt.Equal(t0.Add(time.Hour)) || got.NodeID != "" {
+		t.Fatalf("replaced lease = %+v, %v", got, err)
+	}
+	if ok, err := db.PutSyncedAppointment(ctx, other); err != nil || !ok {
+		t.Fatalf("pull after the release = %v, %v", ok, err)
+	}
+	// A node's copy writes no change: none up to a booking made after.
+	marker := from("", appt(d, p, day.Add(8*time.Hour), 30))
+	if err := db.BookAppointment(ctx, marker, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range changesThrough(t, db, marker.ID) {
+		if c.Entity == domain.ChangeEntityLease {
+			t.Fatalf("PutSyncLease wrote a change: %+v", c)
+		}
+	}
+	mustCode(t, db.PutSyncLease(ctx, &domain.SyncLease{NodeID: "x", DoctorID: d.ID, Start: day, End: day.Add(time.Hour), ExpiresAt: day}), domain.EINVALID)
+}
+
+func testLeaseOverlap(t *testing.T, db store.DB) {
+	ctx := context.Background()
+	d, _ := clinic(t, db, "lo")
+	d2, _ := clinic(t, db, "lo2")
+	day := t0.Add(24 * time.Hour)
+	l1 := lease(d, "node-a", day.Add(10*time.Hour), 120)
+	if err := db.GrantSyncLease(ctx, l1); err != nil {
+		t.Fatal(err)
+	}
+	refused := func(l *domain.SyncLease) {
+		t.Helper()
+		err := db.GrantSyncLease(ctx, l)
+		mustCode(t, err, domain.ECONFLICT)
+		if !strings.Contains(domain.ErrorMessage(err), "Another lease holds part of that time") {
+			t.Fatalf("overlap message = %q", domain.ErrorMessage(err))
+		}
+	}
+	refused(lease(d, "node-b", day.Add(11*time.Hour), 120))
+	refused(lease(d, "node-a", day.Add(9*time.Hour), 90)) // the same holder too
+	refused(lease(d, "node-b", day.Add(10*time.Hour+30*time.Minute), 30))
+	mustCode(t, db.PutSyncLease(ctx, &domain.SyncLease{ID: "put-1", NodeID: "node-b", DoctorID: d.ID, Start: day.Add(11 * time.Hour),
+		End: day.Add(13 * time.Hour), ExpiresAt: day, CreatedAt: t0}), domain.ECONFLICT)
+	// Adjacent blocks, another doctor's time, and released copies are fine.
+	for _, l := range []*domain.SyncLease{lease(d, "node-b", day.Add(12*time.Hour), 60), lease(d, "node-b", day.Add(9*time.Hour), 60),
+		lease(d2, "node-b", day.Add(10*time.Hour), 120)} {
+		if err := db.GrantSyncLease(ctx, l); err != nil {
+			t.Fatalf("grant %+v: %v", l, err)
+		}
+	}
+	released := &domain.SyncLease{ID: "put-2", NodeID: "node-c", DoctorID: d.ID, Start: day.Add(10 * time.Hour), End: day.Add(11 * time.Hour),
+		ExpiresAt: day, CreatedAt: t0, ReleasedAt: t0.Add(time.Minute)}
+	if err := db.PutSyncLease(ctx, released); err != nil {
+		t.Fatalf("a released copy: %v", err)
+	}
+	// Made active again over an active lease, it is refused.
+	released.ReleasedAt = time.Time{}
+	mustCode(t, db.PutSyncLease(ctx, released), domain.ECONFLICT)
+	// A lease replaced by itself does not overlap itself.
+	again := *l1
+	again.ExpiresAt = l1.ExpiresAt.Add(time.Hour)
+	if err := db.PutSyncLease(ctx, &again); err != nil {
+		t.Fatalf("a lease put over itself: %v", err)
+	}
+	if got, _ := db.SyncLeaseByID(ctx, l1.ID); !got.ExpiresAt.Equal(again.ExpiresAt) {
+		t.Fatalf("replaced = %+v", got)
+	}
+	// Once released, its time may be lent again.
+	if err := db.ReleaseSyncLease(ctx, l1.ID, "node-a", t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.GrantSyncLease(ctx, lease(d, "node-b", day.Add(11*time.Hour), 60)); err != nil {
+		t.Fatalf("grant after the release: %v", err)
+	}
+	mustCode(t, db.GrantSyncLease(ctx, &domain.SyncLease{NodeID: "n", DoctorID: "no-such-doctor", Start: day, End: day.Add(time.Hour),
+		ExpiresAt: day, CreatedAt: t0}), domain.ENOTFOUND)
+	mustCode(t, db.GrantSyncLease(ctx, &domain.SyncLease{NodeID: "n", DoctorID: d.ID, Start: day, End: day, ExpiresAt: day, CreatedAt: t0}),
+		domain.EINVALID)
+	if active, _ := db.ListSyncLeases(ctx, true, 100); len(active) != 4 {
+		t.Fatalf("%d active leases, want 4: %+v", len(active), active)
+	}
+}
+
+func testLeaseExpiry(t *testing.T, db store.DB) {
+	ctx := context.Background()
+	d, p := clinic(t, db, "le")
+	day := t0.Add(24 * time.Hour)
+	var ls []*domain.SyncLease
+	for i := range 3 {
+		l := lease(d, "node-a", day.Add(time.Duration(i)*time.Hour), 60)
+		l.ExpiresAt = t0.Add(time.Duration(i+1) * time.Hour)
+		if err := db.GrantSyncLease(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+	}
+	if n, err := db.ExpireSyncLeases(ctx, t0.Add(30*time.Minute)); err != nil || n != 0 {
+		t.Fatalf("expired early: %d, %v", n, err)
+	}
+	// Not after now: a lease that expires at now is expired.
+	if n, err := db.ExpireSyncLeases(ctx, t0.Add(2*time.Hour)); err != nil || n != 2 {
+		t.Fatalf("expired = %d, %v; want 2", n, err)
+	}
+	if n, err := db.ExpireSyncLeases(ctx, t0.Add(2*time.Hour)); err != nil || n != 0 {
+		t.Fatalf("expired again = %d, %v", n, err)
+	}
+	for i, l := range ls {
+		got, err := db.SyncLeaseByID(ctx, l.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < 2 && (got.ReleasedAt.IsZero() || got.ReleasedAt.After(l.ExpiresAt) || got.Active(t0.Add(2*time.Hour))) {
+			t.Fatalf("expired lease %d = %+v", i, got)
+		}
+		if i == 2 && !got.ReleasedAt.IsZero() {
+			t.Fatalf("unexpired lease released: %+v", got)
+		}
+	}
+	if active, err := db.ListSyncLeases(ctx, true, 10); err != nil || len(active) != 1 || active[0].ID != ls[2].ID {
+		t.Fatalf("active = %+v, %v", active, err)
+	}
+	all, err := db.ListSyncLeases(ctx, false, 10)
+	if err != nil || len(all) != 3 || all[0].ID != ls[0].ID || all[1].ID != ls[1].ID || all[2].ID != ls[2].ID {
+		t.Fatalf("all = %+v, %v; want by start", all, err)
+	}
+	if two, _ := db.ListSyncLeases(ctx, false, 2); len(two) != 2 || two[1].ID != ls[1].ID {
+		t.Fatalf("limit 2 = %+v", two)
+	}
+	// An expired lease admits anyone; the one still held does not.
+	if err := db.BookAppointment(ctx, from("", appt(d, p, day, 30)), nil); err != nil {
+		t.Fatalf("booking inside an expired lease: %v", err)
+	}
+	mustLeased(t, db.BookAppointment(ctx, from("", appt(d, p, day.Add(2*time.Hour), 30)), nil))
+	// The holder can no longer release an expired lease.
+	mustCode(t, db.ReleaseSyncLease(ctx, ls[0].ID, "node-a", t0.Add(3*time.Hour)), domain.ENOTFOUND)
+	// Three grants and two expiries wrote changes.
+	if changes := readLeaseChanges(t, db, 5); len(changes) != 5 {
+		t.Fatalf("lease changes = %+v", changes)
+	}
+}
+
+func testLeaseCovering(t *testing.T, db store.DB) {
+	ctx := context.Background()
+	d, _ := clinic(t, db, "lc")
+	d2, _ := clinic(t, db, "lc2")
+	day := t0.Add(24 * time.Hour)
+	l := lease(d, "node-a", day.Add(10*time.Hour), 4*60)
+	if err := db.GrantSyncLease(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	own := lease(d2, "", day.Add(10*time.Hour), 60)
+	own.ID = "lease-own"
+	if err := db.PutSyncLease(ctx, own); err != nil {
+		t.Fatal(err)
+	}
+	at := func(h, m int) time.Time { return day.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
+	for _, c := range []struct {
+		node, doctor string
+		start, end   time.Time
+		want         string
+	}{
+		{"node-a", d.ID, at(10, 0), at(14, 0), l.ID},
+		{"node-a", d.ID, at(11, 0), at(11, 30), l.ID},
+		{"node-a", d.ID, at(13, 30), at(14, 0), l.ID},
+		{"node-a", d.ID, at(9, 30), at(10, 30), ""},
+		{"node-a", d.ID, at(13, 30), at(14, 30), ""},
+		{"node-b", d.ID, at(11, 0), at(11, 30), ""},
+		{"node-a", d2.ID, at(10, 0), at(10, 30), ""},
+		{"", d2.ID, at(10, 0), at(10, 30), own.ID},
+		{"", d.ID, at(10, 0), at(10, 30), ""},
+	} {
+		got, err := db.LeaseCovering(ctx, c.node, c.doctor, c.start, c.end)
+		switch {
+		case c.want == "":
+			mustCode(t, err, domain.ENOTFOUND)
+		case err != nil || got.ID != c.want || got.NodeID != c.node || !got.Start.Before(got.End):
+			t.Fatalf("covering %s %v-%v = %+v, %v; want %s", c.node, c.start, c.end, got, err, c.want)
+		}
+	}
+	if err := db.ReleaseSyncLease(ctx, l.ID, "node-a", t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := db.LeaseCovering(ctx, "node-a", d.ID, at(11, 0), at(11, 30))
+	mustCode(t, err, domain.ENOTFOUND)
+	_, err = db.SyncLeaseByID(ctx, "missing")
+	mustCode(t, err, domain.ENOTFOUND)
+}
+
+func testSyncOpLeased(t *testing.T, db store.DB) {
+	ctx := context.Background()
+	d, p := clinic(t, db, "ol")
+	day := t0.Add(24 * time.Hour)
+	before := from("", appt(d, p, day.Add(6*time.Hour), 30))
+	if err := db.BookAppointment(ctx, before, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.GrantSyncLease(ctx, lease(d, "node-a", day, 4*60)); err != nil {
+		t.Fatal(err)
+	}
+	// node-1's booking inside node-a's lease: ErrLeased, and nothing stored.
+	a := from("node-1", appt(d, p, day.Add(time.Hour), 30))
+	res, w := upstreamBooking("op-leased", a)
+	w.Notes = []*domain.Notification{{UserID: d.UserID, Kind: domain.NotifyBooked, Subject: "s", Body: "b", CreatedAt: t0}}
+	w.Conflict = &domain.SyncConflict{NodeID: "node-1", Kind: domain.OpBook, Outcome: domain.OutcomeConflict, Reason: "r", CreatedAt: t0}
+	mustLeased(t, db.ApplySyncOp(ctx, res, w))
+	if _, err := db.SyncOpResult(ctx, "op-leased"); !domain.IsCode(err, domain.ENOTFOUND) {
+		t.Fatalf("the op of a leased write was kept: %v", err)
+	}
+	if _, err := db.AppointmentByID(ctx, a.ID); !domain.IsCode(err, domain.ENOTFOUND) {
+		t.Fatalf("the leased appointment was written: %v", err)
+	}
+	if notes, _ := db.ListNotifications(ctx, d.UserID, 10); len(notes) != 0 {
+		t.Fatalf("notes of a leased write: %d", len(notes))
+	}
+	if cs, _ := db.ListSyncConflicts(ctx, false, 10); len(cs) != 0 {
+		t.Fatalf("conflict of a leased write: %+v", cs)
+	}
+	// An update op moving an appointment into the lease: the same.
+	moved := *before
+	moved.Start, moved.End, moved.UpdatedAt, moved.OriginNode = day.Add(2*time.Hour), day.Add(2*time.Hour+30*time.Minute), t0.Add(time.Minute), "node-1"
+	upd := &domain.SyncOpResult{OpID: "op-move", NodeID: "node-1", EntityID: before.ID, Outcome: domain.OutcomeApplied, Appointment: &moved, At: t0}
+	mustLeased(t, db.ApplySyncOp(ctx, upd, domain.SyncWrite{Appointment: &moved, Expect: before.UpdatedAt}))
+	if got, _ := db.AppointmentByID(ctx, before.ID); !got.Start.Equal(before.Start) || got.OriginNode != "" {
+		t.Fatalf("leased move written: %+v", got)
+	}
+	if _, err := db.SyncOpResult(ctx, "op-move"); !domain.IsCode(err, domain.ENOTFOUND) {
+		t.Fatalf("the op of a leased move was kept: %v", err)
+	}
+	// The op is then answered as a conflict, as the upstream does.
+	res.Outcome, res.Appointment = domain.OutcomeConflict, nil
+	if err := db.ApplySyncOp(ctx, res, domain.SyncWrite{Conflict: w.Conflict}); err != nil {
+		t.Fatal(err)
+	}
+	// The holder's op is applied, with its origin.
+	mine := from("node-a", appt(d, p, day.Add(time.Hour), 30))
+	mres, mw := upstreamBooking("op-holder", mine)
+	mres.NodeID = "node-a"
+	if err := db.ApplySyncOp(ctx, mres, mw); err != nil {
+		t.Fatalf("the holder's op: %v", err)
+	}
+	if got, err := db.AppointmentByID(ctx, mine.ID); err != nil || got.OriginNode != "node-a" {
+		t.Fatalf("holder's applied booking = %+v, %v", got, err)
+	}
+}
+
+// testLeaseRace: grants of leases and bookings of another origin race over
+// one doctor's day. A grant may lend time that appointments already hold
+// (the holder is told which, by reading the block after the grant, as the
+// upstream does), but a booking must never land inside a lease granted
+// before it committed: every foreign appointment inside an active lease at
+// the end was there to read right after that lease was granted. Without
+// the doctor's lock in the lease trigger, PostgreSQL fails this (a booking
+// checks for leases, a grant commits and reads the block, the booking
+// commits); the bookings are queued with a note, so that their
+// transactions last a little, and everyone starts at a random moment of a
+// few milliseconds, so that grants fall among the bookings.
+func testLeaseRace(t *testing.T, db store.DB) {
+	ctx := context.Background()
+	d, p := clinic(t, db, "lr")
+	const hours, granters, bookers = 8, 16, 32
+	for round := range 5 {
+		day := t0.Add(time.Duration(round+1) * 24 * time.Hour)
+		var mu sync.Mutex
+		seen := map[string]map[string]bool{} // lease id -> appointments read after its grant
+		var granted, overlapped, booked, leased atomic.Int32
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range granters {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				time.Sleep(rand.N(5 * time.Millisecond)) // spread among the bookings
+				l := lease(d, fmt.Sprintf("node-%d", i), day.Add(time.Duration(i%hours)*time.Hour), 60)
+				err := db.GrantSyncLease(ctx, l)
+				switch {
+				case err == nil:
+					granted.Add(1)
+				case domain.IsCode(err, domain.ECONFLICT):
+					overlapped.Add(1)
+					return
+				default:
+					t.Error(err)
+					return
+				}
+				list, err := db.ListAppointments(ctx, domain.AppointmentFilter{DoctorID: d.ID, From: l.Start, To: l.End})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				ids := map[string]bool{}
+				for _, a := range list {
+					ids[a.ID] = true
+				}
+				mu.Lock()
+				seen[l.ID] = ids
+				mu.Unlock()
+			}()
+		}
+		for j := range bookers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				time.Sleep(rand.N(5 * time.Millisecond))
+				origin := ""
+				if j%2 == 1 {
+					origin = "node-x"
+				}
+				a := from(origin, appt(d, p, day.Add(time.Duration(j)*15*time.Minute), 15))
+				note := &domain.Notification{UserID: d.UserID, Kind: domain.NotifyBooked, Subject: "Booked", Body: "b", CreatedAt: t0}
+				err := db.BookAppointmentQueued(ctx, a, []*domain.Notification{note}, &domain.SyncOp{ActorID: "desk", ActorRole: "staff"})
+				switch {
+				case err == nil:
+					booked.Add(1)
+				case errors.Is(err, domain.ErrLeased):
+					leased.Add(1)
+				default:
+					t.Error(err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if t.Failed() {
+			t.FailNow()
+		}
+		if granted.Load() != hours || overlapped.Load() != granters-hours || booked.Load()+leased.Load() != bookers {
+			t.Fatalf("round %d: granted=%d overlapped=%d booked=%d leased=%d", round, granted.Load(), overlapped.Load(), booked.Load(), leased.Load())
+		}
+		active, err := db.ListSyncLeases(ctx, true, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mine int
+		for _, l := range active {
+			if l.DoctorID != d.ID || !l.Start.Before(day.Add(24*time.Hour)) || l.Start.Before(day) {
+				continue
+			}
+			mine++
+			ids, ok := seen[l.ID]
+			if !ok {
+				t.Fatalf("active lease %s was not granted in round %d", l.ID, round)
+			}
+			inside, err := db.ListAppointments(ctx, domain.AppointmentFilter{DoctorID: d.ID, From: l.Start, To: l.End})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range inside {
+				if domain.Blocks(a.Status) && a.OriginNode != l.NodeID && !ids[a.ID] {
+					t.Errorf("round %d: appointment %s of origin %q (%v) holds time inside lease %s of %s, granted before it committed",
+						round, a.ID, a.OriginNode, a.Start, l.ID, l.NodeID)
+				}
+			}
+		}
+		if mine != hours {
+			t.Fatalf("round %d: %d active leases, want %d", round, mine, hours)
+		}
 	}
 }
