@@ -51,7 +51,7 @@ test("a clinic's first day: administrator, doctor, front desk, patient", async (
   const admin = await newPage();
   await createFirstAdmin(admin, ctx);
   await admin.getByRole("link", { name: "Home" }).click();
-  await admin.getByRole("heading", { name: /installation/i }).waitFor();
+  await admin.getByRole("heading", { name: "Installation health" }).waitFor();
   await accessible(admin, "first-day-home-admin");
   await screenshot(admin, "home-admin-first-run");
 
@@ -164,7 +164,7 @@ test("a clinic's first day: administrator, doctor, front desk, patient", async (
   // The administrator's home page counts the accounts by role.
   await admin.getByRole("link", { name: "Home" }).click();
   await admin.reload();
-  await admin.getByRole("heading", { name: /installation/i }).waitFor();
+  await admin.getByRole("heading", { name: "Installation health" }).waitFor();
   await screenshot(admin, "home-admin");
 
   for (const page of [admin, doc, pat, desk]) assert.deepEqual(page.errors, []);

@@ -28,6 +28,7 @@ const pages = {
   UsersPage: () => import("./admin/UsersPage").then((m) => ({ default: m.UsersPage })),
   ProvidersPage: () => import("./admin/ProvidersPage").then((m) => ({ default: m.ProvidersPage })),
   FiguresPage: () => import("./admin/FiguresPage").then((m) => ({ default: m.FiguresPage })),
+  ConflictsPage: () => import("./sync/ConflictsPage").then((m) => ({ default: m.ConflictsPage })),
   SetupPage: () => import("./pages/SetupPage").then((m) => ({ default: m.SetupPage })),
   RegisterPage: () => import("./pages/RegisterPage").then((m) => ({ default: m.RegisterPage })),
 };
@@ -46,6 +47,7 @@ const AuditPage = lazy(pages.AuditPage);
 const UsersPage = lazy(pages.UsersPage);
 const ProvidersPage = lazy(pages.ProvidersPage);
 const FiguresPage = lazy(pages.FiguresPage);
+const ConflictsPage = lazy(pages.ConflictsPage);
 const SetupPage = lazy(pages.SetupPage);
 const RegisterPage = lazy(pages.RegisterPage);
 
@@ -88,6 +90,7 @@ export function App({ baseURL, connection, tokens }: { baseURL: string; connecti
                       <Route path="/patients" element={<PatientsPage />} />
                       <Route path="/patients/:id" element={<PatientPage />} />
                       <Route path="/clinic-day" element={<ClinicDayPage />} />
+                      <Route path="/conflicts" element={<ConflictsPage />} />
                       <Route path="/admin/knowledge" element={<KnowledgePage />} />
                       <Route path="/admin/audit" element={<AuditPage />} />
                       <Route path="/admin/users" element={<UsersPage />} />

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Client } from "./api/client";
-import { backoff, Live, type LiveEvent, type LiveState } from "./live";
+import { backoff, Live, staleAfter, type LiveEvent, type LiveState } from "./live";
 
 class FakeSocket {
   static all: FakeSocket[] = [];
@@ -91,5 +91,25 @@ describe("Live", () => {
     expect(client.accessToken).toHaveBeenCalledTimes(2);
     await vi.advanceTimersByTimeAsync(1000);
     expect(client.accessToken).toHaveBeenCalledTimes(3);
+  });
+});
+
+describe("staleAfter", () => {
+  const event = (type: string): LiveEvent => ({ type, id: "x", at: "" });
+
+  it("refreshes appointments, free times and the sync queue when an appointment is booked or changes (a booking confirmed upstream)", () => {
+    for (const type of ["appointment.booked", "appointment.changed", "appointment.cancelled"]) {
+      expect(staleAfter(event(type))).toEqual([["appointments"], ["slots"], ["sync", "status"]]);
+    }
+  });
+
+  it("refreshes the sync state, the conflicts and the appointments on a sync conflict (the booking that lost is cancelled)", () => {
+    expect(staleAfter(event("sync.conflict"))).toEqual([["sync"], ["appointments"], ["slots"]]);
+  });
+
+  it("leaves the sync state alone for other events", () => {
+    expect(staleAfter(event("notification.created"))).toEqual([["notifications"]]);
+    expect(staleAfter(event("knowledge.ingestion"))).toEqual([["knowledge"]]);
+    expect(staleAfter(event("pong"))).toEqual([]);
   });
 });

@@ -116,6 +116,20 @@ export function ingestionFinished(scanning: Set<string>, e: LiveEvent): { indexe
 }
 
 /**
+ * staleAfter lists the cached queries (by key prefix) a live event makes
+ * out of date. An appointment's change also changes this installation's
+ * sync queue; a sync conflict cancels the booking that lost and adds a
+ * conflict to rebook.
+ */
+export function staleAfter(e: LiveEvent): string[][] {
+  if (e.type.startsWith("appointment.")) return [["appointments"], ["slots"], ["sync", "status"]];
+  if (e.type.startsWith("sync.")) return [["sync"], ["appointments"], ["slots"]];
+  if (e.type.startsWith("notification.")) return [["notifications"]];
+  if (e.type.startsWith("knowledge.")) return [["knowledge"]];
+  return [];
+}
+
+/**
  * useLiveUpdates applies live events to the cached queries while mounted,
  * so a booking made elsewhere appears without a reload, and reports
  * whether the connection is up.
@@ -128,15 +142,11 @@ export function useLiveUpdates(client: Client): LiveState {
     const live = new Live(
       client,
       (e) => {
-        if (e.type.startsWith("appointment.")) {
-          void queries.invalidateQueries({ queryKey: ["appointments"] });
-          void queries.invalidateQueries({ queryKey: ["slots"] });
-        } else if (e.type.startsWith("notification.")) {
-          void queries.invalidateQueries({ queryKey: ["notifications"] });
+        for (const queryKey of staleAfter(e)) void queries.invalidateQueries({ queryKey });
+        if (e.type.startsWith("notification.")) {
           const n = e.data as { subject?: string; body?: string } | undefined;
           if (n?.subject) notify(n.subject, n.body ?? "");
         } else if (e.type.startsWith("knowledge.")) {
-          void queries.invalidateQueries({ queryKey: ["knowledge"] });
           const done = ingestionFinished(scanning, e);
           if (done) notify(t("knowledge.finishedTitle"), t("knowledge.finishedBody", done));
         }

@@ -7,6 +7,7 @@ import { useLiveUpdates } from "../live";
 import { useTheme, type Theme } from "../theme";
 import { ErrorBoundary } from "./ErrorBoundary";
 import { desktop, type DesktopConnection } from "../desktop";
+import { SyncIndicator } from "../sync/SyncIndicator";
 
 /** A page of the app and the roles that see it in the navigation. */
 export interface NavItem {
@@ -79,6 +80,7 @@ export function Shell({ server, connection, children }: { server: string; connec
               {t("connect.settings")}
             </button>
           )}
+          {user.role !== "patient" && <SyncIndicator />}
           <label className="theme">
             <span className="visually-hidden">{t("shell.theme")}</span>
             <select value={theme} onChange={(e) => setTheme(e.target.value as Theme)}>

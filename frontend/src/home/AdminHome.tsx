@@ -7,6 +7,7 @@ import type { AuditReport } from "../api/types";
 import { useSession } from "../auth/session";
 import { LoadError } from "../components/LoadError";
 import { t, type MessageKey } from "../i18n";
+import { SyncCard } from "../sync/SyncCard";
 import { formatDateTime } from "../time";
 
 type Health = S.InstallationHealth;
@@ -34,66 +35,69 @@ export function AdminHome({ name }: { name: string }) {
 
   const h = health.data;
   return (
-    <section className="card" aria-labelledby="home-title">
-      <h1 id="home-title">{t("home.title", { name })}</h1>
-      <h2 id="health-title" className="h2">{t("health.title")}</h2>
-      <LoadError error={health.error} onRetry={() => health.refetch()} />
-      {error && <p className="error-banner" role="alert">{error}</p>}
-      {h && (
-        <ul className="health-list" aria-labelledby="health-title">
-          <Line title="health.assistant" ok={true} fix={<Link to="/admin/assistant">{t("health.fixAssistant")}</Link>}>
-            {h.assistant.offline ? t("health.assistantOffline") : t("health.assistantProvider", { name: h.assistant.provider_name ?? "", kind: h.assistant.kind ?? "" })}
-            {!h.assistant.offline && h.assistant.external && <> {t("health.assistantExternal")}</>}
-          </Line>
-          <Line title="health.email" ok={h.email.configured}>
-            {h.email.configured ? t("health.emailOn") : t("health.emailOff")}
-          </Line>
-          <Line title="health.knowledge" ok={h.knowledge.sources > 0 && h.knowledge.problems.length === 0} fix={<Link to="/admin/knowledge">{t("health.fixKnowledge")}</Link>}>
-            {h.knowledge.sources === 0
-              ? t("health.knowledgeNone")
-              : h.knowledge.problems.length === 0
-                ? t("health.knowledgeOk", { sources: h.knowledge.sources, indexed: h.knowledge.indexed })
-                : t("health.knowledgeFailed", { failed: h.knowledge.failed_files })}
-            {h.knowledge.problems.length > 0 && (
-              <ul className="failures">
-                {h.knowledge.problems.map((p) => (
-                  <li key={p.id}>
-                    {p.last_error ? t("health.sourceError", { location: p.location, error: p.last_error }) : t("health.sourceProblem", { location: p.location, failed: p.failed_files })}
-                  </li>
-                ))}
-              </ul>
-            )}
-          </Line>
-          <Line
-            title="health.audit"
-            ok={h.audit.verified && h.audit.ok}
-            fix={
-              <>
-                <button type="button" onClick={() => void verify()} disabled={verifying}>{verifying ? t("health.verifying") : t("health.verifyNow")}</button>{" "}
-                <Link to="/admin/audit">{t("health.openAudit")}</Link>
-              </>
-            }
-          >
-            {!h.audit.verified
-              ? t("health.auditNever")
-              : h.audit.ok
-                ? t("health.auditOk", { time: formatDateTime(h.audit.verified_at ?? ""), by: h.audit.by ?? "" })
-                : t("health.auditBroken", { time: formatDateTime(h.audit.verified_at ?? ""), by: h.audit.by ?? "", detail: h.audit.detail ?? "" })}
-          </Line>
-          <Line
-            title="health.accounts"
-            ok={h.accounts.doctors_without_profile.length === 0 && h.accounts.doctors_without_hours.length === 0}
-            fix={<Link to="/admin/users">{t("health.fixUsers")}</Link>}
-          >
-            {Object.entries(h.accounts.by_role)
-              .map(([role, n]) => t("health.roleCount", { role: t(`role.${role}` as MessageKey), n }))
-              .join(" · ")}
-            {h.accounts.doctors_without_profile.length > 0 && <div>{t("health.noProfile", { names: h.accounts.doctors_without_profile.map((p) => p.name).join(", ") })}</div>}
-            {h.accounts.doctors_without_hours.length > 0 && <div>{t("health.noHours", { names: h.accounts.doctors_without_hours.map((p) => p.name).join(", ") })}</div>}
-          </Line>
-        </ul>
-      )}
-    </section>
+    <div className="stack-wide">
+      <section className="card" aria-labelledby="home-title">
+        <h1 id="home-title">{t("home.title", { name })}</h1>
+        <h2 id="health-title" className="h2">{t("health.title")}</h2>
+        <LoadError error={health.error} onRetry={() => health.refetch()} />
+        {error && <p className="error-banner" role="alert">{error}</p>}
+        {h && (
+          <ul className="health-list" aria-labelledby="health-title">
+            <Line title="health.assistant" ok={true} fix={<Link to="/admin/assistant">{t("health.fixAssistant")}</Link>}>
+              {h.assistant.offline ? t("health.assistantOffline") : t("health.assistantProvider", { name: h.assistant.provider_name ?? "", kind: h.assistant.kind ?? "" })}
+              {!h.assistant.offline && h.assistant.external && <> {t("health.assistantExternal")}</>}
+            </Line>
+            <Line title="health.email" ok={h.email.configured}>
+              {h.email.configured ? t("health.emailOn") : t("health.emailOff")}
+            </Line>
+            <Line title="health.knowledge" ok={h.knowledge.sources > 0 && h.knowledge.problems.length === 0} fix={<Link to="/admin/knowledge">{t("health.fixKnowledge")}</Link>}>
+              {h.knowledge.sources === 0
+                ? t("health.knowledgeNone")
+                : h.knowledge.problems.length === 0
+                  ? t("health.knowledgeOk", { sources: h.knowledge.sources, indexed: h.knowledge.indexed })
+                  : t("health.knowledgeFailed", { failed: h.knowledge.failed_files })}
+              {h.knowledge.problems.length > 0 && (
+                <ul className="failures">
+                  {h.knowledge.problems.map((p) => (
+                    <li key={p.id}>
+                      {p.last_error ? t("health.sourceError", { location: p.location, error: p.last_error }) : t("health.sourceProblem", { location: p.location, failed: p.failed_files })}
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </Line>
+            <Line
+              title="health.audit"
+              ok={h.audit.verified && h.audit.ok}
+              fix={
+                <>
+                  <button type="button" onClick={() => void verify()} disabled={verifying}>{verifying ? t("health.verifying") : t("health.verifyNow")}</button>{" "}
+                  <Link to="/admin/audit">{t("health.openAudit")}</Link>
+                </>
+              }
+            >
+              {!h.audit.verified
+                ? t("health.auditNever")
+                : h.audit.ok
+                  ? t("health.auditOk", { time: formatDateTime(h.audit.verified_at ?? ""), by: h.audit.by ?? "" })
+                  : t("health.auditBroken", { time: formatDateTime(h.audit.verified_at ?? ""), by: h.audit.by ?? "", detail: h.audit.detail ?? "" })}
+            </Line>
+            <Line
+              title="health.accounts"
+              ok={h.accounts.doctors_without_profile.length === 0 && h.accounts.doctors_without_hours.length === 0}
+              fix={<Link to="/admin/users">{t("health.fixUsers")}</Link>}
+            >
+              {Object.entries(h.accounts.by_role)
+                .map(([role, n]) => t("health.roleCount", { role: t(`role.${role}` as MessageKey), n }))
+                .join(" · ")}
+              {h.accounts.doctors_without_profile.length > 0 && <div>{t("health.noProfile", { names: h.accounts.doctors_without_profile.map((p) => p.name).join(", ") })}</div>}
+              {h.accounts.doctors_without_hours.length > 0 && <div>{t("health.noHours", { names: h.accounts.doctors_without_hours.map((p) => p.name).join(", ") })}</div>}
+            </Line>
+          </ul>
+        )}
+      </section>
+      <SyncCard />
+    </div>
   );
 }
 

@@ -4,7 +4,8 @@ import type { Appointment } from "../api/types";
 import { useSession } from "../auth/session";
 import { LoadError } from "../components/LoadError";
 import { t } from "../i18n";
-import { listDoctors, listPatients, statusText, todayString } from "../portal/api";
+import { listDoctors, listPatients, todayString } from "../portal/api";
+import { AppointmentStatus } from "../components/AppointmentStatus";
 import { dayAppointments, dayKey, nextUp, patientPath } from "../staff/day";
 import { VisitRow } from "../staff/VisitRow";
 import { formatTime } from "../time";
@@ -21,7 +22,7 @@ export function DoctorHome({ name }: { name: string }) {
   const today = (appts.data ?? []).filter((a) => a.status !== "cancelled").sort((x, y) => x.start.localeCompare(y.start));
   const next = nextUp(today);
 
-  const row = (a: Appointment) => <VisitRow key={a.id} a={a} patient={names.get(a.patient_id) ?? "…"} about={statusText(a)} next={a.id === next?.id} />;
+  const row = (a: Appointment) => <VisitRow key={a.id} a={a} patient={names.get(a.patient_id) ?? "…"} about={<AppointmentStatus a={a} />} next={a.id === next?.id} />;
 
   return (
     <section className="card" aria-labelledby="home-title">
@@ -39,7 +40,7 @@ export function DoctorHome({ name }: { name: string }) {
           <h2 id="home-next" className="h3">{t("home.nextPatient")}</h2>
           <p>
             <strong>{formatTime(next.start)}</strong> <Link to={patientPath(next.patient_id)}>{names.get(next.patient_id) ?? "…"}</Link>{" "}
-            <span className="muted">· {statusText(next)}</span>
+            <span className="muted">· <AppointmentStatus a={next} /></span>
           </p>
         </div>
       )}

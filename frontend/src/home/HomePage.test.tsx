@@ -104,6 +104,37 @@ describe("front desk home", () => {
   });
 });
 
+describe("front desk home on a workstation that syncs", () => {
+  it("counts bookings waiting for confirmation as expected, and points to the bookings the main server could not confirm", async () => {
+    await renderAs(as("staff", "Sam Staff"), <HomePage />, (c: Call): Answer => {
+      if (c.path === "/api/v1/doctors") return { body: { doctors: [doctor] } };
+      if (c.path === "/api/v1/patients") return { body: { patients: [ana, ben] } };
+      if (c.path === "/api/v1/appointments") return { body: { appointments: [appt("a1", ana.id, at(1), "pending")] } };
+      if (c.path === "/api/v1/sync/status") return { body: { enrolled: true, state: "ok", queued: 1, open_conflicts: 2, last_success: at(0) } };
+      return undefined;
+    });
+    const byStatus = await screen.findByLabelText("Today's appointments by status");
+    expect(byStatus).toHaveTextContent("Waiting for confirmation1");
+    const next = screen.getByRole("list", { name: "Next expected" });
+    expect(within(next).getByText("Waiting for confirmation")).toHaveClass("status-badge");
+    expect(await screen.findByText(/^Bookings made here that the main server could not confirm: 2\./)).toBeInTheDocument();
+    expect(screen.getByRole("link", { name: "Rebook them" })).toHaveAttribute("href", "/conflicts");
+  });
+
+  it("says nothing about sync on an installation that is not enrolled", async () => {
+    const calls = await renderAs(as("staff", "Sam Staff"), <HomePage />, (c: Call): Answer => {
+      if (c.path === "/api/v1/doctors") return { body: { doctors: [doctor] } };
+      if (c.path === "/api/v1/patients") return { body: { patients: [] } };
+      if (c.path === "/api/v1/appointments") return { body: { appointments: [] } };
+      if (c.path === "/api/v1/sync/status") return { body: { enrolled: false, state: "not_enrolled", queued: 0, open_conflicts: 3 } };
+      return undefined;
+    });
+    await screen.findByText("No appointments today.");
+    await vi.waitFor(() => expect(calls.some((c) => c.path === "/api/v1/sync/status")).toBe(true));
+    expect(screen.queryByRole("link", { name: "Rebook them" })).toBeNull();
+  });
+});
+
 describe("admin home", () => {
   it("shows each part of the installation's health with where to fix it, and verifies the chain on request", async () => {
     let verified = false;
@@ -116,6 +147,8 @@ describe("admin home", () => {
     });
     const calls = await renderAs(admin, <HomePage />, (c: Call): Answer => {
       if (c.path === "/api/v1/admin/health") return { body: health() };
+      if (c.path === "/api/v1/sync/status") return { body: { enrolled: false, state: "not_enrolled", queued: 0, open_conflicts: 0, audit_local: 3, audit_shipped: 0 } };
+      if (c.path === "/api/v1/sync/nodes") return { body: { nodes: [] } };
       if (c.path === "/api/v1/audit/verify") {
         verified = true;
         return { body: { ok: true, events: 9, head_seq: 9, head_hash: "h" } };
@@ -140,5 +173,9 @@ describe("admin home", () => {
     expect(calls.some((c) => c.path === "/api/v1/audit/verify")).toBe(true);
     await vi.waitFor(() => expect(line("Audit chain")).toHaveTextContent("Verified intact"));
     expect(line("Audit chain")).toHaveTextContent("by Ada Admin");
+    // Sync: a lone installation may connect to an upstream, and may be one.
+    const sync = screen.getByRole("region", { name: "Sync" });
+    expect(within(sync).getByRole("form", { name: "Connect to an upstream server" })).toBeInTheDocument();
+    expect(await within(sync).findByText("No installation syncs with this server yet.")).toBeInTheDocument();
   });
 });

@@ -5,7 +5,7 @@ import type { Availability, Notification } from "../api/types";
 import { useSession } from "../auth/session";
 import { LoadError } from "../components/LoadError";
 import { t } from "../i18n";
-import { statusText } from "../portal/api";
+import { AppointmentStatus } from "../components/AppointmentStatus";
 import { useMyComingAppointments } from "../portal/mine";
 import { formatDateTime } from "../time";
 
@@ -58,7 +58,7 @@ export function PatientHome({ name }: { name: string }) {
               <li key={a.id} className="appointment">
                 <div>
                   <strong>{t("home.withDoctor", { time: when, doctor: names.get(a.doctor_id) ?? "…" })}</strong>
-                  <div className="muted">{statusText(a)}</div>
+                  <div className="muted"><AppointmentStatus a={a} /></div>
                 </div>
                 <Link to="/appointments" aria-label={t("home.changeNamed", { time: when })}>{t("home.change")}</Link>
               </li>

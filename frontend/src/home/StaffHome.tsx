@@ -2,13 +2,16 @@ import { useQuery } from "@tanstack/react-query";
 import { Link } from "react-router-dom";
 import type { Appointment } from "../api/types";
 import { useSession } from "../auth/session";
+import { AppointmentStatus } from "../components/AppointmentStatus";
 import { LoadError } from "../components/LoadError";
 import { t, type MessageKey } from "../i18n";
 import { listDoctors, listPatients, todayString } from "../portal/api";
 import { dayAppointments, dayKey, isExpected, isWaiting } from "../staff/day";
 import { VisitRow } from "../staff/VisitRow";
+import { useSyncStatus } from "../sync/api";
+import { conflictsPath } from "../sync/SyncIndicator";
 
-const statusOrder = ["booked", "arrived", "checked-in", "fulfilled", "noshow", "cancelled"];
+const statusOrder = ["pending", "booked", "arrived", "checked-in", "fulfilled", "noshow", "cancelled"];
 
 /** StaffHome: the clinic's day at a glance for the front desk: counts by status, who is waiting, who comes next. */
 export function StaffHome({ name }: { name: string }) {
@@ -25,10 +28,12 @@ export function StaffHome({ name }: { name: string }) {
   const statuses = [...counts.keys()].sort((x, y) => (statusOrder.indexOf(x) + 1 || 99) - (statusOrder.indexOf(y) + 1 || 99));
   const waiting = all.filter(isWaiting);
   const expected = all.filter((a) => isExpected(a)).slice(0, 5);
+  const sync = useSyncStatus().data;
+  const toRebook = sync?.enrolled ? sync.open_conflicts : 0;
 
   const row = (a: Appointment) => (
     <VisitRow key={a.id} a={a} patient={patientNames.get(a.patient_id) ?? "…"}
-      about={`${t("appts.with", { doctor: doctorNames.get(a.doctor_id) ?? "…" })} · ${t(`status.${a.status}` as MessageKey)}`} />
+      about={<>{t("appts.with", { doctor: doctorNames.get(a.doctor_id) ?? "…" })} · <AppointmentStatus a={a} withReason={false} /></>} />
   );
 
   return (
@@ -40,6 +45,11 @@ export function StaffHome({ name }: { name: string }) {
           <Link to="/patients" className="button">{t("home.findPatient")}</Link>
         </div>
       </div>
+      {toRebook > 0 && (
+        <p className="error-banner sync-home">
+          {t("sync.homeConflicts", { n: toRebook })} <Link to={conflictsPath}>{t("sync.homeConflictsLink")}</Link>
+        </p>
+      )}
       <h2 id="home-counts" className="h2">{t("home.clinicToday")}</h2>
       <LoadError error={appts.error ?? doctors.error ?? patients.error} onRetry={() => Promise.all([appts.refetch(), doctors.refetch(), patients.refetch()])} />
       {appts.data && all.length === 0 && <p className="muted">{t("home.noneBooked")}</p>}

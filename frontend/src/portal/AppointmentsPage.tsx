@@ -5,7 +5,8 @@ import { ApiError } from "../api/client";
 import type { Appointment, Slot } from "../api/types";
 import { useSession } from "../auth/session";
 import { t } from "../i18n";
-import { cancelAppointment, formatWhen, rescheduleAppointment, statusText } from "./api";
+import { cancelAppointment, formatWhen, rescheduleAppointment } from "./api";
+import { AppointmentStatus } from "../components/AppointmentStatus";
 import { useMyComingAppointments } from "./mine";
 import { SlotPicker } from "./SlotPicker";
 import { useDoctorZones } from "./zones";
@@ -79,7 +80,7 @@ export function AppointmentsPage() {
           <li key={a.id} className="appointment">
             <div>
               <strong>{when(a)}</strong> {t("appts.with", { doctor: names.get(a.doctor_id) ?? "" })}
-              <div className="muted">{statusText(a)}</div>
+              <div className="muted"><AppointmentStatus a={a} /></div>
             </div>
             <div className="actions">
               <button type="button" aria-expanded={moving?.id === a.id} onClick={() => { setMoving(moving?.id === a.id ? null : a); setSlot(null); setError(null); }}

@@ -1,5 +1,5 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { useMemo, useRef, useState, type FormEvent } from "react";
+import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { useNavigate, useSearchParams } from "react-router-dom";
 import { op } from "../api/operations";
 import { ApiError } from "../api/client";
@@ -11,15 +11,25 @@ import { t } from "../i18n";
 import { book, formatWhen, listDoctors, myPatient } from "./api";
 import { SlotPicker } from "./SlotPicker";
 import { LoadError } from "../components/LoadError";
+import { resolveConflict } from "../sync/api";
 
-/** BookPage: specialization, doctor, day, free time, reason, confirm. */
+/**
+ * BookPage: specialization, doctor, day, free time, reason, confirm. Staff
+ * come with ?patient=ID; a rebooking after a sync conflict also names the
+ * doctor and the day (?doctor=ID&day=YYYY-MM-DD) and the conflict, which is
+ * marked as dealt with once the new booking is made (?conflict=ID).
+ */
 export function BookPage() {
   const { client } = useSession();
   const navigate = useNavigate();
   const queries = useQueryClient();
   const doctors = useQuery({ queryKey: ["doctors"], queryFn: () => listDoctors(client) });
   const { user } = useSession();
-  const forPatient = useSearchParams()[0].get("patient");
+  const [params] = useSearchParams();
+  const forPatient = params.get("patient");
+  const forDoctor = params.get("doctor");
+  const forDay = params.get("day") ?? undefined;
+  const conflict = params.get("conflict");
   // Staff book for the patient they chose; a patient books for themselves.
   const patient = useQuery({
     queryKey: forPatient ? ["patient", forPatient] : ["me", "patient"],
@@ -38,6 +48,18 @@ export function BookPage() {
   const choices = (doctors.data ?? []).filter((d) => d.specialization === specialization);
   const doctor = choices.find((d) => d.id === doctorID);
 
+  // The doctor named in the address is chosen once the doctors have loaded.
+  const prefilled = useRef(false);
+  useEffect(() => {
+    if (prefilled.current || !forDoctor || !doctors.data) return;
+    prefilled.current = true;
+    const d = doctors.data.find((x) => x.id === forDoctor);
+    if (d) {
+      setSpecialization(d.specialization);
+      setDoctorID(d.id);
+    }
+  }, [forDoctor, doctors.data]);
+
   async function submit(ev: FormEvent) {
     ev.preventDefault();
     if (!slot || !doctor || !patient.data) {
@@ -47,10 +69,15 @@ export function BookPage() {
     setBusy(true);
     setError(null);
     try {
-      await book(client, { doctor_id: doctor.id, patient_id: patient.data.id, start: slot.start, end: slot.end, reason: reason.trim() }, key.current);
+      const made = await book(client, { doctor_id: doctor.id, patient_id: patient.data.id, start: slot.start, end: slot.end, reason: reason.trim() }, key.current);
       key.current = crypto.randomUUID();
+      if (conflict) {
+        // The new booking is made; a failure to mark the old one stays visible on the Conflicts page.
+        await resolveConflict(client, conflict).catch(() => undefined);
+        await queries.invalidateQueries({ queryKey: ["sync"] });
+      }
       await queries.invalidateQueries({ queryKey: ["appointments"] });
-      const booked = t("book.booked", { time: formatWhen(slot.start), doctor: doctorName(doctor.name) });
+      const booked = t(made?.status === "pending" ? "book.pending" : "book.booked", { time: formatWhen(slot.start), doctor: doctorName(doctor.name) });
       navigate(user?.role === "patient" ? "/appointments" : "/clinic-day", { state: { booked } });
     } catch (err) {
       if (err instanceof ApiError && err.code === "conflict") {
@@ -71,6 +98,7 @@ export function BookPage() {
     <section className="card" aria-labelledby="book-title">
       <h1 id="book-title">{t("book.title")}</h1>
       {forPatient && patient.data && <p className="notice">{t("book.forPatient", { name: patient.data.name })}</p>}
+      {conflict && <p className="notice">{t("book.rebooking")}</p>}
       <LoadError error={loadError} onRetry={() => Promise.all([doctors.refetch(), patient.refetch()])} />
       <form className="stack" onSubmit={submit}>
         <Field id="specialization" label={t("book.specialization")}>
@@ -91,7 +119,7 @@ export function BookPage() {
             </select>
           </Field>
         )}
-        {doctor && <SlotPicker doctorID={doctor.id} slot={slot} onSlot={setSlot} />}
+        {doctor && <SlotPicker doctorID={doctor.id} slot={slot} onSlot={setSlot} initialDay={doctor.id === forDoctor ? forDay : undefined} />}
         {slot && (
           <Field id="reason" label={t("book.reason")}>
             <input id="reason" value={reason} maxLength={500} onChange={(e) => setReason(e.target.value)} aria-describedby="reason-help" />

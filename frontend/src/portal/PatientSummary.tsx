@@ -5,7 +5,8 @@ import type { Appointment, ClinicalEntry, Patient } from "../api/types";
 import { useSession } from "../auth/session";
 import { errorsFor, Field, TextField } from "../components/Field";
 import { t, type MessageKey } from "../i18n";
-import { formatWhen, listAppointments, statusText } from "./api";
+import { formatWhen, listAppointments } from "./api";
+import { AppointmentStatus } from "../components/AppointmentStatus";
 import { LoadError } from "../components/LoadError";
 import { useDoctorZones } from "./zones";
 
@@ -101,7 +102,7 @@ export function PatientSummary({ patientID, onClose }: { patientID: string; onCl
   const coming = (visits.data ?? []).filter((a) => new Date(a.start).getTime() >= now && a.status !== "cancelled");
   const visit = (a: Appointment) => (
     <li key={a.id}>
-      {formatWhen(a.start, zoneOf(a.doctor_id))} · {statusText(a)}
+      {formatWhen(a.start, zoneOf(a.doctor_id))} · <AppointmentStatus a={a} />
     </li>
   );
   return (

@@ -3,7 +3,8 @@ import { useEffect, useState } from "react";
 import type { Appointment } from "../api/types";
 import { useSession } from "../auth/session";
 import { t } from "../i18n";
-import { formatHour, formatWhen, listAppointments, listDoctors, listPatients, setStatus, statusText } from "./api";
+import { formatHour, formatWhen, listAppointments, listDoctors, listPatients, setStatus } from "./api";
+import { AppointmentStatus } from "../components/AppointmentStatus";
 import { PatientSummary } from "./PatientSummary";
 import { WeekCalendar } from "./WeekCalendar";
 import { useDoctorZones } from "./zones";
@@ -71,7 +72,7 @@ export function SchedulePage() {
           <button type="button" className="link" onClick={() => setOpen(a.patient_id)} aria-label={t("schedule.open", { time: when, patient: who })}>
             {who}
           </button>
-          <div className="muted">{statusText(a)}</div>
+          <div className="muted"><AppointmentStatus a={a} /></div>
         </div>
         <div className="actions">
           {a.status === "booked" && <button type="button" onClick={() => void mark(a, "arrived")}>{t("schedule.arrived")}</button>}

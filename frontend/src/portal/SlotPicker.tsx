@@ -8,10 +8,10 @@ import { formatHour, freeSlots, localDay, todayString } from "./api";
 import { LoadError } from "../components/LoadError";
 import { useDoctorZones } from "./zones";
 
-/** SlotPicker chooses a day and then one of the doctor's free times on it. */
-export function SlotPicker({ doctorID, slot, onSlot, idPrefix = "" }: { doctorID: string; slot: Slot | null; onSlot: (s: Slot | null) => void; idPrefix?: string }) {
+/** SlotPicker chooses a day (today, or initialDay when that is later) and then one of the doctor's free times on it. */
+export function SlotPicker({ doctorID, slot, onSlot, idPrefix = "", initialDay }: { doctorID: string; slot: Slot | null; onSlot: (s: Slot | null) => void; idPrefix?: string; initialDay?: string }) {
   const { client } = useSession();
-  const [day, setDay] = useState(todayString());
+  const [day, setDay] = useState(() => (initialDay && initialDay > todayString() ? initialDay : todayString()));
   const slots = useQuery({
     queryKey: ["slots", doctorID, day],
     enabled: !!doctorID && !!day,

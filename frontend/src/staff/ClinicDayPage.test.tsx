@@ -79,3 +79,18 @@ describe("the clinic's day", () => {
     expect(await screen.findByRole("status")).toHaveTextContent("Ana Díaz moved to");
   });
 });
+
+describe("a booking waiting for the main server", () => {
+  it("shows as waiting for confirmation, with move and cancel but no check-in", async () => {
+    const server = clinic();
+    const pending = { id: "a2", doctor_id: doctor.id, patient_id: ana.id, start: start.toISOString(), end: new Date(start.getTime() + 0.5 * hour).toISOString(), status: "pending", reason: "flu" };
+    await renderAs(staff, <ClinicDayPage />, (c) => (c.path === "/api/v1/appointments" ? { body: { appointments: [pending] } } : server(c)));
+    const day = await list();
+    const badge = await within(day).findByText("Waiting for confirmation");
+    expect(badge).toHaveClass("status-badge", "pending");
+    expect(day).toHaveTextContent("Waiting for confirmation · flu");
+    expect(within(day).queryByRole("button", { name: "Check in Ana Díaz" })).toBeNull();
+    expect(within(day).getByRole("button", { name: /^Reschedule Ana Díaz at/ })).toBeInTheDocument();
+    expect(within(day).getByRole("button", { name: /^Cancel the appointment of Ana Díaz at/ })).toBeInTheDocument();
+  });
+});

@@ -8,7 +8,8 @@ import { useSession } from "../auth/session";
 import { Field } from "../components/Field";
 import { LoadError } from "../components/LoadError";
 import { t } from "../i18n";
-import { listDoctors, listPatients, rescheduleAppointment, setStatus, statusText, todayString } from "../portal/api";
+import { listDoctors, listPatients, rescheduleAppointment, setStatus, todayString } from "../portal/api";
+import { AppointmentStatus } from "../components/AppointmentStatus";
 import { SlotPicker } from "../portal/SlotPicker";
 import { formatDateTime, formatTime } from "../time";
 import { dayAppointments, dayKey, patientPath } from "./day";
@@ -88,13 +89,16 @@ export function ClinicDayPage() {
       <li key={a.id} className="appointment">
         <div>
           <strong>{time}</strong> <Link to={patientPath(a.patient_id)}>{name}</Link>
-          <div className="muted">{statusText(a)}</div>
+          <div className="muted"><AppointmentStatus a={a} /></div>
         </div>
-        {a.status === "booked" && (
+        {(a.status === "booked" || a.status === "pending") && (
           <div className="actions">
-            <button type="button" className="primary" disabled={busy} onClick={() => checkIn(a)} aria-label={t("day.checkInNamed", { patient: name })}>
-              {t("day.checkIn")}
-            </button>
+            {/* A booking waiting for the main server's confirmation can be moved or cancelled, not checked in. */}
+            {a.status === "booked" && (
+              <button type="button" className="primary" disabled={busy} onClick={() => checkIn(a)} aria-label={t("day.checkInNamed", { patient: name })}>
+                {t("day.checkIn")}
+              </button>
+            )}
             <button type="button" aria-expanded={panel?.kind === "move" && panel.id === a.id} onClick={() => open({ kind: "move", id: a.id })}
               aria-label={t("day.rescheduleNamed", { patient: name, time })}>
               {t("day.reschedule")}

@@ -5,7 +5,8 @@ import type { Patient } from "../api/types";
 import { useSession } from "../auth/session";
 import { LoadError } from "../components/LoadError";
 import { t } from "../i18n";
-import { listAppointments, listDoctors, statusText } from "../portal/api";
+import { listAppointments, listDoctors } from "../portal/api";
+import { AppointmentStatus } from "../components/AppointmentStatus";
 import { PatientFacts, PatientSummary } from "../portal/PatientSummary";
 import { formatDateTime } from "../time";
 
@@ -55,7 +56,7 @@ function FrontDeskPatient({ id }: { id: string }) {
           <li key={a.id} className="appointment">
             <div>
               <strong>{formatDateTime(a.start)}</strong> {t("appts.with", { doctor: names.get(a.doctor_id) ?? "…" })}
-              <div className="muted">{statusText(a)}</div>
+              <div className="muted"><AppointmentStatus a={a} /></div>
             </div>
           </li>
         ))}

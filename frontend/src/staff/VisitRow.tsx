@@ -1,10 +1,11 @@
+import type { ReactNode } from "react";
 import { Link } from "react-router-dom";
 import type { Appointment } from "../api/types";
 import { formatTime } from "../time";
 import { patientPath } from "./day";
 
 /** VisitRow is one appointment of a day: its time, the patient's name opening their page, and a line about it. */
-export function VisitRow({ a, patient, about, next = false }: { a: Appointment; patient: string; about: string; next?: boolean }) {
+export function VisitRow({ a, patient, about, next = false }: { a: Appointment; patient: string; about: ReactNode; next?: boolean }) {
   return (
     <li className={next ? "appointment next" : "appointment"}>
       <div>

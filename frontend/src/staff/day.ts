@@ -16,8 +16,8 @@ export const dayKey = (day: string, doctorID?: string) => ["appointments", "day"
 /** waiting: the patient is in the clinic and has not been seen yet. */
 export const isWaiting = (a: Appointment) => a.status === "arrived" || a.status === "checked-in";
 
-/** expected: the patient has not come yet and the time has not passed. */
-export const isExpected = (a: Appointment, now = new Date()) => a.status === "booked" && new Date(a.end) > now;
+/** expected: the patient has not come yet and the time has not passed (booked, or waiting for the main server to confirm it). */
+export const isExpected = (a: Appointment, now = new Date()) => (a.status === "booked" || a.status === "pending") && new Date(a.end) > now;
 
 /** nextUp is the first appointment still to be dealt with: waiting, or expected and not over. */
 export function nextUp(appts: Appointment[], now = new Date()): Appointment | undefined {
