@@ -166,6 +166,10 @@ type Appointment struct {
 	IdempotencyKey string    `json:"-"`
 	CreatedAt      time.Time `json:"created_at"`
 	UpdatedAt      time.Time `json:"updated_at"`
+	// OriginNode is the node whose op last set its time or made it hold
+	// time ("" for this installation's own people); a slot lease admits
+	// only its holder's.
+	OriginNode string `json:"origin_node,omitempty"`
 }
 
 // AppointmentFilter narrows ListAppointments. Zero values match everything;

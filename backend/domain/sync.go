@@ -20,7 +20,34 @@ const (
 	ChangeEntityDoctor       = "doctor"
 	ChangeEntityAvailability = "availability"
 	ChangeEntityPatient      = "patient"
+	ChangeEntityLease        = "lease"
 )
+
+// SyncLease is a block of a doctor's time that the upstream lends to one
+// node until ExpiresAt (or until released): inside it, only that node's
+// bookings may hold time, so the node confirms them at once, even offline,
+// and they can never conflict. NodeID "" is this installation itself (a
+// node stores its own leases so). The databases enforce it: an appointment
+// that would hold time inside another holder's active lease is refused, and
+// two active leases of a doctor never overlap.
+type SyncLease struct {
+	ID         string    `json:"id"`
+	NodeID     string    `json:"node_id"`
+	DoctorID   string    `json:"doctor_id"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	CreatedAt  time.Time `json:"created_at"`
+	ReleasedAt time.Time `json:"released_at"`
+}
+
+// Active reports whether the lease still holds at now.
+func (l *SyncLease) Active(now time.Time) bool {
+	return l.ReleasedAt.IsZero() && now.Before(l.ExpiresAt)
+}
+
+// ErrLeased is the refusal of time inside another holder's lease.
+var ErrLeased = &Error{Code: ECONFLICT, Message: "This time is lent to another site that syncs with this server (a slot lease); choose another time or ask that site."}
 
 // SyncNode is an installation enrolled with this server as its upstream.
 // DoctorIDs limits which doctors' appointments it may change (empty: all).
@@ -221,6 +248,22 @@ type SyncStore interface {
 	PutSyncedAppointment(ctx context.Context, a *Appointment) (bool, error)
 	PutSyncedDoctor(ctx context.Context, d *SyncedDoctor, hours *Availability) error
 	PutSyncedPatient(ctx context.Context, p *Patient) error
+
+	// Leases, on both sides. GrantSyncLease stores an active lease (an
+	// overlap with another active lease of the doctor is a conflict) and
+	// writes a change; PutSyncLease stores or replaces one as the upstream
+	// sent it (a node's copy); ReleaseSyncLease ends one now (ENOTFOUND
+	// when no active lease has that id and holder) and writes a change;
+	// ExpireSyncLeases releases every lease whose ExpiresAt is not after
+	// now, returning how many. LeaseCovering returns the active lease of
+	// holder nodeID that covers [start, end) of the doctor, or ENOTFOUND.
+	GrantSyncLease(ctx context.Context, l *SyncLease) error
+	PutSyncLease(ctx context.Context, l *SyncLease) error
+	ReleaseSyncLease(ctx context.Context, id, nodeID string, at time.Time) error
+	ExpireSyncLeases(ctx context.Context, now time.Time) (int, error)
+	SyncLeaseByID(ctx context.Context, id string) (*SyncLease, error)
+	ListSyncLeases(ctx context.Context, activeOnly bool, limit int) ([]*SyncLease, error)
+	LeaseCovering(ctx context.Context, nodeID, doctorID string, start, end time.Time) (*SyncLease, error)
 
 	// Node: small state (cursor, node id, credential, checkpoints sent).
 	SyncValue(ctx context.Context, key string) (string, error)

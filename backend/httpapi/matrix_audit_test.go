@@ -64,6 +64,8 @@ var matrixAudit = map[string]auditRow{
 	"GET /api/v1/sync/audit": noAudit, "POST /api/v1/sync/audit": noAudit, "GET /api/v1/sync/status": noAudit,
 	"POST /api/v1/sync/run": noAudit, "POST /api/v1/sync/upstream": noAudit, "GET /api/v1/sync/conflicts": noAudit,
 	"POST /api/v1/sync/conflicts/{id}/resolve": {success: 1, patient: ownPatientID},
+	"POST /api/v1/sync/leases":                 noAudit, "POST /api/v1/sync/leases/{id}/release": noAudit, "GET /api/v1/sync/node/leases": noAudit,
+	"POST /api/v1/sync/node/leases": noAudit, "POST /api/v1/sync/node/leases/{id}/release": noAudit,
 
 	"GET /api/v1/knowledge/sources": noAudit, "POST /api/v1/knowledge/sources": oneEvent,
 	"DELETE /api/v1/knowledge/sources/{id}": oneEvent, "POST /api/v1/knowledge/sources/{id}/sync": noAudit,

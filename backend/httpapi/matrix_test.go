@@ -430,11 +430,18 @@ var matrix = map[string]matrixRoute{
 		return "/api/v1/sync/enroll", map[string]string{"code": code, "public_key": key, "name": "ws"}
 	}},
 	// A person's token never opens a node's endpoints.
-	"POST /api/v1/sync/ops":    {na, all(401), fixed("/api/v1/sync/ops", map[string]any{"ops": []any{}})},
-	"GET /api/v1/sync/changes": {na, all(401), fixed("/api/v1/sync/changes", nil)},
-	"GET /api/v1/sync/audit":   {na, all(401), fixed("/api/v1/sync/audit", nil)},
-	"POST /api/v1/sync/audit":  {na, all(401), fixed("/api/v1/sync/audit", map[string]any{"events": []any{}})},
-	"GET /api/v1/sync/status":  {na, byRole(401, 403, 200, 200, 200), fixed("/api/v1/sync/status", nil)},
+	"POST /api/v1/sync/ops":                 {na, all(401), fixed("/api/v1/sync/ops", map[string]any{"ops": []any{}})},
+	"GET /api/v1/sync/changes":              {na, all(401), fixed("/api/v1/sync/changes", nil)},
+	"GET /api/v1/sync/audit":                {na, all(401), fixed("/api/v1/sync/audit", nil)},
+	"POST /api/v1/sync/audit":               {na, all(401), fixed("/api/v1/sync/audit", map[string]any{"events": []any{}})},
+	"GET /api/v1/sync/status":               {na, byRole(401, 403, 200, 200, 200), fixed("/api/v1/sync/status", nil)},
+	"POST /api/v1/sync/leases":              {na, all(401), fixed("/api/v1/sync/leases", map[string]any{})},
+	"POST /api/v1/sync/leases/{id}/release": {na, all(401), fixed("/api/v1/sync/leases/x/release", nil)},
+	"GET /api/v1/sync/node/leases":          {na, byRole(401, 403, 200, 200, 200), fixed("/api/v1/sync/node/leases", nil)},
+	// Not enrolled: asking or giving back is refused as invalid.
+	"POST /api/v1/sync/node/leases": {na, adminOnly(400), fixed("/api/v1/sync/node/leases", map[string]any{"doctor_id": "d",
+		"start": "2030-01-01T09:00:00Z", "end": "2030-01-01T12:00:00Z"})},
+	"POST /api/v1/sync/node/leases/{id}/release": {na, adminOnly(400), fixed("/api/v1/sync/node/leases/x/release", nil)},
 	// The matrix's server is enrolled with no upstream: running and enrolling
 	// without one is refused as invalid, for the one role that may ask.
 	"POST /api/v1/sync/run":      {na, adminOnly(400), fixed("/api/v1/sync/run", nil)},

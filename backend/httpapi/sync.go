@@ -278,3 +278,82 @@ func (s *Server) handleResolveConflict() http.Handler {
 		return nil
 	})
 }
+
+// Slot leases: nodes ask the upstream; people at a node see and manage
+// this installation's.
+
+func (s *Server) handleGrantLease() http.Handler {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
+		var in upstream.LeaseRequest
+		if err := decodeSync(w, r, &in); err != nil {
+			return err
+		}
+		out, err := s.upstream.Lease(r.Context(), nodeFrom(r.Context()), in)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, out)
+		return nil
+	})
+}
+
+func (s *Server) handleReleaseLease() http.Handler {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
+		l, err := s.upstream.ReleaseLease(r.Context(), nodeFrom(r.Context()), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, l)
+		return nil
+	})
+}
+
+type leaseList struct {
+	Leases []*domain.SyncLease `json:"leases"`
+}
+
+func (s *Server) handleNodeLeases() http.Handler {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.needNode(); err != nil {
+			return err
+		}
+		list, err := s.node.Leases(r.Context())
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, leaseList{Leases: list})
+		return nil
+	})
+}
+
+func (s *Server) handleRequestLease() http.Handler {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.needNode(); err != nil {
+			return err
+		}
+		var in node.LeaseRequest
+		if err := decode(w, r, &in); err != nil {
+			return err
+		}
+		l, err := s.node.RequestLease(r.Context(), in)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, l)
+		return nil
+	})
+}
+
+func (s *Server) handleGiveBackLease() http.Handler {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.needNode(); err != nil {
+			return err
+		}
+		l, err := s.node.ReleaseLease(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, l)
+		return nil
+	})
+}

@@ -205,7 +205,7 @@ var rules = map[string]map[string]rule{
 	},
 	// Only a node calls its own feed; its scope of doctors is checked per op.
 	SyncFeed: {
-		Read: roles(domain.RoleNode), Create: roles(domain.RoleNode),
+		Read: roles(domain.RoleNode), Create: roles(domain.RoleNode), Update: roles(domain.RoleNode),
 	},
 	SyncConflict: {
 		List: scheduling, Update: scheduling,

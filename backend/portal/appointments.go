@@ -201,7 +201,7 @@ func (s *Service) Book(ctx context.Context, in BookRequest, idempotencyKey strin
 	}
 	outbox := s.queueing()
 	subject, body := "Appointment booked", "Your appointment is booked.\n\n"
-	if outbox != nil {
+	if outbox != nil && !outbox.Leased(ctx, a.DoctorID, a.Start, a.End) {
 		// Confirmed when the upstream accepts it.
 		a.Status = domain.StatusPending
 		subject, body = "Appointment requested", "Your appointment is requested and will be confirmed shortly.\n\n"
@@ -426,6 +426,7 @@ func (s *Service) Reschedule(ctx context.Context, id string, start, end time.Tim
 			return err
 		}
 		a.Start, a.End = start, end
+		a.OriginNode = "" // moved by this installation's people: its lease, if any, admits it
 		return s.checkBuffer(ctx, av, a)
 	})
 }

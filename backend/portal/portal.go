@@ -52,6 +52,10 @@ type Service struct {
 type Outbox interface {
 	Queueing() bool
 	Queued()
+	// Leased reports whether this installation holds a slot lease over the
+	// doctor's [start, end): a booking there cannot conflict upstream, so
+	// it is booked at once.
+	Leased(ctx context.Context, doctorID string, start, end time.Time) bool
 }
 
 type outboxRef struct{ Outbox }

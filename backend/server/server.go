@@ -245,6 +245,12 @@ func (s *System) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	}()
 	defer func() { stopWorker(); <-syncDone }()
+	leasesDone := make(chan struct{})
+	go func() {
+		defer close(leasesDone)
+		s.expireLeases(workerCtx)
+	}()
+	defer func() { stopWorker(); <-leasesDone }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -261,6 +267,25 @@ func (s *System) Serve(ctx context.Context, ln net.Listener) error {
 		return serr
 	}
 	return err
+}
+
+// expireLeases releases slot leases whose time is up, every minute, so that
+// an expired lease stops holding a doctor's time even when no node asks.
+func (s *System) expireLeases(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		if n, err := s.Upstream.ExpireLeases(ctx); err != nil && ctx.Err() == nil {
+			s.Logger.Warn("expire slot leases", "err", err)
+		} else if n > 0 {
+			s.Logger.Info("slot leases expired", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // notificationWorker delivers the outbox by e-mail and creates reminders.

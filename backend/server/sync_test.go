@@ -220,6 +220,9 @@ func TestNodesBookOfflineAndConvergeAfterFaults(t *testing.T) {
 
 			// The doctor, their hours and the patient reach the nodes.
 			for _, n := range nodes {
+				eventually(t, n.name+" pulls the patient", func() bool {
+					return n.desk.do("GET", "/api/v1/patients/"+p.ID, nil, &struct{}{}) == 200
+				})
 				eventually(t, n.name+" pulls the doctor's hours", func() bool {
 					var slots struct {
 						Slots []any `json:"slots"`
@@ -371,11 +374,58 @@ func TestNodesBookOfflineAndConvergeAfterFaults(t *testing.T) {
 					return false
 				})
 			}
-			var verify struct {
-				OK bool `json:"ok"`
+			// A slot lease: A borrows a block of the doctor's time while
+			// online. Cut off again, A's booking inside it is confirmed at
+			// once; B, which has pulled the lease, and the upstream's own
+			// front desk are refused there; A's booking reaches the
+			// upstream unchanged.
+			block := slot.Add(4 * time.Hour)
+			var lease struct {
+				ID     string `json:"id"`
+				NodeID string `json:"node_id"`
 			}
-			if upAdmin.do("GET", "/api/v1/audit/verify", nil, &verify); !verify.OK {
-				t.Fatal("the upstream's audit chain does not verify")
+			if st := a.admin.do("POST", "/api/v1/sync/node/leases", map[string]any{"doctor_id": d.ID, "start": block.Format(time.RFC3339),
+				"end": block.Add(2 * time.Hour).Format(time.RFC3339)}, &lease); st != 201 || lease.NodeID != "" {
+				t.Fatalf("lease: %d %+v", st, lease)
+			}
+			eventually(t, "B learns of A's lease", func() bool {
+				var l struct {
+					Leases []struct {
+						ID     string `json:"id"`
+						NodeID string `json:"node_id"`
+					} `json:"leases"`
+				}
+				b.desk.do("GET", "/api/v1/sync/node/leases", nil, &l)
+				return len(l.Leases) == 1 && l.Leases[0].ID == lease.ID && l.Leases[0].NodeID != ""
+			})
+			a.proxy.partition()
+			b.proxy.partition()
+			var inLease appt
+			body := map[string]any{"doctor_id": d.ID, "patient_id": p.ID, "start": block.Format(time.RFC3339), "end": block.Add(30 * time.Minute).Format(time.RFC3339)}
+			if st := a.desk.do("POST", "/api/v1/appointments", body, &inLease); st != 201 || inLease.Status != domain.StatusBooked {
+				t.Fatalf("A books inside its lease while offline: %d %q, want 201 booked", st, inLease.Status)
+			}
+			if st := b.desk.do("POST", "/api/v1/appointments", body, nil); st != 409 {
+				t.Fatalf("B books inside A's lease: %d, want 409", st)
+			}
+			body["start"], body["end"] = block.Add(time.Hour).Format(time.RFC3339), block.Add(90*time.Minute).Format(time.RFC3339)
+			if st := upDesk.do("POST", "/api/v1/appointments", body, nil); st != 409 {
+				t.Fatalf("the upstream's front desk books inside A's lease: %d, want 409", st)
+			}
+			a.proxy.heal()
+			b.proxy.heal()
+			eventually(t, "A's leased booking reaches the upstream", func() bool {
+				var x appt
+				return upDesk.do("GET", "/api/v1/appointments/"+inLease.ID, nil, &x) == 200 && x.Status == domain.StatusBooked
+			})
+			eventually(t, "and B", func() bool {
+				var x appt
+				return b.desk.do("GET", "/api/v1/appointments/"+inLease.ID, nil, &x) == 200 && x.Status == domain.StatusBooked
+			})
+
+			var verify map[string]any
+			if upAdmin.do("GET", "/api/v1/audit/verify", nil, &verify); verify["ok"] != true {
+				t.Fatalf("the upstream's audit chain does not verify: %v", verify)
 			}
 		})
 	}

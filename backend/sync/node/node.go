@@ -33,6 +33,7 @@ type Store interface {
 	ScanAudit(ctx context.Context, afterSeq int64, limit int) ([]*domain.AuditEvent, error)
 	AuditHead(ctx context.Context) (seq int64, hash string, err error)
 	DoctorByID(ctx context.Context, id string) (*domain.Doctor, error)
+	PatientByID(ctx context.Context, id string) (*domain.Patient, error)
 }
 
 // Patients seals a pulled patient's protected fields with this
@@ -98,6 +99,7 @@ type Service struct {
 
 	mu       sync.Mutex
 	enrolled bool
+	nodeID   string
 	client   *client
 	acked    *auditship.Tree // the tree of the events the upstream holds
 }
@@ -159,8 +161,12 @@ func (s *Service) connect(ctx context.Context, url string) error {
 	if err != nil {
 		return err
 	}
+	id, err := s.store.SyncValue(ctx, keyNodeID)
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
-	s.client, s.enrolled, s.acked = c, true, nil
+	s.client, s.enrolled, s.acked, s.nodeID = c, true, nil, id
 	s.mu.Unlock()
 	return nil
 }
@@ -301,14 +307,25 @@ func (s *Service) RunOnce(ctx context.Context) error {
 			state = StateRevoked
 		}
 		s.logger.Warn("sync round failed", "state", state, "err", err)
-		_ = s.store.SetSyncValue(ctx, keyState, state)
+		s.setState(ctx, state)
 		_ = s.store.SetSyncValue(ctx, keyLastError, truncate(err.Error(), 500))
 		return err
 	}
-	_ = s.store.SetSyncValue(ctx, keyState, StateOK)
+	s.setState(ctx, StateOK)
 	_ = s.store.SetSyncValue(ctx, keyLastError, "")
 	_ = s.store.SetSyncValue(ctx, keyLastSuccess, s.now().UTC().Format(time.RFC3339Nano))
 	return nil
+}
+
+// setState records the node's state and, when it changed, tells the
+// people watching (the top bar) at once.
+func (s *Service) setState(ctx context.Context, state string) {
+	prev, _ := s.store.SyncValue(ctx, keyState)
+	_ = s.store.SetSyncValue(ctx, keyState, state)
+	if prev != state && s.events != nil {
+		publish(ctx, s.events, s.now(), EventStatus, state, map[string]string{"state": state}, nil,
+			domain.RoleStaff, domain.RoleAdmin, domain.RoleDoctor)
+	}
 }
 
 // Resync pulls everything again from the start of the upstream's feed.

@@ -35,6 +35,9 @@ func (s *Service) push(ctx context.Context, c *client) error {
 			if res == nil || res.OpID != ops[i].ID {
 				return fmt.Errorf("the upstream's answer %d is not for op %s", i, ops[i].ID)
 			}
+			if res.Appointment != nil {
+				res.Appointment = s.local(res.Appointment)
+			}
 			if err := s.store.AnswerSyncOp(ctx, res); err != nil {
 				return err
 			}
@@ -49,11 +52,12 @@ func (s *Service) announce(ctx context.Context, res *domain.SyncOpResult) {
 	if s.events == nil {
 		return
 	}
-	typ := domain.EventAppointmentChanged
-	if res.Outcome != domain.OutcomeApplied {
-		typ = EventConflict
+	if res.Appointment != nil {
+		s.publishAppointment(ctx, res.Appointment)
 	}
-	publish(ctx, s.events, s.now(), typ, res.EntityID, res)
+	if res.Outcome != domain.OutcomeApplied {
+		publish(ctx, s.events, s.now(), EventConflict, res.OpID, res, nil)
+	}
 }
 
 // EventConflict is the live event of an op that lost or was refused.
@@ -99,12 +103,12 @@ func (s *Service) pull(ctx context.Context, c *client) error {
 func (s *Service) apply(ctx context.Context, ch *upstream.Change) error {
 	switch {
 	case ch.Appointment != nil:
-		done, err := s.store.PutSyncedAppointment(ctx, ch.Appointment)
+		done, err := s.store.PutSyncedAppointment(ctx, s.local(ch.Appointment))
 		if err != nil {
 			return err
 		}
-		if done && s.events != nil {
-			publish(ctx, s.events, s.now(), domain.EventAppointmentChanged, ch.Appointment.ID, ch.Appointment)
+		if done {
+			s.publishAppointment(ctx, ch.Appointment)
 		}
 		return nil
 	case ch.Conflict != nil:
@@ -112,13 +116,15 @@ func (s *Service) apply(ctx context.Context, ch *upstream.Change) error {
 			return err
 		}
 		if s.events != nil {
-			publish(ctx, s.events, s.now(), EventConflict, ch.Conflict.ID, ch.Conflict)
+			publish(ctx, s.events, s.now(), EventConflict, ch.Conflict.ID, ch.Conflict, nil)
 		}
 		return nil
 	case ch.Doctor != nil && ch.Doctor.Doctor != nil && ch.Doctor.Account != nil:
 		return s.store.PutSyncedDoctor(ctx, ch.Doctor, nil)
 	case ch.Availability != nil:
 		return s.store.PutAvailability(ctx, ch.Availability)
+	case ch.Lease != nil:
+		return s.store.PutSyncLease(ctx, s.localLease(ch.Lease))
 	case ch.Patient != nil:
 		p, err := s.patients.SealPatient(ch.Patient)
 		if err != nil {

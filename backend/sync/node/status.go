@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -47,13 +46,37 @@ func (s *Service) Counts() Counts {
 		Applied: m.applied.Load(), Conflicts: m.conflicts.Load(), Rejected: m.rejected.Load()}
 }
 
-func publish(ctx context.Context, events domain.Publisher, now time.Time, typ, id string, data any) {
+// publish sends a live event to the front desks and admins, and to the
+// accounts listed.
+func publish(ctx context.Context, events domain.Publisher, now time.Time, typ, id string, data any, users []string, roles ...domain.Role) {
 	b, err := json.Marshal(data)
 	if err != nil {
 		return
 	}
-	_ = events.Publish(ctx, domain.Event{Type: typ, ID: id, At: now, Data: b, Roles: []domain.Role{domain.RoleStaff, domain.RoleAdmin}})
+	if len(roles) == 0 {
+		roles = []domain.Role{domain.RoleStaff, domain.RoleAdmin}
+	}
+	_ = events.Publish(ctx, domain.Event{Type: typ, ID: id, At: now, Data: b, UserIDs: users, Roles: roles})
 }
+
+// publishAppointment tells the front desks, and the appointment's doctor
+// and patient (their accounts here, when they have one), that it changed.
+func (s *Service) publishAppointment(ctx context.Context, a *domain.Appointment) {
+	if s.events == nil || a == nil {
+		return
+	}
+	var users []string
+	if d, err := s.store.DoctorByID(ctx, a.DoctorID); err == nil && d.UserID != "" {
+		users = append(users, d.UserID)
+	}
+	if p, err := s.store.PatientByID(ctx, a.PatientID); err == nil && p.UserID != "" {
+		users = append(users, p.UserID)
+	}
+	publish(ctx, s.events, s.now(), domain.EventAppointmentChanged, a.ID, a, users)
+}
+
+// EventStatus is the live event of the node's sync state changing.
+const EventStatus = "sync.status"
 
 // Status is the node's sync as people see it.
 type Status struct {
@@ -139,10 +162,8 @@ func (s *Service) Enroll(ctx context.Context, in EnrollOptions) (*Status, error)
 	if err != nil {
 		return nil, err
 	}
+	// Without a name, the upstream names the node as its admin named the code.
 	name := in.Name
-	if name == "" {
-		name, _ = os.Hostname()
-	}
 	c, err := newClient(u.String(), caPEM, "", s.opts.Transport)
 	if err != nil {
 		return nil, err

@@ -23,6 +23,7 @@ type Change struct {
 	Doctor       *domain.SyncedDoctor `json:"doctor,omitempty"`
 	Availability *domain.Availability `json:"availability,omitempty"`
 	Patient      *domain.Patient      `json:"patient,omitempty"`
+	Lease        *domain.SyncLease    `json:"lease,omitempty"`
 }
 
 // Page is a page of the feed; Next resumes after it, More says whether
@@ -133,6 +134,13 @@ func (s *Service) load(ctx context.Context, n *domain.SyncNode, c domain.Change)
 			return gone(err)
 		}
 		ch.Availability = av
+		return ch, "", nil
+	case domain.ChangeEntityLease:
+		l, err := s.store.SyncLeaseByID(ctx, c.EntityID)
+		if err != nil {
+			return gone(err)
+		}
+		ch.Lease = l
 		return ch, "", nil
 	case domain.ChangeEntityPatient:
 		p, err := s.store.PatientByID(ctx, c.EntityID)

@@ -79,7 +79,11 @@ func version(a *domain.Appointment) string { return a.UpdatedAt.UTC().Format(dom
 func (s *Service) applyOne(ctx context.Context, n *domain.SyncNode, op *domain.SyncOp) (*domain.SyncOpResult, error) {
 	if prev, err := s.store.SyncOpResult(ctx, op.ID); err == nil {
 		if prev.NodeID != "" && prev.NodeID != n.ID {
-			return nil, domain.Invalid("op_id", "This op id was used by another node.")
+			// Refusing the whole push would wedge the node's queue on
+			// this op: it is answered, and nothing is stored.
+			s.logger.Warn("sync op id reused by another node", "node", n.ID)
+			return &domain.SyncOpResult{OpID: op.ID, NodeID: n.ID, EntityID: op.EntityID, Outcome: domain.OutcomeRejected,
+				Reason: "This op id was used by another node; the change was not made.", At: s.now()}, nil
 		}
 		return prev, nil
 	} else if !domain.IsCode(err, domain.ENOTFOUND) {
@@ -138,6 +142,8 @@ func (s *Service) record(ctx context.Context, n *domain.SyncNode, op *domain.Syn
 func (s *Service) check(ctx context.Context, n *domain.SyncNode, op *domain.SyncOp) string {
 	a := op.Appointment
 	switch {
+	case hasNUL(op):
+		return "Text in the op holds a NUL character."
 	case op.Entity != domain.ChangeEntityAppointment:
 		return "Only appointments are synced upward."
 	case op.Kind != domain.OpBook && op.Kind != domain.OpUpdate:
@@ -202,6 +208,7 @@ func (s *Service) book(ctx context.Context, n *domain.SyncNode, op *domain.SyncO
 		a.Status = domain.StatusBooked
 	}
 	a.IdempotencyKey = "" // a node's keys are its own
+	a.OriginNode = n.ID   // its lease, if it holds one, admits it
 	a.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
 	res.Outcome, res.Version, res.Appointment = domain.OutcomeApplied, version(&a), &a
 	return domain.SyncWrite{Appointment: &a, Create: true}, nil
@@ -268,6 +275,7 @@ func (s *Service) update(ctx context.Context, n *domain.SyncNode, op *domain.Syn
 		a.Status = domain.StatusBooked
 	}
 	a.CreatedAt, a.CreatedBy, a.IdempotencyKey = cur.CreatedAt, cur.CreatedBy, cur.IdempotencyKey
+	a.OriginNode = n.ID
 	a.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
 	if !a.UpdatedAt.After(cur.UpdatedAt) {
 		a.UpdatedAt = cur.UpdatedAt.Add(time.Microsecond)
@@ -303,7 +311,11 @@ func (s *Service) lost(ctx context.Context, n *domain.SyncNode, op *domain.SyncO
 			}
 		}
 	}
-	reason := "Another booking took this time first: " + domain.ErrorMessage(clash)
+	// The times are the conflict's own; the reason says what happened.
+	reason := "Another booking took this time first."
+	if errors.Is(clash, domain.ErrLeased) {
+		reason = "This time is lent to another site (a slot lease)."
+	}
 	if op.Kind == domain.OpBook {
 		a := *a
 		a.Status, a.CancelReason, a.IdempotencyKey = domain.StatusCancelled, truncate("Not booked: "+reason, 500), ""
@@ -318,4 +330,20 @@ func (s *Service) lost(ctx context.Context, n *domain.SyncNode, op *domain.SyncO
 		cur = nil
 	}
 	return s.conflict(op, res, cur, reason, winner)
+}
+
+// hasNUL reports whether any text of the op holds a NUL, which PostgreSQL
+// cannot store: refused as a rejection, not an internal error that the
+// node would retry forever.
+func hasNUL(op *domain.SyncOp) bool {
+	texts := []string{op.EntityID, op.Entity, op.Kind, op.BaseVersion, op.ActorID, op.ActorRole}
+	if a := op.Appointment; a != nil {
+		texts = append(texts, a.ID, a.DoctorID, a.PatientID, a.Status, a.Reason, a.CancelReason, a.CreatedBy, a.OriginNode)
+	}
+	for _, t := range texts {
+		if strings.ContainsRune(t, 0) {
+			return true
+		}
+	}
+	return false
 }

@@ -495,12 +495,19 @@ func testApplyAndPull(t *testing.T, w *world) {
 	if len(opAudit(op1.ID)) != 1 {
 		t.Fatal("a redelivered op was recorded again")
 	}
-	// Another node cannot use, or read the answer of, this node's op id.
+	// Another node cannot use, or read the answer of, this node's op id:
+	// its op is answered rejected (its queue goes on), and nothing is
+	// stored.
 	stolen := bookOp(dA, pID, at(7, 0), 30)
 	stolen.ID = op1.ID
-	_, err := w.svc.Apply(n2.ctx, n2.SyncNode, upstream.Push{Ops: []*domain.SyncOp{stolen}})
-	wantCode(t, err, domain.EINVALID)
+	got, err := w.svc.Apply(n2.ctx, n2.SyncNode, upstream.Push{Ops: []*domain.SyncOp{stolen}})
+	if err != nil || len(got.Results) != 1 || got.Results[0].Outcome != domain.OutcomeRejected || got.Results[0].Appointment != nil {
+		t.Fatalf("an op id of another node: %+v, %v", got, err)
+	}
 	w.absent(stolen.EntityID)
+	if prev, err := w.db.SyncOpResult(context.Background(), op1.ID); err != nil || prev.NodeID != n1.ID || prev.Outcome != domain.OutcomeApplied {
+		t.Fatalf("the first node's answer changed: %+v, %v", prev, err)
+	}
 
 	// One op delivered at once over several connections is applied once.
 	op2 := bookOp(dA, pID, at(10, 0), 30)

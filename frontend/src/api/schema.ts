@@ -30,6 +30,7 @@ export interface Appointment {
   doctor_id: string;
   end: string;
   id: string;
+  origin_node?: string;
   patient_id: string;
   reason: string;
   start: string;
@@ -150,6 +151,7 @@ export interface Change {
   doctor?: SyncedDoctor;
   entity: string;
   entity_id: string;
+  lease?: SyncLease;
   patient?: Patient;
 }
 
@@ -336,6 +338,18 @@ export interface LLMProvider {
   name: string;
   region?: string;
   updated_at: string;
+}
+
+export interface LeaseRequest {
+  doctor_id: string;
+  end: string;
+  start: string;
+  ttl_seconds: number;
+}
+
+export interface Leased {
+  appointments: Appointment[];
+  lease?: SyncLease;
 }
 
 export interface MFAEnrollment {
@@ -628,6 +642,17 @@ export interface SyncEnrollment {
   used_at: string;
 }
 
+export interface SyncLease {
+  created_at: string;
+  doctor_id: string;
+  end: string;
+  expires_at: string;
+  id: string;
+  node_id: string;
+  released_at: string;
+  start: string;
+}
+
 export interface SyncNode {
   audit_size: number;
   doctor_ids: string[];
@@ -802,6 +827,10 @@ export interface failureList {
   files: KnowledgeFile[];
 }
 
+export interface leaseList {
+  leases: SyncLease[];
+}
+
 export interface meResponse {
   created_at: string;
   disabled: boolean;
@@ -973,6 +1002,7 @@ export type Operation =
   | "GET /api/v1/sync/audit"
   | "GET /api/v1/sync/changes"
   | "GET /api/v1/sync/conflicts"
+  | "GET /api/v1/sync/node/leases"
   | "GET /api/v1/sync/nodes"
   | "GET /api/v1/sync/status"
   | "GET /api/v1/users"
@@ -1025,6 +1055,10 @@ export type Operation =
   | "POST /api/v1/sync/conflicts/{id}/resolve"
   | "POST /api/v1/sync/enroll"
   | "POST /api/v1/sync/enrollments"
+  | "POST /api/v1/sync/leases"
+  | "POST /api/v1/sync/leases/{id}/release"
+  | "POST /api/v1/sync/node/leases"
+  | "POST /api/v1/sync/node/leases/{id}/release"
   | "POST /api/v1/sync/nodes/{id}/revoke"
   | "POST /api/v1/sync/ops"
   | "POST /api/v1/sync/run"
