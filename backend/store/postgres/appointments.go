@@ -3,8 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/healthhub/healthhub/backend/domain"
@@ -368,47 +366,4 @@ func (db *DB) AppointmentCounts(ctx context.Context, from, to time.Time, offsetM
 func insertSyncChange(ctx context.Context, tx pgx.Tx, entity, id string, at time.Time) error {
 	_, err := tx.Exec(ctx, `INSERT INTO sync_changes (entity, entity_id, changed_at) VALUES ($1, $2, $3)`, entity, id, at.UTC())
 	return err
-}
-
-// Changes pages by (xid, seq), the order transactions began in, and leaves
-// out every row of a transaction not older than the oldest one still
-// running (pg_snapshot_xmin): such a row may yet be joined by rows of an
-// older transaction that commits later, which a cursor past it would skip.
-// The cursor is "xid.seq".
-func (db *DB) Changes(ctx context.Context, after string, limit int) ([]domain.Change, error) {
-	xid, seq, err := parseChangeCursor(after)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := db.pool.Query(ctx, `SELECT xid::text, seq, entity, entity_id, changed_at FROM sync_changes
-		WHERE (xid, seq) > ($1::text::xid8, $2) AND xid < pg_snapshot_xmin(pg_current_snapshot())
-		ORDER BY xid, seq LIMIT $3`, strconv.FormatUint(xid, 10), seq, limit)
-	if err != nil {
-		return nil, mapErr(err, "changes")
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.Change, error) {
-		var c domain.Change
-		var x string
-		var s int64
-		if err := r.Scan(&x, &s, &c.Entity, &c.EntityID, &c.At); err != nil {
-			return c, err
-		}
-		c.Cursor = x + "." + strconv.FormatInt(s, 10)
-		return c, nil
-	})
-	return out, mapErr(err, "changes")
-}
-
-// parseChangeCursor reads "xid.seq"; "" is the start.
-func parseChangeCursor(s string) (uint64, int64, error) {
-	if s == "" {
-		return 0, 0, nil
-	}
-	x, q, ok := strings.Cut(s, ".")
-	xid, err1 := strconv.ParseUint(x, 10, 64)
-	seq, err2 := strconv.ParseInt(q, 10, 64)
-	if !ok || err1 != nil || err2 != nil || seq < 0 {
-		return 0, 0, domain.Invalid("after", "The cursor is not one this server gave.")
-	}
-	return xid, seq, nil
 }

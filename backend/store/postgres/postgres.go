@@ -57,7 +57,12 @@ func Migrations() ([]migrate.Migration, error) { return migrate.Load(migrationFS
 
 // Migrate applies pending migrations under an advisory lock and returns the
 // resulting version. A database from a newer binary is refused.
-func (db *DB) Migrate(ctx context.Context) (int, error) {
+func (db *DB) Migrate(ctx context.Context) (int, error) { return db.MigrateTo(ctx, -1) }
+
+// MigrateTo is Migrate that stops after migration version (applies them all
+// when version is negative). Tests use it to write data at an older schema
+// and then upgrade it.
+func (db *DB) MigrateTo(ctx context.Context, version int) (int, error) {
 	all, err := Migrations()
 	if err != nil {
 		return 0, err
@@ -85,6 +90,9 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 		return current, err
 	}
 	for _, m := range pending {
+		if version >= 0 && m.Version > version {
+			break
+		}
 		err := inTx(ctx, conn, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"strconv"
 	"strings"
 	"time"
 
@@ -387,36 +386,4 @@ func (db *DB) AppointmentCounts(ctx context.Context, from, to time.Time, offsetM
 func insertSyncChange(ctx context.Context, tx *sql.Tx, entity, id string, at time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO sync_changes (entity, entity_id, changed_at) VALUES (?, ?, ?)`, entity, id, fmtTime(at))
 	return mapErr(err, "record change")
-}
-
-// Changes pages by seq: SQLite commits one writer at a time, in seq order.
-// The cursor is the seq.
-func (db *DB) Changes(ctx context.Context, after string, limit int) ([]domain.Change, error) {
-	var seq int64
-	if after != "" {
-		var err error
-		if seq, err = strconv.ParseInt(after, 10, 64); err != nil || seq < 0 {
-			return nil, domain.Invalid("after", "The cursor is not one this server gave.")
-		}
-	}
-	rows, err := db.reader.QueryContext(ctx, `SELECT seq, entity, entity_id, changed_at FROM sync_changes WHERE seq > ? ORDER BY seq LIMIT ?`, seq, limit)
-	if err != nil {
-		return nil, mapErr(err, "changes")
-	}
-	defer rows.Close()
-	var out []domain.Change
-	for rows.Next() {
-		var c domain.Change
-		var s int64
-		var at string
-		if err := rows.Scan(&s, &c.Entity, &c.EntityID, &at); err != nil {
-			return nil, mapErr(err, "changes")
-		}
-		if c.At, err = parseTime(at); err != nil {
-			return nil, mapErr(err, "changes")
-		}
-		c.Cursor = strconv.FormatInt(s, 10)
-		out = append(out, c)
-	}
-	return out, mapErr(rows.Err(), "changes")
 }

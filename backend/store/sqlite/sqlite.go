@@ -102,7 +102,12 @@ func Migrations() ([]migrate.Migration, error) { return migrate.Load(migrationFS
 
 // Migrate applies pending migrations and returns the resulting version. A
 // database from a newer binary is refused with migrate.ErrSchemaTooNew.
-func (db *DB) Migrate(ctx context.Context) (int, error) {
+func (db *DB) Migrate(ctx context.Context) (int, error) { return db.MigrateTo(ctx, -1) }
+
+// MigrateTo is Migrate that stops after migration version (applies them all
+// when version is negative). Tests use it to write data at an older schema
+// and then upgrade it.
+func (db *DB) MigrateTo(ctx context.Context, version int) (int, error) {
 	all, err := Migrations()
 	if err != nil {
 		return 0, err
@@ -125,6 +130,9 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 		}
 		to = from
 		for _, m := range pending {
+			if version >= 0 && m.Version > version {
+				break
+			}
 			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return fmt.Errorf("apply migration %s: %w", m.Name, err)
 			}

@@ -72,6 +72,38 @@ func OpenPostgres(t testing.TB) store.DB {
 	return db
 }
 
+// openAt opens a fresh store of the named engine migrated only up to
+// version, for tests that write data at an older schema and then upgrade
+// it with Migrate.
+func openAt(t testing.TB, engine string, version int) store.DB {
+	t.Helper()
+	var db interface {
+		store.DB
+		MigrateTo(ctx context.Context, version int) (int, error)
+	}
+	switch engine {
+	case "sqlite":
+		s, err := sqlite.Open(filepath.Join(t.TempDir(), store.SQLiteFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		db = s
+	case "postgres":
+		s, err := postgres.Open(context.Background(), NewPostgresSchema(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		db = s
+	default:
+		t.Fatalf("unknown engine %q", engine)
+	}
+	t.Cleanup(func() { db.Close() })
+	if v, err := db.MigrateTo(context.Background(), version); err != nil || v != version {
+		t.Fatalf("migrate to %d = %d, %v", version, v, err)
+	}
+	return db
+}
+
 // NewPostgresSchema creates an empty schema in the test database, drops it
 // when the test ends, and returns a URL whose search_path selects it, so tests
 // run in parallel without seeing each other's rows.

@@ -42,6 +42,9 @@ var syncTests = []struct {
 	{"SyncLeaseCovering", testLeaseCovering},
 	{"SyncOpLeasedStoresNothing", testSyncOpLeased},
 	{"SyncLeaseGrantsRaceBookings", testLeaseRace},
+	{"ChangesCompaction", testChangesCompaction},
+	{"ChangesCompactionRacesBookings", testChangesCompactionRace},
+	{"ChangesBackfilledOnUpgrade", testChangesBackfill},
 }
 
 // enroll makes an enrolment code and enrolls a node with it.
