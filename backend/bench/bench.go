@@ -54,8 +54,16 @@ type Options struct {
 	// has two CPUs. The program must call ServeGatewayChild first thing:
 	// the child is the same executable.
 	GatewaySplit bool
+	// SyncNodes is the number of nodes of the sync scenario (default 10),
+	// each booking SyncRate times a second (default 20); SyncRaceShare of
+	// the bookings (default 0.05, negative for none) race another node's
+	// for the same slot.
+	SyncNodes     int
+	SyncRate      float64
+	SyncRaceShare float64
 	// Scenarios limits the run to these (me, audit, booking, slots,
-	// knowledge, fanout, gateway, offline-answers); empty runs them all.
+	// knowledge, fanout, gateway, offline-answers, sync); empty runs them
+	// all.
 	Scenarios []string
 
 	// historyDays is how far back the slot search doctor's appointments go
@@ -100,11 +108,20 @@ func (o Options) withDefaults() Options {
 	if o.GatewayRounds == 0 {
 		o.GatewayRounds = 4
 	}
+	if o.SyncNodes == 0 {
+		o.SyncNodes = 10
+	}
+	if o.SyncRate == 0 {
+		o.SyncRate = 20
+	}
+	if o.SyncRaceShare == 0 {
+		o.SyncRaceShare = 0.05
+	}
 	return o
 }
 
 // Scenario names, for Options.Scenarios.
-var scenarioNames = []string{"me", "audit", "booking", "slots", "knowledge", "fanout", "gateway", "offline-answers"}
+var scenarioNames = []string{"me", "audit", "booking", "slots", "knowledge", "fanout", "gateway", "offline-answers", "sync"}
 
 func (o Options) want(name string) bool {
 	return len(o.Scenarios) == 0 || slices.Contains(o.Scenarios, name)
@@ -127,6 +144,12 @@ func (o Options) validate() error {
 		return fmt.Errorf("booking clients %d must be between 1 and %d", o.BookingClients, maxBookingClients)
 	case o.historyDays < 14:
 		return fmt.Errorf("slot search history of %d days is shorter than 14", o.historyDays)
+	case o.SyncNodes < 1 || o.SyncNodes > maxSyncNodes:
+		return fmt.Errorf("sync nodes %d must be between 1 and %d", o.SyncNodes, maxSyncNodes)
+	case !(o.SyncRate > 0 && o.SyncRate <= 1000):
+		return fmt.Errorf("sync rate %v must be above 0 and at most 1000 bookings a second per node", o.SyncRate)
+	case o.SyncRaceShare > 1:
+		return fmt.Errorf("sync race share %v must be at most 1", o.SyncRaceShare)
 	}
 	return nil
 }
@@ -260,6 +283,13 @@ func runEngine(ctx context.Context, w io.Writer, e Engine, o Options) error {
 		for _, sc := range kb.SearchScales {
 			writeNote(w, e.Name, "knowledge search", "%d passages (written in %s): %d queries of 2-4 words, p50 %s, p99 %s, max %s, %.1f results each; target p99 20ms at 1,000,000",
 				sc.Chunks, sc.Load.Round(time.Second), kb.SearchQueries, ms(sc.P50), ms(sc.P99), ms(sc.Max), sc.Hits)
+		}
+	}
+	if o.want("sync") {
+		sy, err := BenchSync(ctx, e, o)
+		writeSync(w, sy)
+		if err != nil {
+			return err
 		}
 	}
 	return nil

@@ -40,11 +40,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	duration := fs.Duration("duration", 5*time.Second, "measured time per scenario, after a 1s warm-up")
 	clients := fs.Int("clients", 64, "concurrent clients")
 	bookingClients := fs.Int("booking-clients", 1000, "concurrent clients of the booking contention scenario")
-	scenarios := fs.String("scenarios", "", "comma-separated scenarios to run: me, audit, booking, slots, knowledge, fanout, gateway, offline-answers (default all)")
+	scenarios := fs.String("scenarios", "", "comma-separated scenarios to run: me, audit, booking, slots, knowledge, fanout, gateway, offline-answers, sync (default all)")
 	kdocs := fs.Int("knowledge-docs", 10000, "documents of about 5 KB ingested by the knowledge scenario")
 	kchunks := fs.String("knowledge-chunks", "100000,1000000", "comma-separated index sizes (passages) at which knowledge search is timed")
 	gatewayClients := fs.Int("gateway-clients", 500, "concurrent streamed chats of the gateway scenario")
 	gatewaySplit := fs.Bool("gateway-split", false, "run the gateway scenario's HealthHub in a process of its own on one CPU, with the clients and the fake model service on another, rather than all in this process")
+	syncNodes := fs.Int("sync-nodes", 10, "nodes of the sync scenario, each enrolled with one upstream")
+	syncRate := fs.Float64("sync-rate", 20, "bookings a second each node of the sync scenario makes")
 	engines := fs.String("engines", "", "comma-separated engines to measure, sqlite and postgres (default all available)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -77,7 +79,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	o := bench.Options{Duration: *duration, Clients: *clients, BookingClients: *bookingClients, Log: stderr, KnowledgeDocs: *kdocs, GatewayClients: *gatewayClients, GatewaySplit: *gatewaySplit}
+	o := bench.Options{Duration: *duration, Clients: *clients, BookingClients: *bookingClients, Log: stderr, KnowledgeDocs: *kdocs, GatewayClients: *gatewayClients, GatewaySplit: *gatewaySplit,
+		SyncNodes: *syncNodes, SyncRate: *syncRate}
 	for n := range strings.SplitSeq(*scenarios, ",") {
 		if n = strings.TrimSpace(n); n != "" {
 			o.Scenarios = append(o.Scenarios, n)
