@@ -19,6 +19,9 @@ const (
 	ERATELIMITED  = "rate_limited"
 	EUNAVAILABLE  = "unavailable"
 	ETOOLARGE     = "too_large"
+	// EGONE: what was asked for is no longer kept (a sync cursor older
+	// than the change log's horizon).
+	EGONE = "gone"
 )
 
 // Error is an error a person can act on: a code from the list above and a

@@ -46,6 +46,10 @@ func (l *SyncLease) Active(now time.Time) bool {
 	return l.ReleasedAt.IsZero() && now.Before(l.ExpiresAt)
 }
 
+// ErrResync answers a pull from a cursor older than the change log keeps:
+// the node must pull everything again from the start (a snapshot).
+var ErrResync = &Error{Code: EGONE, Field: "after", Message: "This cursor is older than the change log keeps; pull again from the start (a node does so by itself)."}
+
 // ErrLeased is the refusal of time inside another holder's lease.
 var ErrLeased = &Error{Code: ECONFLICT, Message: "This time is lent to another site that syncs with this server (a slot lease); choose another time or ask that site."}
 
@@ -264,6 +268,17 @@ type SyncStore interface {
 	SyncLeaseByID(ctx context.Context, id string) (*SyncLease, error)
 	ListSyncLeases(ctx context.Context, activeOnly bool, limit int) ([]*SyncLease, error)
 	LeaseCovering(ctx context.Context, nodeID, doctorID string, start, end time.Time) (*SyncLease, error)
+
+	// Upstream: the change log's upkeep. CompactChanges removes change rows
+	// that a later row of the same entity supersedes, and the last rows of
+	// tombstones (cancelled or voided appointments, resolved conflicts,
+	// released leases) changed before keepSince; it moves the horizon to the
+	// newest tombstone row removed, and returns how many rows went. From
+	// then on Changes after a cursor that may have missed a removed
+	// tombstone returns ErrResync; "" (the start) is always served and
+	// yields every entity that is not a tombstone (a pull begun at "" says
+	// so in its cursors, and is not sent back to the start).
+	CompactChanges(ctx context.Context, keepSince time.Time) (int, error)
 
 	// Node: small state (cursor, node id, credential, checkpoints sent).
 	SyncValue(ctx context.Context, key string) (string, error)

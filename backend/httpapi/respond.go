@@ -41,6 +41,8 @@ func statusOf(code string) int {
 		return http.StatusConflict
 	case domain.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
+	case domain.EGONE:
+		return http.StatusGone
 	case domain.ERATELIMITED:
 		return http.StatusTooManyRequests
 	case domain.EUNAVAILABLE:

@@ -80,6 +80,9 @@ type Config struct {
 	// SyncInterval is how often a node enrolled with an upstream syncs
 	// when all is well; after a failure it retries sooner, backing off.
 	SyncInterval time.Duration
+	// ClockOffset shifts the server's clock: to rehearse a workstation
+	// whose clock is wrong. Zero in normal use.
+	ClockOffset time.Duration
 }
 
 // defaultDataDir is the OS user data folder for HealthHub.
@@ -142,6 +145,7 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 	tlsCert := fs.String("tls-cert", env("HEALTHHUB_TLS_CERT", ""), "certificate chain (PEM) for --tls files (HEALTHHUB_TLS_CERT)")
 	tlsKey := fs.String("tls-key", env("HEALTHHUB_TLS_KEY", ""), "private key (PEM) for --tls files (HEALTHHUB_TLS_KEY)")
 	tlsHosts := fs.String("tls-hosts", env("HEALTHHUB_TLS_HOSTS", ""), "comma-separated names and addresses the auto certificate holds besides this machine's (HEALTHHUB_TLS_HOSTS)")
+	clockOffset := fs.String("clock-offset", env("HEALTHHUB_CLOCK_OFFSET", "0s"), "shift this server's clock by this much, such as -10m, to rehearse a machine whose clock is wrong; 0s in normal use (HEALTHHUB_CLOCK_OFFSET)")
 	syncEvery := fs.String("sync-interval", env("HEALTHHUB_SYNC_INTERVAL", "15s"), "how often this installation syncs with its upstream, once enrolled (HEALTHHUB_SYNC_INTERVAL)")
 	argonMem := fs.String("argon2-memory-kib", env("HEALTHHUB_ARGON2_MEMORY_KIB", "65536"), "password hashing memory in KiB (HEALTHHUB_ARGON2_MEMORY_KIB)")
 
@@ -194,6 +198,9 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 		}
 		if c.SyncInterval, err = time.ParseDuration(*syncEvery); err != nil || c.SyncInterval < 10*time.Millisecond || c.SyncInterval > 24*time.Hour {
 			return c, fmt.Errorf("sync-interval must be a duration from 10ms to 24h, such as 15s, not %q", *syncEvery)
+		}
+		if c.ClockOffset, err = time.ParseDuration(*clockOffset); err != nil || c.ClockOffset.Abs() > 24*time.Hour {
+			return c, fmt.Errorf("clock-offset must be a duration within 24h, such as -10m, not %q", *clockOffset)
 		}
 		c.LLMProvider, c.OpenAIModel, c.BedrockModel, c.BedrockRegion = *llmProvider, *openAIModel, *bedrockModel, *bedrockRegion
 		if n, err := strconv.Atoi(*passages); err != nil || n < 0 || n > 20 {

@@ -136,7 +136,11 @@ func withSystem(ctx context.Context, name string, args []string, getenv func(str
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	sys, err := Open(ctx, cfg, newLogger(cfg, stderr), time.Now)
+	now := time.Now
+	if off := cfg.ClockOffset; off != 0 {
+		now = func() time.Time { return time.Now().Add(off) }
+	}
+	sys, err := Open(ctx, cfg, newLogger(cfg, stderr), now)
 	if err != nil {
 		return err
 	}

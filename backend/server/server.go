@@ -270,15 +270,25 @@ func (s *System) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // expireLeases releases slot leases whose time is up, every minute, so that
-// an expired lease stops holding a doctor's time even when no node asks.
+// an expired lease stops holding a doctor's time even when no node asks;
+// every hour it also compacts the change log nodes pull.
 func (s *System) expireLeases(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
+	var compacted time.Time
 	for {
 		if n, err := s.Upstream.ExpireLeases(ctx); err != nil && ctx.Err() == nil {
 			s.Logger.Warn("expire slot leases", "err", err)
 		} else if n > 0 {
 			s.Logger.Info("slot leases expired", "count", n)
+		}
+		if time.Since(compacted) >= time.Hour {
+			compacted = time.Now()
+			if n, err := s.Upstream.CompactChanges(ctx); err != nil && ctx.Err() == nil {
+				s.Logger.Warn("compact the sync change log", "err", err)
+			} else if n > 0 {
+				s.Logger.Info("sync change log compacted", "removed", n)
+			}
 		}
 		select {
 		case <-ctx.Done():

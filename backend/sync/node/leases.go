@@ -85,7 +85,9 @@ func (s *Service) Leases(ctx context.Context) ([]*domain.SyncLease, error) {
 // doctor's [start, end): a booking there is confirmed at once.
 func (s *Service) Leased(ctx context.Context, doctorID string, start, end time.Time) bool {
 	l, err := s.store.LeaseCovering(ctx, "", doctorID, start, end)
-	return err == nil && l.Active(s.now())
+	// Not in its last minutes: this node's clock may run ahead of or behind
+	// the upstream's.
+	return err == nil && l.Active(s.now().Add(upstream.ClockMargin))
 }
 
 // connected returns the client to the upstream, or why there is none.

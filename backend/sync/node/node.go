@@ -34,6 +34,8 @@ type Store interface {
 	AuditHead(ctx context.Context) (seq int64, hash string, err error)
 	DoctorByID(ctx context.Context, id string) (*domain.Doctor, error)
 	PatientByID(ctx context.Context, id string) (*domain.Patient, error)
+	ListAppointments(ctx context.Context, f domain.AppointmentFilter) ([]*domain.Appointment, error)
+	AppointmentByID(ctx context.Context, id string) (*domain.Appointment, error)
 }
 
 // Patients seals a pulled patient's protected fields with this
@@ -69,6 +71,7 @@ const (
 	keyLastError   = "last_error"
 	keyState       = "state"
 	keyAuditSent   = "audit_shipped"
+	keyResync      = "resync" // "1" while a pull from the start replaces an expired cursor
 )
 
 // States a node can be in.
@@ -328,10 +331,14 @@ func (s *Service) setState(ctx context.Context, state string) {
 	}
 }
 
-// Resync pulls everything again from the start of the upstream's feed.
+// Resync pulls everything again from the start of the upstream's feed, and
+// cancels here what the upstream no longer holds.
 func (s *Service) Resync(ctx context.Context) error {
 	s.round.Lock()
 	defer s.round.Unlock()
+	if err := s.store.SetSyncValue(ctx, keyResync, "1"); err != nil {
+		return err
+	}
 	return s.store.SetSyncValue(ctx, keyCursor, "")
 }
 

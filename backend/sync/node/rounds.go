@@ -38,8 +38,16 @@ func (s *Service) push(ctx context.Context, c *client) error {
 			if res.Appointment != nil {
 				res.Appointment = s.local(res.Appointment)
 			}
+			// Recorded here as answered when the answer arrived: after the
+			// upstream committed it, on this node's clock.
+			res.At = s.now()
 			if err := s.store.AnswerSyncOp(ctx, res); err != nil {
 				return err
+			}
+			if res.Appointment != nil {
+				if err := s.answered(ctx, res.Appointment); err != nil {
+					return err
+				}
 			}
 			s.metrics.answered(res.Outcome)
 			s.announce(ctx, res)
@@ -68,6 +76,9 @@ const EventConflict = "sync.conflict"
 // change that cannot be applied yet (it overlaps a local booking still
 // waiting for its answer) stops the pull, to be retried next round.
 func (s *Service) pull(ctx context.Context, c *client) error {
+	// seen collects the appointments a pull from the start brings, when the
+	// node's cursor was older than the upstream keeps (a resync).
+	var seen map[string]bool
 	for {
 		cursor, err := s.store.SyncValue(ctx, keyCursor)
 		if err != nil {
@@ -75,11 +86,32 @@ func (s *Service) pull(ctx context.Context, c *client) error {
 		}
 		var page upstream.Page
 		q := url.Values{"after": {cursor}, "limit": {strconv.Itoa(s.opts.PullBatch)}}
-		if err := c.call(ctx, "GET", "/api/v1/sync/changes?"+q.Encode(), nil, &page); err != nil {
+		err = c.call(ctx, "GET", "/api/v1/sync/changes?"+q.Encode(), nil, &page)
+		var r *refusal
+		if errors.As(err, &r) && r.Code == domain.EGONE && cursor != "" {
+			s.logger.Warn("sync cursor older than the upstream keeps: pulling everything again")
+			s.metrics.resyncs.Add(1)
+			if err := s.store.SetSyncValue(ctx, keyCursor, ""); err != nil {
+				return err
+			}
+			if err := s.store.SetSyncValue(ctx, keyResync, "1"); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
 			return err
+		}
+		if seen == nil {
+			if v, _ := s.store.SyncValue(ctx, keyResync); v == "1" && cursor == "" {
+				seen = map[string]bool{}
+			}
 		}
 		for i := range page.Changes {
 			ch := &page.Changes[i]
+			if seen != nil && ch.Appointment != nil {
+				seen[ch.Appointment.ID] = true
+			}
 			if err := s.apply(ctx, ch); err != nil {
 				return fmt.Errorf("apply the upstream's %s %s: %w", ch.Entity, ch.EntityID, err)
 			}
@@ -94,16 +126,52 @@ func (s *Service) pull(ctx context.Context, c *client) error {
 			}
 		}
 		if !page.More {
+			if err := s.retryDeferred(ctx); err != nil {
+				return err
+			}
+			if seen != nil {
+				return s.reconcile(ctx, seen)
+			}
 			return nil
 		}
 	}
+}
+
+// reconcile ends a resync: an appointment held here that the upstream's
+// snapshot no longer has was cancelled there and its tombstone dropped, so
+// it is cancelled here too (unless a change of this node is still queued
+// for it, which the upstream will answer).
+func (s *Service) reconcile(ctx context.Context, seen map[string]bool) error {
+	now := s.now()
+	for offset := 0; ; offset += 500 {
+		page, err := s.store.ListAppointments(ctx, domain.AppointmentFilter{Limit: 500, Offset: offset})
+		if err != nil {
+			return err
+		}
+		for _, a := range page {
+			if seen[a.ID] || !domain.Blocks(a.Status) {
+				continue
+			}
+			gone := *a
+			gone.Status, gone.CancelReason, gone.UpdatedAt = domain.StatusCancelled, "No longer held at the upstream server (found on a full resync).", now
+			if done, err := s.store.PutSyncedAppointment(ctx, &gone); err != nil {
+				return err
+			} else if done {
+				s.publishAppointment(ctx, &gone)
+			}
+		}
+		if len(page) < 500 {
+			break
+		}
+	}
+	return s.store.SetSyncValue(ctx, keyResync, "")
 }
 
 // apply writes one pulled change locally.
 func (s *Service) apply(ctx context.Context, ch *upstream.Change) error {
 	switch {
 	case ch.Appointment != nil:
-		done, err := s.store.PutSyncedAppointment(ctx, s.local(ch.Appointment))
+		done, err := s.putState(ctx, s.local(ch.Appointment))
 		if err != nil {
 			return err
 		}

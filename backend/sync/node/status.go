@@ -19,8 +19,8 @@ import (
 
 // Metrics count what the node did, for /metrics.
 type Metrics struct {
-	rounds, failures, pulled, auditShipped atomic.Int64
-	applied, conflicts, rejected           atomic.Int64
+	rounds, failures, pulled, auditShipped, resyncs, deferred atomic.Int64
+	applied, conflicts, rejected                              atomic.Int64
 }
 
 func (m *Metrics) answered(outcome string) {
@@ -36,14 +36,14 @@ func (m *Metrics) answered(outcome string) {
 
 // Counts are the metrics' values.
 type Counts struct {
-	Rounds, Failures, Pulled, AuditShipped, Applied, Conflicts, Rejected int64
+	Rounds, Failures, Pulled, AuditShipped, Applied, Conflicts, Rejected, Resyncs int64
 }
 
 // Counts reads the metrics.
 func (s *Service) Counts() Counts {
 	m := s.metrics
 	return Counts{Rounds: m.rounds.Load(), Failures: m.failures.Load(), Pulled: m.pulled.Load(), AuditShipped: m.auditShipped.Load(),
-		Applied: m.applied.Load(), Conflicts: m.conflicts.Load(), Rejected: m.rejected.Load()}
+		Applied: m.applied.Load(), Conflicts: m.conflicts.Load(), Rejected: m.rejected.Load(), Resyncs: m.resyncs.Load()}
 }
 
 // publish sends a live event to the front desks and admins, and to the
@@ -90,8 +90,11 @@ type Status struct {
 	Queued        int       `json:"queued"`
 	OldestQueued  time.Time `json:"oldest_queued"`
 	OpenConflicts int       `json:"open_conflicts"`
-	AuditLocal    int64     `json:"audit_local"`
-	AuditShipped  int64     `json:"audit_shipped"`
+	// Deferred counts upstream states of appointments not written here yet
+	// (they overlap a booking of this node still waiting for its answer).
+	Deferred     int   `json:"deferred"`
+	AuditLocal   int64 `json:"audit_local"`
+	AuditShipped int64 `json:"audit_shipped"`
 }
 
 // Status reads the node's sync state from the store, so that the command
@@ -117,6 +120,7 @@ func (s *Service) Status(ctx context.Context) (*Status, error) {
 		return nil, err
 	}
 	st.OpenConflicts = len(open)
+	st.Deferred = s.Deferred(ctx)
 	if st.AuditLocal, _, err = s.store.AuditHead(ctx); err != nil {
 		return nil, err
 	}

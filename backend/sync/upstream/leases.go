@@ -66,7 +66,7 @@ func (s *Service) Lease(ctx context.Context, n *domain.SyncNode, in LeaseRequest
 		}
 		return nil, err
 	}
-	if _, err := s.store.ExpireSyncLeases(ctx, now); err != nil {
+	if _, err := s.ExpireLeases(ctx); err != nil {
 		return nil, err
 	}
 	expires := in.End
@@ -124,10 +124,47 @@ func (s *Service) ReleaseLease(ctx context.Context, n *domain.SyncNode, id strin
 	return s.store.SyncLeaseByID(ctx, id)
 }
 
-// ExpireLeases releases leases whose time is up; the server calls it on a
-// timer, so an expired lease stops holding time even when no node asks.
+// Lease expiry. A node confirms bookings in its lease at once, offline
+// too, and sends them when it is back; so an expired lease stops holding
+// time only once its holder has been seen since it expired (then every
+// booking it made under the lease has arrived), or LeaseGrace after expiry
+// for a node that never comes back. ClockMargin covers the nodes' clocks:
+// a node stops confirming at once that long before its lease expires, and
+// the upstream waits that long after.
+const (
+	LeaseGrace  = 7 * 24 * time.Hour
+	ClockMargin = 15 * time.Minute
+)
+
+// ExpireLeases releases leases whose time is up (see LeaseGrace); the
+// server calls it on a timer, so an expired lease stops holding time even
+// when no node asks.
 func (s *Service) ExpireLeases(ctx context.Context) (int, error) {
-	return s.store.ExpireSyncLeases(ctx, s.now())
+	now := s.now()
+	leases, err := s.store.ListSyncLeases(ctx, true, 10000)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, l := range leases {
+		if now.Before(l.ExpiresAt.Add(ClockMargin)) {
+			continue
+		}
+		holder, err := s.store.SyncNodeByID(ctx, l.NodeID)
+		if err != nil && !domain.IsCode(err, domain.ENOTFOUND) {
+			return n, err
+		}
+		// Seen after expiry, and long enough ago that the round it came
+		// in has finished.
+		back := holder != nil && holder.LastSeenAt.After(l.ExpiresAt.Add(ClockMargin)) && now.Sub(holder.LastSeenAt) > 2*time.Minute
+		if holder == nil || holder.Revoked() || back || now.After(l.ExpiresAt.Add(LeaseGrace)) {
+			if err := s.store.ReleaseSyncLease(ctx, l.ID, l.NodeID, now); err != nil && !domain.IsCode(err, domain.ENOTFOUND) {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
 }
 
 func minTime(a, b time.Time) time.Time {
@@ -135,4 +172,15 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// TombstoneRetention is how long the change log keeps the last change of a
+// cancelled appointment, a resolved conflict or a released lease. A node
+// that has not pulled for longer pulls everything again (a resync).
+const TombstoneRetention = 90 * 24 * time.Hour
+
+// CompactChanges drops superseded changes and tombstones older than
+// TombstoneRetention from the change log, returning how many went.
+func (s *Service) CompactChanges(ctx context.Context) (int, error) {
+	return s.store.CompactChanges(ctx, s.now().Add(-TombstoneRetention))
 }
