@@ -162,6 +162,10 @@ type SyncWrite struct {
 	Expect      time.Time
 	Notes       []*Notification
 	Conflict    *SyncConflict
+	// Forward, when set, queues the appointment's change in this
+	// installation's own outbox too (as BookAppointmentQueued does): a
+	// clinic server passes its nodes' changes on to the hosted service.
+	Forward *SyncOp
 }
 
 // StoredHash is one hash of a node's audit tree at the upstream.

@@ -154,6 +154,7 @@ func Open(ctx context.Context, c Config, logger *slog.Logger, now func() time.Ti
 		return nil, fmt.Errorf("sync with the upstream: %w", err)
 	}
 	portalSvc.UseOutbox(nodeSvc)
+	up.UseForward(nodeSvc)
 	sys := &System{Config: c, Logger: logger, Now: now, Store: db, Keys: keys, Audit: auditLog, Auth: authSvc, Portal: portalSvc, Live: hub, Knowledge: kb,
 		Assistant: asst, Upstream: up, Node: nodeSvc}
 	sys.api = sys.buildHandler()

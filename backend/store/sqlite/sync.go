@@ -213,6 +213,12 @@ func (db *DB) ApplySyncOp(ctx context.Context, res *domain.SyncOpResult, w domai
 			if err := insertSyncChange(ctx, tx, domain.ChangeEntityAppointment, a.ID, a.UpdatedAt); err != nil {
 				return err
 			}
+			if w.Forward != nil {
+				// This server is itself a node: the change goes on upstream.
+				if err := queueOp(ctx, tx, a, w.Forward, w.Forward.Kind); err != nil {
+					return err
+				}
+			}
 		}
 		if err := insertNotifications(ctx, tx, w.Notes); err != nil {
 			return err

@@ -102,11 +102,25 @@ func (s *Service) applyOne(ctx context.Context, n *domain.SyncNode, op *domain.S
 	if err != nil {
 		return nil, err
 	}
+	fwd := s.forwarding()
+	forward := func() {
+		if fwd != nil && w.Appointment != nil {
+			w.Forward = &domain.SyncOp{Kind: op.Kind, ActorID: op.ActorID, ActorRole: op.ActorRole, CreatedAt: s.now()}
+			if w.Create {
+				w.Forward.Kind = domain.OpBook
+			}
+		}
+	}
+	forward()
 	err = s.store.ApplySyncOp(ctx, res, w)
 	if err != nil && domain.IsCode(err, domain.ECONFLICT) && !errors.Is(err, domain.ErrOpReplay) && w.Appointment != nil && res.Outcome == domain.OutcomeApplied {
 		// The time was taken between the check and the write.
 		w = s.lost(ctx, n, op, res, err)
+		forward()
 		err = s.store.ApplySyncOp(ctx, res, w)
+	}
+	if err == nil && w.Forward != nil {
+		fwd.Queued()
 	}
 	if errors.Is(err, domain.ErrOpReplay) {
 		return res, nil // delivered twice at once: the first answer stands

@@ -61,6 +61,29 @@ type Service struct {
 
 	mu   sync.Mutex
 	seen map[string]time.Time // node → last "last seen" written
+
+	forward atomic.Pointer[forwarder]
+}
+
+// Forwarder is this installation's own outbox, when it is itself a node of
+// an upstream (a clinic server under the hosted service): the changes its
+// nodes make are queued there too, in the transaction that applies them.
+type Forwarder interface {
+	Queueing() bool
+	Queued()
+}
+
+type forwarder struct{ Forwarder }
+
+// UseForward passes applied changes on through f from now on.
+func (s *Service) UseForward(f Forwarder) { s.forward.Store(&forwarder{f}) }
+
+// forwarding returns the outbox to pass changes on to, or nil.
+func (s *Service) forwarding() Forwarder {
+	if f := s.forward.Load(); f != nil && f.Queueing() {
+		return f.Forwarder
+	}
+	return nil
 }
 
 // New returns the upstream service.
