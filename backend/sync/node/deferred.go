@@ -67,6 +67,11 @@ func (s *Service) written(ctx context.Context, a *domain.Appointment) error {
 // putState writes the upstream's state of an appointment, or defers it when
 // it does not fit yet.
 func (s *Service) putState(ctx context.Context, a *domain.Appointment) (bool, error) {
+	// Most pulled states are ones this node holds already (its own changes,
+	// answered): a read, not a write.
+	if cur, err := s.store.AppointmentByID(ctx, a.ID); err == nil && sameState(cur, a) {
+		return false, s.written(ctx, a)
+	}
 	done, err := s.store.PutSyncedAppointment(ctx, a)
 	switch {
 	case err == nil && done:
@@ -84,7 +89,7 @@ func (s *Service) putState(ctx context.Context, a *domain.Appointment) (bool, er
 // (it overlapped a local booking), it is deferred.
 func (s *Service) answered(ctx context.Context, a *domain.Appointment) error {
 	cur, err := s.store.AppointmentByID(ctx, a.ID)
-	if err == nil && cur.UpdatedAt.Equal(a.UpdatedAt) && cur.Status == a.Status && cur.Start.Equal(a.Start) && cur.End.Equal(a.End) {
+	if err == nil && sameState(cur, a) {
 		return s.written(ctx, a)
 	}
 	if err != nil && !domain.IsCode(err, domain.ENOTFOUND) {
@@ -113,4 +118,12 @@ func (s *Service) retryDeferred(ctx context.Context) error {
 func (s *Service) Deferred(ctx context.Context) int {
 	m, _ := s.loadDeferred(ctx)
 	return len(m)
+}
+
+// sameState reports whether a local appointment already is the upstream's
+// state.
+func sameState(cur, a *domain.Appointment) bool {
+	return cur.UpdatedAt.Equal(a.UpdatedAt) && cur.Status == a.Status && cur.Start.Equal(a.Start) && cur.End.Equal(a.End) &&
+		cur.Reason == a.Reason && cur.CancelReason == a.CancelReason && cur.OriginNode == a.OriginNode && cur.DoctorID == a.DoctorID &&
+		cur.PatientID == a.PatientID
 }

@@ -105,6 +105,9 @@ type Service struct {
 	nodeID   string
 	client   *client
 	acked    *auditship.Tree // the tree of the events the upstream holds
+	// The checkpoint key, opened once.
+	signerCache   note.Signer
+	verifierCache string
 }
 
 // New returns the node service; it syncs only once enrolled.
@@ -193,6 +196,23 @@ func (s *Service) Queued() {
 // signer opens the node's checkpoint key, making one on first use. Its
 // name is the node's id.
 func (s *Service) signer(ctx context.Context) (note.Signer, string, error) {
+	s.mu.Lock()
+	signer, vkey := s.signerCache, s.verifierCache
+	s.mu.Unlock()
+	if signer != nil {
+		return signer, vkey, nil
+	}
+	signer, vkey, err := s.openSigner(ctx)
+	if err == nil {
+		s.mu.Lock()
+		s.signerCache, s.verifierCache = signer, vkey
+		s.mu.Unlock()
+	}
+	return signer, vkey, err
+}
+
+// openSigner reads the node's key from the store, making it on first use.
+func (s *Service) openSigner(ctx context.Context) (note.Signer, string, error) {
 	sealed, err := s.store.SyncValue(ctx, keyNodeKey)
 	if err != nil {
 		return nil, "", err
@@ -315,7 +335,9 @@ func (s *Service) RunOnce(ctx context.Context) error {
 		return err
 	}
 	s.setState(ctx, StateOK)
-	_ = s.store.SetSyncValue(ctx, keyLastError, "")
+	if prev, _ := s.store.SyncValue(ctx, keyLastError); prev != "" {
+		_ = s.store.SetSyncValue(ctx, keyLastError, "")
+	}
 	_ = s.store.SetSyncValue(ctx, keyLastSuccess, s.now().UTC().Format(time.RFC3339Nano))
 	return nil
 }
@@ -324,8 +346,11 @@ func (s *Service) RunOnce(ctx context.Context) error {
 // people watching (the top bar) at once.
 func (s *Service) setState(ctx context.Context, state string) {
 	prev, _ := s.store.SyncValue(ctx, keyState)
+	if prev == state {
+		return
+	}
 	_ = s.store.SetSyncValue(ctx, keyState, state)
-	if prev != state && s.events != nil {
+	if s.events != nil {
 		publish(ctx, s.events, s.now(), EventStatus, state, map[string]string{"state": state}, nil,
 			domain.RoleStaff, domain.RoleAdmin, domain.RoleDoctor)
 	}
