@@ -602,6 +602,7 @@ export interface SourceStatus {
 export interface Status {
   audit_local: number;
   audit_shipped: number;
+  deferred: number;
   enrolled: boolean;
   last_attempt: string;
   last_error?: string;
