@@ -91,6 +91,8 @@ func (m *metrics) syncMetrics(n *node.Service, up *upstream.Service) {
 				counts(func(c node.Counts) int64 { return c.Rejected })),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "healthhub_sync_rounds_failed_total", Help: "Sync rounds that failed and were retried."},
 				counts(func(c node.Counts) int64 { return c.Failures })),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "healthhub_sync_resyncs_total", Help: "Pulls begun again from the start because the cursor was older than the upstream keeps."},
+				counts(func(c node.Counts) int64 { return c.Resyncs })),
 		)
 	}
 	if up != nil {

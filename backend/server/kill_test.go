@@ -73,7 +73,7 @@ func startChild(t *testing.T, vars map[string]string) (*exec.Cmd, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	re := regexp.MustCompile(`running at (http://[0-9.:]+)`)
+	re := regexp.MustCompile(`running at (https?://[0-9.:]+)`)
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if m := re.FindStringSubmatch(out.String()); m != nil {
 			return cmd, m[1]

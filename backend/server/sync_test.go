@@ -28,6 +28,7 @@ type client struct {
 	t     *testing.T
 	base  string
 	token string
+	http  *http.Client // nil: http.DefaultClient
 }
 
 func (c *client) do(method, path string, in, out any) int {
@@ -42,7 +43,11 @@ func (c *client) do(method, path string, in, out any) int {
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	res, err := http.DefaultClient.Do(req)
+	hc := c.http
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	res, err := hc.Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}
