@@ -581,7 +581,9 @@ func chaosFaults(t *testing.T, n *chaosNode, r *rand.Rand, deadline time.Time, f
 			hold(500, 2000)
 			n.proxy.remove("f")
 		case "stall":
-			n.proxy.toxic(`{"name":"f","type":"timeout","stream":"upstream","attributes":{"timeout":500}}`)
+			// A one-way partition: requests, or only their answers, stop
+			// getting through, then the connection drops.
+			n.proxy.toxic(fmt.Sprintf(`{"name":"f","type":"timeout","stream":"%s","attributes":{"timeout":500}}`, []string{"upstream", "downstream"}[r.IntN(2)]))
 			hold(500, 2000)
 			n.proxy.remove("f")
 		case "kill":
