@@ -152,38 +152,8 @@ func TestNodesBookOfflineAndConvergeAfterFaults(t *testing.T) {
 	for _, eng := range storetest.Engines(t) {
 		t.Run("upstream-"+eng.Name, func(t *testing.T) {
 			dbURL, dataDir := eng.URL(t)
-			cfg := server.Config{DataDir: dataDir, DatabaseURL: dbURL, KeyringFile: filepath.Join(dataDir, "keyring.json"),
-				Argon2Memory: 64, LoginPerIP: -1, LoginPerAccount: -1, IdleTimeout: time.Hour, LogFormat: "text", LogLevel: "error"}
-			ctx := domain.WithPrincipal(context.Background(), domain.System)
-			sys, err := server.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, a := range []struct {
-				email string
-				role  domain.Role
-			}{{"admin@clinic.example", domain.RoleAdmin}, {"desk@clinic.example", domain.RoleStaff}} {
-				if _, err := sys.Auth.CreateUser(ctx, newAccount(a.email, a.role)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			d, err := sys.Portal.CreateDoctor(ctx, portal.NewDoctor{Email: "dr@clinic.example", Password: "correct horse battery", Name: "Dr Sync", Specialization: "GP"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var weekly []domain.WeeklyHours
-			for day := range 7 {
-				weekly = append(weekly, domain.WeeklyHours{Weekday: day, Start: "00:00", End: "23:59"})
-			}
-			if _, err := sys.Portal.SetAvailability(ctx, d.ID, domain.Availability{TimeZone: "UTC", SlotMinutes: 30, HorizonDays: 60, Weekly: weekly}); err != nil {
-				t.Fatal(err)
-			}
-			name, dob := "Pat Sync", "1980-01-01"
-			p, err := sys.Portal.CreatePatient(ctx, portal.NewPatient{PatientInput: portal.PatientInput{Name: &name, DateOfBirth: &dob}}, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sys.Close()
+			doctorID, patientID := seedClinic(t, dataDir, dbURL, "clinic.example", "")
+			d, p := &domain.Doctor{ID: doctorID}, &domain.Patient{ID: patientID}
 			_, upURL := startChild(t, map[string]string{"HEALTHHUB_DATA_DIR": dataDir, "HEALTHHUB_DATABASE_URL": dbURL, "HEALTHHUB_ARGON2_MEMORY_KIB": "64",
 				"HEALTHHUB_ADDR": "127.0.0.1:0", "HEALTHHUB_LOG_LEVEL": "warn"})
 			upAdmin := &client{t: t, base: upURL, token: httpLogin(t, upURL, "admin@clinic.example")}
@@ -434,4 +404,49 @@ func TestNodesBookOfflineAndConvergeAfterFaults(t *testing.T) {
 			}
 		})
 	}
+}
+
+// seedClinic prepares an upstream's store as its command line would, before
+// the server starts: an admin and a front desk (admin@ and desk@ the
+// domain), a doctor open every day all day and a patient with the given
+// national id (or none). It returns the doctor's and the patient's ids.
+func seedClinic(t *testing.T, dataDir, dbURL, domainName, nationalID string) (doctorID, patientID string) {
+	t.Helper()
+	ctx := domain.WithPrincipal(context.Background(), domain.System)
+	sys, err := server.Open(ctx, server.Config{DataDir: dataDir, DatabaseURL: dbURL, KeyringFile: filepath.Join(dataDir, "keyring.json"),
+		Argon2Memory: 64, LoginPerIP: -1, LoginPerAccount: -1, IdleTimeout: time.Hour, LogFormat: "text", LogLevel: "error"},
+		slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+	for _, a := range []struct {
+		email string
+		role  domain.Role
+	}{{"admin@" + domainName, domain.RoleAdmin}, {"desk@" + domainName, domain.RoleStaff}} {
+		if _, err := sys.Auth.CreateUser(ctx, newAccount(a.email, a.role)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := sys.Portal.CreateDoctor(ctx, portal.NewDoctor{Email: "dr@" + domainName, Password: "correct horse battery", Name: "Dr Sync", Specialization: "GP"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var weekly []domain.WeeklyHours
+	for day := range 7 {
+		weekly = append(weekly, domain.WeeklyHours{Weekday: day, Start: "00:00", End: "23:59"})
+	}
+	if _, err := sys.Portal.SetAvailability(ctx, d.ID, domain.Availability{TimeZone: "UTC", SlotMinutes: 30, HorizonDays: 60, Weekly: weekly}); err != nil {
+		t.Fatal(err)
+	}
+	in := portal.PatientInput{Name: new(string), DateOfBirth: new(string)}
+	*in.Name, *in.DateOfBirth = "Pat Sync", "1980-01-01"
+	if nationalID != "" {
+		in.NationalID = &nationalID
+	}
+	p, err := sys.Portal.CreatePatient(ctx, portal.NewPatient{PatientInput: in}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.ID, p.ID
 }

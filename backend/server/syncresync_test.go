@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,8 +16,6 @@ import (
 	"time"
 
 	"github.com/healthhub/healthhub/backend/domain"
-	"github.com/healthhub/healthhub/backend/portal"
-	"github.com/healthhub/healthhub/backend/server"
 	"github.com/healthhub/healthhub/backend/store"
 	"github.com/healthhub/healthhub/backend/store/storetest"
 	"github.com/healthhub/healthhub/backend/tlsca"
@@ -36,38 +33,8 @@ func TestPinnedUpstreamAndResync(t *testing.T) {
 	for _, eng := range storetest.Engines(t) {
 		t.Run("upstream-"+eng.Name, func(t *testing.T) {
 			dbURL, dataDir := eng.URL(t)
-			ctx := domain.WithPrincipal(context.Background(), domain.System)
-			sys, err := server.Open(ctx, server.Config{DataDir: dataDir, DatabaseURL: dbURL, KeyringFile: filepath.Join(dataDir, "keyring.json"),
-				Argon2Memory: 64, LoginPerIP: -1, LoginPerAccount: -1, IdleTimeout: time.Hour, LogFormat: "text", LogLevel: "error"},
-				slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, a := range []struct {
-				email string
-				role  domain.Role
-			}{{"admin@clinic.example", domain.RoleAdmin}, {"desk@clinic.example", domain.RoleStaff}} {
-				if _, err := sys.Auth.CreateUser(ctx, newAccount(a.email, a.role)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			d, err := sys.Portal.CreateDoctor(ctx, portal.NewDoctor{Email: "dr@clinic.example", Password: "correct horse battery", Name: "Dr Pin", Specialization: "GP"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var weekly []domain.WeeklyHours
-			for day := range 7 {
-				weekly = append(weekly, domain.WeeklyHours{Weekday: day, Start: "00:00", End: "23:59"})
-			}
-			if _, err := sys.Portal.SetAvailability(ctx, d.ID, domain.Availability{TimeZone: "UTC", SlotMinutes: 30, HorizonDays: 60, Weekly: weekly}); err != nil {
-				t.Fatal(err)
-			}
-			name, dob := "Pat Pin", "1990-02-02"
-			p, err := sys.Portal.CreatePatient(ctx, portal.NewPatient{PatientInput: portal.PatientInput{Name: &name, DateOfBirth: &dob}}, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sys.Close()
+			doctorID, patientID := seedClinic(t, dataDir, dbURL, "clinic.example", "")
+			d, p := &domain.Doctor{ID: doctorID}, &domain.Patient{ID: patientID}
 			_, upURL := startChild(t, map[string]string{"HEALTHHUB_DATA_DIR": dataDir, "HEALTHHUB_DATABASE_URL": dbURL, "HEALTHHUB_ARGON2_MEMORY_KIB": "64",
 				"HEALTHHUB_ADDR": "127.0.0.1:0", "HEALTHHUB_LOG_LEVEL": "warn", "HEALTHHUB_TLS": "auto"})
 			if !strings.HasPrefix(upURL, "https://") {

@@ -1,18 +1,12 @@
 package server_test
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/healthhub/healthhub/backend/domain"
-	"github.com/healthhub/healthhub/backend/portal"
-	"github.com/healthhub/healthhub/backend/server"
 	"github.com/healthhub/healthhub/backend/store/storetest"
 )
 
@@ -35,39 +29,9 @@ func TestTwoHopsConverge(t *testing.T) {
 	}
 	// The hosted service, with the clinic's doctor and patient.
 	hostedURL, hostedDir := storetest.NewPostgresSchema(t), t.TempDir()
-	ctx := domain.WithPrincipal(context.Background(), domain.System)
-	sys, err := server.Open(ctx, server.Config{DataDir: hostedDir, DatabaseURL: hostedURL, KeyringFile: filepath.Join(hostedDir, "keyring.json"),
-		Argon2Memory: 64, LoginPerIP: -1, LoginPerAccount: -1, IdleTimeout: time.Hour, LogFormat: "text", LogLevel: "error"},
-		slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, email := range []string{"admin@hosted.example", "desk@hosted.example"} {
-		role := domain.RoleAdmin
-		if email == "desk@hosted.example" {
-			role = domain.RoleStaff
-		}
-		if _, err := sys.Auth.CreateUser(ctx, newAccount(email, role)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	d, err := sys.Portal.CreateDoctor(ctx, portal.NewDoctor{Email: "dr@hosted.example", Password: "correct horse battery", Name: "Dr Hops", Specialization: "GP"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var weekly []domain.WeeklyHours
-	for day := range 7 {
-		weekly = append(weekly, domain.WeeklyHours{Weekday: day, Start: "00:00", End: "23:59"})
-	}
-	if _, err := sys.Portal.SetAvailability(ctx, d.ID, domain.Availability{TimeZone: "UTC", SlotMinutes: 30, HorizonDays: 60, Weekly: weekly}); err != nil {
-		t.Fatal(err)
-	}
-	name, dob, nid := "Pat Hops", "1975-05-05", "AB-123456"
-	p, err := sys.Portal.CreatePatient(ctx, portal.NewPatient{PatientInput: portal.PatientInput{Name: &name, DateOfBirth: &dob, NationalID: &nid}}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sys.Close()
+	nid := "AB-123456"
+	doctorID, patientID := seedClinic(t, hostedDir, hostedURL, "hosted.example", nid)
+	d, p := &domain.Doctor{ID: doctorID}, &domain.Patient{ID: patientID}
 	_, hosted := startChild(t, map[string]string{"HEALTHHUB_DATA_DIR": hostedDir, "HEALTHHUB_DATABASE_URL": hostedURL, "HEALTHHUB_ARGON2_MEMORY_KIB": "64",
 		"HEALTHHUB_ADDR": "127.0.0.1:0", "HEALTHHUB_LOG_LEVEL": "warn"})
 	hostedAdmin := &client{t: t, base: hosted, token: httpLogin(t, hosted, "admin@hosted.example")}
