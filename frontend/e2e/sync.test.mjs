@@ -14,59 +14,13 @@
 // upstream's administrator revokes the workstation. Screenshots and axe
 // reports go to .e2e/ (sync-*).
 import assert from "node:assert/strict";
-import net from "node:net";
 import { after, before, test } from "node:test";
 import { apiClient, checkAccessibility, describeViolations, launchBrowser, screenshot, signIn, startServer } from "./harness.mjs";
+import { startProxy } from "./proxy.mjs";
 
 const upstream = { server: null };
 const node = { server: null };
 const ctx = { proxy: null, browser: null };
-
-/**
- * startProxy forwards TCP connections to target until cut(): then it
- * resets every open connection and each new one, until restore().
- */
-async function startProxy(target) {
-  const open = new Set();
-  let cut = false;
-  const server = net.createServer((inbound) => {
-    if (cut) {
-      inbound.resetAndDestroy();
-      return;
-    }
-    const outbound = net.connect(Number(target.port), target.hostname);
-    const pair = [inbound, outbound];
-    const drop = () => {
-      for (const s of pair) {
-        s.destroy();
-        open.delete(s);
-      }
-    };
-    for (const s of pair) {
-      open.add(s);
-      s.on("error", drop);
-      s.on("close", drop);
-    }
-    inbound.pipe(outbound);
-    outbound.pipe(inbound);
-  });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    cut() {
-      cut = true;
-      for (const s of open) s.resetAndDestroy();
-      open.clear();
-    },
-    restore() {
-      cut = false;
-    },
-    close() {
-      this.cut();
-      return new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
 
 before(async () => {
   upstream.server = await startServer();

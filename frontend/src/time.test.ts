@@ -1,4 +1,4 @@
-import { addDays, formatClock, formatDate, formatDateTime, formatTime, showsZone, viewerZone, wallClock, zoneLabel } from "./time";
+import { addDays, formatClock, formatDate, formatDateTime, formatSpan, formatTime, instantAt, showsZone, viewerZone, wallClock, zoneLabel } from "./time";
 
 // An instant whose wall clock differs by zone: 08:30 UTC is 17:30 in Tokyo
 // and 03:30 in New York.
@@ -55,6 +55,29 @@ describe("time", () => {
     );
     expect(formatClock(instant, elsewhere)).toMatch(elsewhereClock);
     expect(formatClock(instant, elsewhere)).not.toContain(zoneLabel(elsewhere, new Date(instant)));
+  });
+
+  it("finds the instant a zone's clock reads a time, for forms that ask on the doctor's clock", () => {
+    expect(instantAt("2026-12-08", "09:00", "Asia/Tokyo").toISOString()).toBe("2026-12-08T00:00:00.000Z");
+    expect(instantAt("2026-12-08", "00:30", "Asia/Tokyo").toISOString()).toBe("2026-12-07T15:30:00.000Z");
+    // Summer and winter time in New York.
+    if (viewerZone() !== "America/New_York") {
+      expect(instantAt("2026-07-01", "09:00", "America/New_York").toISOString()).toBe("2026-07-01T13:00:00.000Z");
+      expect(instantAt("2026-12-01", "09:00", "America/New_York").toISOString()).toBe("2026-12-01T14:00:00.000Z");
+    }
+    // Without a zone, the viewer's clock.
+    expect(instantAt("2026-12-08", "09:15").getTime()).toBe(new Date(2026, 11, 8, 9, 15).getTime());
+    for (const zone of ["Asia/Tokyo", "America/New_York", "Europe/Berlin", undefined]) {
+      expect(wallClock(instantAt("2026-03-29", "14:45", zone), zone)).toEqual({ day: "2026-03-29", hour: 14, minute: 45 });
+    }
+  });
+
+  it("shows a block within one day once, on the zone's clock, and a longer one in full", () => {
+    const day = formatSpan("2026-12-08T00:00:00Z", "2026-12-08T03:00:00Z", "Asia/Tokyo");
+    expect(day).toBe(`${formatDate("2026-12-08T00:00:00Z", "Asia/Tokyo")}, ${formatClock("2026-12-08T00:00:00Z", "Asia/Tokyo")}–${formatTime("2026-12-08T03:00:00Z", "Asia/Tokyo")}`);
+    expect(day).toMatch(/0?9:00( AM)?–(12|0?3):00/);
+    const long = formatSpan("2026-12-08T00:00:00Z", "2026-12-09T03:00:00Z", "Asia/Tokyo");
+    expect(long).toBe(`${formatDateTime("2026-12-08T00:00:00Z", "Asia/Tokyo")} – ${formatDateTime("2026-12-09T03:00:00Z", "Asia/Tokyo")}`);
   });
 
   it("moves days across months and years", () => {

@@ -103,3 +103,36 @@ export function addDays(day: string, n: number): string {
   const [y, m, d] = day.split("-").map(Number);
   return new Date(Date.UTC(y, m - 1, d + n)).toISOString().slice(0, 10);
 }
+
+/**
+ * instantAt is the instant a clock in zone reads hh:mm on day (YYYY-MM-DD),
+ * or the viewer's clock when zone is absent: the inverse of wallClock, for
+ * a form that asks for a time on the doctor's clock. A time a daylight
+ * saving change skips comes out an hour off, as the clock would read it.
+ */
+export function instantAt(day: string, clock: string, zone?: string | null): Date {
+  const [y, m, d] = day.split("-").map(Number);
+  const [h, mi] = clock.split(":").map(Number);
+  const want = Date.UTC(y, m - 1, d, h, mi);
+  let guess = want;
+  for (let i = 0; i < 3; i++) {
+    const w = wallClock(new Date(guess), zone);
+    const [wy, wm, wd] = w.day.split("-").map(Number);
+    const diff = want - Date.UTC(wy, wm - 1, wd, w.hour, w.minute);
+    if (diff === 0) break;
+    guess += diff;
+  }
+  return new Date(guess);
+}
+
+/**
+ * formatSpan is a block of time on zone's clock: "Tue 8 Dec 2026, 09:00–12:00"
+ * within one day (the zone named after the end when it is not the viewer's),
+ * else both ends in full.
+ */
+export function formatSpan(start: string | Date, end: string | Date, zone?: string | null): string {
+  const from = wallClock(start, zone);
+  const to = wallClock(end, zone);
+  if (from.day === to.day) return `${formatDate(start, zone)}, ${formatClock(start, zone)}–${formatTime(end, zone)}`;
+  return `${formatDateTime(start, zone)} – ${formatDateTime(end, zone)}`;
+}

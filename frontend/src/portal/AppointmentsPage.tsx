@@ -94,7 +94,7 @@ export function AppointmentsPage() {
             {moving?.id === a.id && (
               <form className="stack move-panel" onSubmit={move} aria-label={t("appts.moveTitle", { time: when(a) })}>
                 <p className="muted">{t("appts.moveHelp")}</p>
-                <SlotPicker doctorID={a.doctor_id} slot={slot} onSlot={setSlot} idPrefix="move-" />
+                <SlotPicker doctorID={a.doctor_id} slot={slot} onSlot={setSlot} idPrefix="move-" moving />
                 <div className="actions">
                   <button type="submit" className="primary" disabled={!slot || busy}>
                     {slot ? t("appts.moveTo", { time: when({ start: slot.start, doctor_id: a.doctor_id }) }) : t("book.pickSlot")}

@@ -123,7 +123,7 @@ export function ClinicDayPage() {
         )}
         {panel?.id === a.id && panel.kind === "move" && (
           <form className="stack move-panel" onSubmit={(ev) => move(ev, a)} aria-label={t("day.moveTitle", { patient: name, time })}>
-            <SlotPicker doctorID={a.doctor_id} slot={slot} onSlot={setSlot} idPrefix={`move-${a.id}-`} />
+            <SlotPicker doctorID={a.doctor_id} slot={slot} onSlot={setSlot} idPrefix={`move-${a.id}-`} moving />
             <div className="actions">
               <button type="submit" className="primary" disabled={!slot || busy}>
                 {slot ? t("appts.moveTo", { time: formatDateTime(slot.start) }) : t("book.pickSlot")}

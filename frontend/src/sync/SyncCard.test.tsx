@@ -41,6 +41,9 @@ function server(opts: { status?: Record<string, unknown>; enrol?: (body: unknown
       return { body: status };
     }
     if (c.path === "/api/v1/sync/nodes") return { body: { nodes } };
+    if (c.path === "/api/v1/sync/node/leases") return { body: { leases: [] } };
+    if (c.path === "/api/v1/doctors") return { body: { doctors: [] } };
+    if (c.path === "/api/v1/settings") return { body: { time_zone: "UTC" } };
     if (c.method === "POST" && c.path === "/api/v1/sync/enrollments") {
       const name = (c.body as { name: string }).name;
       return { status: 201, body: { code: "ABCD-EFGH-JKLM-NPQR", enrollment: { id: "e1", name, doctor_ids: [], created_by: "admin-1", created_at: now, expires_at: "2030-01-02T09:00:00Z", used_at: never } } };
@@ -90,6 +93,8 @@ describe("the admin's Sync card", () => {
     expect(mine).toHaveTextContent("Audit events shipped7 of 12");
     expect(within(mine).getByRole("link", { name: "See them" })).toHaveAttribute("href", "/conflicts");
     expect(screen.queryByRole("form", { name: "Connect to an upstream server" })).toBeNull();
+    expect(await screen.findByText("No time is lent to this installation.")).toBeInTheDocument();
+    expect(screen.getByRole("form", { name: "Borrow time from the main server" })).toBeInTheDocument();
 
     await act(async () => fireEvent.click(within(mine).getByRole("button", { name: "Sync now" })));
     expect(calls.some((c) => c.method === "POST" && c.path === "/api/v1/sync/run")).toBe(true);

@@ -22,14 +22,16 @@ import {
   type SyncNode,
   type SyncStatus,
 } from "./api";
+import { LentTime } from "./LentTime";
 import { conflictsPath } from "./SyncIndicator";
 
 const when = (iso: string) => (isSet(iso) ? formatDateTime(iso) : t("sync.never"));
 
 /**
  * SyncCard is the admin's view of sync: this installation's own sync with
- * an upstream (a form to connect to one, or how it goes and "Sync now"),
- * and the installations that sync with this server as theirs.
+ * an upstream (a form to connect to one, or how it goes and "Sync now",
+ * and the time the upstream lends it), and the installations that sync
+ * with this server as theirs.
  */
 export function SyncCard() {
   const status = useSyncStatus();
@@ -37,7 +39,15 @@ export function SyncCard() {
     <section className="card sync-card" aria-labelledby="sync-title">
       <h2 id="sync-title" className="h2">{t("sync.cardTitle")}</h2>
       <LoadError error={status.error} onRetry={() => status.refetch()} />
-      {status.data && (status.data.enrolled ? <ThisInstallation st={status.data} /> : <ConnectForm />)}
+      {status.data &&
+        (status.data.enrolled ? (
+          <>
+            <ThisInstallation st={status.data} />
+            <LentTime />
+          </>
+        ) : (
+          <ConnectForm />
+        ))}
       <Nodes />
     </section>
   );
