@@ -40,6 +40,7 @@ func (s *Service) RequestLease(ctx context.Context, in LeaseRequest) (*domain.Sy
 	if err := s.store.PutSyncLease(ctx, &l); err != nil {
 		return nil, err
 	}
+	s.publishLease(ctx, &l)
 	if err := s.audit.Record(ctx, audit.Event{Action: domain.ActionCreate, ResourceType: policy.SyncStatus, ResourceID: l.ID,
 		Detail: "lease doctor=" + l.DoctorID}); err != nil {
 		return nil, err
@@ -61,6 +62,9 @@ func (s *Service) ReleaseLease(ctx context.Context, id string) (*domain.SyncLeas
 	}
 	if err := s.store.ReleaseSyncLease(ctx, id, "", s.now()); err != nil && !domain.IsCode(err, domain.ENOTFOUND) {
 		return nil, err
+	}
+	if l, err := s.store.SyncLeaseByID(ctx, id); err == nil {
+		s.publishLease(ctx, l)
 	}
 	if err := s.audit.Record(ctx, audit.Event{Action: domain.ActionUpdate, ResourceType: policy.SyncStatus, ResourceID: id, Detail: "lease_released"}); err != nil {
 		return nil, err
@@ -143,4 +147,14 @@ func (s *Service) localLease(l *domain.SyncLease) *domain.SyncLease {
 		c.NodeID = ""
 	}
 	return &c
+}
+
+// EventLease is the live event of a slot lease granted, given back or
+// expired, here or at another site: the front desk's free times change.
+const EventLease = "sync.lease"
+
+func (s *Service) publishLease(ctx context.Context, l *domain.SyncLease) {
+	if s.events != nil {
+		publish(ctx, s.events, s.now(), EventLease, l.ID, l, nil)
+	}
 }

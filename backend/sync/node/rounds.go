@@ -192,7 +192,12 @@ func (s *Service) apply(ctx context.Context, ch *upstream.Change) error {
 	case ch.Availability != nil:
 		return s.store.PutAvailability(ctx, ch.Availability)
 	case ch.Lease != nil:
-		return s.store.PutSyncLease(ctx, s.localLease(ch.Lease))
+		l := s.localLease(ch.Lease)
+		if err := s.store.PutSyncLease(ctx, l); err != nil {
+			return err
+		}
+		s.publishLease(ctx, l)
+		return nil
 	case ch.Patient != nil:
 		p, err := s.patients.SealPatient(ch.Patient)
 		if err != nil {
