@@ -96,7 +96,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			if err != nil {
 				return err
 			}
-			actx := domain.WithPrincipal(domain.WithRequestMeta(ctx, domain.RequestMeta{SourceIP: "local", UserAgent: "healthhubd cli"}), domain.System)
+			actx := cliContext(ctx)
 			n, err := s.Portal.ResealPatients(actx)
 			if err != nil {
 				return fmt.Errorf("new key %s is active, but re-sealing stopped after %d records (run the command again to finish): %w", id, n, err)
@@ -217,7 +217,7 @@ func runUserCreate(ctx context.Context, args []string, getenv func(string) strin
 		if n == "" {
 			n = *email
 		}
-		actx := domain.WithPrincipal(domain.WithRequestMeta(ctx, domain.RequestMeta{SourceIP: "local", UserAgent: "healthhubd cli"}), domain.System)
+		actx := cliContext(ctx)
 		u, err := s.Auth.CreateUser(actx, auth.NewAccount{Email: *email, Password: password, Name: n, Role: domain.Role(*role),
 			DoctorProfile: auth.DoctorProfile{Specialization: *specialization, TimeZone: *zone}})
 		if err != nil {
@@ -238,7 +238,7 @@ func runAuditVerify(ctx context.Context, args []string, getenv func(string) stri
 			return err
 		}
 		// The check is recorded like one over the API, so administrators see when it last ran.
-		actx := domain.WithPrincipal(domain.WithRequestMeta(ctx, domain.RequestMeta{SourceIP: "local", UserAgent: "healthhubd cli"}), domain.System)
+		actx := cliContext(ctx)
 		if err := s.Audit.RecordVerify(actx, rep); err != nil {
 			return err
 		}

@@ -11,57 +11,13 @@
 // administrator gives the block back. Screenshots and axe reports go to
 // .e2e/ (sync-lease-*).
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { apiClient, checkAccessibility, describeViolations, launchBrowser, screenshot, signIn, startServer } from "./harness.mjs";
-import { startProxy } from "./proxy.mjs";
+import { test } from "node:test";
+import { screenshot, signIn } from "./harness.mjs";
+import { accessible, doctor, isoDay, login, newPage, nodeAdmin, nodeDesk, syncWorld, upAdmin, workstation } from "./sync-harness.mjs";
 
-const upstream = { server: null };
-const node = { server: null };
-const ctx = { proxy: null, browser: null };
+const { upstream, node, ctx, upApi, nodeApi } = syncWorld();
 
-before(async () => {
-  upstream.server = await startServer();
-  ctx.proxy = await startProxy(new URL(upstream.server.url));
-  // The node syncs every 200 ms, and retries as quickly after a failure.
-  node.server = await startServer({ HEALTHHUB_SYNC_INTERVAL: "200ms" });
-  ctx.browser = await launchBrowser();
-});
-
-after(async () => {
-  await ctx.browser?.close();
-  await node.server?.stop();
-  await ctx.proxy?.close();
-  await upstream.server?.stop();
-});
-
-const upApi = apiClient(upstream);
-const nodeApi = apiClient(node);
-
-const upAdmin = { name: "Ada Admin", email: "ada@clinic.example", password: "granite harbour lantern" };
-const nodeAdmin = { name: "Nia Node", email: "nia@clinic.example", password: "willow copper harbour" };
-const nodeDesk = { name: "Rita Reception", email: "rita@clinic.example", password: "cedar lantern orbit" };
-const doctor = { name: "Dr Sam Lee", email: "sam.lee@clinic.example", password: "maple river compass", specialization: "General practice" };
 const patient = { name: "Pat Lease", date_of_birth: "1980-01-01" };
-const workstation = "Front desk workstation";
-
-const login = (api, who) => api("POST", "/api/v1/auth/login", { email: who.email, password: who.password }).then((r) => r.access_token);
-
-/** isoDay is a date as the date inputs take it, in this browser's zone. */
-function isoDay(d) {
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
-}
-
-/** A page of its own (cookies and storage apart), failing on any script error. */
-async function newPage(errors) {
-  const page = await (await ctx.browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-  page.on("pageerror", (e) => errors.push(e.message));
-  return page;
-}
-
-async function accessible(page, name) {
-  const bad = await checkAccessibility(page, name);
-  assert.equal(bad.length, 0, describeViolations(bad));
-}
 
 test("a workstation borrows a block of a doctor's time while online, and its bookings there are confirmed at once while cut off", async () => {
   const errors = [];
@@ -99,7 +55,7 @@ test("a workstation borrows a block of a doctor's time while online, and its boo
   // Online, the workstation's administrator borrows tomorrow 09:00–12:00 of
   // the doctor's time (on the doctor's clock), held until the block ends.
   const tomorrow = isoDay(new Date(Date.now() + 24 * 3600_000));
-  const wsAdmin = await newPage(errors);
+  const wsAdmin = await newPage(ctx, errors);
   await signIn(wsAdmin, node, nodeAdmin);
   const lent = wsAdmin.getByRole("group", { name: "Time lent to this installation" });
   await lent.getByText("No time is lent to this installation.").waitFor();
@@ -127,7 +83,7 @@ test("a workstation borrows a block of a doctor's time while online, and its boo
 
   // The network is cut. The front desk books inside the block through the UI.
   ctx.proxy.cut();
-  const desk = await newPage(errors);
+  const desk = await newPage(ctx, errors);
   await signIn(desk, node, nodeDesk);
   await desk.getByRole("link", { name: /^Sync: Offline/ }).waitFor();
   await desk.getByRole("link", { name: "Patients" }).click();

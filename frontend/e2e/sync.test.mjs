@@ -14,58 +14,14 @@
 // upstream's administrator revokes the workstation. Screenshots and axe
 // reports go to .e2e/ (sync-*).
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { apiClient, checkAccessibility, describeViolations, launchBrowser, screenshot, signIn, startServer } from "./harness.mjs";
-import { startProxy } from "./proxy.mjs";
+import { test } from "node:test";
+import { screenshot, signIn } from "./harness.mjs";
+import { accessible, doctor, isoDay, login, newPage, nodeAdmin, nodeDesk, syncWorld, upAdmin, workstation } from "./sync-harness.mjs";
 
-const upstream = { server: null };
-const node = { server: null };
-const ctx = { proxy: null, browser: null };
+const { upstream, node, ctx, upApi, nodeApi } = syncWorld();
 
-before(async () => {
-  upstream.server = await startServer();
-  ctx.proxy = await startProxy(new URL(upstream.server.url));
-  // The node syncs every 200 ms, and retries as quickly after a failure.
-  node.server = await startServer({ HEALTHHUB_SYNC_INTERVAL: "200ms" });
-  ctx.browser = await launchBrowser();
-});
-
-after(async () => {
-  await ctx.browser?.close();
-  await node.server?.stop();
-  await ctx.proxy?.close();
-  await upstream.server?.stop();
-});
-
-const upApi = apiClient(upstream);
-const nodeApi = apiClient(node);
-
-const upAdmin = { name: "Ada Admin", email: "ada@clinic.example", password: "granite harbour lantern" };
 const upDesk = { name: "Uma Upstairs", email: "uma@clinic.example", password: "copper window meadow" };
-const nodeAdmin = { name: "Nia Node", email: "nia@clinic.example", password: "willow copper harbour" };
-const nodeDesk = { name: "Rita Reception", email: "rita@clinic.example", password: "cedar lantern orbit" };
-const doctor = { name: "Dr Sam Lee", email: "sam.lee@clinic.example", password: "maple river compass", specialization: "General practice" };
 const patient = { name: "Pat Sync", date_of_birth: "1980-01-01" };
-const workstation = "Front desk workstation";
-
-const login = (api, who) => api("POST", "/api/v1/auth/login", { email: who.email, password: who.password }).then((r) => r.access_token);
-
-/** isoDay is a date as the date inputs take it, in this browser's zone. */
-function isoDay(d) {
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
-}
-
-/** A page of its own (cookies and storage apart), failing on any script error. */
-async function newPage(errors) {
-  const page = await (await ctx.browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-  page.on("pageerror", (e) => errors.push(e.message));
-  return page;
-}
-
-async function accessible(page, name) {
-  const bad = await checkAccessibility(page, name);
-  assert.equal(bad.length, 0, describeViolations(bad));
-}
 
 test("a workstation books while cut off from the clinic's server, sees it confirmed live, and rebooks a lost race", async () => {
   const errors = [];
@@ -92,7 +48,7 @@ test("a workstation books while cut off from the clinic's server, sees it confir
   await nodeApi("POST", "/api/v1/users", { ...nodeDesk, role: "staff" }, nodeAdminToken);
 
   // The clinic server's administrator makes a one-time code on the home page.
-  const up = await newPage(errors);
+  const up = await newPage(ctx, errors);
   await signIn(up, upstream, upAdmin);
   const upSync = up.getByRole("region", { name: "Sync" });
   await upSync.getByText("No installation syncs with this server yet.").waitFor();
@@ -107,7 +63,7 @@ test("a workstation books while cut off from the clinic's server, sees it confir
 
   // The workstation's administrator connects to the clinic's server (through
   // the proxy) with that code, and syncs at once.
-  const wsAdmin = await newPage(errors);
+  const wsAdmin = await newPage(ctx, errors);
   await signIn(wsAdmin, node, nodeAdmin);
   const wsSync = wsAdmin.getByRole("region", { name: "Sync" });
   const connect = wsSync.getByRole("form", { name: "Connect to an upstream server" });
@@ -130,7 +86,7 @@ test("a workstation books while cut off from the clinic's server, sees it confir
   lap("enrolled");
 
   // The workstation's front desk signs in; the doctor and the patient came down.
-  const desk = await newPage(errors);
+  const desk = await newPage(ctx, errors);
   await signIn(desk, node, nodeDesk);
   const indicator = desk.getByRole("link", { name: /^Sync:/ });
   await indicator.waitFor();

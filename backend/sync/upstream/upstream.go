@@ -14,6 +14,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"github.com/google/uuid"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -319,16 +320,7 @@ func (s *Service) alert(ctx context.Context, n *domain.SyncNode, kind, message s
 	}
 }
 
-func newID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {
