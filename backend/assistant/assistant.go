@@ -69,6 +69,15 @@ type Options struct {
 	MaxAnswerTokens int
 	// SaveEvery is how often a streaming answer is saved (1 s).
 	SaveEvery time.Duration
+	// Heartbeat, when set, is how often an answer being written is marked
+	// alive in the database, so that when its process dies the leader
+	// (Lead) takes it over after six missed beats; for server processes
+	// sharing a database. Without it, Start marks answers a stopped
+	// process left unfinished as failed.
+	Heartbeat time.Duration
+	// SharedLimits, when set, keeps the per-user message limit where every
+	// server process of the deployment counts toward it.
+	SharedLimits ratelimit.Store
 }
 
 // Limits on input.
@@ -150,7 +159,10 @@ func New(store Store, know Searcher, patients PatientAccess, keys *secret.Keyrin
 // Start marks answers a stopped process left streaming as failed and
 // purges deleted conversations past their retention, now and hourly.
 func (s *Service) Start(ctx context.Context) error {
-	if n, err := s.store.InterruptStreaming(ctx, s.now()); err != nil {
+	if s.opts.Heartbeat > 0 {
+		// Other processes may be writing answers now; those left
+		// unfinished are taken over by the leader (Lead).
+	} else if n, err := s.store.InterruptStreaming(ctx, s.now()); err != nil {
 		return err
 	} else if n > 0 {
 		s.logger.Warn("assistant: answers interrupted by a stop were marked failed", "count", n)
@@ -322,10 +334,13 @@ func (s *Service) checkLimits(ctx context.Context, p *domain.Principal) error {
 	s.mu.Lock()
 	if s.limiter == nil || s.limitFor != set.MessagesPerMinute {
 		s.limiter, s.limitFor = ratelimit.New(float64(set.MessagesPerMinute), max(1, set.MessagesPerMinute)), set.MessagesPerMinute
+		if s.opts.SharedLimits != nil {
+			s.limiter.Share(s.opts.SharedLimits, "chat", s.logger)
+		}
 	}
 	lim := s.limiter
 	s.mu.Unlock()
-	if ok, wait := lim.Allow("chat:"+p.UserID, s.now()); !ok {
+	if ok, wait := lim.Allow(ctx, p.UserID, s.now()); !ok {
 		return &domain.Error{Code: domain.ERATELIMITED, Message: fmt.Sprintf("You are sending messages faster than the clinic allows (%d a minute). Try again in %d seconds.", set.MessagesPerMinute, int(wait.Seconds())+1)}
 	}
 	if set.DailyTokens > 0 {

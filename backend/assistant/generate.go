@@ -208,33 +208,44 @@ func (s *Service) Send(ctx context.Context, conversationID string, in SendInput)
 	sub, leave, _ := g.subscribe(false) // the first listener: no limit reached
 	started = true
 
-	go func() {
-		defer s.wg.Done()
-		defer cancel(nil)
-		release := sync.OnceFunc(func() {
-			s.mu.Lock()
-			delete(s.gens, g.id)
-			s.mu.Unlock()
-		})
-		defer release()
-		publish := func(ev Event) {
-			if ev.Type == "done" || ev.Type == "error" {
-				release() // the next message may be sent as soon as this is known
-			}
-			g.publish(ev)
-		}
-		publish(Event{Type: "start", ConversationID: c.ID, MessageID: answer.ID, UserMessageID: user.ID})
-		turn := turn{content: content, history: priorTurns(history), choice: ch, patientID: c.PatientID, conversationID: c.ID}
-		save := func(m *domain.Message) {
-			sctx, done := context.WithTimeout(context.WithoutCancel(gctx), 10*time.Second)
-			defer done()
-			if err := s.store.UpdateMessage(sctx, m); err != nil {
-				s.logger.Error("assistant: save answer", "message_id", m.ID, "err", err)
-			}
-		}
-		s.answer(gctx, turn, answer, publish, save)
-	}()
+	turn := turn{content: content, history: priorTurns(history), choice: ch, patientID: c.PatientID, conversationID: c.ID}
+	go s.write(gctx, cancel, g, turn, answer, user.ID)
 	return &Stream{ConversationID: c.ID, UserMessageID: user.ID, MessageID: answer.ID, Events: sub, leave: leave}, nil
+}
+
+// write writes one answer to its end, in a goroutine of its own counted in
+// s.wg, and releases its generation.
+func (s *Service) write(gctx context.Context, cancel context.CancelCauseFunc, g *generation, t turn, answer *domain.Message, userMessageID string) {
+	defer s.wg.Done()
+	defer cancel(nil)
+	release := sync.OnceFunc(func() {
+		s.mu.Lock()
+		delete(s.gens, g.id)
+		s.mu.Unlock()
+	})
+	defer release()
+	if s.opts.Heartbeat > 0 {
+		// Other processes take over an answer whose writer stays silent
+		// (package leader); say this one is alive while it is written.
+		hctx, stop := context.WithCancel(context.WithoutCancel(gctx))
+		defer stop()
+		go s.heartbeat(hctx, answer.ID)
+	}
+	publish := func(ev Event) {
+		if ev.Type == "done" || ev.Type == "error" {
+			release() // the next message may be sent as soon as this is known
+		}
+		g.publish(ev)
+	}
+	publish(Event{Type: "start", ConversationID: t.conversationID, MessageID: answer.ID, UserMessageID: userMessageID})
+	save := func(m *domain.Message) {
+		sctx, done := context.WithTimeout(context.WithoutCancel(gctx), 10*time.Second)
+		defer done()
+		if err := s.store.UpdateMessage(sctx, m); err != nil {
+			s.logger.Error("assistant: save answer", "message_id", m.ID, "err", err)
+		}
+	}
+	s.answer(gctx, t, answer, publish, save)
 }
 
 // Listen follows an answer still being written (a client that reconnects);

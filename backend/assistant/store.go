@@ -18,6 +18,12 @@ type Store interface {
 	DeleteConversation(ctx context.Context, id string, at time.Time) error
 	DeleteProvider(ctx context.Context, id string) error
 	InterruptStreaming(ctx context.Context, at time.Time) (int, error)
+	// TouchMessage marks an answer still being written as alive at at;
+	// ClaimStaleAnswers claims the answers being written whose last mark is
+	// before before, marking them at at, so no other caller claims them.
+	TouchMessage(ctx context.Context, id string, at time.Time) error
+	ClaimStaleAnswers(ctx context.Context, before, at time.Time) ([]*domain.Message, error)
+	UserByID(ctx context.Context, id string) (*domain.User, error)
 	Messages(ctx context.Context, conversationID string) ([]*domain.Message, error)
 	PatientNames(ctx context.Context) ([]string, error)
 	Provider(ctx context.Context, id string) (*domain.LLMProvider, error)

@@ -201,6 +201,7 @@ func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (*doma
 			return nil, err
 		}
 	}
+	s.forgetUser(ctx, u.ID) // again, here and elsewhere, now the sessions are revoked
 	return u, s.record(ctx, audit.Event{Action: domain.ActionUpdate, ResourceType: "user", ResourceID: u.ID, Detail: "changed=" + strings.Join(changed, ",")})
 }
 

@@ -54,6 +54,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p *domain.Principal, id stri
 		return err
 	}
 	s.cache.forgetAPIKey(id)
+	s.tellPeers(ctx, forget{APIKey: id})
 	return s.record(ctx, audit.Event{Action: domain.ActionDelete, ResourceType: "api_key", ResourceID: id})
 }
 

@@ -149,6 +149,14 @@ func (c *authCache) forgetSession(id string) {
 	delete(c.sessions, id)
 }
 
+// forgetAPIKeys drops every API key.
+func (c *authCache) forgetAPIKeys() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.forgets++
+	clear(c.apiKeys)
+}
+
 // forgetSessions drops every session.
 func (c *authCache) forgetSessions() {
 	c.mu.Lock()

@@ -48,7 +48,7 @@ func (s *Service) EnrollMFA(ctx context.Context, p *domain.Principal) (*MFAEnrol
 	if err := s.store.UpdateUser(ctx, u); err != nil {
 		return nil, err
 	}
-	s.cache.forgetUser(u.ID)
+	s.forgetUser(ctx, u.ID)
 	if err := s.record(ctx, audit.Event{Action: domain.ActionUpdate, ResourceType: "user", ResourceID: u.ID, Detail: "mfa=enroll"}); err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ func (s *Service) ConfirmMFA(ctx context.Context, p *domain.Principal, code stri
 	if err := s.store.UpdateUser(ctx, u); err != nil {
 		return err
 	}
-	s.cache.forgetUser(u.ID)
+	s.forgetUser(ctx, u.ID)
 	return s.record(ctx, audit.Event{Action: domain.ActionUpdate, ResourceType: "user", ResourceID: u.ID, Detail: "mfa=confirm"})
 }
 

@@ -51,6 +51,10 @@ type Config struct {
 	// ClinicTimeZone is the default of the clinic's time zone setting
 	// (default: this machine's zone).
 	ClinicTimeZone string
+	// SharedLimits, when set, keeps the rate limits' buckets where every
+	// server process of the deployment counts toward them (the database
+	// replicas share).
+	SharedLimits ratelimit.Store
 }
 
 func (c *Config) withDefaults() {
@@ -103,6 +107,10 @@ type Service struct {
 	settings *settingsCache
 	cache    *authCache
 
+	// peers hears of and tells the other processes' cache invalidations.
+	peers     Peers
+	peersDone chan struct{}
+
 	perIP      *ratelimit.Limiter
 	perAccount *ratelimit.Limiter
 	registerIP *ratelimit.Limiter
@@ -141,6 +149,11 @@ func New(ctx context.Context, cfg Config, store Store, rec audit.Recorder, keys 
 		cache:      newAuthCache(),
 		registerIP: ratelimit.New(cfg.RegistrationsPerIPPerHour/60, max(int(cfg.RegistrationsPerIPPerHour/6), 1)),
 		kdfSlots:   make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+	}
+	if cfg.SharedLimits != nil {
+		s.perIP.Share(cfg.SharedLimits, "login-ip", logger)
+		s.perAccount.Share(cfg.SharedLimits, "login-account", logger)
+		s.registerIP.Share(cfg.SharedLimits, "register-ip", logger)
 	}
 	s.settings = &settingsCache{store: store, now: now, defaults: Settings{
 		SelfRegistration: cfg.SelfRegistration, IdleTimeoutMinutes: int(cfg.IdleTimeout / time.Minute),
@@ -280,7 +293,7 @@ func (s *Service) AllowRegistration(ctx context.Context) error {
 	if s.cfg.RegistrationsPerIPPerHour < 0 {
 		return nil
 	}
-	if ok, wait := s.registerIP.Allow(domain.RequestMetaFrom(ctx).SourceIP, s.now()); !ok {
+	if ok, wait := s.registerIP.Allow(ctx, domain.RequestMetaFrom(ctx).SourceIP, s.now()); !ok {
 		return rateLimited(wait, "Too many registrations from this address; wait %s and try again, or ask the front desk.")
 	}
 	return nil

@@ -33,10 +33,10 @@ func (s *Service) Login(ctx context.Context, c Credentials) (*TokenPair, error) 
 	if len(c.Password) > MaxPasswordLength || len(email) > 254 {
 		return nil, errBadCredentials
 	}
-	if ok, wait := s.perIP.Allow(meta.SourceIP, now); !ok {
+	if ok, wait := s.perIP.Allow(ctx, meta.SourceIP, now); !ok {
 		return nil, rateLimited(wait, "Too many sign-in attempts from this address; wait %s and try again.")
 	}
-	if ok, wait := s.perAccount.Allow(email, now); !ok {
+	if ok, wait := s.perAccount.Allow(ctx, email, now); !ok {
 		return nil, rateLimited(wait, "Too many sign-in attempts for this account; wait %s and try again.")
 	}
 	fail := func(u *domain.User, reason string, err error) (*TokenPair, error) {
@@ -153,9 +153,10 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (*TokenPair,
 		// The store has revoked the session; what this process remembers
 		// of it must not answer for its access tokens any longer.
 		if sess != nil {
-			s.cache.forgetSession(sess.ID)
+			s.forgetSession(ctx, sess.ID)
 		} else {
 			s.cache.forgetSessions()
+			s.tellPeers(ctx, forget{All: true})
 		}
 		if aerr := s.record(ctx, audit.Event{Action: domain.ActionLogin, ResourceType: "session", Outcome: domain.OutcomeFailure,
 			Detail: "reason=refresh_token_reuse"}); aerr != nil {
@@ -204,7 +205,7 @@ func (s *Service) Logout(ctx context.Context, p *domain.Principal) error {
 	if err := s.store.RevokeSession(ctx, p.SessionID, s.now()); err != nil {
 		return err
 	}
-	s.cache.forgetSession(p.SessionID)
+	s.forgetSession(ctx, p.SessionID)
 	return s.record(ctx, audit.Event{Action: domain.ActionLogout, ResourceType: "user", ResourceID: p.UserID})
 }
 

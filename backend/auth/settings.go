@@ -136,6 +136,7 @@ func (s *Service) UpdateSettings(ctx context.Context, patch SettingsPatch) (Sett
 		return Settings{}, err
 	}
 	s.settings.invalidate()
+	s.tellPeers(ctx, forget{Settings: true})
 	if err := s.record(ctx, audit.Event{Action: domain.ActionUpdate, ResourceType: "settings", ResourceID: "auth"}); err != nil {
 		return Settings{}, err
 	}

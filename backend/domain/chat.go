@@ -139,6 +139,12 @@ type ChatStore interface {
 	// InterruptStreaming marks answers left streaming by a process that
 	// stopped as failed, keeping what they had, and says how many.
 	InterruptStreaming(ctx context.Context, at time.Time) (int, error)
+	// TouchMessage marks an answer still being written as alive at at.
+	TouchMessage(ctx context.Context, id string, at time.Time) error
+	// ClaimStaleAnswers claims the answers being written whose last mark
+	// is before before, marking them at at so that no other caller claims
+	// them; each is claimed by one caller.
+	ClaimStaleAnswers(ctx context.Context, before, at time.Time) ([]*Message, error)
 
 	Providers(ctx context.Context) ([]*LLMProvider, error)
 	Provider(ctx context.Context, id string) (*LLMProvider, error)

@@ -34,6 +34,9 @@ type KnowledgeSource struct {
 	// LastError is why the last scan of the whole source failed (the folder
 	// is missing, the bucket refuses access); empty when it ran.
 	LastError string `json:"last_error,omitempty"`
+	// ScanRequests counts the full scans asked for, so that the process
+	// keeping the sources learns of those asked through another.
+	ScanRequests int64 `json:"-"`
 }
 
 // Location names the source for people: its folder, or s3://bucket/prefix.
@@ -133,6 +136,8 @@ type KnowledgeStore interface {
 	DeleteSource(ctx context.Context, id string) error
 	// SetSourceScan records the end of a scan of the whole source.
 	SetSourceScan(ctx context.Context, id string, at time.Time, scanErr string) error
+	// RequestSourceScan asks for a full scan of a source (ScanRequests).
+	RequestSourceScan(ctx context.Context, id string) error
 	SourceCounts(ctx context.Context, id string) (SourceCounts, error)
 
 	// Files lists what the store knows of a source's files, for

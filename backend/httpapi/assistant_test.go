@@ -747,3 +747,83 @@ func TestOpenAICompatibleEndpoint(t *testing.T) {
 	}
 	_ = fs.ValidPath
 }
+
+// TestUnfinishedAnswerIsTakenOver: an answer whose server process died
+// (left streaming, no longer marked alive) is claimed by the leading process
+// and written again from the start for the person who asked, who then finds
+// it finished; an answer another process is still writing (marked alive)
+// is left to it.
+func TestUnfinishedAnswerIsTakenOver(t *testing.T) {
+	for _, eng := range engines(t) {
+		t.Run(eng.Name, func(t *testing.T) {
+			const beat = 20 * time.Millisecond
+			c := newChatAPI(t, eng.Open(t), func(o *assistant.Options) { o.Heartbeat = beat })
+			prov := c.provider(domain.ProviderOpenAI, false)
+			ctx := context.Background()
+			// What a killed process leaves: the question, and the answer
+			// half written, last marked a while ago.
+			left := func(question string, at time.Time) (conv string, answer *domain.Message) {
+				conv = c.conversation(c.patient, nil)
+				q := &domain.Message{ConversationID: conv, Role: domain.RoleUser, Content: question, Status: domain.MessageComplete, CreatedAt: at, UpdatedAt: at}
+				a := &domain.Message{ConversationID: conv, Role: domain.RoleAssistant, Content: "Repeat presc", Status: domain.MessageStreaming,
+					Provider: prov, Model: "openai-model", CreatedAt: at.Add(time.Microsecond), UpdatedAt: at}
+				for _, m := range []*domain.Message{q, a} {
+					if err := c.DB.AddMessage(ctx, m); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return conv, a
+			}
+			dead, _ := left("How long do repeat prescriptions take?", time.Now().Add(-time.Minute))
+			alive, aliveAnswer := left("And refills?", time.Now())
+			keep, stopKeeping := context.WithCancel(ctx)
+			kept := make(chan struct{})
+			go func() { // the other process, still writing
+				defer close(kept)
+				for keep.Err() == nil {
+					if err := c.DB.TouchMessage(ctx, aliveAnswer.ID, time.Now()); err != nil {
+						t.Error(err)
+					}
+					time.Sleep(beat)
+				}
+			}()
+			defer func() { stopKeeping(); <-kept }()
+
+			lead, stopLeading := context.WithCancel(ctx)
+			led := make(chan struct{})
+			go func() { defer close(led); c.Assistant.Lead(lead) }()
+			defer func() { stopLeading(); <-led }()
+
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				msgs := c.messages(c.patient, dead)
+				if len(msgs) != 2 {
+					t.Fatalf("messages %+v", msgs)
+				}
+				if msgs[1].Status == domain.MessageComplete {
+					if msgs[1].Content != strings.Join(answerPieces, "") || msgs[0].Content != "How long do repeat prescriptions take?" {
+						t.Fatalf("taken-over answer %q to %q", msgs[1].Content, msgs[0].Content)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("answer still %s: %q", msgs[1].Status, msgs[1].Content)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			asked := false
+			for _, r := range c.openai.Requests() {
+				asked = asked || strings.Contains(r.Body, "How long do repeat prescriptions take?")
+				if strings.Contains(r.Body, "And refills?") {
+					t.Fatalf("an answer another process is writing was taken over: %s", r.Body)
+				}
+			}
+			if !asked {
+				t.Fatal("the model was not asked the question again")
+			}
+			if msgs := c.messages(c.patient, alive); msgs[1].Status != domain.MessageStreaming || msgs[1].Content != "Repeat presc" {
+				t.Fatalf("the live answer was touched: %+v", msgs[1])
+			}
+		})
+	}
+}

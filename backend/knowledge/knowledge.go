@@ -32,6 +32,14 @@ type Options struct {
 	Debounce   time.Duration // quiet time before a watched change is indexed; default 100ms
 	Rescan     time.Duration // full reconciliation of every source; default 15 minutes
 	S3Interval time.Duration // how often S3 sources are listed; default 5 minutes
+	// Shared says server processes share the database: one of them, the
+	// leader, watches and scans the sources (Lead); the others store what
+	// they are asked and leave the work to it. Otherwise this process
+	// watches every source it adds or is asked to scan.
+	Shared bool
+	// Reconcile is how often a leading process (Lead) reads the sources
+	// other processes added, removed or asked to scan; default 5 seconds.
+	Reconcile time.Duration
 }
 
 // Service keeps the knowledge base.
@@ -49,6 +57,9 @@ type Service struct {
 
 	mu      sync.Mutex
 	running map[string]*runner // by source id
+	// lead is the context runners run under while this process keeps the
+	// sources in sync (Start, or Lead while leading); nil otherwise.
+	lead    context.Context
 	vectors vectorIndex
 	wg      sync.WaitGroup
 	ctx     context.Context
@@ -67,26 +78,116 @@ func New(store Store, rec audit.Recorder, events domain.Publisher, opts Options,
 	if opts.S3Interval <= 0 {
 		opts.S3Interval = 5 * time.Minute
 	}
+	if opts.Reconcile <= 0 {
+		opts.Reconcile = 5 * time.Second
+	}
 	var embedder Embedder
 	if opts.Embedder != nil {
 		embedder = &redactedEmbedder{Embedder: opts.Embedder, patients: redact.NewPatients(store.PatientNames, now, time.Minute)}
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	return &Service{
+	s := &Service{
 		store: store, rec: rec, access: access.New(rec), events: events, embedder: embedder, s3: opts.S3,
 		limits: opts.Limits.WithDefaults(), opts: opts, now: now, logger: logger,
 		running: map[string]*runner{}, ctx: ctx, stop: stop,
 	}
+	if !opts.Shared {
+		s.lead = ctx
+	}
+	return s
 }
 
-// Start reconciles and watches every stored source.
+// Start reconciles and watches every stored source until Close; with
+// Options.Shared, Lead does that instead.
 func (s *Service) Start(ctx context.Context) error {
+	if s.opts.Shared {
+		return nil
+	}
 	sources, err := s.store.Sources(ctx)
 	if err != nil {
 		return err
 	}
 	for i := range sources {
 		s.run(&sources[i])
+	}
+	return nil
+}
+
+// Lead keeps every source in sync until ctx ends, for the one process of a
+// deployment that leads (package leader): it watches and scans the sources,
+// and every Options.Reconcile picks up sources other processes added or
+// removed and scans they were asked for. When ctx ends, the runners stop
+// and Lead returns once they have. Only with Options.Shared.
+func (s *Service) Lead(ctx context.Context) {
+	if !s.opts.Shared {
+		return
+	}
+	lctx, cancel := context.WithCancel(s.ctx)
+	stop := context.AfterFunc(ctx, cancel)
+	defer stop()
+	s.mu.Lock()
+	s.lead = lctx
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.lead = nil
+		runners := s.running
+		s.running = map[string]*runner{}
+		s.mu.Unlock()
+		cancel()
+		for _, r := range runners {
+			<-r.done
+		}
+	}()
+	t := time.NewTicker(s.opts.Reconcile)
+	defer t.Stop()
+	for {
+		if err := s.reconcileSources(lctx); err != nil && lctx.Err() == nil {
+			s.logger.Warn("knowledge: read the sources", "err", err)
+		}
+		select {
+		case <-lctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// reconcileSources starts runners for stored sources, stops those of
+// removed ones, and passes on scans asked for through other processes.
+func (s *Service) reconcileSources(ctx context.Context) error {
+	sources, err := s.store.Sources(ctx)
+	if err != nil {
+		return err
+	}
+	stored := make(map[string]bool, len(sources))
+	for i := range sources {
+		src := &sources[i]
+		stored[src.ID] = true
+		s.mu.Lock()
+		r := s.running[src.ID]
+		s.mu.Unlock()
+		if r == nil {
+			s.run(src) // begins with a full scan
+			continue
+		}
+		if src.ScanRequests > r.scanRequests.Load() {
+			r.scanRequests.Store(src.ScanRequests)
+			r.requestScan()
+		}
+	}
+	s.mu.Lock()
+	var gone []*runner
+	for id, r := range s.running {
+		if !stored[id] {
+			delete(s.running, id)
+			gone = append(gone, r)
+		}
+	}
+	s.mu.Unlock()
+	for _, r := range gone {
+		r.cancel()
+		<-r.done
 	}
 	return nil
 }
@@ -199,8 +300,12 @@ func (s *Service) Sync(ctx context.Context, id string) (*SourceStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := s.run(src)
-	r.requestScan()
+	if r := s.run(src); r != nil {
+		r.requestScan()
+	} else if err := s.store.RequestSourceScan(ctx, id); err != nil {
+		// Another process keeps the sources: it sees the request shortly.
+		return nil, err
+	}
 	return s.status(ctx, src)
 }
 

@@ -415,3 +415,42 @@ func TestIngestManyBatches(t *testing.T) {
 		})
 	}
 }
+
+// TestLeadKeepsSourcesForEveryProcess: with several server processes on one
+// database, only the leading one watches and scans; a source added and a
+// scan asked for through another process reach it.
+func TestLeadKeepsSourcesForEveryProcess(t *testing.T) {
+	for _, e := range storetest.Engines(t) {
+		t.Run(e.Name, func(t *testing.T) {
+			db := e.Open(t)
+			opts := knowledge.Options{Shared: true, Reconcile: 20 * time.Millisecond}
+			leading := newService(t, db, opts)
+			other := newService(t, db, opts)
+			ctx, stop := context.WithCancel(context.Background())
+			led := make(chan struct{})
+			go func() { defer close(led); leading.svc.Lead(ctx) }()
+			t.Cleanup(func() { stop(); <-led })
+
+			dir := t.TempDir()
+			write(t, filepath.Join(dir, "hours.md"), "# Hours\n\nThe clinic opens at eight on weekdays.")
+			st := other.addFolder(dir, domain.VisibilityStaff)
+			if st.Scanning {
+				t.Fatal("a process that does not lead scans")
+			}
+			other.waitFound("weekdays", "hours.md")
+
+			src := mustSource(t, db)
+			first := src.LastScanAt
+			if first.IsZero() {
+				t.Fatal("the leader's first scan was not recorded")
+			}
+			if _, err := other.svc.Sync(as(admin), src.ID); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "the scan asked for through the other process", func() bool {
+				s, err := db.Source(context.Background(), src.ID)
+				return err == nil && s.LastScanAt.After(first)
+			})
+		})
+	}
+}

@@ -3,6 +3,7 @@ package knowledge
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/healthhub/healthhub/backend/domain"
@@ -15,6 +16,10 @@ type runner struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	scanReq chan struct{}
+
+	// scanRequests is the source's count of scans asked for that this
+	// runner has seen (a full scan begins every runner).
+	scanRequests atomic.Int64
 
 	mu       sync.Mutex
 	prog     Progress
@@ -34,15 +39,20 @@ func (r *runner) pending() (int, bool) {
 	return r.prog.Total - r.prog.Done, r.scanning
 }
 
-// run starts keeping src in sync unless that is under way already.
+// run starts keeping src in sync unless that is under way already, and
+// returns its runner; nil when another process keeps the sources.
 func (s *Service) run(src *domain.KnowledgeSource) *runner {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r := s.running[src.ID]; r != nil {
 		return r
 	}
-	ctx, cancel := context.WithCancel(s.ctx)
+	if s.lead == nil {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(s.lead)
 	r := &runner{src: src, cancel: cancel, done: make(chan struct{}), scanReq: make(chan struct{}, 1)}
+	r.scanRequests.Store(src.ScanRequests)
 	s.running[src.ID] = r
 	s.wg.Add(1)
 	go func() {

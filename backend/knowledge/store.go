@@ -23,6 +23,7 @@ type Store interface {
 	RemoveFiles(ctx context.Context, sourceID string, paths []string) error
 	SearchChunks(ctx context.Context, query string, visibilities []string, limit int) ([]domain.ChunkHit, error)
 	SetSourceScan(ctx context.Context, id string, at time.Time, scanErr string) error
+	RequestSourceScan(ctx context.Context, id string) error
 	Source(ctx context.Context, id string) (*domain.KnowledgeSource, error)
 	SourceCounts(ctx context.Context, id string) (domain.SourceCounts, error)
 	Sources(ctx context.Context) ([]domain.KnowledgeSource, error)

@@ -196,6 +196,31 @@ func (db *DB) Message(ctx context.Context, id string) (*domain.Message, error) {
 	return m, mapErr(err, "read message")
 }
 
+func (db *DB) TouchMessage(ctx context.Context, id string, at time.Time) error {
+	_, err := db.pool.Exec(ctx, `UPDATE messages SET updated_at = $2 WHERE id = $1 AND status = 'streaming'`, id, at.UTC())
+	return mapErr(err, "mark answer")
+}
+
+func (db *DB) ClaimStaleAnswers(ctx context.Context, before, at time.Time) ([]*domain.Message, error) {
+	// One statement: a row another caller claimed first no longer matches
+	// once its lock is released, and is skipped.
+	rows, err := db.pool.Query(ctx, `UPDATE messages SET updated_at = $2 WHERE status = 'streaming' AND updated_at < $1
+		RETURNING `+messageColumns, before.UTC(), at.UTC())
+	if err != nil {
+		return nil, mapErr(err, "claim unfinished answers")
+	}
+	defer rows.Close()
+	var out []*domain.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, mapErr(err, "claim unfinished answers")
+		}
+		out = append(out, m)
+	}
+	return out, mapErr(rows.Err(), "claim unfinished answers")
+}
+
 func (db *DB) InterruptStreaming(ctx context.Context, at time.Time) (int, error) {
 	tag, err := db.pool.Exec(ctx, `UPDATE messages SET status = 'failed', error = 'The server stopped while this answer was written.', updated_at = $1
 		WHERE status = 'streaming'`, at.UTC())

@@ -12,12 +12,12 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const sourceColumns = `id, kind, path, bucket, prefix, visibility, created_by, created_at, last_scan_at, last_error`
+const sourceColumns = `id, kind, path, bucket, prefix, visibility, created_by, created_at, last_scan_at, last_error, scan_requests`
 
 func scanSource(row pgx.Row) (*domain.KnowledgeSource, error) {
 	var s domain.KnowledgeSource
 	var scanned *time.Time
-	if err := row.Scan(&s.ID, &s.Kind, &s.Path, &s.Bucket, &s.Prefix, &s.Visibility, &s.CreatedBy, &s.CreatedAt, &scanned, &s.LastError); err != nil {
+	if err := row.Scan(&s.ID, &s.Kind, &s.Path, &s.Bucket, &s.Prefix, &s.Visibility, &s.CreatedBy, &s.CreatedAt, &scanned, &s.LastError, &s.ScanRequests); err != nil {
 		return nil, err
 	}
 	s.CreatedAt = s.CreatedAt.UTC()
@@ -82,6 +82,17 @@ func (db *DB) DeleteSource(ctx context.Context, id string) error {
 func (db *DB) SetSourceScan(ctx context.Context, id string, at time.Time, scanErr string) error {
 	_, err := db.pool.Exec(ctx, `UPDATE knowledge_sources SET last_scan_at = $1, last_error = $2 WHERE id = $3`, at.UTC(), scanErr, id)
 	return mapErr(err, "record knowledge scan")
+}
+
+func (db *DB) RequestSourceScan(ctx context.Context, id string) error {
+	tag, err := db.pool.Exec(ctx, `UPDATE knowledge_sources SET scan_requests = scan_requests + 1 WHERE id = $1`, id)
+	if err != nil {
+		return mapErr(err, "ask for a knowledge scan")
+	}
+	if tag.RowsAffected() == 0 {
+		return domain.Errorf(domain.ENOTFOUND, "No such knowledge source.")
+	}
+	return nil
 }
 
 func (db *DB) SourceCounts(ctx context.Context, id string) (domain.SourceCounts, error) {

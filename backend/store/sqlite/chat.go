@@ -204,6 +204,29 @@ func (db *DB) Message(ctx context.Context, id string) (*domain.Message, error) {
 	return m, mapErr(err, "read message")
 }
 
+func (db *DB) TouchMessage(ctx context.Context, id string, at time.Time) error {
+	_, err := db.writer.ExecContext(ctx, `UPDATE messages SET updated_at = ? WHERE id = ? AND status = 'streaming'`, fmtTime(at), id)
+	return mapErr(err, "mark answer")
+}
+
+func (db *DB) ClaimStaleAnswers(ctx context.Context, before, at time.Time) ([]*domain.Message, error) {
+	rows, err := db.writer.QueryContext(ctx, `UPDATE messages SET updated_at = ? WHERE status = 'streaming' AND updated_at < ?
+		RETURNING `+messageColumns, fmtTime(at), fmtTime(before))
+	if err != nil {
+		return nil, mapErr(err, "claim unfinished answers")
+	}
+	defer rows.Close()
+	var out []*domain.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, mapErr(err, "claim unfinished answers")
+		}
+		out = append(out, m)
+	}
+	return out, mapErr(rows.Err(), "claim unfinished answers")
+}
+
 func (db *DB) InterruptStreaming(ctx context.Context, at time.Time) (int, error) {
 	res, err := db.writer.ExecContext(ctx, `UPDATE messages SET status = 'failed', error = 'The server stopped while this answer was written.', updated_at = ?
 		WHERE status = 'streaming'`, fmtTime(at))

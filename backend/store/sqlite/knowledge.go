@@ -11,12 +11,12 @@ import (
 	"github.com/healthhub/healthhub/backend/store/vector"
 )
 
-const sourceColumns = `id, kind, path, bucket, prefix, visibility, created_by, created_at, last_scan_at, last_error`
+const sourceColumns = `id, kind, path, bucket, prefix, visibility, created_by, created_at, last_scan_at, last_error, scan_requests`
 
 func scanSource(row interface{ Scan(...any) error }) (*domain.KnowledgeSource, error) {
 	var s domain.KnowledgeSource
 	var created, scanned string
-	if err := row.Scan(&s.ID, &s.Kind, &s.Path, &s.Bucket, &s.Prefix, &s.Visibility, &s.CreatedBy, &created, &scanned, &s.LastError); err != nil {
+	if err := row.Scan(&s.ID, &s.Kind, &s.Path, &s.Bucket, &s.Prefix, &s.Visibility, &s.CreatedBy, &created, &scanned, &s.LastError, &s.ScanRequests); err != nil {
 		return nil, err
 	}
 	var err error
@@ -86,6 +86,17 @@ func (db *DB) DeleteSource(ctx context.Context, id string) error {
 func (db *DB) SetSourceScan(ctx context.Context, id string, at time.Time, scanErr string) error {
 	_, err := db.writer.ExecContext(ctx, `UPDATE knowledge_sources SET last_scan_at = ?, last_error = ? WHERE id = ?`, fmtTime(at), scanErr, id)
 	return mapErr(err, "record knowledge scan")
+}
+
+func (db *DB) RequestSourceScan(ctx context.Context, id string) error {
+	res, err := db.writer.ExecContext(ctx, `UPDATE knowledge_sources SET scan_requests = scan_requests + 1 WHERE id = ?`, id)
+	if err != nil {
+		return mapErr(err, "ask for a knowledge scan")
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return domain.Errorf(domain.ENOTFOUND, "No such knowledge source.")
+	}
+	return nil
 }
 
 func (db *DB) SourceCounts(ctx context.Context, id string) (domain.SourceCounts, error) {

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ var chatTests = []struct {
 }{
 	{"Conversations", testConversations},
 	{"Messages", testMessages},
+	{"StaleAnswersClaimedOnce", testStaleAnswersClaimedOnce},
 	{"LLMProviders", testLLMProviders},
 	{"AIUsage", testAIUsage},
 }
@@ -186,5 +188,70 @@ func testAIUsage(t *testing.T, db store.DB) {
 	}
 	if names, err := db.PatientNames(ctx); err != nil || len(names) != 0 {
 		t.Fatalf("patient names in an empty clinic: %v %v", names, err)
+	}
+}
+
+// testStaleAnswersClaimedOnce: an answer whose writer keeps marking it is
+// not claimed; one left silent is claimed by exactly one of many claimers
+// racing, and a finished answer's marks change nothing.
+func testStaleAnswersClaimedOnce(t *testing.T, db store.DB) {
+	ctx := context.Background()
+	u := chatUser(t, db, "stale@example.org")
+	c := &domain.Conversation{UserID: u.ID, CreatedAt: t0, UpdatedAt: t0}
+	if err := db.CreateConversation(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	answer := func(at time.Time, status string) *domain.Message {
+		m := &domain.Message{ConversationID: c.ID, Role: domain.RoleAssistant, Status: status, Provider: "p", Model: "m", CreatedAt: at, UpdatedAt: at}
+		if err := db.AddMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	alive := answer(t0, domain.MessageStreaming)
+	silent := answer(t0.Add(time.Microsecond), domain.MessageStreaming)
+	done := answer(t0.Add(2*time.Microsecond), domain.MessageComplete)
+	if err := db.TouchMessage(ctx, alive.ID, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.TouchMessage(ctx, done.ID, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := db.Message(ctx, done.ID); err != nil || !m.UpdatedAt.Equal(t0.Add(2*time.Microsecond)) {
+		t.Fatalf("a finished answer was marked: %+v, %v", m, err)
+	}
+	const claimers = 8
+	var mu sync.Mutex
+	claimed := map[string]int{}
+	var wg sync.WaitGroup
+	for range claimers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := db.ClaimStaleAnswers(ctx, t0.Add(30*time.Second), t0.Add(40*time.Second))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, m := range got {
+				claimed[m.ID]++
+				if m.ConversationID != c.ID || m.Status != domain.MessageStreaming || m.Provider != "p" {
+					t.Errorf("claimed answer %+v", m)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(claimed) != 1 || claimed[silent.ID] != 1 {
+		t.Fatalf("claimed %v, want the silent answer %s once", claimed, silent.ID)
+	}
+	// Claimed means marked: not claimed again until it is silent again.
+	if got, err := db.ClaimStaleAnswers(ctx, t0.Add(30*time.Second), t0.Add(50*time.Second)); err != nil || len(got) != 0 {
+		t.Fatalf("claimed again: %v, %v", got, err)
+	}
+	if got, err := db.ClaimStaleAnswers(ctx, t0.Add(2*time.Minute), t0.Add(2*time.Minute)); err != nil || len(got) != 2 {
+		t.Fatalf("both streaming answers silent past the cut-off: claimed %d, %v", len(got), err)
 	}
 }

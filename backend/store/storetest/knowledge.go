@@ -78,9 +78,23 @@ func testKnowledgeSources(t *testing.T, db store.DB) {
 		t.Fatal(err)
 	}
 	got, err := db.Source(ctx, a.ID)
-	if err != nil || !got.LastScanAt.Equal(at) || got.LastError != "folder missing" || !got.CreatedAt.Equal(t0) {
+	if err != nil || !got.LastScanAt.Equal(at) || got.LastError != "folder missing" || !got.CreatedAt.Equal(t0) || got.ScanRequests != 0 {
 		t.Fatalf("source = %+v, %v", got, err)
 	}
+	// Scans asked for through any process are counted for the one that
+	// keeps the sources.
+	for range 2 {
+		if err := db.RequestSourceScan(ctx, a.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := db.Source(ctx, a.ID); err != nil || got.ScanRequests != 2 {
+		t.Fatalf("after two requests: %+v, %v", got, err)
+	}
+	if all, err := db.Sources(ctx); err != nil || all[0].ScanRequests != 2 || all[1].ScanRequests != 0 {
+		t.Fatalf("sources after requests = %+v, %v", all, err)
+	}
+	mustCode(t, db.RequestSourceScan(ctx, "no-such-source"), domain.ENOTFOUND)
 	if err := db.IndexFiles(ctx, []domain.IndexedFile{doc(a.ID, "hours.md", "Hours", "Open weekdays from eight.")}); err != nil {
 		t.Fatal(err)
 	}
