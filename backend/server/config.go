@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/healthhub/healthhub/backend/store"
 )
 
 // Config is the server's configuration, from flags and HEALTHHUB_*
@@ -21,7 +23,11 @@ type Config struct {
 	DatabaseURL    string
 	PublicURL      string
 	KeyringFile    string
-	AllowedOrigins []string
+	// KeyringInDatabase keeps the KMS-wrapped keyring in the PostgreSQL
+	// database, where every replica reads it (hosted mode: a KMS key, a
+	// PostgreSQL URL and no keyring file given).
+	KeyringInDatabase bool
+	AllowedOrigins    []string
 	// TLS is off, auto (the server's own authority in <data dir>/tls) or
 	// files (TLSCert and TLSKey); TLSHosts are extra names for auto.
 	TLS              string
@@ -49,6 +55,14 @@ type Config struct {
 	// key (hosted mode); credentials and region come from the usual AWS
 	// environment (AWS_REGION, roles, …).
 	KMSKeyID string
+	// BlobDir is the folder of stored files (images, recordings,
+	// documents, backups), default <data dir>/blobs. BlobS3Bucket, when
+	// set, keeps them in S3 instead, under BlobS3Prefix, every write
+	// encrypted by S3 with the KMS key BlobKMSKeyID (SSE-KMS).
+	BlobDir      string
+	BlobS3Bucket string
+	BlobS3Prefix string
+	BlobKMSKeyID string
 	// KnowledgeStarter installs the starter documents as a knowledge
 	// source on first start: "auto" does so on SQLite (a standalone
 	// install), "true" always, "false" never.
@@ -130,6 +144,10 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 	smtpUser := fs.String("smtp-username", env("HEALTHHUB_SMTP_USERNAME", ""), "SMTP user name (HEALTHHUB_SMTP_USERNAME)")
 	smtpStartTLS := fs.String("smtp-starttls", env("HEALTHHUB_SMTP_STARTTLS", "auto"), "auto, always or never (HEALTHHUB_SMTP_STARTTLS)")
 	kmsKey := fs.String("kms-key-id", env("HEALTHHUB_KMS_KEY_ID", ""), "AWS KMS key (ARN or alias) that wraps the encryption keyring in hosted mode (HEALTHHUB_KMS_KEY_ID)")
+	blobDir := fs.String("blob-dir", env("HEALTHHUB_BLOB_DIR", ""), "folder of stored files (images, recordings, documents, backups), encrypted; default blobs in the data folder (HEALTHHUB_BLOB_DIR)")
+	blobBucket := fs.String("blob-s3-bucket", env("HEALTHHUB_BLOB_S3_BUCKET", ""), "S3 bucket for stored files instead of the folder, with AWS credentials and region from the environment (HEALTHHUB_BLOB_S3_BUCKET)")
+	blobPrefix := fs.String("blob-s3-prefix", env("HEALTHHUB_BLOB_S3_PREFIX", ""), "folder in the blob bucket; empty for its top (HEALTHHUB_BLOB_S3_PREFIX)")
+	blobKMSKey := fs.String("blob-kms-key-id", env("HEALTHHUB_BLOB_KMS_KEY_ID", ""), "ARN of the KMS key S3 encrypts stored files with (SSE-KMS), the one the bucket policy requires (HEALTHHUB_BLOB_KMS_KEY_ID)")
 	starterDocs := fs.String("knowledge-starter", env("HEALTHHUB_KNOWLEDGE_STARTER", "auto"), "install the starter documents as a knowledge source on first start: auto (on SQLite), true or false (HEALTHHUB_KNOWLEDGE_STARTER)")
 	knowledgeS3 := fs.String("knowledge-s3", env("HEALTHHUB_KNOWLEDGE_S3", "false"), "allow S3 buckets as knowledge sources, with AWS credentials and region from the environment (HEALTHHUB_KNOWLEDGE_S3)")
 	embeddings := fs.String("embeddings", env("HEALTHHUB_EMBEDDINGS", ""), "embedding provider for knowledge search: empty (full-text only), openai or bedrock (HEALTHHUB_EMBEDDINGS)")
@@ -159,6 +177,14 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 			KeyringFile: *keyring, LogLevel: *level, LogFormat: *format}
 		if c.KeyringFile == "" {
 			c.KeyringFile = filepath.Join(c.DataDir, "keyring.json")
+			c.KeyringInDatabase = c.KMSKeyID != "" && store.IsPostgres(c.DatabaseURL)
+		}
+		c.BlobDir, c.BlobS3Bucket, c.BlobS3Prefix, c.BlobKMSKeyID = *blobDir, *blobBucket, *blobPrefix, *blobKMSKey
+		if c.BlobDir == "" {
+			c.BlobDir = filepath.Join(c.DataDir, "blobs")
+		}
+		if c.BlobS3Bucket == "" && (c.BlobS3Prefix != "" || c.BlobKMSKeyID != "") {
+			return c, fmt.Errorf("HEALTHHUB_BLOB_S3_PREFIX and HEALTHHUB_BLOB_KMS_KEY_ID are settings of an S3 blob store: set HEALTHHUB_BLOB_S3_BUCKET too")
 		}
 		c.TLS, c.TLSCert, c.TLSKey = *tlsMode, *tlsCert, *tlsKey
 		switch c.TLS {

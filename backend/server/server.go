@@ -19,6 +19,7 @@ import (
 	"github.com/healthhub/healthhub/backend/assistant"
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/auth"
+	"github.com/healthhub/healthhub/backend/blob"
 	"github.com/healthhub/healthhub/backend/fhir"
 	"github.com/healthhub/healthhub/backend/health"
 	"github.com/healthhub/healthhub/backend/httpapi"
@@ -46,6 +47,7 @@ type System struct {
 	Now       func() time.Time
 	Store     store.DB
 	Keys      *secret.Keyring
+	Blobs     blob.Store
 	Audit     *audit.Log
 	Auth      *auth.Service
 	Portal    *portal.Service
@@ -84,6 +86,11 @@ func Open(ctx context.Context, c Config, logger *slog.Logger, now func() time.Ti
 	}
 	logger.Info("database ready", "engine", db.Engine(), "schema_version", version)
 	keys, err := loadKeyring(ctx, c)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	blobs, err := openBlobs(ctx, c, keys)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -155,7 +162,7 @@ func Open(ctx context.Context, c Config, logger *slog.Logger, now func() time.Ti
 	}
 	portalSvc.UseOutbox(nodeSvc)
 	up.UseForward(nodeSvc)
-	sys := &System{Config: c, Logger: logger, Now: now, Store: db, Keys: keys, Audit: auditLog, Auth: authSvc, Portal: portalSvc, Live: hub, Knowledge: kb,
+	sys := &System{Config: c, Logger: logger, Now: now, Store: db, Keys: keys, Blobs: blobs, Audit: auditLog, Auth: authSvc, Portal: portalSvc, Live: hub, Knowledge: kb,
 		Assistant: asst, Upstream: up, Node: nodeSvc}
 	sys.api = sys.buildHandler()
 	return sys, nil
