@@ -33,6 +33,8 @@ type Keyring struct {
 
 	wrapper KeyWrapper        // master key wrapping the data keys; nil for a plain ring
 	wrapped map[string][]byte // id → wrapped data key, when wrapper is set
+
+	shared *sharedRing // where processes sharing a database keep the ring; nil otherwise
 }
 
 type fileFormat struct {
@@ -141,13 +143,14 @@ func (k *Keyring) Rotate() (string, error) {
 // RotateContext is Rotate with a context for the KeyWrapper call of a
 // wrapped ring; a plain ring does not use ctx.
 func (k *Keyring) RotateContext(ctx context.Context) (string, error) {
+	if k.shared != nil {
+		return k.shared.rotate(ctx, k)
+	}
 	key, wrapped, err := k.newKey(ctx)
 	if err != nil {
 		return "", err
 	}
-	idb := make([]byte, 6)
-	rand.Read(idb)
-	id := "k" + base64.RawURLEncoding.EncodeToString(idb)
+	id := newKeyID()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if err := k.add(id, key); err != nil {
@@ -168,10 +171,18 @@ func (k *Keyring) RotateContext(ctx context.Context) (string, error) {
 	return id, nil
 }
 
-func (k *Keyring) saveLocked() error {
-	if k.path == "" {
-		return nil
-	}
+// encodeKey is a key (or wrapped key) as the ring file keeps it.
+func encodeKey(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// newKeyID names a new key.
+func newKeyID() string {
+	idb := make([]byte, 6)
+	rand.Read(idb)
+	return "k" + base64.RawURLEncoding.EncodeToString(idb)
+}
+
+// ringFile is the ring as it is kept; k.mu must be held.
+func (k *Keyring) ringFile() fileFormat {
 	f := fileFormat{Active: k.active, Keys: map[string]string{}}
 	if k.wrapper != nil {
 		f.Format, f.MasterKey = formatKMSv1, k.wrapper.ID()
@@ -183,7 +194,14 @@ func (k *Keyring) saveLocked() error {
 			f.Keys[id] = base64.StdEncoding.EncodeToString(key)
 		}
 	}
-	b, err := json.MarshalIndent(f, "", "  ")
+	return f
+}
+
+func (k *Keyring) saveLocked() error {
+	if k.path == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(k.ringFile(), "", "  ")
 	if err != nil {
 		return err
 	}
@@ -235,6 +253,12 @@ func (k *Keyring) Open(sealed, context string) ([]byte, error) {
 	k.mu.RLock()
 	aead := k.keys[id]
 	k.mu.RUnlock()
+	if aead == nil && k.shared != nil && k.shared.refresh(k, id) {
+		// Another process rotated the shared ring: read it again.
+		k.mu.RLock()
+		aead = k.keys[id]
+		k.mu.RUnlock()
+	}
 	if aead == nil {
 		return nil, ErrDecrypt
 	}

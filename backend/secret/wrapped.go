@@ -1,6 +1,7 @@
 package secret
 
 import (
+	"bytes"
 	"context"
 	"crypto/cipher"
 	"crypto/rand"
@@ -50,21 +51,31 @@ func LoadOrCreateWrapped(ctx context.Context, path string, w KeyWrapper) (*Keyri
 		}
 		return k, nil
 	}
+	if err := k.fillWrapped(ctx, path, f); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// fillWrapped unwraps into k (whose wrapper is set) every data key of f, a
+// wrapped ring read from where, and takes f's active key.
+func (k *Keyring) fillWrapped(ctx context.Context, where string, f fileFormat) error {
+	w := k.wrapper
 	switch f.Format {
 	case formatKMSv1:
 	case "":
-		return nil, fmt.Errorf("keyring %s holds plain (unwrapped) data keys, but master key %q is configured; "+
+		return fmt.Errorf("keyring %s holds plain (unwrapped) data keys, but master key %q is configured; "+
 			"refusing to mix the two: either remove the master key setting to keep using this file, "+
-			"or move the plain keyring to a wrapped one deliberately", path, w.ID())
+			"or move the plain keyring to a wrapped one deliberately", where, w.ID())
 	default:
-		return nil, fmt.Errorf("keyring %s has unknown format %q (this version reads %q)", path, f.Format, formatKMSv1)
+		return fmt.Errorf("keyring %s has unknown format %q (this version reads %q)", where, f.Format, formatKMSv1)
 	}
 	if f.MasterKey == "" {
-		return nil, fmt.Errorf("keyring %s: format %q but no master_key recorded", path, f.Format)
+		return fmt.Errorf("keyring %s: format %q but no master_key recorded", where, f.Format)
 	}
 	if f.MasterKey != w.ID() {
-		return nil, fmt.Errorf("keyring %s was wrapped under master key %q, but %q is configured; "+
-			"configure %q (a key alias and its ARN count as different names)", path, f.MasterKey, w.ID(), f.MasterKey)
+		return fmt.Errorf("keyring %s was wrapped under master key %q, but %q is configured; "+
+			"configure %q (a key alias and its ARN count as different names)", where, f.MasterKey, w.ID(), f.MasterKey)
 	}
 	ids := make([]string, 0, len(f.Keys))
 	for id := range f.Keys {
@@ -74,27 +85,30 @@ func LoadOrCreateWrapped(ctx context.Context, path string, w KeyWrapper) (*Keyri
 	for _, id := range ids {
 		wrapped, err := base64.StdEncoding.DecodeString(f.Keys[id])
 		if err != nil || len(wrapped) == 0 {
-			return nil, fmt.Errorf("keyring %s: wrapped key %q is not valid base64", path, id)
+			return fmt.Errorf("keyring %s: wrapped key %q is not valid base64", where, id)
+		}
+		if known, ok := k.wrapped[id]; ok && bytes.Equal(known, wrapped) {
+			continue // unwrapped before (a shared ring read again)
 		}
 		key, err := w.Unwrap(ctx, wrapped)
 		if err != nil {
-			return nil, fmt.Errorf("keyring %s: cannot unwrap data key %q with master key %q "+
+			return fmt.Errorf("keyring %s: cannot unwrap data key %q with master key %q "+
 				"(check that this server's IAM identity has the permission kms:Decrypt on that key "+
-				"and that the configured region is the key's region): %w", path, id, w.ID(), err)
+				"and that the configured region is the key's region): %w", where, id, w.ID(), err)
 		}
 		if len(key) != 32 {
-			return nil, fmt.Errorf("keyring %s: data key %q unwrapped with master key %q is %d bytes, not 32", path, id, w.ID(), len(key))
+			return fmt.Errorf("keyring %s: data key %q unwrapped with master key %q is %d bytes, not 32", where, id, w.ID(), len(key))
 		}
 		if err := k.add(id, key); err != nil {
-			return nil, err
+			return err
 		}
 		k.wrapped[id] = wrapped
 	}
 	k.active = f.Active
 	if _, ok := k.keys[k.active]; !ok {
-		return nil, fmt.Errorf("keyring %s: active key %q is not in the ring", path, k.active)
+		return fmt.Errorf("keyring %s: active key %q is not in the ring", where, k.active)
 	}
-	return k, nil
+	return nil
 }
 
 // newKey returns a fresh data key: from the wrapper, with its wrapped form,

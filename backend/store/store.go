@@ -16,6 +16,10 @@ import (
 type DB interface {
 	domain.Store
 	Migrate(ctx context.Context) (int, error)
+	// SwapSetting stores value if key holds old, and reports whether it
+	// did (a compare-and-swap, for what processes sharing the database
+	// change in turns, such as the shared keyring).
+	SwapSetting(ctx context.Context, key, old, value string) (bool, error)
 }
 
 var (

@@ -314,6 +314,14 @@ func (db *DB) PutSetting(ctx context.Context, key, value string) error {
 	return mapErr(err, "write setting")
 }
 
+func (db *DB) SwapSetting(ctx context.Context, key, old, value string) (bool, error) {
+	tag, err := db.pool.Exec(ctx, `UPDATE settings SET value = $3 WHERE key = $1 AND value = $2`, key, old, value)
+	if err != nil {
+		return false, mapErr(err, "write setting")
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
 func (db *DB) PutSettingIfAbsent(ctx context.Context, key, value string) (string, error) {
 	var v string
 	err := db.pool.QueryRow(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2)

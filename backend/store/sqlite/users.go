@@ -374,6 +374,15 @@ func (db *DB) PutSetting(ctx context.Context, key, value string) error {
 	return mapErr(err, "write setting")
 }
 
+func (db *DB) SwapSetting(ctx context.Context, key, old, value string) (bool, error) {
+	res, err := db.writer.ExecContext(ctx, `UPDATE settings SET value = ? WHERE key = ? AND value = ?`, value, key, old)
+	if err != nil {
+		return false, mapErr(err, "write setting")
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
 func (db *DB) PutSettingIfAbsent(ctx context.Context, key, value string) (string, error) {
 	var v string
 	err := db.writer.QueryRowContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)

@@ -338,6 +338,18 @@ func testSettings(t *testing.T, db store.DB) {
 	if v, ok, err := db.Setting(ctx, "k"); v != "third" || !ok || err != nil {
 		t.Fatalf("Setting = %q %v %v", v, ok, err)
 	}
+	if ok, err := db.SwapSetting(ctx, "k", "second", "fourth"); ok || err != nil {
+		t.Fatalf("SwapSetting from a value no longer there = %v, %v", ok, err)
+	}
+	if ok, err := db.SwapSetting(ctx, "k", "third", "fourth"); !ok || err != nil {
+		t.Fatalf("SwapSetting = %v, %v", ok, err)
+	}
+	if ok, err := db.SwapSetting(ctx, "missing", "", "x"); ok || err != nil {
+		t.Fatalf("SwapSetting of a missing key = %v, %v", ok, err)
+	}
+	if v, _, _ := db.Setting(ctx, "k"); v != "fourth" {
+		t.Fatalf("after the swap: %q", v)
+	}
 }
 
 func auditEvent(i int, patient string) *domain.AuditEvent {
