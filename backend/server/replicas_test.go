@@ -1371,6 +1371,19 @@ func (f *faultRun) streamingOn() (string, []*chatTry) {
 	return victim, on
 }
 
+// finishing is a chat streaming now with minDeltas to maxDeltas pieces
+// received; nil when there is none.
+func (f *faultRun) finishing(minDeltas, maxDeltas int) *chatTry {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.chats {
+		if c.outcome == "" && c.deltas >= minDeltas && c.deltas <= maxDeltas {
+			return c
+		}
+	}
+	return nil
+}
+
 // pairBarrier lets two workers go on together, so their bookings of the
 // same slot race.
 type pairBarrier struct {
@@ -1593,9 +1606,17 @@ func TestReplicasSurviveFaults(t *testing.T) {
 	t.Logf("killed %s (SIGKILL) while it streamed %d answers; haproxy marked it down after %v; restarted, it was marked up %v after its restart",
 		victim.name, len(cutCandidates), tDown.Sub(tKill).Round(time.Millisecond), tUp.Sub(tRestart).Round(time.Millisecond))
 
-	// Load with all three again, then restart PostgreSQL.
-	waitFor("bookings and a chat after the replica came back", 60*time.Second, func() bool {
-		return run.ackedSince(tUp) >= 15 && !run.firstOK("chat", tUp).IsZero()
+	// Load with all three again, then restart PostgreSQL while an answer
+	// is finishing: it stops once a chat has streamed most of its answer
+	// and starts again once that stream has ended, so the answer is saved
+	// (or not) while the database is away.
+	var finishing *chatTry
+	waitFor("bookings, a chat after the replica came back, and an answer about to finish", 60*time.Second, func() bool {
+		if run.ackedSince(tUp) < 15 || run.firstOK("chat", tUp).IsZero() {
+			return false
+		}
+		finishing = run.finishing(len(pieces)-6, len(pieces)-3)
+		return finishing != nil
 	})
 	tStop := time.Now()
 	run.mu.Lock()
@@ -1603,6 +1624,11 @@ func TestReplicasSurviveFaults(t *testing.T) {
 	run.mu.Unlock()
 	pg.Stop()
 	tStopped := time.Now()
+	waitFor("the finishing answer's stream to end while PostgreSQL is down", 30*time.Second, func() bool {
+		run.mu.Lock()
+		defer run.mu.Unlock()
+		return finishing.outcome != ""
+	})
 	if err := pg.Start(); err != nil {
 		t.Fatalf("start PostgreSQL again: %v", err)
 	}
@@ -1611,8 +1637,10 @@ func TestReplicasSurviveFaults(t *testing.T) {
 	for _, r := range cl.reps {
 		tAllUp = cl.lb.waitState(r.name, "UP", 60*time.Second)
 	}
-	t.Logf("PostgreSQL stopped in %v and started in %v; haproxy marked every replica up %v after it accepted connections",
-		tStopped.Sub(tStop).Round(time.Millisecond), tStarted.Sub(tStopped).Round(time.Millisecond), tAllUp.Sub(tStarted).Round(time.Millisecond))
+	run.mu.Lock()
+	t.Logf("PostgreSQL stopped in %v while an answer streamed through %s, which then ended %q; PostgreSQL was down %v; haproxy marked every replica up %v after it accepted connections",
+		tStopped.Sub(tStop).Round(time.Millisecond), finishing.replica, finishing.outcome, tStarted.Sub(tStop).Round(time.Millisecond), tAllUp.Sub(tStarted).Round(time.Millisecond))
+	run.mu.Unlock()
 
 	// Load after the faults, until every kind of request has succeeded.
 	waitFor("every kind of request succeeding after the faults", 90*time.Second, func() bool {
@@ -1790,17 +1818,29 @@ func TestReplicasSurviveFaults(t *testing.T) {
 				c.conv, victim.name, c.deltas, st, domain.MessageComplete)
 		}
 	}
+	// Every other answer ends stored in a final state; one that streamed
+	// to the end (the client was told it is done) is stored complete.
 	streamedToEnd, done := 0, 0
+	settleBy := time.Now().Add(60 * time.Second)
 	for _, c := range chats {
-		if c.outcome != "done" {
+		if c.outcome == "" || slices.Contains(cut, c) {
 			continue
 		}
-		done++
-		if st := answerStatus(c); st != domain.MessageComplete {
-			t.Errorf("conversation %s: the answer streamed to the end through %s (from %v to %v into the run) but is stored %q",
-				c.conv, c.replica, c.start.Sub(runStart).Round(time.Millisecond), c.end.Sub(runStart).Round(time.Millisecond), st)
-		} else {
+		st := answerStatus(c)
+		for ; st == domain.MessageStreaming && time.Now().Before(settleBy); st = answerStatus(c) {
+			time.Sleep(200 * time.Millisecond)
+		}
+		when := fmt.Sprintf("from %v to %v into the run", c.start.Sub(runStart).Round(time.Millisecond), c.end.Sub(runStart).Round(time.Millisecond))
+		switch {
+		case c.outcome == "done" && st != domain.MessageComplete:
+			t.Errorf("conversation %s: the answer streamed to the end through %s (%s) but is stored %q", c.conv, c.replica, when, st)
+		case c.outcome == "done":
 			streamedToEnd++
+		case st == domain.MessageStreaming:
+			t.Errorf("conversation %s: the stream through %s ended %q (%s) yet the answer is still stored %q", c.conv, c.replica, c.outcome, when, st)
+		}
+		if c.outcome == "done" {
+			done++
 		}
 	}
 	outcomes := map[string]int{}
