@@ -18,11 +18,11 @@ import (
 // Config is the server's configuration, from flags and HEALTHHUB_*
 // environment variables (flags win).
 type Config struct {
-	Addr           string
-	DataDir        string
-	DatabaseURL    string
-	PublicURL      string
-	KeyringFile    string
+	Addr        string
+	DataDir     string
+	DatabaseURL string
+	PublicURL   string
+	KeyringFile string
 	// KeyringInDatabase keeps the KMS-wrapped keyring in the PostgreSQL
 	// database, where every replica reads it (hosted mode: a KMS key, a
 	// PostgreSQL URL and no keyring file given).

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -24,6 +25,7 @@ import (
 	"github.com/healthhub/healthhub/backend/health"
 	"github.com/healthhub/healthhub/backend/httpapi"
 	"github.com/healthhub/healthhub/backend/knowledge"
+	"github.com/healthhub/healthhub/backend/leader"
 	"github.com/healthhub/healthhub/backend/live"
 	"github.com/healthhub/healthhub/backend/llm"
 	"github.com/healthhub/healthhub/backend/notify"
@@ -58,7 +60,11 @@ type System struct {
 	// installation's own sync with its upstream, once enrolled.
 	Upstream *upstream.Service
 	Node     *node.Service
-	api      *httpapi.Server
+	// Leader elects the one process of a deployment that runs the
+	// background work; with SQLite this process always does.
+	Leader    *leader.Elector
+	api       *httpapi.Server
+	stopPeers context.CancelFunc
 }
 
 func newLogger(c Config, w io.Writer) *slog.Logger {
@@ -85,7 +91,7 @@ func Open(ctx context.Context, c Config, logger *slog.Logger, now func() time.Ti
 		return nil, fmt.Errorf("migrate %s database: %w", db.Engine(), err)
 	}
 	logger.Info("database ready", "engine", db.Engine(), "schema_version", version)
-	keys, err := loadKeyring(ctx, c)
+	keys, err := loadKeyring(ctx, c, db)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -98,10 +104,27 @@ func Open(ctx context.Context, c Config, logger *slog.Logger, now func() time.Ti
 	auditLog := audit.NewLog(db, now, logger)
 	argon := auth.DefaultArgon2
 	argon.Memory = c.Argon2Memory
-	authSvc, err := auth.New(ctx, auth.Config{
+	acfg := auth.Config{
 		IdleTimeout: c.IdleTimeout, SelfRegistration: c.SelfRegistration, Argon2: argon,
 		LoginPerIPPerMinute: c.LoginPerIP, LoginPerAccountPerMinute: c.LoginPerAccount, RegistrationsPerIPPerHour: c.RegistrationsPerIPHour,
-	}, db, auditLog, keys, now, logger)
+	}
+	// Processes sharing a PostgreSQL database (replicas behind a load
+	// balancer) share rate limits, cache invalidations and one leader.
+	pg, replicas := db.(*postgres.DB)
+	elector := leader.Solo()
+	var peers *live.PGBridge
+	if replicas {
+		acfg.SharedLimits = pg
+		if elector, err = leader.New(pg.Pool(), logger); err == nil {
+			peers, err = live.NewPGBridge(pg.Pool(), authChannel, logger)
+		}
+		if err != nil {
+			auditLog.Close()
+			db.Close()
+			return nil, err
+		}
+	}
+	authSvc, err := auth.New(ctx, acfg, db, auditLog, keys, now, logger)
 	if err != nil {
 		auditLog.Close()
 		db.Close()
@@ -114,7 +137,7 @@ func Open(ctx context.Context, c Config, logger *slog.Logger, now func() time.Ti
 		return nil, err
 	}
 	portalSvc := portal.New(db, authSvc, keys, auditLog, hub, now, logger)
-	kopts := knowledge.Options{}
+	kopts := knowledge.Options{Shared: replicas}
 	if c.KnowledgeS3 {
 		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 		if err != nil {
@@ -144,6 +167,9 @@ func Open(ctx context.Context, c Config, logger *slog.Logger, now func() time.Ti
 	if c.LLMProvider == "bedrock" {
 		aopts.Default.Model = c.BedrockModel
 	}
+	if replicas {
+		aopts.SharedLimits, aopts.Heartbeat = pg, answerHeartbeat
+	}
 	aopts.Bedrock = func(region string) (llm.ConverseStreamer, error) {
 		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region), awsconfig.WithRetryMaxAttempts(1))
 		if err != nil {
@@ -162,15 +188,28 @@ func Open(ctx context.Context, c Config, logger *slog.Logger, now func() time.Ti
 	}
 	portalSvc.UseOutbox(nodeSvc)
 	up.UseForward(nodeSvc)
+	peersCtx, stopPeers := context.WithCancel(context.WithoutCancel(ctx))
+	if peers != nil {
+		authSvc.SharePeers(peersCtx, peers)
+	}
 	sys := &System{Config: c, Logger: logger, Now: now, Store: db, Keys: keys, Blobs: blobs, Audit: auditLog, Auth: authSvc, Portal: portalSvc, Live: hub, Knowledge: kb,
-		Assistant: asst, Upstream: up, Node: nodeSvc}
+		Assistant: asst, Upstream: up, Node: nodeSvc, Leader: elector, stopPeers: stopPeers}
 	sys.api = sys.buildHandler()
 	return sys, nil
 }
 
 // liveChannel is the PostgreSQL notification channel that carries live
-// events between server processes sharing a database.
-const liveChannel = "healthhub_live"
+// events between server processes sharing a database; authChannel carries
+// their cache invalidations (logouts, revocations, changed settings).
+const (
+	liveChannel = "healthhub_live"
+	authChannel = "healthhub_auth"
+)
+
+// answerHeartbeat is how often a process sharing its database marks an
+// assistant answer it is writing as alive; the leader takes over an answer
+// silent for six beats.
+const answerHeartbeat = 5 * time.Second
 
 // newHub builds the live-update hub; with PostgreSQL, events also travel to
 // the other server processes through LISTEN/NOTIFY.
@@ -192,6 +231,10 @@ func (s *System) Close() error {
 	s.Assistant.Close()
 	s.Knowledge.Close()
 	s.Live.Close()
+	if s.stopPeers != nil {
+		s.stopPeers()
+		s.Auth.WaitPeers()
+	}
 	s.Audit.Close()
 	return s.Store.Close()
 }
@@ -230,6 +273,9 @@ func (s *System) Serve(ctx context.Context, ln net.Listener) error {
 		// The clinic can still add its own sources; say why, and go on.
 		s.Logger.Warn("starter knowledge base not installed", "err", err)
 	}
+	// The only process on its database watches its sources before the
+	// first request is served; processes sharing one leave that to the
+	// leader (Knowledge.Lead).
 	if err := s.Knowledge.Start(ctx); err != nil {
 		return fmt.Errorf("start the knowledge base: %w", err)
 	}
@@ -237,28 +283,12 @@ func (s *System) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("start the assistant: %w", err)
 	}
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
-	workerDone := make(chan struct{})
+	workDone := make(chan struct{})
 	go func() {
-		defer close(workerDone)
-		if err := worker.Run(workerCtx); err != nil {
-			s.Logger.Error("notification worker stopped", "err", err)
-		}
+		defer close(workDone)
+		s.Leader.Run(workerCtx, func(ctx context.Context) { s.backgroundWork(ctx, worker) })
 	}()
-	defer func() { stopWorker(); <-workerDone }()
-	syncDone := make(chan struct{})
-	go func() {
-		defer close(syncDone)
-		if err := s.Node.Run(workerCtx); err != nil {
-			s.Logger.Error("sync stopped", "err", err)
-		}
-	}()
-	defer func() { stopWorker(); <-syncDone }()
-	leasesDone := make(chan struct{})
-	go func() {
-		defer close(leasesDone)
-		s.expireLeases(workerCtx)
-	}()
-	defer func() { stopWorker(); <-leasesDone }()
+	defer func() { stopWorker(); <-workDone }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -275,6 +305,37 @@ func (s *System) Serve(ctx context.Context, ln net.Listener) error {
 		return serr
 	}
 	return err
+}
+
+// backgroundWork runs the jobs one process of a deployment runs (the
+// leader), until ctx ends: e-mail notifications, sync with the upstream,
+// slot-lease expiry and compaction, and, when processes share the
+// database, the knowledge sources and answers left unfinished.
+func (s *System) backgroundWork(ctx context.Context, worker *notify.Worker) {
+	jobs := []func(context.Context){
+		func(ctx context.Context) {
+			if err := worker.Run(ctx); err != nil {
+				s.Logger.Error("notification worker stopped", "err", err)
+			}
+		},
+		func(ctx context.Context) {
+			if err := s.Node.Run(ctx); err != nil {
+				s.Logger.Error("sync stopped", "err", err)
+			}
+		},
+		s.expireLeases,
+		s.Assistant.Lead,
+		s.Knowledge.Lead,
+	}
+	var wg sync.WaitGroup
+	for _, job := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			job(ctx)
+		}()
+	}
+	wg.Wait()
 }
 
 // expireLeases releases slot leases whose time is up, every minute, so that
@@ -333,8 +394,9 @@ func (s *System) publicBase(*http.Request) string {
 }
 
 // loadKeyring opens the encryption keyring: a local 0600 file by default, or
-// one whose data keys are wrapped by AWS KMS when a KMS key is configured.
-func loadKeyring(ctx context.Context, c Config) (*secret.Keyring, error) {
+// one whose data keys are wrapped by AWS KMS when a KMS key is configured,
+// kept in the database when replicas share it (Config.KeyringInDatabase).
+func loadKeyring(ctx context.Context, c Config, db store.DB) (*secret.Keyring, error) {
 	if c.KMSKeyID == "" {
 		return secret.LoadOrCreate(c.KeyringFile)
 	}
@@ -342,5 +404,27 @@ func loadKeyring(ctx context.Context, c Config) (*secret.Keyring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("AWS configuration for KMS: %w", err)
 	}
-	return secret.LoadOrCreateWrapped(ctx, c.KeyringFile, secret.NewKMSWrapper(kms.NewFromConfig(awsCfg), c.KMSKeyID))
+	wrapper := secret.NewKMSWrapper(kms.NewFromConfig(awsCfg), c.KMSKeyID)
+	if c.KeyringInDatabase {
+		return secret.LoadOrCreateShared(ctx, settingRing{db}, wrapper)
+	}
+	return secret.LoadOrCreateWrapped(ctx, c.KeyringFile, wrapper)
+}
+
+// keyringSetting is the setting that holds a shared, wrapped keyring.
+const keyringSetting = "secret.keyring"
+
+// settingRing keeps the wrapped keyring in the settings table.
+type settingRing struct{ db store.DB }
+
+func (r settingRing) LoadRing(ctx context.Context) (string, bool, error) {
+	return r.db.Setting(ctx, keyringSetting)
+}
+
+func (r settingRing) CreateRing(ctx context.Context, ring string) (string, error) {
+	return r.db.PutSettingIfAbsent(ctx, keyringSetting, ring)
+}
+
+func (r settingRing) SwapRing(ctx context.Context, old, ring string) (bool, error) {
+	return r.db.SwapSetting(ctx, keyringSetting, old, ring)
 }
