@@ -202,6 +202,7 @@ func TestChecksCatchBreakage(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			files := deployment(t)
 			for _, e := range tc.edits {
 				src := string(files[e.file])
