@@ -47,6 +47,25 @@ func (m *metrics) observe(route, method string, status int, d time.Duration) {
 	m.latency.WithLabelValues(route, method, strconv.Itoa(status)).Observe(d.Seconds())
 }
 
+// leaderMetrics reports whether this process leads: on replicas of one
+// database exactly one should at any time.
+func (m *metrics) leaderMetrics(l Leader) {
+	if l == nil {
+		return
+	}
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "healthhub_leader", Help: "1 while this process runs the background work (notifications, sync, knowledge sources), else 0."},
+			func() float64 {
+				if l.Leading() {
+					return 1
+				}
+				return 0
+			}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "healthhub_leader_terms_total", Help: "Times this process became the one running the background work."},
+			func() float64 { return float64(l.Terms()) }),
+	)
+}
+
 // syncMetrics reports this installation's sync: the node's queue, lag and
 // outcomes, and the alerts raised as an upstream.
 func (m *metrics) syncMetrics(n *node.Service, up *upstream.Service) {

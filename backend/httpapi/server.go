@@ -59,8 +59,18 @@ type Deps struct {
 	// installation's own sync with its upstream. nil answers 503 there.
 	Upstream *upstream.Service
 	Node     *node.Service
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Leader tells whether this process runs the background work; nil
+	// leaves its metrics out.
+	Leader Leader
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Leader is the election of the process that runs the background work
+// (leader.Elector).
+type Leader interface {
+	Leading() bool
+	Terms() int64
 }
 
 // Store is what the HTTP layer reads itself: whether the database answers,
@@ -104,6 +114,7 @@ func New(cfg Config, d Deps) *Server {
 	s := &Server{cfg: cfg, auth: d.Auth, portal: d.Portal, store: d.Store, audit: d.Audit, trail: trail.New(d.Store, d.Audit), live: d.Live, fhir: d.FHIR, knowledge: d.Knowledge, assistant: d.Assistant, health: d.Health, upstream: d.Upstream, node: d.Node, logger: d.Logger, now: d.Now,
 		metrics: newMetrics(), mux: http.NewServeMux()}
 	s.metrics.syncMetrics(d.Node, d.Upstream)
+	s.metrics.leaderMetrics(d.Leader)
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
 		h := rt.handler
