@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math"
 	"net/url"
 	"slices"
 	"strings"
@@ -121,16 +122,16 @@ func (s *S3) Put(ctx context.Context, r io.Reader) (Ref, error) {
 		return Ref{}, err
 	}
 	h := sha256.New()
-	first := make([]byte, s.partSize)
-	n, err := io.ReadFull(r, first)
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+	// Read up to a part, in a buffer that grows only as far as r goes.
+	first, err := io.ReadAll(io.LimitReader(r, s.partSize))
+	if err != nil {
 		return Ref{}, fmt.Errorf("read blob: %w", err)
 	}
-	first = first[:n]
 	h.Write(first)
-	if err == nil {
+	if int64(len(first)) == s.partSize {
 		return s.putLarge(ctx, r, h, first)
 	}
+	n := len(first)
 	ref := Ref{Key: keyOf(h), Size: int64(n)}
 	if there, err := s.exists(ctx, ref.Key); err != nil {
 		return Ref{}, err
@@ -213,9 +214,10 @@ func (s *S3) uploadParts(ctx context.Context, tmp string, uploadID *string, r io
 		case <-ctx.Done():
 			continue
 		}
-		if buf == nil {
+		if int64(cap(buf)) < s.partSize {
 			buf = make([]byte, s.partSize)
 		}
+		buf = buf[:s.partSize]
 		n, err := io.ReadFull(r, buf)
 		if n > 0 {
 			if num == maxParts {
@@ -334,7 +336,7 @@ func (s *S3) OpenRange(ctx context.Context, key Key, offset, length int64) (io.R
 		return s.emptyRange(ctx, key, offset)
 	}
 	rng := fmt.Sprintf("bytes=%d-", offset)
-	if length > 0 {
+	if length > 0 && length <= math.MaxInt64-offset {
 		rng += fmt.Sprint(offset + length - 1)
 	}
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.object(key)), Range: aws.String(rng)})
