@@ -24,7 +24,7 @@ LINUX_TAGS   := $(DESKTOP_TAGS),webkit2_41
 MSI          := $(BIN)/HealthHub-$(VERSION).msi
 
 .PHONY: help run serve build test check go-test gofmt-check ui ui-test e2e ui-bench lint bench fuzz clean check-go check-node check-chromium \
-	check-desktop-deps check-window-deps desktop desktop-windows desktop-test desktop-bench msi msi-test deb
+	check-desktop-deps check-window-deps desktop desktop-windows desktop-test desktop-bench msi msi-test deb image
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -126,6 +126,12 @@ deb: desktop build ## build the Linux packages: the desktop app and healthhubd w
 
 build: check-go ui ## build bin/healthhubd with the web UI in it
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/healthhubd ./backend/cmd/healthhubd
+
+# The container image: a static healthhubd (no cgo) in an OCI image built by
+# deploy/image without a container daemon; see deploy/README.md.
+image: check-go ui ## build the container image of healthhubd: bin/image/oci (OCI layout) and bin/image/healthhubd-VERSION.tar (docker load)
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -buildvcs=false -ldflags '$(LDFLAGS)' -o $(BIN)/healthhubd-linux-amd64 ./backend/cmd/healthhubd
+	$(GO) run ./deploy/image -binary $(BIN)/healthhubd-linux-amd64 -out $(BIN)/image
 
 # The Go checks and tests come first, so a failure in the web UI or the
 # desktop window never hides theirs.
