@@ -62,8 +62,8 @@ type Options struct {
 	SyncRate      float64
 	SyncRaceShare float64
 	// Scenarios limits the run to these (me, audit, booking, slots,
-	// knowledge, fanout, gateway, offline-answers, sync); empty runs them
-	// all.
+	// knowledge, fanout, gateway, offline-answers, sync, replicas); empty
+	// runs them all.
 	Scenarios []string
 
 	// historyDays is how far back the slot search doctor's appointments go
@@ -121,7 +121,7 @@ func (o Options) withDefaults() Options {
 }
 
 // Scenario names, for Options.Scenarios.
-var scenarioNames = []string{"me", "audit", "booking", "slots", "knowledge", "fanout", "gateway", "offline-answers", "sync"}
+var scenarioNames = []string{"me", "audit", "booking", "slots", "knowledge", "fanout", "gateway", "offline-answers", "sync", "replicas"}
 
 func (o Options) want(name string) bool {
 	return len(o.Scenarios) == 0 || slices.Contains(o.Scenarios, name)
@@ -288,6 +288,13 @@ func runEngine(ctx context.Context, w io.Writer, e Engine, o Options) error {
 	if o.want("sync") {
 		sy, err := BenchSync(ctx, e, o)
 		writeSync(w, sy)
+		if err != nil {
+			return err
+		}
+	}
+	if o.want("replicas") {
+		rp, err := BenchReplicas(ctx, e, o)
+		writeReplicas(w, e.Name, rp)
 		if err != nil {
 			return err
 		}
