@@ -5,12 +5,18 @@ import (
 	"context"
 	"flag"
 	"io"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/healthhub/healthhub/backend/blob"
 	"github.com/healthhub/healthhub/backend/secret"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 )
 
 func loadConfig(t *testing.T, env map[string]string, args ...string) (Config, error) {
@@ -71,12 +77,39 @@ func TestOpenBlobs(t *testing.T) {
 	if !bytes.Equal(got, []byte("an x-ray")) {
 		t.Fatalf("read back %q", got)
 	}
-	t.Setenv("AWS_REGION", "eu-central-1")
-	s, err = openBlobs(ctx, Config{DataDir: dataDir, BlobS3Bucket: "healthhub-blobs", BlobKMSKeyID: "arn:k"}, secret.NewEphemeral())
+}
+
+// TestOpenS3Blobs: a configured bucket is opened through the AWS
+// environment and checked at start; a missing one stops the start.
+func TestOpenS3Blobs(t *testing.T) {
+	ctx := context.Background()
+	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	defer srv.Close()
+	for k, v := range map[string]string{"AWS_REGION": "eu-central-1", "AWS_ENDPOINT_URL_S3": srv.URL,
+		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"} {
+		t.Setenv(k, v)
+	}
+	client := s3.New(s3.Options{Region: "eu-central-1", BaseEndpoint: aws.String(srv.URL), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("healthhub-blobs")}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := openBlobs(ctx, Config{DataDir: t.TempDir(), BlobS3Bucket: "healthhub-blobs", BlobS3Prefix: "clinic"}, secret.NewEphemeral())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := s.(*blob.S3); !ok {
 		t.Fatalf("a configured bucket opened %T", s)
+	}
+	ref, err := s.Put(ctx, strings.NewReader("a recording"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("healthhub-blobs"), Key: aws.String("clinic/sha256/" + string(ref.Key))}); err != nil {
+		t.Fatalf("the blob is not in the bucket under the prefix: %v", err)
+	}
+	_, err = openBlobs(ctx, Config{DataDir: t.TempDir(), BlobS3Bucket: "no-such-bucket"}, secret.NewEphemeral())
+	if err == nil || !strings.Contains(err.Error(), "no-such-bucket") || !strings.Contains(err.Error(), "HEALTHHUB_BLOB_S3_BUCKET") {
+		t.Fatalf("a missing bucket: %v", err)
 	}
 }
