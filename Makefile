@@ -167,6 +167,7 @@ lint: check-go gofmt-check ## static checks: gofmt, vet, staticcheck
 bench: check-go ui-bench desktop-bench ## print throughput and latency figures for each engine, the web UI's and the desktop app's
 	@[ -n "$$HEALTHHUB_TEST_DATABASE_URL" ] || echo "PostgreSQL figures need HEALTHHUB_TEST_DATABASE_URL (or a PostgreSQL on 127.0.0.1:5432 with a database 'test')"
 	$(GO) run ./backend/cmd/healthhub-bench
+	$(GO) test -run '^$$' -bench 'BenchmarkLocal' -benchtime 20x ./backend/blob
 
 ui-bench: check-chromium build ## print the web UI's figures: first-page size, time to an interactive sign-in page, first token painted
 	cd frontend && HEALTHHUB_E2E_BINARY=$(CURDIR)/$(BIN)/healthhubd npm run perf
