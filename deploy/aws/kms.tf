@@ -34,14 +34,13 @@ module "kms_audit" {
   aliases                 = ["${local.name}/audit"]
 }
 
-# Wraps the server's encryption keyring (HEALTHHUB_KMS_KEY_ID) and protects
-# the secrets that open the data: the database master secret and the file
-# system that holds the wrapped keyring.
+# Wraps the server's encryption keyring (HEALTHHUB_KMS_KEY_ID), which the
+# server keeps wrapped in the database, and the database master secret.
 module "kms_secrets" {
   source  = "terraform-aws-modules/kms/aws"
   version = "4.2.0"
 
-  description             = "${local.name}: keyring wrapping, database master secret, keyring file system"
+  description             = "${local.name}: keyring wrapping, database master secret"
   enable_key_rotation     = true
   deletion_window_in_days = var.kms_deletion_window_days
   aliases                 = ["${local.name}/secrets"]

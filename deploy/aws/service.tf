@@ -6,8 +6,8 @@
 locals {
   db_secret_arn = module.aurora.cluster_master_user_secret[0].secret_arn
 
-  # Several replicas, except on the first start: two processes starting on
-  # an empty data folder would each make a keyring, and one would be lost.
+  # Several replicas, except on the first start: one process prints the
+  # one-time setup link for the first admin (each start replaces it).
   task_count_min = var.first_start ? 1 : var.desired_count
   task_count_max = var.first_start ? 1 : max(var.max_count, var.desired_count)
 
@@ -111,13 +111,6 @@ module "ecs_service" {
       ip_protocol                  = "tcp"
       referenced_security_group_id = module.aurora.security_group_id
     }
-    efs = {
-      description                  = "NFS to the data file system"
-      from_port                    = 2049
-      to_port                      = 2049
-      ip_protocol                  = "tcp"
-      referenced_security_group_id = module.efs.security_group_id
-    }
   }
 
   load_balancer = {
@@ -166,19 +159,12 @@ module "ecs_service" {
     }
   }
 
+  # The root file system is read-only. In hosted mode the data folder holds
+  # nothing that must last (the keyring is in the database, blobs in S3):
+  # both writable folders are the task's own scratch space.
   volume = {
-    data = {
-      efs_volume_configuration = {
-        file_system_id     = module.efs.id
-        transit_encryption = "ENABLED"
-        authorization_config = {
-          access_point_id = module.efs.access_points["data"].id
-          iam             = "ENABLED"
-        }
-      }
-    }
-    # The root file system is read-only; temporary files go here.
-    tmp = {}
+    data = {}
+    tmp  = {}
   }
 
   # Execution role: pulls the image, writes logs, reads the database secret.
@@ -250,7 +236,7 @@ data "aws_iam_policy_document" "task_assume" {
 
 resource "aws_iam_role" "task" {
   name_prefix        = "${local.name}-task-"
-  description        = "healthhubd: Bedrock, its buckets, its keys, its file system"
+  description        = "healthhubd: Bedrock, its buckets, its keys"
   assume_role_policy = data.aws_iam_policy_document.task_assume.json
 }
 
@@ -295,18 +281,6 @@ data "aws_iam_policy_document" "task" {
     sid       = "AuditArchiveKey"
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
     resources = [module.kms_audit.key_arn]
-  }
-
-  statement {
-    sid       = "MountDataFileSystem"
-    actions   = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
-    resources = [module.efs.arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "elasticfilesystem:AccessPointArn"
-      values   = [module.efs.access_points["data"].arn]
-    }
   }
 
   dynamic "statement" {

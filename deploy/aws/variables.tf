@@ -161,7 +161,7 @@ variable "desired_count" {
 }
 
 variable "first_start" {
-  description = "true on the very first apply only: one task starts, so a single process creates the encryption keyring and the schema and prints the setup link; then apply again with false (README.md)."
+  description = "true on the very first apply only: a single task starts, so exactly one one-time setup link for the first admin is printed; then apply again with false (README.md)."
   type        = bool
   default     = false
 }
