@@ -138,7 +138,7 @@ image: check-go ui ## build the container image of healthhubd: bin/image/oci (OC
 test: go-test ui-test e2e desktop-test msi-test ## vet, check formatting and run every test: Go (race detector), the web UI's unit and browser tests, the desktop window, the MSI
 
 gofmt-check:
-	@unformatted=$$(gofmt -l app backend frontend 2>/dev/null); if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted" >&2; exit 1; fi
+	@unformatted=$$(gofmt -l app backend frontend deploy 2>/dev/null); if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted" >&2; exit 1; fi
 
 # The desktop app's tests of Wails' asset server link WebKitGTK 4.1, so
 # the Go tests build with its tag.
@@ -159,10 +159,14 @@ check: check-go gofmt-check check-desktop-deps ## quick checks while working: go
 # staticcheck 2026.2.2 (module version v0.8.2), the newest release,
 # understands Go 1.26.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# tflint with its bundled Terraform rules; deploy/aws/.tflint.hcl downloads no
+# plugin and fetches no module.
+TFLINT := github.com/terraform-linters/tflint@v0.64.0
 
 lint: check-go gofmt-check ## static checks: gofmt, vet, staticcheck
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	$(GO) run $(TFLINT) --chdir=deploy/aws
 
 bench: check-go ui-bench desktop-bench ## print throughput and latency figures for each engine, the web UI's and the desktop app's
 	@[ -n "$$HEALTHHUB_TEST_DATABASE_URL" ] || echo "PostgreSQL figures need HEALTHHUB_TEST_DATABASE_URL (or a PostgreSQL on 127.0.0.1:5432 with a database 'test')"
