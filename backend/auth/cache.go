@@ -32,6 +32,9 @@ type tokenEntry struct {
 // read sessions for sessionCacheTTL, so an authenticated request usually
 // needs neither a signature check nor a database read.
 type authCache struct {
+	// ttl is how long sessions and API keys read answer: sessionCacheTTL,
+	// or 0 to read them on every request.
+	ttl      time.Duration
 	mu       sync.Mutex
 	sessions map[string]sessionEntry
 	tokens   map[string]tokenEntry
@@ -49,15 +52,15 @@ type apiKeyEntry struct {
 	fetched time.Time
 }
 
-func newAuthCache() *authCache {
-	return &authCache{sessions: map[string]sessionEntry{}, tokens: map[string]tokenEntry{}, apiKeys: map[string]apiKeyEntry{}}
+func newAuthCache(ttl time.Duration) *authCache {
+	return &authCache{ttl: ttl, sessions: map[string]sessionEntry{}, tokens: map[string]tokenEntry{}, apiKeys: map[string]apiKeyEntry{}}
 }
 
 func (c *authCache) apiKey(hash string, now time.Time) (*domain.Principal, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.apiKeys[hash]
-	if !ok || now.Sub(e.fetched) >= sessionCacheTTL || now.Before(e.fetched) {
+	if !ok || now.Sub(e.fetched) >= c.ttl || now.Before(e.fetched) {
 		return nil, false
 	}
 	p := e.p
@@ -69,7 +72,7 @@ func (c *authCache) apiKey(hash string, now time.Time) (*domain.Principal, bool)
 func (c *authCache) putAPIKey(hash string, p *domain.Principal, now time.Time, epoch uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.forgets != epoch {
+	if c.forgets != epoch || c.ttl <= 0 {
 		return
 	}
 	if len(c.apiKeys) >= maxCached {
@@ -114,7 +117,7 @@ func (c *authCache) session(id string, now time.Time) (sessionEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.sessions[id]
-	if !ok || now.Sub(e.fetched) >= sessionCacheTTL || now.Before(e.fetched) {
+	if !ok || now.Sub(e.fetched) >= c.ttl || now.Before(e.fetched) {
 		return sessionEntry{}, false
 	}
 	return e, true
@@ -132,7 +135,7 @@ func (c *authCache) sessionEpoch() uint64 {
 func (c *authCache) putSession(e sessionEntry, epoch uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.forgets != epoch {
+	if c.forgets != epoch || c.ttl <= 0 {
 		return
 	}
 	if len(c.sessions) >= maxCached {

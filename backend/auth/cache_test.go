@@ -10,7 +10,7 @@ import (
 // A key read before it was revoked is not kept: the revocation may have
 // committed while the read was under way.
 func TestAPIKeyReadBeforeARevocationIsNotKept(t *testing.T) {
-	c := newAuthCache()
+	c := newAuthCache(sessionCacheTTL)
 	now := time.Now()
 	p := &domain.Principal{UserID: "u1", APIKeyID: "k1"}
 

@@ -121,3 +121,30 @@ func TestWithoutPeersACachedSessionOutlivesALogoutElsewhere(t *testing.T) {
 	_, err = b.svc.Authenticate(b.ctx, pair.AccessToken)
 	code(t, err, domain.EUNAUTHORIZED)
 }
+
+// With ReadSessionsAlways (replicas) a logout through another process is
+// refused here from the moment it was answered, with no notification and no
+// time passing: the session is read on every request.
+func TestReadSessionsAlwaysSeesALogoutElsewhereAtOnce(t *testing.T) {
+	a := newFixture(t, nil)
+	b := newFixture(t, func(c *Config) { c.ReadSessionsAlways = true })
+	b.db, b.svc.store = a.db, a.db
+	b.svc.now, b.svc.signer = a.clock.Now, a.svc.signer
+	a.user(t, "strict@example.org", domain.RoleStaff)
+	pair, err := a.svc.Login(a.ctx, Credentials{Email: "strict@example.org", Password: "correct horse battery"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := b.svc.Authenticate(b.ctx, pair.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.svc.Authenticate(b.ctx, pair.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.svc.Logout(a.ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.svc.Authenticate(b.ctx, pair.AccessToken)
+	code(t, err, domain.EUNAUTHORIZED)
+}

@@ -55,6 +55,11 @@ type Config struct {
 	// server process of the deployment counts toward them (the database
 	// replicas share).
 	SharedLimits ratelimit.Store
+	// ReadSessionsAlways reads the session and account from the database on
+	// every request instead of for up to a second, so that a logout or a
+	// disabled account through another server process is refused on this
+	// one from the moment it is answered (replicas).
+	ReadSessionsAlways bool
 }
 
 func (c *Config) withDefaults() {
@@ -146,7 +151,7 @@ func New(ctx context.Context, cfg Config, store Store, rec audit.Recorder, keys 
 		perIP:      ratelimit.New(cfg.LoginPerIPPerMinute, max(int(cfg.LoginPerIPPerMinute), 1)),
 		perAccount: ratelimit.New(cfg.LoginPerAccountPerMinute, max(int(cfg.LoginPerAccountPerMinute), 1)),
 		dummyHash:  dummy,
-		cache:      newAuthCache(),
+		cache:      newAuthCache(cacheTTL(cfg)),
 		registerIP: ratelimit.New(cfg.RegistrationsPerIPPerHour/60, max(int(cfg.RegistrationsPerIPPerHour/6), 1)),
 		kdfSlots:   make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 	}
@@ -160,6 +165,13 @@ func New(ctx context.Context, cfg Config, store Store, rec audit.Recorder, keys 
 		MFARequiredRoles: []domain.Role{}, TimeZone: cfg.ClinicTimeZone,
 	}}
 	return s, nil
+}
+
+func cacheTTL(cfg Config) time.Duration {
+	if cfg.ReadSessionsAlways {
+		return 0
+	}
+	return sessionCacheTTL
 }
 
 const signingKeySetting = "auth.signing_key"

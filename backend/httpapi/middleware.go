@@ -71,7 +71,10 @@ func clientIP(r *http.Request, trusted []netip.Prefix) string {
 	if err != nil || !isTrusted(addr, trusted) {
 		return host
 	}
-	hops := strings.Split(r.Header.Get("X-Forwarded-For"), ",")
+	// Every X-Forwarded-For line counts: a balancer may append its own line
+	// after one the client sent, and reading only the first would let the
+	// client choose its address.
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
 		if err != nil {

@@ -114,7 +114,7 @@ func Open(ctx context.Context, c Config, logger *slog.Logger, now func() time.Ti
 	elector := leader.Solo()
 	var peers *live.PGBridge
 	if replicas {
-		acfg.SharedLimits = pg
+		acfg.SharedLimits, acfg.ReadSessionsAlways = pg, true
 		if elector, err = leader.New(pg.Pool(), logger); err == nil {
 			peers, err = live.NewPGBridge(pg.Pool(), authChannel, logger)
 		}
