@@ -139,6 +139,12 @@ func (e *Elector) term(ctx context.Context, work func(context.Context)) error {
 	cfg.RuntimeParams["tcp_keepalives_interval"] = "5"
 	cfg.RuntimeParams["tcp_keepalives_count"] = "3"
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	if before := e.pool.Config().BeforeConnect; before != nil { // credentials asked per connection
+		if err := before(dctx, cfg); err != nil {
+			cancel()
+			return err
+		}
+	}
 	conn, err := pgx.ConnectConfig(dctx, cfg)
 	cancel()
 	if err != nil {

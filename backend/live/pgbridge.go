@@ -135,12 +135,19 @@ func (b *PGBridge) Listen(ctx context.Context, deliver func(domain.Event), misse
 
 // listen runs one listening connection until it fails or ctx is done.
 func (b *PGBridge) listen(ctx context.Context, deliver func(domain.Event), listening func()) error {
-	cfg := b.pool.Config().ConnConfig
+	pcfg := b.pool.Config()
+	cfg := pcfg.ConnConfig
 	if cfg.RuntimeParams == nil {
 		cfg.RuntimeParams = map[string]string{}
 	}
 	cfg.RuntimeParams["application_name"] = ListenerApplicationName
 	dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	if pcfg.BeforeConnect != nil { // credentials asked per connection
+		if err := pcfg.BeforeConnect(dialCtx, cfg); err != nil {
+			cancel()
+			return err
+		}
+	}
 	conn, err := pgx.ConnectConfig(dialCtx, cfg)
 	cancel()
 	if err != nil {

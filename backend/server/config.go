@@ -21,8 +21,11 @@ type Config struct {
 	Addr        string
 	DataDir     string
 	DatabaseURL string
-	PublicURL   string
-	KeyringFile string
+	// DatabasePasswordSecret is an AWS Secrets Manager secret (ARN or name)
+	// holding the database user's password, read for every new connection.
+	DatabasePasswordSecret string
+	PublicURL              string
+	KeyringFile            string
 	// KeyringInDatabase keeps the KMS-wrapped keyring in the PostgreSQL
 	// database, where every replica reads it (hosted mode: a KMS key, a
 	// PostgreSQL URL and no keyring file given).
@@ -128,6 +131,7 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 	addr := fs.String("addr", env("HEALTHHUB_ADDR", "127.0.0.1:8080"), "listen address (HEALTHHUB_ADDR)")
 	dataDir := fs.String("data-dir", env("HEALTHHUB_DATA_DIR", defaultDataDir(getenv)), "data folder (HEALTHHUB_DATA_DIR)")
 	dbURL := fs.String("database-url", env("HEALTHHUB_DATABASE_URL", ""), "postgres://… for PostgreSQL; empty for SQLite in the data folder (HEALTHHUB_DATABASE_URL)")
+	dbSecret := fs.String("database-password-secret", env("HEALTHHUB_DATABASE_PASSWORD_SECRET", ""), "AWS Secrets Manager secret (ARN or name) holding the PostgreSQL password, as {\"username\",\"password\"} JSON or plain text, read for every new connection so a rotated password is used without a restart (HEALTHHUB_DATABASE_PASSWORD_SECRET)")
 	publicURL := fs.String("public-url", env("HEALTHHUB_PUBLIC_URL", ""), "URL people use to reach this server, for links it prints (HEALTHHUB_PUBLIC_URL)")
 	keyring := fs.String("keyring-file", env("HEALTHHUB_KEYRING_FILE", ""), "encryption keyring file; default keyring.json in the data folder (HEALTHHUB_KEYRING_FILE)")
 	origins := fs.String("allowed-origins", env("HEALTHHUB_ALLOWED_ORIGINS", "wails://wails,http://wails.localhost"), "comma-separated browser origins allowed to call the API besides the server's own (HEALTHHUB_ALLOWED_ORIGINS)")
@@ -175,6 +179,10 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 			SMTPPassword: getenv("HEALTHHUB_SMTP_PASSWORD"),
 			Addr:         *addr, DataDir: *dataDir, DatabaseURL: *dbURL, PublicURL: strings.TrimRight(*publicURL, "/"),
 			KeyringFile: *keyring, LogLevel: *level, LogFormat: *format}
+		c.DatabasePasswordSecret = *dbSecret
+		if c.DatabasePasswordSecret != "" && !store.IsPostgres(c.DatabaseURL) {
+			return c, fmt.Errorf("HEALTHHUB_DATABASE_PASSWORD_SECRET is the password of a PostgreSQL database: set HEALTHHUB_DATABASE_URL to it")
+		}
 		if c.KeyringFile == "" {
 			c.KeyringFile = filepath.Join(c.DataDir, "keyring.json")
 			c.KeyringInDatabase = c.KMSKeyID != "" && store.IsPostgres(c.DatabaseURL)

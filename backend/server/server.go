@@ -81,7 +81,11 @@ func newLogger(c Config, w io.Writer) *slog.Logger {
 
 // Open opens and migrates the store and builds the services.
 func Open(ctx context.Context, c Config, logger *slog.Logger, now func() time.Time) (*System, error) {
-	db, err := store.Open(ctx, c.DatabaseURL, c.DataDir)
+	creds, err := databaseCredentials(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.OpenWith(ctx, c.DatabaseURL, c.DataDir, creds)
 	if err != nil {
 		return nil, err
 	}

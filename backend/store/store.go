@@ -37,8 +37,14 @@ func IsPostgres(url string) bool {
 
 // Open opens the configured engine without migrating it.
 func Open(ctx context.Context, databaseURL, dataDir string) (DB, error) {
+	return OpenWith(ctx, databaseURL, dataDir, nil)
+}
+
+// OpenWith is Open with PostgreSQL credentials asked for each new
+// connection (postgres.OpenWith); SQLite ignores them.
+func OpenWith(ctx context.Context, databaseURL, dataDir string, creds postgres.Credentials) (DB, error) {
 	if IsPostgres(databaseURL) {
-		return postgres.Open(ctx, databaseURL)
+		return postgres.OpenWith(ctx, databaseURL, creds)
 	}
 	return sqlite.Open(filepath.Join(dataDir, SQLiteFile))
 }

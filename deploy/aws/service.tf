@@ -11,30 +11,33 @@ locals {
   task_count_min = var.first_start ? 1 : var.desired_count
   task_count_max = var.first_start ? 1 : max(var.max_count, var.desired_count)
 
-  # The password comes from the secret (PGPASSWORD, read by pgx); the rest of
-  # the connection is here. TLS is required by the cluster (rds.force_ssl).
+  # The password comes from the cluster's managed secret, which healthhubd
+  # reads for every new connection (HEALTHHUB_DATABASE_PASSWORD_SECRET), so
+  # Secrets Manager's rotations need no redeployment; the rest of the
+  # connection is here. TLS is required by the cluster (rds.force_ssl).
   database_url = "postgres://${var.db_master_username}@${module.aurora.cluster_endpoint}:${module.aurora.cluster_port}/${var.db_name}?sslmode=require"
 
   # HEALTHHUB_BLOB_KMS_KEY_ID is the key's ARN: the blob bucket's policy
   # compares the ARN.
   server_environment = merge(var.extra_environment, {
-    HEALTHHUB_ADDR             = "0.0.0.0:${var.container_port}"
-    HEALTHHUB_DATA_DIR         = local.data_dir
-    HEALTHHUB_DATABASE_URL     = local.database_url
-    HEALTHHUB_PUBLIC_URL       = "https://${var.domain_name}"
-    HEALTHHUB_TRUSTED_PROXIES  = join(",", local.public_subnets)
-    HEALTHHUB_LOG_FORMAT       = "json"
-    HEALTHHUB_KMS_KEY_ID       = module.kms_secrets.key_arn
-    HEALTHHUB_LLM_PROVIDER     = "bedrock"
-    HEALTHHUB_BEDROCK_MODEL    = var.bedrock_model_id
-    HEALTHHUB_BEDROCK_REGION   = local.bedrock_region
-    HEALTHHUB_EMBEDDINGS       = var.embeddings_model_id == "" ? "" : "bedrock"
-    HEALTHHUB_EMBEDDINGS_MODEL = var.embeddings_model_id
-    HEALTHHUB_KNOWLEDGE_S3     = length(var.knowledge_bucket_names) > 0 ? "true" : "false"
-    HEALTHHUB_BLOB_S3_BUCKET   = module.s3_blobs.s3_bucket_id
-    HEALTHHUB_BLOB_S3_PREFIX   = local.blob_prefix
-    HEALTHHUB_BLOB_KMS_KEY_ID  = module.kms_blobs.key_arn
-    AWS_REGION                 = var.region
+    HEALTHHUB_ADDR                     = "0.0.0.0:${var.container_port}"
+    HEALTHHUB_DATA_DIR                 = local.data_dir
+    HEALTHHUB_DATABASE_URL             = local.database_url
+    HEALTHHUB_DATABASE_PASSWORD_SECRET = local.db_secret_arn
+    HEALTHHUB_PUBLIC_URL               = "https://${var.domain_name}"
+    HEALTHHUB_TRUSTED_PROXIES          = join(",", local.public_subnets)
+    HEALTHHUB_LOG_FORMAT               = "json"
+    HEALTHHUB_KMS_KEY_ID               = module.kms_secrets.key_arn
+    HEALTHHUB_LLM_PROVIDER             = "bedrock"
+    HEALTHHUB_BEDROCK_MODEL            = var.bedrock_model_id
+    HEALTHHUB_BEDROCK_REGION           = local.bedrock_region
+    HEALTHHUB_EMBEDDINGS               = var.embeddings_model_id == "" ? "" : "bedrock"
+    HEALTHHUB_EMBEDDINGS_MODEL         = var.embeddings_model_id
+    HEALTHHUB_KNOWLEDGE_S3             = length(var.knowledge_bucket_names) > 0 ? "true" : "false"
+    HEALTHHUB_BLOB_S3_BUCKET           = module.s3_blobs.s3_bucket_id
+    HEALTHHUB_BLOB_S3_PREFIX           = local.blob_prefix
+    HEALTHHUB_BLOB_KMS_KEY_ID          = module.kms_blobs.key_arn
+    AWS_REGION                         = var.region
   })
 }
 
@@ -132,10 +135,6 @@ module "ecs_service" {
         protocol      = "tcp"
       }]
       environment = [for k, v in local.server_environment : { name = k, value = v } if v != ""]
-      secrets = [{
-        name      = "PGPASSWORD"
-        valueFrom = "${local.db_secret_arn}:password::"
-      }]
       mountPoints = [
         {
           sourceVolume  = "data"
@@ -167,15 +166,9 @@ module "ecs_service" {
     tmp  = {}
   }
 
-  # Execution role: pulls the image, writes logs, reads the database secret.
-  task_exec_secret_arns = [local.db_secret_arn]
-  task_exec_iam_statements = [
-    {
-      sid       = "DecryptDatabaseSecret"
-      actions   = ["kms:Decrypt"]
-      resources = [module.kms_secrets.key_arn]
-    },
-  ]
+  # Execution role: pulls the image and writes logs; the server itself
+  # reads the database secret (task role).
+  task_exec_secret_arns = []
 
   # Task role: what healthhubd itself calls (below).
   create_tasks_iam_role = false
@@ -267,6 +260,14 @@ data "aws_iam_policy_document" "task" {
     sid       = "WriteAuditArchive"
     actions   = ["s3:PutObject"]
     resources = ["${module.s3_audit.s3_bucket_arn}/*"]
+  }
+
+  # The database password, read for every new connection (it is encrypted
+  # under the secrets key, below).
+  statement {
+    sid       = "ReadDatabaseSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [local.db_secret_arn]
   }
 
   statement {

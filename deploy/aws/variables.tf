@@ -280,7 +280,7 @@ variable "db_iam_auth" {
 }
 
 variable "db_password_rotation_days" {
-  description = "Days between rotations of the master password by Secrets Manager; tasks read it at start, so a rotation is followed by a new deployment (README.md)."
+  description = "Days between rotations of the master password by Secrets Manager; healthhubd reads the secret for every new connection, so a rotation needs no redeployment."
   type        = number
   default     = 30
 

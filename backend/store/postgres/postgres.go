@@ -35,10 +35,33 @@ var _ domain.Store = (*DB)(nil)
 
 // Open connects a pool to url. Options such as search_path may be set in the
 // URL. The pool reconnects by itself after the server restarts.
-func Open(ctx context.Context, url string) (*DB, error) {
+func Open(ctx context.Context, url string) (*DB, error) { return OpenWith(ctx, url, nil) }
+
+// Credentials returns the user name (empty: the URL's) and password to
+// connect with; it is asked before every new connection, so a password
+// rotated where it is kept (AWS Secrets Manager) is used from then on.
+type Credentials func(ctx context.Context) (user, password string, err error)
+
+// OpenWith is Open with credentials asked for each new connection: the
+// pool's (pgxpool.Config.BeforeConnect), which connections of their own
+// made from the pool's configuration (listeners, the leader) call too.
+func OpenWith(ctx context.Context, url string, creds Credentials) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database URL: %w", err)
+	}
+	if creds != nil {
+		cfg.BeforeConnect = func(ctx context.Context, cc *pgx.ConnConfig) error {
+			user, password, err := creds(ctx)
+			if err != nil {
+				return fmt.Errorf("database credentials: %w", err)
+			}
+			if user != "" {
+				cc.User = user
+			}
+			cc.Password = password
+			return nil
+		}
 	}
 	if cfg.MaxConns < 8 {
 		cfg.MaxConns = 8

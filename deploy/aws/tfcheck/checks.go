@@ -856,12 +856,20 @@ func checkService(c *Config) []Finding {
 			if !c.isKMSRef(c.Item(ct.Value, "cloudwatch_log_group_kms_key_id")) {
 				f.add(ct.Value.Range(), "%s: container %s's log group needs a customer-managed KMS key", n, ct.Key)
 			}
-			for _, env := range c.environmentNames(c.Item(ct.Value, "environment")) {
+			envExpr := c.Item(ct.Value, "environment")
+			// The server may read the password from the cluster's secret
+			// itself, for every connection: the variable then names the
+			// secret, and holds no secret.
+			fromSecret := c.refersToSecret(c.environmentValue(envExpr, passwordSecretEnv), 3)
+			for _, env := range c.environmentNames(envExpr) {
+				if env == passwordSecretEnv && fromSecret {
+					continue
+				}
 				if secretWord.MatchString(env) || strings.HasSuffix(env, "API_KEY") {
 					f.add(ct.Value.Range(), "%s: %s is set in the environment; secrets come from Secrets Manager", n, env)
 				}
 			}
-			password := false
+			password := fromSecret
 			for _, sec := range c.Entries(c.Item(ct.Value, "secrets")) {
 				from := c.Item(sec.Value, "valueFrom")
 				if t, ok := from.(*hclsyntax.TemplateExpr); ok && len(t.Parts) > 0 {
@@ -871,7 +879,7 @@ func checkService(c *Config) []Finding {
 				}
 			}
 			if !password {
-				f.add(ct.Value.Range(), "%s: container %s must take the database password from the secret (valueFrom \"<arn>:password::\")", n, ct.Key)
+				f.add(ct.Value.Range(), "%s: container %s must take the database password from the cluster's secret (%s = its ARN, or valueFrom \"<arn>:password::\")", n, ct.Key, passwordSecretEnv)
 			}
 		}
 	}
@@ -886,6 +894,48 @@ func checkService(c *Config) []Finding {
 // environmentNames lists the variable names an ECS environment list sets:
 // the name items of a list of objects, or the keys of the map a for
 // expression turns into one.
+// passwordSecretEnv names the Secrets Manager secret healthhubd reads its
+// database password from.
+const passwordSecretEnv = "HEALTHHUB_DATABASE_PASSWORD_SECRET"
+
+// environmentValue is the expression of one variable of a container's
+// environment, built as a list of {name, value} or by a for expression over
+// a map (a local, possibly merged); nil when not found.
+func (c *Config) environmentValue(expr hclsyntax.Expression, name string) hclsyntax.Expression {
+	switch e := expr.(type) {
+	case *hclsyntax.ForExpr:
+		coll := e.CollExpr
+		if t, ok := coll.(*hclsyntax.ScopeTraversalExpr); ok && len(t.Traversal) == 2 && t.Traversal.RootName() == "local" {
+			if a, ok := t.Traversal[1].(hcl.TraverseAttr); ok && c.Locals[a.Name] != nil {
+				coll = c.Locals[a.Name].Expr
+			}
+		}
+		return c.Item(coll, name)
+	default:
+		for _, item := range c.Entries(expr) {
+			if s, ok := c.String(c.Item(item.Value, "name")); ok && s == name {
+				return c.Item(item.Value, "value")
+			}
+		}
+	}
+	return nil
+}
+
+// refersToSecret reports whether expr is the ARN of a database cluster's
+// managed master-user secret, directly or through up to depth locals.
+func (c *Config) refersToSecret(expr hclsyntax.Expression, depth int) bool {
+	for _, r := range Refs(expr) {
+		if strings.HasPrefix(r, "module.") && strings.Contains(r, ".cluster_master_user_secret") {
+			return true
+		}
+		if local, ok := strings.CutPrefix(r, "local."); ok && depth > 0 && c.Locals[local] != nil &&
+			c.refersToSecret(c.Locals[local].Expr, depth-1) {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *Config) environmentNames(expr hclsyntax.Expression) []string {
 	switch e := expr.(type) {
 	case *hclsyntax.ForExpr:
