@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -15,12 +14,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/healthhub/healthhub/backend/auth"
 	"github.com/healthhub/healthhub/backend/domain"
+	"github.com/healthhub/healthhub/backend/internal/haproxystat"
+	"github.com/healthhub/healthhub/backend/internal/proccpu"
 	"github.com/healthhub/healthhub/backend/portal"
 	"github.com/healthhub/healthhub/backend/server"
 )
@@ -224,8 +224,8 @@ func benchReplicas(ctx context.Context, db *database, haproxy string, o Options,
 			if err != nil {
 				return err
 			}
-			cpu0, ok0 := pidsCPU(pids)
-			lb0, lbOK0 := pidsCPU([]int{lb.cmd.Process.Pid})
+			cpu0, ok0 := proccpu.Sum(pids)
+			lb0, lbOK0 := proccpu.Sum([]int{lb.cmd.Process.Pid})
 			stats, err := load(ctx, o.Clients, o.Warmup, o.Duration, func(ctx context.Context) func() error {
 				r := req.Clone(ctx)
 				return func() error { return getOK(client, r) }
@@ -233,8 +233,8 @@ func benchReplicas(ctx context.Context, db *database, haproxy string, o Options,
 			if err != nil {
 				return err
 			}
-			cpu1, ok1 := pidsCPU(pids)
-			lb1, lbOK1 := pidsCPU([]int{lb.cmd.Process.Pid})
+			cpu1, ok1 := proccpu.Sum(pids)
+			lb1, lbOK1 := proccpu.Sum([]int{lb.cmd.Process.Pid})
 			row := ReplicasRow{Replicas: n, Stats: stats}
 			if stats.Total > 0 && ok0 && ok1 {
 				row.ReplicaCPU = (cpu1 - cpu0) / time.Duration(stats.Total)
@@ -472,73 +472,23 @@ backend one
 	}
 }
 
-// allUp reports whether HAProxy's stats show want servers, all UP.
+// allUp reports whether HAProxy's stats show want servers in its two
+// backends, all UP.
 func (b *balancer) allUp(want int) (bool, error) {
-	c, err := net.DialTimeout("unix", b.sock, 2*time.Second)
-	if err != nil {
-		return false, err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, "show stat\n"); err != nil {
-		return false, err
-	}
-	raw, err := io.ReadAll(c)
-	if err != nil {
-		return false, err
-	}
-	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-	if len(lines) == 0 {
-		return false, errors.New("empty stats")
-	}
-	head := strings.Split(strings.TrimPrefix(lines[0], "# "), ",")
-	sv, st := slices.Index(head, "svname"), slices.Index(head, "status")
-	if sv < 0 || st < 0 {
-		return false, fmt.Errorf("unexpected stats header %q", lines[0])
-	}
 	up := 0
-	for _, l := range lines[1:] {
-		f := strings.Split(l, ",")
-		if len(f) <= max(sv, st) || f[sv] == "FRONTEND" || f[sv] == "BACKEND" {
-			continue
+	for _, backend := range []string{"one", "all"} {
+		states, err := haproxystat.States(b.sock, backend)
+		if err != nil {
+			return false, err
 		}
-		if f[st] != "UP" {
-			return false, nil
+		for _, st := range states {
+			if st != "UP" {
+				return false, nil
+			}
+			up++
 		}
-		up++
 	}
 	return up == want, nil
-}
-
-// pidsCPU sums the CPU time (user and system) the processes have used,
-// from /proc/PID/stat; ok is false where that cannot be read.
-func pidsCPU(pids []int) (total time.Duration, ok bool) {
-	for _, pid := range pids {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil {
-			return 0, false
-		}
-		// utime and stime are the 12th and 13th fields after the command
-		// name (which ends with the last ")"), in clock ticks of 10 ms.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			return 0, false
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 13 {
-			return 0, false
-		}
-		ticks := int64(0)
-		for _, s := range f[11:13] {
-			n, err := strconv.ParseInt(s, 10, 64)
-			if err != nil {
-				return 0, false
-			}
-			ticks += n
-		}
-		total += time.Duration(ticks) * 10 * time.Millisecond
-	}
-	return total, true
 }
 
 // writeReplicas reports the replicas scenario: each measurement, then

@@ -1,14 +1,12 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/healthhub/healthhub/backend/auth"
 	"github.com/healthhub/healthhub/backend/domain"
+	"github.com/healthhub/healthhub/backend/internal/proccpu"
 	"github.com/healthhub/healthhub/backend/portal"
 	"github.com/healthhub/healthhub/backend/sync/node"
 	"github.com/healthhub/healthhub/backend/sync/upstream"
@@ -303,10 +302,10 @@ func benchSync(ctx context.Context, db *database, o Options, res *SyncResult) (e
 	}
 	sleepUntil(ctx, start)
 	applied0, rounds0 := counts()
-	cpu0, cpuOK0 := processCPU()
+	cpu0, cpuOK0 := proccpu.Of(0)
 	sleepUntil(ctx, end)
 	applied1, rounds1 := counts()
-	cpu1, cpuOK1 := processCPU()
+	cpu1, cpuOK1 := proccpu.Of(0)
 	res.Applied, res.Rounds = applied1-applied0, rounds1-rounds0
 	res.CPU, res.CPUKnown = cpu1-cpu0, cpuOK0 && cpuOK1
 	desks.Wait()
@@ -701,32 +700,6 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 	case <-timer.C:
 		return true
 	}
-}
-
-// processCPU is the CPU time (user and system) this process has used, from
-// /proc/self/stat; ok is false where that cannot be read.
-func processCPU() (_ time.Duration, ok bool) {
-	b, err := os.ReadFile("/proc/self/stat")
-	if err != nil {
-		return 0, false
-	}
-	// The fields after the command name, which ends with the last ")":
-	// state is field 3, utime 14 and stime 15, in clock ticks (USER_HZ,
-	// 100 a second on Linux).
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, false
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	return time.Duration(utime+stime) * 10 * time.Millisecond, true
 }
 
 // writeSync writes the sync scenario's table row and its check.

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"github.com/healthhub/healthhub/backend/internal/proccpu"
 	"os"
 	"runtime"
 	"strings"
@@ -111,7 +112,7 @@ func TestSyncSlots(t *testing.T) {
 }
 
 func TestProcessCPU(t *testing.T) {
-	a, ok := processCPU()
+	a, ok := proccpu.Of(0)
 	if runtime.GOOS != "linux" {
 		if ok {
 			t.Logf("CPU %v", a)
@@ -123,7 +124,7 @@ func TestProcessCPU(t *testing.T) {
 	}
 	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); {
 	}
-	if b, _ := processCPU(); b <= a {
+	if b, _ := proccpu.Of(0); b <= a {
 		t.Errorf("CPU time %v, then %v after a busy loop", a, b)
 	}
 }

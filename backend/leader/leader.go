@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/healthhub/healthhub/backend/store/postgres"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -127,26 +128,11 @@ func (e *Elector) lead(ctx context.Context, work func(context.Context), lost <-c
 // term connects, tries for the lock until it is held, leads until the
 // connection fails or ctx ends, and returns why it stopped.
 func (e *Elector) term(ctx context.Context, work func(context.Context)) error {
-	cfg := e.pool.Config().ConnConfig.Copy()
-	if cfg.RuntimeParams == nil {
-		cfg.RuntimeParams = map[string]string{}
-	}
-	cfg.RuntimeParams["application_name"] = ApplicationName
 	// The database notices a leader that vanished without closing its
 	// connection (a partition, a powered-off host) in about 25 s, and
 	// releases the lock.
-	cfg.RuntimeParams["tcp_keepalives_idle"] = "10"
-	cfg.RuntimeParams["tcp_keepalives_interval"] = "5"
-	cfg.RuntimeParams["tcp_keepalives_count"] = "3"
-	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	if before := e.pool.Config().BeforeConnect; before != nil { // credentials asked per connection
-		if err := before(dctx, cfg); err != nil {
-			cancel()
-			return err
-		}
-	}
-	conn, err := pgx.ConnectConfig(dctx, cfg)
-	cancel()
+	conn, err := postgres.Dedicated(ctx, e.pool, map[string]string{"application_name": ApplicationName,
+		"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"})
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/healthhub/healthhub/backend/domain"
+	"github.com/healthhub/healthhub/backend/store/postgres"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -135,21 +136,7 @@ func (b *PGBridge) Listen(ctx context.Context, deliver func(domain.Event), misse
 
 // listen runs one listening connection until it fails or ctx is done.
 func (b *PGBridge) listen(ctx context.Context, deliver func(domain.Event), listening func()) error {
-	pcfg := b.pool.Config()
-	cfg := pcfg.ConnConfig
-	if cfg.RuntimeParams == nil {
-		cfg.RuntimeParams = map[string]string{}
-	}
-	cfg.RuntimeParams["application_name"] = ListenerApplicationName
-	dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	if pcfg.BeforeConnect != nil { // credentials asked per connection
-		if err := pcfg.BeforeConnect(dialCtx, cfg); err != nil {
-			cancel()
-			return err
-		}
-	}
-	conn, err := pgx.ConnectConfig(dialCtx, cfg)
-	cancel()
+	conn, err := postgres.Dedicated(ctx, b.pool, map[string]string{"application_name": ListenerApplicationName})
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}

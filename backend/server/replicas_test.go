@@ -28,6 +28,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/healthhub/healthhub/backend/domain"
+	"github.com/healthhub/healthhub/backend/internal/haproxystat"
 	"github.com/healthhub/healthhub/backend/live"
 	"github.com/healthhub/healthhub/backend/llm/llmtest"
 )
@@ -287,37 +288,7 @@ func startHAProxy(t *testing.T, bin string, reps []*replica) *loadBalancer {
 // states reads what HAProxy thinks of each replica: UP, DOWN, or a
 // transition such as "UP 1/2".
 func (lb *loadBalancer) states() (map[string]string, error) {
-	c, err := net.DialTimeout("unix", lb.sock, 2*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, "show stat\n"); err != nil {
-		return nil, err
-	}
-	raw, err := io.ReadAll(c)
-	if err != nil {
-		return nil, err
-	}
-	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-	if len(lines) == 0 || !strings.HasPrefix(lines[0], "# ") {
-		return nil, fmt.Errorf("unexpected stats: %.200q", raw)
-	}
-	head := strings.Split(strings.TrimPrefix(lines[0], "# "), ",")
-	px, sv, st := slices.Index(head, "pxname"), slices.Index(head, "svname"), slices.Index(head, "status")
-	if px < 0 || sv < 0 || st < 0 {
-		return nil, fmt.Errorf("stats without pxname, svname or status: %q", lines[0])
-	}
-	out := map[string]string{}
-	for _, l := range lines[1:] {
-		f := strings.Split(l, ",")
-		if len(f) <= max(px, sv, st) || f[px] != "replicas" || f[sv] == "BACKEND" || f[sv] == "FRONTEND" {
-			continue
-		}
-		out[f[sv]] = f[st]
-	}
-	return out, nil
+	return haproxystat.States(lb.sock, "replicas")
 }
 
 // waitState polls until HAProxy shows the replica in state, and returns
