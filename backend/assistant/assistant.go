@@ -186,16 +186,17 @@ func (s *Service) Start(ctx context.Context) error {
 	return nil
 }
 
-// Close stops answers being written (they are saved as stopped) and the
-// background work.
+// Close stops answers being written and the background work. The answers
+// are saved as stopped; with Options.Heartbeat (replicas) they are left
+// being written, for the leader to have another process finish them.
 func (s *Service) Close() {
 	s.mu.Lock()
-	s.cancel() // under the lock: Send checks it there before adding to wg
-	s.mu.Unlock()
-	s.mu.Lock()
+	// The answers first, so that shutting down is their cause, not the
+	// service's context ending under them.
 	for _, g := range s.gens {
 		g.stop(errShutdown)
 	}
+	s.cancel() // under the lock: Send checks it there before adding to wg
 	s.mu.Unlock()
 	s.wg.Wait()
 }

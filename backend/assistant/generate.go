@@ -417,6 +417,11 @@ func (s *Service) finish(ctx context.Context, t turn, msg *domain.Message, res l
 		msg.Status = domain.MessageComplete
 	case errors.Is(cause, errStopped):
 		msg.Status = domain.MessageStopped
+	case errors.Is(cause, errShutdown) && s.opts.Heartbeat > 0:
+		// Replicas: the answer stays being written, unmarked from now on,
+		// and the leader has another process write it (Lead).
+		ev = Event{Type: "error", MessageID: msg.ID, Code: domain.EUNAVAILABLE,
+			Message: "This server is restarting; another one finishes the answer, which appears in the conversation in a minute."}
 	case errors.Is(cause, errShutdown):
 		msg.Status, msg.Error = domain.MessageStopped, "The server was shut down while this answer was written."
 	default:

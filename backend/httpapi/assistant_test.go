@@ -827,3 +827,28 @@ func TestUnfinishedAnswerIsTakenOver(t *testing.T) {
 		})
 	}
 }
+
+// TestShutdownHandsAnswersOver: on replicas (Heartbeat set), an answer being
+// written when its server shuts down (a rolling deployment) is left being
+// written, with what it had so far, for the leader to have another replica
+// finish it (TestUnfinishedAnswerIsTakenOver); the listener is told so.
+func TestShutdownHandsAnswersOver(t *testing.T) {
+	c := newChatAPI(t, storeOf(t), func(o *assistant.Options) { o.Heartbeat = time.Hour })
+	c.openai.Behave("openai-model", llmtest.Behaviour{Answer: []string{"one ", "two ", "three ", "four ", "five"}, Delay: 150 * time.Millisecond})
+	c.provider(domain.ProviderOpenAI, false)
+	conv := c.conversation(c.patient, nil)
+	_, evs := c.send(c.patient, conv, "Count to five", func(e sseEvent) bool {
+		if e.Event == "delta" && e.Data["text"] == "one " {
+			go c.Assistant.Close() // the server shuts down
+		}
+		return true
+	})
+	last := evs[len(evs)-1]
+	if last.Event != "error" || last.Data["code"] != domain.EUNAVAILABLE || !strings.Contains(last.Data["message"].(string), "another one finishes") {
+		t.Fatalf("the listener was not told the answer is handed over: %+v", evs)
+	}
+	m := c.messages(c.patient, conv)[1]
+	if m.Status != domain.MessageStreaming || !strings.HasPrefix(m.Content, "one ") || m.Content == "one two three four five" {
+		t.Fatalf("handed-over answer %+v", m)
+	}
+}
