@@ -194,7 +194,7 @@ fuzz: check-go ## run every fuzz target for FUZZTIME each (default 15s)
 	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    for try in 1 2; do \
 	      echo "fuzz $$pkg $$target"; \
-	      if $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg 2>&1 | tee $$out; then break; fi; \
+	      if $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x $$pkg 2>&1 | tee $$out; then break; fi; \
 	      if [ $$try = 2 ] || ! grep -q 'context deadline exceeded' $$out || grep -q 'Failing input written' $$out; then exit 1; fi; \
 	      echo "fuzz $$target: the fuzzing coordinator's deadline race (golang/go#75804), no failing input; running it again"; \
 	    done; \

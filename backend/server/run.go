@@ -45,6 +45,10 @@ Usage:
   healthhubd keys rotate      add a new encryption key and re-seal patient identifiers with it
   healthhubd sync status|run|resync|enroll
                               sync appointments and the audit log with an upstream server
+  healthhubd backup keygen|now|list|status
+                              encrypted snapshots of a SQLite installation's data folder
+  healthhubd restore --identity FILE --into DIR [--to TIME|latest]
+                              write a snapshot into a new data folder
   healthhubd version          print the version
 
 Every command takes the configuration flags; see 'healthhubd serve -h'.
@@ -106,6 +110,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		})
 	case "sync":
 		return runSync(ctx, rest, getenv, stdout, stderr)
+	case "backup":
+		return runBackup(ctx, rest, getenv, stdout, stderr)
+	case "restore":
+		return runRestore(ctx, rest, getenv, stdout, stderr)
 	case "ingest":
 		return runIngest(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-v":

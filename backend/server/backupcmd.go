@@ -1,0 +1,352 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/healthhub/healthhub/backend/audit"
+	"github.com/healthhub/healthhub/backend/backup"
+	"github.com/healthhub/healthhub/backend/domain"
+	"github.com/healthhub/healthhub/backend/store"
+)
+
+const backupUsage = `usage: healthhubd backup keygen|now|list|status, healthhubd restore
+  backup keygen [--out FILE]  make the key snapshots are encrypted to: prints the identity
+                              (or writes it to FILE, mode 0600) and its age1… recipient for
+                              HEALTHHUB_BACKUP_RECIPIENTS; keep the identity away from this machine
+  backup now                  take an encrypted snapshot of the data folder now (the server may run)
+  backup list                 the snapshots in the backup folder: time, size, file
+  backup status               the newest snapshot and its age; exit status 1 when it is older
+                              than 2 hours or there is none
+  restore --identity FILE --into DIR [--to TIME|latest]
+                              write the newest snapshot taken at or before TIME (RFC 3339) into
+                              the new or empty folder DIR, checked whole; then serve with
+                              HEALTHHUB_DATA_DIR=DIR
+Settings: HEALTHHUB_BACKUP_DIR (--backup-dir; default <data dir>/backups),
+HEALTHHUB_BACKUP_RECIPIENTS (--backup-recipients; comma-separated age1…),
+HEALTHHUB_BACKUP_KEEP (--backup-keep; default 48)`
+
+// resourceBackup names snapshots in the audit log.
+const resourceBackup = "backup"
+
+// backupSettings are the backup commands' own settings.
+type backupSettings struct {
+	dir        string
+	dirDefault bool
+	recipients string
+	keep       int
+}
+
+// backupCommand parses the configuration and backup flags of one backup
+// command and refuses a PostgreSQL installation, which these snapshots do
+// not cover.
+func backupCommand(name string, args []string, getenv func(string) string, stderr io.Writer,
+	extra func(*flag.FlagSet)) (Config, backupSettings, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	load := bindFlags(fs, getenv)
+	env := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	dir := fs.String("backup-dir", env("HEALTHHUB_BACKUP_DIR", ""), "folder of snapshots, best on another disk, a NAS or a USB stick; default backups in the data folder (HEALTHHUB_BACKUP_DIR)")
+	recipients := fs.String("backup-recipients", env("HEALTHHUB_BACKUP_RECIPIENTS", ""), "comma-separated age1… recipients snapshots are encrypted to; make one with 'healthhubd backup keygen' (HEALTHHUB_BACKUP_RECIPIENTS)")
+	keep := fs.String("backup-keep", env("HEALTHHUB_BACKUP_KEEP", strconv.Itoa(backup.DefaultKeep)), "how many snapshots to keep; older ones are deleted after a new one (HEALTHHUB_BACKUP_KEEP)")
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, backupSettings{}, &ExitError{Code: 2, Err: err}
+	}
+	if fs.NArg() > 0 {
+		return Config{}, backupSettings{}, &ExitError{Code: 2, Err: fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), backupUsage)}
+	}
+	cfg, err := load()
+	if err != nil {
+		return cfg, backupSettings{}, &ExitError{Code: 2, Err: err}
+	}
+	if store.IsPostgres(cfg.DatabaseURL) {
+		return cfg, backupSettings{}, &ExitError{Code: 2, Err: errors.New("these snapshots are for SQLite installations (the data folder's healthhub.db); " +
+			"this installation uses PostgreSQL, which is backed up with pgBackRest (support is coming) or, on AWS, Aurora's point-in-time recovery")}
+	}
+	s := backupSettings{dir: *dir, recipients: *recipients}
+	if s.dir == "" {
+		s.dir, s.dirDefault = filepath.Join(cfg.DataDir, "backups"), true
+	}
+	if s.keep, err = strconv.Atoi(*keep); err != nil || s.keep < 1 {
+		return cfg, s, &ExitError{Code: 2, Err: fmt.Errorf("backup-keep must be a whole number of at least 1, not %q", *keep)}
+	}
+	return cfg, s, nil
+}
+
+// runBackup is "healthhubd backup …".
+func runBackup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return &ExitError{Code: 2, Err: errors.New(backupUsage)}
+	}
+	switch args[0] {
+	case "keygen":
+		return runBackupKeygen(args[1:], stdout, stderr)
+	case "now":
+		return runBackupNow(ctx, args[1:], getenv, stdout, stderr)
+	case "list":
+		_, s, err := backupCommand("backup list", args[1:], getenv, stderr, nil)
+		if err != nil {
+			return err
+		}
+		snaps, err := backup.List(s.dir)
+		if err != nil {
+			return err
+		}
+		if len(snaps) == 0 {
+			fmt.Fprintf(stdout, "no snapshots in %s\n", s.dir)
+			return nil
+		}
+		fmt.Fprintf(stdout, "%-25s  %10s  %s\n", "TIME", "SIZE", "FILE")
+		for i := len(snaps) - 1; i >= 0; i-- {
+			fmt.Fprintf(stdout, "%-25s  %10s  %s\n", snaps[i].Time.Local().Format(time.RFC3339), humanBytes(snaps[i].Size), snaps[i].Path)
+		}
+		return nil
+	case "status":
+		return runBackupStatus(args[1:], getenv, stdout, stderr)
+	}
+	return &ExitError{Code: 2, Err: fmt.Errorf("unknown backup command %q\n%s", args[0], backupUsage)}
+}
+
+func runBackupKeygen(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("backup keygen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "", "write the identity to this new file (mode 0600) instead of standard output")
+	if err := fs.Parse(args); err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	key, err := backup.NewKey()
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		stdout.Write(key.IdentityFile(time.Now()))
+	} else if err := key.WriteIdentityFile(*out, time.Now()); err != nil {
+		return fmt.Errorf("write the identity: %w", err)
+	} else {
+		fmt.Fprintf(stdout, "identity written to %s: keep it away from this machine (a password manager, a safe); it alone opens the snapshots\n", *out)
+	}
+	fmt.Fprintf(stdout, "recipient: %s\nset HEALTHHUB_BACKUP_RECIPIENTS=%s on the server\n", key.Recipient, key.Recipient)
+	return nil
+}
+
+func runBackupNow(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, s, err := backupCommand("backup now", args, getenv, stderr, nil)
+	if err != nil {
+		return err
+	}
+	recipients, err := backup.ParseRecipients(s.recipients)
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	opts := backup.Options{DataDir: cfg.DataDir, Dir: s.dir, Recipients: recipients, Keep: s.keep, Version: Version}
+	// Parts kept outside the data folder go in at their default places, so
+	// the restored folder is whole.
+	if cfg.KeyringFile != filepath.Join(cfg.DataDir, "keyring.json") {
+		opts.Extra = append(opts.Extra, backup.Source{Path: cfg.KeyringFile, As: "keyring.json"})
+	}
+	if cfg.BlobS3Bucket != "" {
+		fmt.Fprintf(stderr, "note: stored files are in the S3 bucket %s and are not in this snapshot\n", cfg.BlobS3Bucket)
+	} else if cfg.BlobDir != filepath.Join(cfg.DataDir, "blobs") {
+		if _, err := os.Stat(cfg.BlobDir); err == nil {
+			opts.Extra = append(opts.Extra, backup.Source{Path: cfg.BlobDir, As: "blobs"})
+		}
+	}
+	sys, err := openSystem(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer sys.Close()
+	opts.Now = sys.Now
+	res, err := backup.Run(ctx, opts)
+	ev := audit.Event{Action: domain.ActionExport, ResourceType: resourceBackup, ResourceID: res.Snapshot.Name,
+		Detail: fmt.Sprintf("files=%d bytes=%d size=%d", res.Files, res.Bytes, res.Snapshot.Size)}
+	if err != nil {
+		ev.Outcome, ev.Detail = domain.OutcomeFailure, "snapshot failed"
+	}
+	if aerr := sys.Audit.Record(cliContext(ctx), ev); aerr != nil && err == nil {
+		return fmt.Errorf("snapshot %s written, but its audit event was not: %w", res.Snapshot.Path, aerr)
+	}
+	if err != nil {
+		if errors.Is(err, backup.ErrNoRecipients) {
+			return &ExitError{Code: 2, Err: err}
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "snapshot %s\nsize     %s (%d files, %s before encryption)\ntook     %s\n", res.Snapshot.Path, humanBytes(res.Snapshot.Size),
+		res.Files, humanBytes(res.Bytes), res.Took.Round(time.Millisecond))
+	if len(res.Pruned) > 0 {
+		fmt.Fprintf(stdout, "deleted  %d older snapshot(s), keeping %d\n", len(res.Pruned), s.keep)
+	}
+	return nil
+}
+
+// openSystem opens the system the way withSystem does, for commands that
+// parse their own flags.
+func openSystem(ctx context.Context, cfg Config, stderr io.Writer) (*System, error) {
+	now := time.Now
+	if off := cfg.ClockOffset; off != 0 {
+		now = func() time.Time { return time.Now().Add(off) }
+	}
+	return Open(ctx, cfg, newLogger(cfg, stderr), now)
+}
+
+func runBackupStatus(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, s, err := backupCommand("backup status", args, getenv, stderr, nil)
+	if err != nil {
+		return err
+	}
+	snaps, err := backup.List(s.dir)
+	if err != nil {
+		return err
+	}
+	var problems []string
+	fmt.Fprintf(stdout, "folder:         %s (%d snapshots, keeping %d)\n", s.dir, len(snaps), s.keep)
+	if len(snaps) == 0 {
+		fmt.Fprintln(stdout, "last snapshot:  none")
+		problems = append(problems, "no snapshot yet (healthhubd backup now)")
+	} else {
+		last := snaps[len(snaps)-1]
+		age := time.Since(last.Time).Round(time.Minute)
+		fmt.Fprintf(stdout, "last snapshot:  %s (%s ago), %s, %s\n", last.Time.Local().Format(time.RFC3339), age, humanBytes(last.Size), last.Name)
+		if time.Since(last.Time) > backup.StaleAfter {
+			problems = append(problems, fmt.Sprintf("the last snapshot is older than %s", backup.StaleAfter))
+		}
+	}
+	n := 0
+	if rs, err := backup.ParseRecipients(s.recipients); err == nil {
+		n = len(rs)
+	} else if s.recipients != "" {
+		problems = append(problems, err.Error())
+	}
+	fmt.Fprintf(stdout, "recipients:     %d\n", n)
+	if n == 0 && s.recipients == "" {
+		problems = append(problems, "HEALTHHUB_BACKUP_RECIPIENTS is not set, so snapshots are refused (healthhubd backup keygen)")
+	}
+	if inside(cfg.DataDir, s.dir) {
+		fmt.Fprintln(stdout, "warning:        the snapshots are on the same disk as the data folder: they protect against mistakes, not against losing the disk; "+
+			"set HEALTHHUB_BACKUP_DIR to a second disk, a NAS or a USB stick")
+	}
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintf(stdout, "problem:        %s\n", p)
+		}
+		return &ExitError{Code: 1, Err: errors.New(problems[0])}
+	}
+	return nil
+}
+
+// inside reports whether path is dir or within it.
+func inside(dir, path string) bool {
+	ad, err1 := filepath.Abs(dir)
+	ap, err2 := filepath.Abs(path)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(ad, ap)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// runRestore is "healthhubd restore …".
+func runRestore(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var to, identity, into *string
+	cfg, s, err := backupCommand("restore", args, getenv, stderr, func(fs *flag.FlagSet) {
+		to = fs.String("to", "latest", "restore the newest snapshot taken at or before this RFC 3339 time, or latest")
+		identity = fs.String("identity", "", "the age identity file the snapshots are encrypted to (from 'healthhubd backup keygen') (required)")
+		into = fs.String("into", "", "the new or empty folder to write the data folder into (required)")
+	})
+	if err != nil {
+		return err
+	}
+	if *identity == "" || *into == "" {
+		return &ExitError{Code: 2, Err: fmt.Errorf("restore needs --identity and --into\n%s", backupUsage)}
+	}
+	var at time.Time
+	if *to != "latest" {
+		if at, err = time.Parse(time.RFC3339, *to); err != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("--to must be an RFC 3339 time such as 2026-12-07T15:30:00Z, or latest, not %q", *to)}
+		}
+	}
+	f, err := os.Open(*identity)
+	if err != nil {
+		return &ExitError{Code: 2, Err: fmt.Errorf("identity file: %w", err)}
+	}
+	ids, err := backup.ReadIdentities(f)
+	f.Close()
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	res, err := backup.Restore(ctx, backup.RestoreOptions{Dir: s.dir, At: at, Identities: ids, Into: *into})
+	if err != nil {
+		return err
+	}
+	m := res.Manifest
+	fmt.Fprintf(stdout, "restored %s (taken %s by HealthHub %s, schema %d) into %s: %d files, %s, in %s\n",
+		res.Snapshot.Name, m.Created.Local().Format(time.RFC3339), m.HealthHubVersion, m.SchemaVersion, *into,
+		len(m.Files), humanBytes(m.Bytes()), res.Took.Round(time.Millisecond))
+	if err := recordRestore(ctx, cfg, *into, res, stderr); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "start it with: HEALTHHUB_DATA_DIR=%s healthhubd serve\n", *into)
+	return nil
+}
+
+// recordRestore opens the restored installation, which also proves it
+// opens, and records the restore in its audit log. A snapshot without the
+// keyring is left alone: opening it would make a new, wrong keyring.
+func recordRestore(ctx context.Context, cfg Config, into string, res backup.Restored, stderr io.Writer) error {
+	hasKeyring := false
+	for _, f := range res.Manifest.Files {
+		hasKeyring = hasKeyring || f.Path == "keyring.json"
+	}
+	if !hasKeyring {
+		fmt.Fprintf(stderr, "warning: the snapshot holds no keyring.json; put the installation's keyring at %s before starting it\n", filepath.Join(into, "keyring.json"))
+		return nil
+	}
+	rc := cfg
+	rc.DataDir, rc.DatabaseURL, rc.KeyringFile = into, "", filepath.Join(into, "keyring.json")
+	if rc.BlobS3Bucket == "" {
+		rc.BlobDir = filepath.Join(into, "blobs")
+	}
+	sys, err := openSystem(ctx, rc, stderr)
+	if err != nil {
+		return fmt.Errorf("the restored folder %s does not open: %w", into, err)
+	}
+	defer sys.Close()
+	ev := audit.Event{Action: domain.ActionCreate, ResourceType: resourceBackup, ResourceID: res.Snapshot.Name,
+		Detail: "restored snapshot taken " + res.Manifest.Created.Format(time.RFC3339)}
+	if err := sys.Audit.Record(cliContext(ctx), ev); err != nil {
+		return fmt.Errorf("record the restore in the audit log: %w", err)
+	}
+	return nil
+}
+
+// humanBytes is n in B, KB, MB or GB (powers of 1000).
+func humanBytes(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, suffix := float64(n), []string{"KB", "MB", "GB", "TB"}
+	i := -1
+	for f >= unit && i < len(suffix)-1 {
+		f /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %s", f, suffix[i])
+}
