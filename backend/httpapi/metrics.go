@@ -66,6 +66,21 @@ func (m *metrics) leaderMetrics(l Leader) {
 	)
 }
 
+// snapshotMetrics reports when the newest snapshot was taken.
+func (m *metrics) snapshotMetrics(last func() (time.Time, bool)) {
+	if last == nil {
+		return
+	}
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "healthhub_backup_last_success_timestamp_seconds",
+		Help: "When the newest snapshot of this installation was taken (0: none); alert when it is older than the backup interval."},
+		func() float64 {
+			if at, ok := last(); ok {
+				return float64(at.Unix())
+			}
+			return 0
+		}))
+}
+
 // syncMetrics reports this installation's sync: the node's queue, lag and
 // outcomes, and the alerts raised as an upstream.
 func (m *metrics) syncMetrics(n *node.Service, up *upstream.Service) {

@@ -62,8 +62,12 @@ type Deps struct {
 	// Leader tells whether this process runs the background work; nil
 	// leaves its metrics out.
 	Leader Leader
-	Now    func() time.Time
-	Logger *slog.Logger
+	// LastSnapshot is when the newest snapshot of the installation was
+	// taken (package backup), ok false when there is none; nil leaves its
+	// metric out.
+	LastSnapshot func() (at time.Time, ok bool)
+	Now          func() time.Time
+	Logger       *slog.Logger
 }
 
 // Leader is the election of the process that runs the background work
@@ -115,6 +119,7 @@ func New(cfg Config, d Deps) *Server {
 		metrics: newMetrics(), mux: http.NewServeMux()}
 	s.metrics.syncMetrics(d.Node, d.Upstream)
 	s.metrics.leaderMetrics(d.Leader)
+	s.metrics.snapshotMetrics(d.LastSnapshot)
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
 		h := rt.handler

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -53,15 +52,6 @@ func backupCommand(name string, args []string, getenv func(string) string, stder
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	load := bindFlags(fs, getenv)
-	env := func(k, def string) string {
-		if v := getenv(k); v != "" {
-			return v
-		}
-		return def
-	}
-	dir := fs.String("backup-dir", env("HEALTHHUB_BACKUP_DIR", ""), "folder of snapshots, best on another disk, a NAS or a USB stick; default backups in the data folder (HEALTHHUB_BACKUP_DIR)")
-	recipients := fs.String("backup-recipients", env("HEALTHHUB_BACKUP_RECIPIENTS", ""), "comma-separated age1… recipients snapshots are encrypted to; make one with 'healthhubd backup keygen' (HEALTHHUB_BACKUP_RECIPIENTS)")
-	keep := fs.String("backup-keep", env("HEALTHHUB_BACKUP_KEEP", strconv.Itoa(backup.DefaultKeep)), "how many snapshots to keep; older ones are deleted after a new one (HEALTHHUB_BACKUP_KEEP)")
 	if extra != nil {
 		extra(fs)
 	}
@@ -79,14 +69,7 @@ func backupCommand(name string, args []string, getenv func(string) string, stder
 		return cfg, backupSettings{}, &ExitError{Code: 2, Err: errors.New("these snapshots are for SQLite installations (the data folder's healthhub.db); " +
 			"this installation uses PostgreSQL, which is backed up with pgBackRest (support is coming) or, on AWS, Aurora's point-in-time recovery")}
 	}
-	s := backupSettings{dir: *dir, recipients: *recipients}
-	if s.dir == "" {
-		s.dir, s.dirDefault = filepath.Join(cfg.DataDir, "backups"), true
-	}
-	if s.keep, err = strconv.Atoi(*keep); err != nil || s.keep < 1 {
-		return cfg, s, &ExitError{Code: 2, Err: fmt.Errorf("backup-keep must be a whole number of at least 1, not %q", *keep)}
-	}
-	return cfg, s, nil
+	return cfg, backupSettings{dir: cfg.BackupDir, dirDefault: cfg.BackupDirDefault, recipients: cfg.BackupRecipients, keep: cfg.BackupKeep}, nil
 }
 
 // runBackup is "healthhubd backup …".
@@ -150,38 +133,19 @@ func runBackupNow(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	recipients, err := backup.ParseRecipients(s.recipients)
+	opts, err := cfg.backupOptions()
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	opts := backup.Options{DataDir: cfg.DataDir, Dir: s.dir, Recipients: recipients, Keep: s.keep, Version: Version}
-	// Parts kept outside the data folder go in at their default places, so
-	// the restored folder is whole.
-	if cfg.KeyringFile != filepath.Join(cfg.DataDir, "keyring.json") {
-		opts.Extra = append(opts.Extra, backup.Source{Path: cfg.KeyringFile, As: "keyring.json"})
-	}
 	if cfg.BlobS3Bucket != "" {
 		fmt.Fprintf(stderr, "note: stored files are in the S3 bucket %s and are not in this snapshot\n", cfg.BlobS3Bucket)
-	} else if cfg.BlobDir != filepath.Join(cfg.DataDir, "blobs") {
-		if _, err := os.Stat(cfg.BlobDir); err == nil {
-			opts.Extra = append(opts.Extra, backup.Source{Path: cfg.BlobDir, As: "blobs"})
-		}
 	}
 	sys, err := openSystem(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer sys.Close()
-	opts.Now = sys.Now
-	res, err := backup.Run(ctx, opts)
-	ev := audit.Event{Action: domain.ActionExport, ResourceType: resourceBackup, ResourceID: res.Snapshot.Name,
-		Detail: fmt.Sprintf("files=%d bytes=%d size=%d", res.Files, res.Bytes, res.Snapshot.Size)}
-	if err != nil {
-		ev.Outcome, ev.Detail = domain.OutcomeFailure, "snapshot failed"
-	}
-	if aerr := sys.Audit.Record(cliContext(ctx), ev); aerr != nil && err == nil {
-		return fmt.Errorf("snapshot %s written, but its audit event was not: %w", res.Snapshot.Path, aerr)
-	}
+	res, err := sys.snapshot(cliContext(ctx), opts)
 	if err != nil {
 		if errors.Is(err, backup.ErrNoRecipients) {
 			return &ExitError{Code: 2, Err: err}
@@ -194,6 +158,105 @@ func runBackupNow(ctx context.Context, args []string, getenv func(string) string
 		fmt.Fprintf(stdout, "deleted  %d older snapshot(s), keeping %d\n", len(res.Pruned), s.keep)
 	}
 	return nil
+}
+
+// backupOptions are the snapshot options of this configuration. Parts of
+// the installation kept outside the data folder go in at their default
+// places, so the restored folder is whole; stored files in S3 are not in it.
+func (c Config) backupOptions() (backup.Options, error) {
+	recipients, err := backup.ParseRecipients(c.BackupRecipients)
+	if err != nil {
+		return backup.Options{}, err
+	}
+	opts := backup.Options{DataDir: c.DataDir, Dir: c.BackupDir, Recipients: recipients, Keep: c.BackupKeep, Version: Version}
+	if c.KeyringFile != filepath.Join(c.DataDir, "keyring.json") {
+		opts.Extra = append(opts.Extra, backup.Source{Path: c.KeyringFile, As: "keyring.json"})
+	}
+	if c.BlobS3Bucket == "" && c.BlobDir != filepath.Join(c.DataDir, "blobs") {
+		if _, err := os.Stat(c.BlobDir); err == nil {
+			opts.Extra = append(opts.Extra, backup.Source{Path: c.BlobDir, As: "blobs"})
+		}
+	}
+	return opts, nil
+}
+
+// snapshot takes one snapshot and records it (or its failure) in the audit
+// log as the caller in ctx.
+func (s *System) snapshot(ctx context.Context, opts backup.Options) (backup.Result, error) {
+	opts.Now = s.Now
+	res, err := backup.Run(ctx, opts)
+	ev := audit.Event{Action: domain.ActionExport, ResourceType: resourceBackup, ResourceID: res.Snapshot.Name,
+		Detail: fmt.Sprintf("files=%d bytes=%d size=%d", res.Files, res.Bytes, res.Snapshot.Size)}
+	if err != nil {
+		ev.Outcome, ev.Detail = domain.OutcomeFailure, "snapshot failed"
+	}
+	if aerr := s.Audit.Record(ctx, ev); aerr != nil && err == nil {
+		return res, fmt.Errorf("snapshot %s written, but its audit event was not: %w", res.Snapshot.Path, aerr)
+	}
+	return res, err
+}
+
+// scheduledSnapshots takes a snapshot every Config.BackupEvery until ctx
+// ends (the leader's work, on a SQLite installation with recipients set),
+// at once when the newest is older than that.
+func (s *System) scheduledSnapshots(ctx context.Context) {
+	c := s.Config
+	if c.BackupEvery <= 0 || c.BackupRecipients == "" || s.Store.Engine() != "sqlite" {
+		return
+	}
+	opts, err := c.backupOptions()
+	if err != nil {
+		s.Logger.Error("scheduled snapshots are off: the backup recipients are not valid", "err", err)
+		return
+	}
+	actx := domain.WithPrincipal(ctx, domain.System)
+	var tried time.Time // the last attempt: after a failure, a whole interval passes
+	for {
+		due := tried.Add(c.BackupEvery)
+		if snaps, err := backup.List(c.BackupDir); err == nil && len(snaps) > 0 {
+			if next := snaps[len(snaps)-1].Time.Add(c.BackupEvery); next.After(due) {
+				due = next
+			}
+		}
+		wait := due.Sub(s.Now())
+		if tried.IsZero() && wait > c.BackupEvery {
+			wait = c.BackupEvery // a snapshot dated ahead of this clock
+		}
+		if wait <= 0 {
+			tried = s.Now()
+			res, err := s.snapshot(actx, opts)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				s.Logger.Error("scheduled snapshot failed; trying again at the next interval", "dir", c.BackupDir, "err", err)
+			} else {
+				s.Logger.Info("snapshot taken", "file", res.Snapshot.Path, "size", res.Snapshot.Size, "took", res.Took.Round(time.Millisecond))
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// lastSnapshot reads when the newest snapshot in the backup folder was
+// taken, for the metrics of a SQLite installation; nil on PostgreSQL.
+func (s *System) lastSnapshot() func() (time.Time, bool) {
+	if s.Store.Engine() != "sqlite" {
+		return nil
+	}
+	dir := s.Config.BackupDir
+	return func() (time.Time, bool) {
+		snaps, err := backup.List(dir)
+		if err != nil || len(snaps) == 0 {
+			return time.Time{}, false
+		}
+		return snaps[len(snaps)-1].Time, true
+	}
 }
 
 // openSystem opens the system the way withSystem does, for commands that

@@ -1,11 +1,13 @@
 package server_test
 
 import (
+	"io"
 	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -117,5 +119,49 @@ func TestBackupCommandsRefusePostgreSQL(t *testing.T) {
 		if exitCode(err) != 2 || !strings.Contains(errString(err), "pgBackRest") || !strings.Contains(errString(err), "SQLite installations") {
 			t.Fatalf("%v on PostgreSQL: %d %v\n%s", args, exitCode(err), err, out)
 		}
+	}
+}
+
+// The server of a SQLite installation with backup recipients takes a
+// snapshot at once and then every HEALTHHUB_BACKUP_EVERY, keeps the newest
+// HEALTHHUB_BACKUP_KEEP, and says when the newest was taken in /metrics.
+func TestServerTakesScheduledSnapshots(t *testing.T) {
+	vars := testEnv(t, "")
+	out, err := run(t, vars, "", "backup", "keygen")
+	if err != nil {
+		t.Fatalf("keygen: %v\n%s", err, out)
+	}
+	recipient := regexp.MustCompile(`recipient: (age1[0-9a-z]+)`).FindStringSubmatch(out)
+	if recipient == nil {
+		t.Fatalf("keygen printed no recipient:\n%s", out)
+	}
+	dir := filepath.Join(t.TempDir(), "nas")
+	vars["HEALTHHUB_BACKUP_RECIPIENTS"], vars["HEALTHHUB_BACKUP_DIR"] = recipient[1], dir
+	vars["HEALTHHUB_BACKUP_EVERY"], vars["HEALTHHUB_BACKUP_KEEP"] = "1s", "2"
+	base, _ := startServe(t, vars, "running at")
+
+	snapshots := func() []string {
+		names, _ := filepath.Glob(filepath.Join(dir, "healthhub-*.hhbak"))
+		return names
+	}
+	var first []string
+	eventually(t, "a first snapshot", func() bool { first = snapshots(); return len(first) >= 1 })
+	eventually(t, "a later snapshot, and the oldest pruned", func() bool {
+		now := snapshots()
+		return len(now) == 2 && now[0] != first[0]
+	})
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	m := regexp.MustCompile(`(?m)^healthhub_backup_last_success_timestamp_seconds (\S+)$`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("no snapshot metric:\n%s", body)
+	}
+	at, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil || time.Since(time.Unix(int64(at), 0)) > time.Minute {
+		t.Fatalf("snapshot metric %s", m[1])
 	}
 }

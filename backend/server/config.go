@@ -97,6 +97,15 @@ type Config struct {
 	// SyncInterval is how often a node enrolled with an upstream syncs
 	// when all is well; after a failure it retries sooner, backing off.
 	SyncInterval time.Duration
+	// Snapshots of a SQLite installation (package backup): the folder
+	// (BackupDirDefault when it is the data folder's own), the age
+	// recipients they are encrypted to, how many are kept, and how often
+	// the server takes one (0: never; only with recipients).
+	BackupDir        string
+	BackupDirDefault bool
+	BackupRecipients string
+	BackupKeep       int
+	BackupEvery      time.Duration
 	// ClockOffset shifts the server's clock: to rehearse a workstation
 	// whose clock is wrong. Zero in normal use.
 	ClockOffset time.Duration
@@ -168,6 +177,10 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 	tlsKey := fs.String("tls-key", env("HEALTHHUB_TLS_KEY", ""), "private key (PEM) for --tls files (HEALTHHUB_TLS_KEY)")
 	tlsHosts := fs.String("tls-hosts", env("HEALTHHUB_TLS_HOSTS", ""), "comma-separated names and addresses the auto certificate holds besides this machine's (HEALTHHUB_TLS_HOSTS)")
 	clockOffset := fs.String("clock-offset", env("HEALTHHUB_CLOCK_OFFSET", "0s"), "shift this server's clock by this much, such as -10m, to rehearse a machine whose clock is wrong; 0s in normal use (HEALTHHUB_CLOCK_OFFSET)")
+	backupDir := fs.String("backup-dir", env("HEALTHHUB_BACKUP_DIR", ""), "folder of snapshots, best on another disk, a NAS or a USB stick; default backups in the data folder (HEALTHHUB_BACKUP_DIR)")
+	backupRecipients := fs.String("backup-recipients", env("HEALTHHUB_BACKUP_RECIPIENTS", ""), "comma-separated age1… recipients snapshots are encrypted to; make one with 'healthhubd backup keygen' (HEALTHHUB_BACKUP_RECIPIENTS)")
+	backupKeep := fs.String("backup-keep", env("HEALTHHUB_BACKUP_KEEP", "48"), "how many snapshots to keep; older ones are deleted after a new one (HEALTHHUB_BACKUP_KEEP)")
+	backupEvery := fs.String("backup-every", env("HEALTHHUB_BACKUP_EVERY", "1h"), "how often the server of a SQLite installation takes a snapshot when recipients are set; 0 for never (HEALTHHUB_BACKUP_EVERY)")
 	syncEvery := fs.String("sync-interval", env("HEALTHHUB_SYNC_INTERVAL", "15s"), "how often this installation syncs with its upstream, once enrolled (HEALTHHUB_SYNC_INTERVAL)")
 	argonMem := fs.String("argon2-memory-kib", env("HEALTHHUB_ARGON2_MEMORY_KIB", "65536"), "password hashing memory in KiB (HEALTHHUB_ARGON2_MEMORY_KIB)")
 
@@ -229,6 +242,16 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 		case "", "openai", "bedrock":
 		default:
 			return c, fmt.Errorf("embeddings must be empty, openai or bedrock, not %q", c.Embeddings)
+		}
+		c.BackupDir, c.BackupRecipients = *backupDir, *backupRecipients
+		if c.BackupDir == "" {
+			c.BackupDir, c.BackupDirDefault = filepath.Join(c.DataDir, "backups"), true
+		}
+		if c.BackupKeep, err = strconv.Atoi(*backupKeep); err != nil || c.BackupKeep < 1 {
+			return c, fmt.Errorf("backup-keep must be a whole number of at least 1, not %q", *backupKeep)
+		}
+		if c.BackupEvery, err = time.ParseDuration(*backupEvery); err != nil || (c.BackupEvery != 0 && c.BackupEvery < time.Second) || c.BackupEvery > 7*24*time.Hour {
+			return c, fmt.Errorf("backup-every must be 0 or a duration from 1s to 168h, such as 1h, not %q", *backupEvery)
 		}
 		if c.SyncInterval, err = time.ParseDuration(*syncEvery); err != nil || c.SyncInterval < 10*time.Millisecond || c.SyncInterval > 24*time.Hour {
 			return c, fmt.Errorf("sync-interval must be a duration from 10ms to 24h, such as 15s, not %q", *syncEvery)

@@ -251,7 +251,7 @@ func (s *System) buildHandler() *httpapi.Server {
 		AllowedOrigins: s.Config.AllowedOrigins, TrustedProxies: s.Config.TrustedProxies,
 		Version: Version, UI: frontend.Dist(),
 	}, httpapi.Deps{Auth: s.Auth, Portal: s.Portal, Store: s.Store, Audit: s.Audit, Live: s.Live, Knowledge: s.Knowledge, Assistant: s.Assistant, Now: s.Now, Logger: s.Logger,
-		Upstream: s.Upstream, Node: s.Node, Leader: s.Leader,
+		Upstream: s.Upstream, Node: s.Node, Leader: s.Leader, LastSnapshot: s.lastSnapshot(),
 		Health: health.New(s.Portal, s.Audit, s.Store, s.Assistant, s.Knowledge, health.Options{EmailConfigured: s.Config.EmailConfigured()}),
 		FHIR:   fhir.New(s.Portal, s.Store, s.Audit, s.Now, s.Logger, s.publicBase)})
 }
@@ -330,6 +330,7 @@ func (s *System) backgroundWork(ctx context.Context, worker *notify.Worker) {
 		s.expireLeases,
 		s.Assistant.Lead,
 		s.Knowledge.Lead,
+		s.scheduledSnapshots,
 	}
 	var wg sync.WaitGroup
 	for _, job := range jobs {
