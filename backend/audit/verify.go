@@ -31,21 +31,36 @@ func Verify(ctx context.Context, store Reader) (Report, error) {
 	r := Report{HeadSeq: headSeq, HeadHash: headHash}
 	var seq int64
 	prev := ""
-	for {
-		page, err := store.ScanAudit(ctx, seq, 2000)
-		if err != nil {
-			return Report{}, err
+	for reads := 1; ; reads++ {
+		for {
+			page, err := store.ScanAudit(ctx, seq, 2000)
+			if err != nil {
+				return Report{}, err
+			}
+			if len(page) == 0 {
+				break
+			}
+			for _, e := range page {
+				if problem := checkLink(seq, prev, e); problem != "" {
+					r.BrokenAt, r.Problem = e.Seq, problem
+					return r, nil
+				}
+				seq, prev = e.Seq, e.Hash
+				r.Events++
+			}
 		}
-		if len(page) == 0 {
+		if seq <= headSeq || reads == maxHeadReads {
 			break
 		}
-		for _, e := range page {
-			if problem := checkLink(seq, prev, e); problem != "" {
-				r.BrokenAt, r.Problem = e.Seq, problem
-				return r, nil
-			}
-			seq, prev = e.Seq, e.Hash
-			r.Events++
+		// The log holds events past the head read at the start: appended
+		// while it was walked (the head moves in the same transaction as
+		// each event), or added outside HealthHub. The head read now tells.
+		if headSeq, headHash, err = store.AuditHead(ctx); err != nil {
+			return Report{}, err
+		}
+		r.HeadSeq, r.HeadHash = headSeq, headHash
+		if seq > headSeq {
+			break
 		}
 	}
 	switch {
@@ -63,6 +78,10 @@ func Verify(ctx context.Context, store Reader) (Report, error) {
 	}
 	return r, nil
 }
+
+// maxHeadReads bounds how often Verify reads the head again while events
+// keep being appended during the walk.
+const maxHeadReads = 10
 
 func checkLink(prevSeq int64, prevHash string, e *domain.AuditEvent) string {
 	switch {
