@@ -36,40 +36,22 @@ HEALTHHUB_BACKUP_KEEP (--backup-keep; default 48)`
 // resourceBackup names snapshots in the audit log.
 const resourceBackup = "backup"
 
-// backupSettings are the backup commands' own settings.
-type backupSettings struct {
-	dir        string
-	dirDefault bool
-	recipients string
-	keep       int
-}
-
-// backupCommand parses the configuration and backup flags of one backup
-// command and refuses a PostgreSQL installation, which these snapshots do
-// not cover.
-func backupCommand(name string, args []string, getenv func(string) string, stderr io.Writer,
-	extra func(*flag.FlagSet)) (Config, backupSettings, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	load := bindFlags(fs, getenv)
-	if extra != nil {
-		extra(fs)
-	}
-	if err := fs.Parse(args); err != nil {
-		return Config{}, backupSettings{}, &ExitError{Code: 2, Err: err}
-	}
-	if fs.NArg() > 0 {
-		return Config{}, backupSettings{}, &ExitError{Code: 2, Err: fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), backupUsage)}
-	}
-	cfg, err := load()
+// backupCommand parses the configuration flags of one backup command (plus
+// any extra it declares) and refuses a PostgreSQL installation, which these
+// snapshots do not cover.
+func backupCommand(name string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (Config, error) {
+	cfg, rest, err := parseCommand(name, args, getenv, stderr, extra)
 	if err != nil {
-		return cfg, backupSettings{}, &ExitError{Code: 2, Err: err}
+		return cfg, err
+	}
+	if len(rest) > 0 {
+		return cfg, &ExitError{Code: 2, Err: fmt.Errorf("unexpected argument %q\n%s", rest[0], backupUsage)}
 	}
 	if store.IsPostgres(cfg.DatabaseURL) {
-		return cfg, backupSettings{}, &ExitError{Code: 2, Err: errors.New("these snapshots are for SQLite installations (the data folder's healthhub.db); " +
+		return cfg, &ExitError{Code: 2, Err: errors.New("these snapshots are for SQLite installations (the data folder's healthhub.db); " +
 			"this installation uses PostgreSQL, which is backed up with pgBackRest (support is coming) or, on AWS, Aurora's point-in-time recovery")}
 	}
-	return cfg, backupSettings{dir: cfg.BackupDir, dirDefault: cfg.BackupDirDefault, recipients: cfg.BackupRecipients, keep: cfg.BackupKeep}, nil
+	return cfg, nil
 }
 
 // runBackup is "healthhubd backup …".
@@ -83,16 +65,16 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 	case "now":
 		return runBackupNow(ctx, args[1:], getenv, stdout, stderr)
 	case "list":
-		_, s, err := backupCommand("backup list", args[1:], getenv, stderr, nil)
+		cfg, err := backupCommand("backup list", args[1:], getenv, stderr, nil)
 		if err != nil {
 			return err
 		}
-		snaps, err := backup.List(s.dir)
+		snaps, err := backup.List(cfg.BackupDir)
 		if err != nil {
 			return err
 		}
 		if len(snaps) == 0 {
-			fmt.Fprintf(stdout, "no snapshots in %s\n", s.dir)
+			fmt.Fprintf(stdout, "no snapshots in %s\n", cfg.BackupDir)
 			return nil
 		}
 		fmt.Fprintf(stdout, "%-25s  %10s  %s\n", "TIME", "SIZE", "FILE")
@@ -129,7 +111,7 @@ func runBackupKeygen(args []string, stdout, stderr io.Writer) error {
 }
 
 func runBackupNow(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, s, err := backupCommand("backup now", args, getenv, stderr, nil)
+	cfg, err := backupCommand("backup now", args, getenv, stderr, nil)
 	if err != nil {
 		return err
 	}
@@ -155,7 +137,7 @@ func runBackupNow(ctx context.Context, args []string, getenv func(string) string
 	fmt.Fprintf(stdout, "snapshot %s\nsize     %s (%d files, %s before encryption)\ntook     %s\n", res.Snapshot.Path, humanBytes(res.Snapshot.Size),
 		res.Files, humanBytes(res.Bytes), res.Took.Round(time.Millisecond))
 	if len(res.Pruned) > 0 {
-		fmt.Fprintf(stdout, "deleted  %d older snapshot(s), keeping %d\n", len(res.Pruned), s.keep)
+		fmt.Fprintf(stdout, "deleted  %d older snapshot(s), keeping %d\n", len(res.Pruned), cfg.BackupKeep)
 	}
 	return nil
 }
@@ -259,27 +241,17 @@ func (s *System) lastSnapshot() func() (time.Time, bool) {
 	}
 }
 
-// openSystem opens the system the way withSystem does, for commands that
-// parse their own flags.
-func openSystem(ctx context.Context, cfg Config, stderr io.Writer) (*System, error) {
-	now := time.Now
-	if off := cfg.ClockOffset; off != 0 {
-		now = func() time.Time { return time.Now().Add(off) }
-	}
-	return Open(ctx, cfg, newLogger(cfg, stderr), now)
-}
-
 func runBackupStatus(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, s, err := backupCommand("backup status", args, getenv, stderr, nil)
+	cfg, err := backupCommand("backup status", args, getenv, stderr, nil)
 	if err != nil {
 		return err
 	}
-	snaps, err := backup.List(s.dir)
+	snaps, err := backup.List(cfg.BackupDir)
 	if err != nil {
 		return err
 	}
 	var problems []string
-	fmt.Fprintf(stdout, "folder:         %s (%d snapshots, keeping %d)\n", s.dir, len(snaps), s.keep)
+	fmt.Fprintf(stdout, "folder:         %s (%d snapshots, keeping %d)\n", cfg.BackupDir, len(snaps), cfg.BackupKeep)
 	if len(snaps) == 0 {
 		fmt.Fprintln(stdout, "last snapshot:  none")
 		problems = append(problems, "no snapshot yet (healthhubd backup now)")
@@ -292,16 +264,16 @@ func runBackupStatus(args []string, getenv func(string) string, stdout, stderr i
 		}
 	}
 	n := 0
-	if rs, err := backup.ParseRecipients(s.recipients); err == nil {
+	if rs, err := backup.ParseRecipients(cfg.BackupRecipients); err == nil {
 		n = len(rs)
-	} else if s.recipients != "" {
+	} else if cfg.BackupRecipients != "" {
 		problems = append(problems, err.Error())
 	}
 	fmt.Fprintf(stdout, "recipients:     %d\n", n)
-	if n == 0 && s.recipients == "" {
+	if n == 0 && cfg.BackupRecipients == "" {
 		problems = append(problems, "HEALTHHUB_BACKUP_RECIPIENTS is not set, so snapshots are refused (healthhubd backup keygen)")
 	}
-	if inside(cfg.DataDir, s.dir) {
+	if inside(cfg.DataDir, cfg.BackupDir) {
 		fmt.Fprintln(stdout, "warning:        the snapshots are on the same disk as the data folder: they protect against mistakes, not against losing the disk; "+
 			"set HEALTHHUB_BACKUP_DIR to a second disk, a NAS or a USB stick")
 	}
@@ -328,7 +300,7 @@ func inside(dir, path string) bool {
 // runRestore is "healthhubd restore …".
 func runRestore(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var to, identity, into *string
-	cfg, s, err := backupCommand("restore", args, getenv, stderr, func(fs *flag.FlagSet) {
+	cfg, err := backupCommand("restore", args, getenv, stderr, func(fs *flag.FlagSet) {
 		to = fs.String("to", "latest", "restore the newest snapshot taken at or before this RFC 3339 time, or latest")
 		identity = fs.String("identity", "", "the age identity file the snapshots are encrypted to (from 'healthhubd backup keygen') (required)")
 		into = fs.String("into", "", "the new or empty folder to write the data folder into (required)")
@@ -354,7 +326,7 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	res, err := backup.Restore(ctx, backup.RestoreOptions{Dir: s.dir, At: at, Identities: ids, Into: *into})
+	res, err := backup.Restore(ctx, backup.RestoreOptions{Dir: cfg.BackupDir, At: at, Identities: ids, Into: *into})
 	if err != nil {
 		return err
 	}

@@ -131,6 +131,21 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 // declares), opens the system, runs fn and closes it.
 func withSystem(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer,
 	extra func(*flag.FlagSet), fn func(*System) error) error {
+	cfg, _, err := parseCommand(name, args, getenv, stderr, extra)
+	if err != nil {
+		return err
+	}
+	sys, err := openSystem(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer sys.Close()
+	return fn(sys)
+}
+
+// parseCommand parses a command's configuration flags plus any extra it
+// declares, and returns the configuration and the arguments after the flags.
+func parseCommand(name string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (Config, []string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	load := bindFlags(fs, getenv)
@@ -138,22 +153,22 @@ func withSystem(ctx context.Context, name string, args []string, getenv func(str
 		extra(fs)
 	}
 	if err := fs.Parse(args); err != nil {
-		return &ExitError{Code: 2, Err: err}
+		return Config{}, nil, &ExitError{Code: 2, Err: err}
 	}
 	cfg, err := load()
 	if err != nil {
-		return &ExitError{Code: 2, Err: err}
+		return cfg, nil, &ExitError{Code: 2, Err: err}
 	}
+	return cfg, fs.Args(), nil
+}
+
+// openSystem opens the system with the configuration's clock.
+func openSystem(ctx context.Context, cfg Config, stderr io.Writer) (*System, error) {
 	now := time.Now
 	if off := cfg.ClockOffset; off != 0 {
 		now = func() time.Time { return time.Now().Add(off) }
 	}
-	sys, err := Open(ctx, cfg, newLogger(cfg, stderr), now)
-	if err != nil {
-		return err
-	}
-	defer sys.Close()
-	return fn(sys)
+	return Open(ctx, cfg, newLogger(cfg, stderr), now)
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
