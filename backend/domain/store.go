@@ -12,6 +12,8 @@ type Store interface {
 	KnowledgeStore
 	ChatStore
 	SyncStore
+	EmergencyStore
+	CanaryStore
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 	// Engine names the storage engine: "sqlite" or "postgres".

@@ -37,6 +37,7 @@ func Run(t *testing.T, e Engine) {
 		{"AuditNames", testAuditNames},
 		{"MigrateIsIdempotent", testMigrateIdempotent},
 		{"NewerSchemaRefused", testNewerSchemaRefused},
+		{"BackupCanary", testBackupCanary},
 	}
 	for _, tc := range append(append(append(append(tests, clinicTests...), knowledgeTests...), chatTests...), syncTests...) {
 		t.Run(tc.name, func(t *testing.T) {
