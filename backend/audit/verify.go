@@ -13,13 +13,17 @@ type Report struct {
 	Events   int64  `json:"events"`
 	HeadSeq  int64  `json:"head_seq"`
 	HeadHash string `json:"head_hash"`
+	// AnchorSeq is the last event removed from the start of the log by
+	// retention (0 when none was): the walk starts from its hash.
+	AnchorSeq int64 `json:"anchor_seq,omitempty"`
 	// BrokenAt is the sequence number of the first event that fails, and
 	// Problem says what is wrong there; both empty when OK.
 	BrokenAt int64  `json:"broken_at,omitempty"`
 	Problem  string `json:"problem,omitempty"`
 }
 
-// Verify walks the chain from the first event and reports the first broken
+// Verify walks the chain from the first event (after the anchor, for an
+// AnchoredReader) and reports the first broken
 // link: an edited event (its hash no longer matches its content), a deleted
 // one (a gap in the sequence), an inserted or reordered one (its link to the
 // previous hash is wrong), or a cut-off tail (the head names a later event).
@@ -31,6 +35,12 @@ func Verify(ctx context.Context, store Reader) (Report, error) {
 	r := Report{HeadSeq: headSeq, HeadHash: headHash}
 	var seq int64
 	prev := ""
+	if a, ok := store.(AnchoredReader); ok {
+		if seq, prev, err = a.AuditAnchor(ctx); err != nil {
+			return Report{}, err
+		}
+		r.AnchorSeq = seq
+	}
 	for reads := 1; ; reads++ {
 		for {
 			page, err := store.ScanAudit(ctx, seq, 2000)
@@ -79,6 +89,13 @@ func Verify(ctx context.Context, store Reader) (Report, error) {
 	return r, nil
 }
 
+// AnchoredReader is a log whose start retention may have removed: the
+// anchor is the sequence number and hash of the last event removed, which
+// the first event kept links to.
+type AnchoredReader interface {
+	AuditAnchor(ctx context.Context) (seq int64, hash string, err error)
+}
+
 // maxHeadReads bounds how often Verify reads the head again while events
 // keep being appended during the walk.
 const maxHeadReads = 10
@@ -91,7 +108,7 @@ func checkLink(prevSeq int64, prevHash string, e *domain.AuditEvent) string {
 		return fmt.Sprintf("event %d is out of sequence after %d", e.Seq, prevSeq)
 	case e.PrevHash != prevHash:
 		return fmt.Sprintf("event %d does not link to event %d (inserted, reordered or the earlier event was replaced)", e.Seq, prevSeq)
-	case e.ComputeHash() != e.Hash:
+	case !e.Intact():
 		return fmt.Sprintf("event %d was altered after it was written (its content no longer matches its hash)", e.Seq)
 	}
 	return ""

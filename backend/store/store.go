@@ -15,6 +15,7 @@ import (
 // DB is a store that can also migrate its schema.
 type DB interface {
 	domain.Store
+	domain.RetentionStore
 	Migrate(ctx context.Context) (int, error)
 	// SwapSetting stores value if key holds old, and reports whether it
 	// did (a compare-and-swap, for what processes sharing the database

@@ -8,10 +8,11 @@ import (
 )
 
 const auditColumns = `seq, id, time, actor_id, actor_role, action, resource_type, resource_id, patient_id,
-	outcome, source_ip, user_agent, request_id, detail, prev_hash, hash`
+	outcome, source_ip, user_agent, request_id, detail, prev_hash, hash, chain_version, patient_salt, patient_commit, redacted`
 
 var auditColumnNames = []string{"seq", "id", "time", "actor_id", "actor_role", "action", "resource_type", "resource_id",
-	"patient_id", "outcome", "source_ip", "user_agent", "request_id", "detail", "prev_hash", "hash"}
+	"patient_id", "outcome", "source_ip", "user_agent", "request_id", "detail", "prev_hash", "hash",
+	"chain_version", "patient_salt", "patient_commit", "redacted"}
 
 func (db *DB) AppendAudit(ctx context.Context, events []*domain.AuditEvent) error {
 	if len(events) == 0 {
@@ -28,11 +29,12 @@ func (db *DB) AppendAudit(ctx context.Context, events []*domain.AuditEvent) erro
 		rows := make([][]any, len(events))
 		for i, e := range events {
 			rows[i] = []any{e.Seq, e.ID, e.Time, e.ActorID, e.ActorRole, e.Action, e.ResourceType, e.ResourceID,
-				e.PatientID, e.Outcome, e.SourceIP, e.UserAgent, e.RequestID, e.Detail, e.PrevHash, e.Hash}
+				e.PatientID, e.Outcome, e.SourceIP, e.UserAgent, e.RequestID, e.Detail, e.PrevHash, e.Hash,
+				e.HashVersion(), e.PatientSalt, e.PatientCommit, e.Redacted}
 		}
 		if len(rows) == 1 {
 			if _, err := tx.Exec(ctx, `INSERT INTO audit_events (`+auditColumns+`)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`, rows[0]...); err != nil {
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`, rows[0]...); err != nil {
 				return err
 			}
 		} else if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_events"}, auditColumnNames, pgx.CopyFromRows(rows)); err != nil {
@@ -47,7 +49,8 @@ func (db *DB) AppendAudit(ctx context.Context, events []*domain.AuditEvent) erro
 func scanAudit(row pgx.Row) (*domain.AuditEvent, error) {
 	var e domain.AuditEvent
 	if err := row.Scan(&e.Seq, &e.ID, &e.Time, &e.ActorID, &e.ActorRole, &e.Action, &e.ResourceType, &e.ResourceID,
-		&e.PatientID, &e.Outcome, &e.SourceIP, &e.UserAgent, &e.RequestID, &e.Detail, &e.PrevHash, &e.Hash); err != nil {
+		&e.PatientID, &e.Outcome, &e.SourceIP, &e.UserAgent, &e.RequestID, &e.Detail, &e.PrevHash, &e.Hash,
+		&e.ChainVersion, &e.PatientSalt, &e.PatientCommit, &e.Redacted); err != nil {
 		return nil, err
 	}
 	e.Time = e.Time.UTC()
@@ -60,7 +63,7 @@ func scanNamedAudit(row pgx.Row) (*domain.AuditEvent, error) {
 	var e domain.AuditEvent
 	if err := row.Scan(&e.Seq, &e.ID, &e.Time, &e.ActorID, &e.ActorRole, &e.Action, &e.ResourceType, &e.ResourceID,
 		&e.PatientID, &e.Outcome, &e.SourceIP, &e.UserAgent, &e.RequestID, &e.Detail, &e.PrevHash, &e.Hash,
-		&e.ActorName, &e.PatientName); err != nil {
+		&e.ChainVersion, &e.PatientSalt, &e.PatientCommit, &e.Redacted, &e.ActorName, &e.PatientName); err != nil {
 		return nil, err
 	}
 	e.Time = e.Time.UTC()
@@ -84,7 +87,7 @@ func (db *DB) ListAudit(ctx context.Context, f domain.AuditFilter) ([]*domain.Au
 	// The names are joined in at read time; they are not chained.
 	return db.queryAudit(ctx, scanNamedAudit, `SELECT e.seq, e.id, e.time, e.actor_id, e.actor_role, e.action, e.resource_type,
 			e.resource_id, e.patient_id, e.outcome, e.source_ip, e.user_agent, e.request_id, e.detail, e.prev_hash, e.hash,
-			COALESCE(u.name, ''), COALESCE(p.name, '')
+			e.chain_version, e.patient_salt, e.patient_commit, e.redacted, COALESCE(u.name, ''), COALESCE(p.name, '')
 		FROM audit_events e
 		LEFT JOIN users u ON u.id = e.actor_id
 		LEFT JOIN patients p ON p.id = e.patient_id AND e.patient_id <> ''

@@ -366,7 +366,8 @@ func (db *DB) AppendSyncAudit(ctx context.Context, nodeID string, prevSize int64
 				// Truncated as the chain hash formats it, not rounded as
 				// timestamptz would.
 				rows[i] = []any{nodeID, e.Seq, e.ID, e.Time.UTC().Truncate(time.Microsecond), e.ActorID, e.ActorRole, e.Action,
-					e.ResourceType, e.ResourceID, e.PatientID, e.Outcome, e.SourceIP, e.UserAgent, e.RequestID, e.Detail, e.PrevHash, e.Hash}
+					e.ResourceType, e.ResourceID, e.PatientID, e.Outcome, e.SourceIP, e.UserAgent, e.RequestID, e.Detail, e.PrevHash, e.Hash,
+					e.HashVersion(), e.PatientSalt, e.PatientCommit, e.Redacted}
 			}
 			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"sync_node_audit"}, syncAuditColumnNames, pgx.CopyFromRows(rows)); err != nil {
 				return err

@@ -9,7 +9,7 @@ import (
 )
 
 const auditColumns = `seq, id, time, actor_id, actor_role, action, resource_type, resource_id, patient_id,
-	outcome, source_ip, user_agent, request_id, detail, prev_hash, hash`
+	outcome, source_ip, user_agent, request_id, detail, prev_hash, hash, chain_version, patient_salt, patient_commit, redacted`
 
 func (db *DB) AppendAudit(ctx context.Context, events []*domain.AuditEvent) error {
 	if len(events) == 0 {
@@ -23,7 +23,7 @@ func (db *DB) AppendAudit(ctx context.Context, events []*domain.AuditEvent) erro
 		}
 		seq, hash = domain.Chain(seq, hash, events)
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (`+auditColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
@@ -31,7 +31,7 @@ func (db *DB) AppendAudit(ctx context.Context, events []*domain.AuditEvent) erro
 		for _, e := range events {
 			if _, err := stmt.ExecContext(ctx, e.Seq, e.ID, fmtTime(e.Time), e.ActorID, e.ActorRole, e.Action,
 				e.ResourceType, e.ResourceID, e.PatientID, e.Outcome, e.SourceIP, e.UserAgent, e.RequestID,
-				e.Detail, e.PrevHash, e.Hash); err != nil {
+				e.Detail, e.PrevHash, e.Hash, e.HashVersion(), e.PatientSalt, e.PatientCommit, e.Redacted); err != nil {
 				return err
 			}
 		}
@@ -44,7 +44,8 @@ func scanAudit(row interface{ Scan(...any) error }) (*domain.AuditEvent, error) 
 	var e domain.AuditEvent
 	var t string
 	if err := row.Scan(&e.Seq, &e.ID, &t, &e.ActorID, &e.ActorRole, &e.Action, &e.ResourceType, &e.ResourceID,
-		&e.PatientID, &e.Outcome, &e.SourceIP, &e.UserAgent, &e.RequestID, &e.Detail, &e.PrevHash, &e.Hash); err != nil {
+		&e.PatientID, &e.Outcome, &e.SourceIP, &e.UserAgent, &e.RequestID, &e.Detail, &e.PrevHash, &e.Hash,
+		&e.ChainVersion, &e.PatientSalt, &e.PatientCommit, &e.Redacted); err != nil {
 		return nil, err
 	}
 	var err error
@@ -67,7 +68,7 @@ func scanNamedAudit(row interface{ Scan(...any) error }) (*domain.AuditEvent, er
 	var t string
 	if err := row.Scan(&e.Seq, &e.ID, &t, &e.ActorID, &e.ActorRole, &e.Action, &e.ResourceType, &e.ResourceID,
 		&e.PatientID, &e.Outcome, &e.SourceIP, &e.UserAgent, &e.RequestID, &e.Detail, &e.PrevHash, &e.Hash,
-		&e.ActorName, &e.PatientName); err != nil {
+		&e.ChainVersion, &e.PatientSalt, &e.PatientCommit, &e.Redacted, &e.ActorName, &e.PatientName); err != nil {
 		return nil, err
 	}
 	var err error

@@ -330,7 +330,7 @@ func (db *DB) AppendSyncAudit(ctx context.Context, nodeID string, prevSize int64
 		}
 		if len(events) > 0 {
 			stmt, err := tx.PrepareContext(ctx, `INSERT INTO sync_node_audit (node_id, `+auditColumns+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 			if err != nil {
 				return mapErr(err, "store node audit")
 			}
@@ -338,7 +338,7 @@ func (db *DB) AppendSyncAudit(ctx context.Context, nodeID string, prevSize int64
 			for _, e := range events {
 				if _, err := stmt.ExecContext(ctx, nodeID, e.Seq, e.ID, fmtTime(e.Time), e.ActorID, e.ActorRole, e.Action,
 					e.ResourceType, e.ResourceID, e.PatientID, e.Outcome, e.SourceIP, e.UserAgent, e.RequestID,
-					e.Detail, e.PrevHash, e.Hash); err != nil {
+					e.Detail, e.PrevHash, e.Hash, e.HashVersion(), e.PatientSalt, e.PatientCommit, e.Redacted); err != nil {
 					return mapErr(err, "store node audit")
 				}
 			}

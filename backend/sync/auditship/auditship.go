@@ -179,7 +179,7 @@ func (t *Tree) Append(e *domain.AuditEvent) error {
 	if e.Seq != t.size+1 {
 		return fmt.Errorf("%w: event %d after %d", ErrGap, e.Seq, t.size)
 	}
-	if e.Hash != e.ComputeHash() || (t.size > 0 && e.PrevHash != t.headHash) {
+	if !e.Intact() || (t.size > 0 && e.PrevHash != t.headHash) {
 		return fmt.Errorf("%w: event %d", ErrBrokenChain, e.Seq)
 	}
 	hs, err := tlog.StoredHashesForRecordHash(t.size, leaf(e), t)
@@ -274,7 +274,7 @@ func Accept(t *Tree, last Checkpoint, b *Batch, v note.Verifier, held func(seq i
 		if err != nil {
 			return Accepted{}, err
 		}
-		if h.Hash != e.Hash || e.Hash != e.ComputeHash() {
+		if h.Hash != e.Hash || !e.Intact() {
 			return Accepted{}, fmt.Errorf("%w: event %d", ErrDivergent, e.Seq)
 		}
 		out.Redelivery++
