@@ -43,6 +43,8 @@ type Options struct {
 	// EmailConfigured: an SMTP relay is set, so notifications also go out
 	// by e-mail; without one they stay in the app.
 	EmailConfigured bool
+	// Backup reports the installation's backups; nil reports none set up.
+	Backup func(ctx context.Context) (BackupHealth, error)
 }
 
 // Service builds the report. Providers and Sources may be nil when the
@@ -68,6 +70,37 @@ type InstallationHealth struct {
 	Knowledge KnowledgeHealth `json:"knowledge"`
 	Audit     AuditHealth     `json:"audit"`
 	Accounts  AccountsHealth  `json:"accounts"`
+	Backup    BackupHealth    `json:"backup"`
+}
+
+// BackupHealth is how the installation is backed up and how recently.
+type BackupHealth struct {
+	// Methods in force: "replication" (Litestream, continuous),
+	// "snapshots" (encrypted hourly copies), "pgbackrest" (WAL archive and
+	// base backups); empty when nothing backs the installation up.
+	Methods []string `json:"methods"`
+	// LastBackup is the newest successful snapshot or base backup.
+	LastBackup time.Time `json:"last_backup,omitzero"`
+	// LastReplicated is when continuous replication (or the WAL archive)
+	// last caught up; LagSeconds how far behind it is now.
+	LastReplicated time.Time `json:"last_replicated,omitzero"`
+	LagSeconds     float64   `json:"lag_seconds"`
+	// Alarm: backups are configured but stale (replication older than
+	// AlarmAfter, or no snapshot within the recovery point objective).
+	Alarm bool `json:"alarm"`
+	// Problem says what is wrong and what to do, when something is.
+	Problem   string        `json:"problem,omitempty"`
+	LastDrill *DrillSummary `json:"last_drill,omitempty"`
+}
+
+// DrillSummary is the newest restore drill (healthhubd drill).
+type DrillSummary struct {
+	At         time.Time `json:"at"`
+	Passed     bool      `json:"passed"`
+	Source     string    `json:"source"`
+	RPOSeconds float64   `json:"rpo_seconds"`
+	RTOSeconds float64   `json:"rto_seconds"`
+	Failures   []string  `json:"failures"`
 }
 
 // AssistantHealth is the provider that answers when nobody picks one.
@@ -161,6 +194,12 @@ func (s *Service) Report(ctx context.Context) (*InstallationHealth, error) {
 	}
 	if out.Accounts, err = s.accounts(ctx); err != nil {
 		return nil, err
+	}
+	out.Backup.Methods = []string{}
+	if s.opts.Backup != nil {
+		if out.Backup, err = s.opts.Backup(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

@@ -106,6 +106,9 @@ type Config struct {
 	BackupRecipients string
 	BackupKeep       int
 	BackupEvery      time.Duration
+	// CanaryEvery is how often the server writes the backup canary that a
+	// restore drill reads (0: never).
+	CanaryEvery time.Duration
 	// ClockOffset shifts the server's clock: to rehearse a workstation
 	// whose clock is wrong. Zero in normal use.
 	ClockOffset time.Duration
@@ -180,6 +183,7 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 	backupDir := fs.String("backup-dir", env("HEALTHHUB_BACKUP_DIR", ""), "folder of snapshots, best on another disk, a NAS or a USB stick; default backups in the data folder (HEALTHHUB_BACKUP_DIR)")
 	backupRecipients := fs.String("backup-recipients", env("HEALTHHUB_BACKUP_RECIPIENTS", ""), "comma-separated age1… recipients snapshots are encrypted to; make one with 'healthhubd backup keygen' (HEALTHHUB_BACKUP_RECIPIENTS)")
 	backupKeep := fs.String("backup-keep", env("HEALTHHUB_BACKUP_KEEP", "48"), "how many snapshots to keep; older ones are deleted after a new one (HEALTHHUB_BACKUP_KEEP)")
+	canaryEvery := fs.String("canary-every", env("HEALTHHUB_CANARY_EVERY", "1m"), "how often the server writes the backup canary a restore drill measures the recovery point by; 0 for never (HEALTHHUB_CANARY_EVERY)")
 	backupEvery := fs.String("backup-every", env("HEALTHHUB_BACKUP_EVERY", "1h"), "how often the server of a SQLite installation takes a snapshot when recipients are set; 0 for never (HEALTHHUB_BACKUP_EVERY)")
 	syncEvery := fs.String("sync-interval", env("HEALTHHUB_SYNC_INTERVAL", "15s"), "how often this installation syncs with its upstream, once enrolled (HEALTHHUB_SYNC_INTERVAL)")
 	argonMem := fs.String("argon2-memory-kib", env("HEALTHHUB_ARGON2_MEMORY_KIB", "65536"), "password hashing memory in KiB (HEALTHHUB_ARGON2_MEMORY_KIB)")
@@ -252,6 +256,9 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 		}
 		if c.BackupEvery, err = time.ParseDuration(*backupEvery); err != nil || (c.BackupEvery != 0 && c.BackupEvery < time.Second) || c.BackupEvery > 7*24*time.Hour {
 			return c, fmt.Errorf("backup-every must be 0 or a duration from 1s to 168h, such as 1h, not %q", *backupEvery)
+		}
+		if c.CanaryEvery, err = time.ParseDuration(*canaryEvery); err != nil || (c.CanaryEvery != 0 && c.CanaryEvery < 10*time.Millisecond) || c.CanaryEvery > time.Hour {
+			return c, fmt.Errorf("canary-every must be 0 or a duration from 10ms to 1h, such as 1m, not %q", *canaryEvery)
 		}
 		if c.SyncInterval, err = time.ParseDuration(*syncEvery); err != nil || c.SyncInterval < 10*time.Millisecond || c.SyncInterval > 24*time.Hour {
 			return c, fmt.Errorf("sync-interval must be a duration from 10ms to 24h, such as 15s, not %q", *syncEvery)

@@ -49,6 +49,8 @@ Usage:
                               encrypted snapshots of a SQLite installation's data folder
   healthhubd restore --identity FILE --into DIR [--to TIME|latest]
                               write a snapshot into a new data folder
+  healthhubd drill [--ago 5m] restore into a scratch folder, check the copy, serve it, and
+                              measure the recovery point and time against their targets
   healthhubd version          print the version
 
 Every command takes the configuration flags; see 'healthhubd serve -h'.
@@ -114,6 +116,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runBackup(ctx, rest, getenv, stdout, stderr)
 	case "restore":
 		return runRestore(ctx, rest, getenv, stdout, stderr)
+	case "drill":
+		return runDrill(ctx, rest, getenv, stdout, stderr)
 	case "ingest":
 		return runIngest(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-v":

@@ -65,6 +65,9 @@ type System struct {
 	Leader    *leader.Elector
 	api       *httpapi.Server
 	stopPeers context.CancelFunc
+	// isolated serves a restored copy under a drill: no background work,
+	// so nothing is sent, synced, backed up or replicated from it.
+	isolated bool
 }
 
 func newLogger(c Config, w io.Writer) *slog.Logger {
@@ -252,7 +255,7 @@ func (s *System) buildHandler() *httpapi.Server {
 		Version: Version, UI: frontend.Dist(),
 	}, httpapi.Deps{Auth: s.Auth, Portal: s.Portal, Store: s.Store, Audit: s.Audit, Live: s.Live, Knowledge: s.Knowledge, Assistant: s.Assistant, Now: s.Now, Logger: s.Logger,
 		Upstream: s.Upstream, Node: s.Node, Leader: s.Leader, LastSnapshot: s.lastSnapshot(),
-		Health: health.New(s.Portal, s.Audit, s.Store, s.Assistant, s.Knowledge, health.Options{EmailConfigured: s.Config.EmailConfigured()}),
+		Health: health.New(s.Portal, s.Audit, s.Store, s.Assistant, s.Knowledge, health.Options{EmailConfigured: s.Config.EmailConfigured(), Backup: s.BackupHealth}),
 		FHIR:   fhir.New(s.Portal, s.Store, s.Audit, s.Now, s.Logger, s.publicBase)})
 }
 
@@ -268,6 +271,9 @@ func (s *System) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
+	}
+	if s.isolated {
+		return s.serveHTTP(ctx, srv, ln)
 	}
 	worker, err := s.notificationWorker()
 	if err != nil {
@@ -293,7 +299,11 @@ func (s *System) Serve(ctx context.Context, ln net.Listener) error {
 		s.Leader.Run(workerCtx, func(ctx context.Context) { s.backgroundWork(ctx, worker) })
 	}()
 	defer func() { stopWorker(); <-workDone }()
+	return s.serveHTTP(ctx, srv, ln)
+}
 
+// serveHTTP serves until ctx ends, then shuts down gracefully.
+func (s *System) serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -304,7 +314,7 @@ func (s *System) Serve(ctx context.Context, ln net.Listener) error {
 	s.Logger.Info("shutting down: finishing requests in flight")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err = srv.Shutdown(shutdownCtx)
+	err := srv.Shutdown(shutdownCtx)
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		return serr
 	}
@@ -331,6 +341,8 @@ func (s *System) backgroundWork(ctx context.Context, worker *notify.Worker) {
 		s.Assistant.Lead,
 		s.Knowledge.Lead,
 		s.scheduledSnapshots,
+		s.writeCanaries,
+		s.watchBackups,
 	}
 	var wg sync.WaitGroup
 	for _, job := range jobs {
