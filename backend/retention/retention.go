@@ -1,0 +1,441 @@
+// Package retention keeps each class of data as long as the clinic's policy
+// says and the law requires, and no longer: clinical records some years
+// after a patient's last contact, the audit log at least six years. A legal
+// hold on a patient stops every purge of their data. A purge is one run of
+// Run, by the leader's background work or from the command line; it is
+// idempotent and recorded in the audit log with the policy, the counts and
+// who ran it. A purged patient's audit events stay, with the patient
+// replaced by a keyed pseudonym (see domain.AuditChainV2: the chain still
+// verifies).
+package retention
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/healthhub/healthhub/backend/audit"
+	"github.com/healthhub/healthhub/backend/domain"
+	"github.com/healthhub/healthhub/backend/policy"
+)
+
+// Legal floors and defaults, in years. The audit floor is HIPAA's six
+// years of documentation (45 CFR §164.316(b)(2)(i)); the clinical floor
+// keeps an administrator from setting a period shorter than the shortest
+// medical-record retention the clinic's jurisdictions commonly require.
+const (
+	AuditFloorYears      = 6
+	ClinicalFloorYears   = 6
+	DefaultClinicalYears = 10
+	DefaultAuditYears    = 6
+	MaxYears             = 100
+)
+
+// Audit resource types of what this package records.
+const (
+	ResourceRetention = "retention"
+	ResourceLegalHold = "legal_hold"
+)
+
+// Setting keys.
+const (
+	settingsKey  = "retention_policy"
+	pseudonymKey = "audit_pseudonym_key"
+	sealContext  = "audit-pseudonym-key"
+)
+
+// Policy is the retention of each data class the purge removes. Recordings
+// and images join it when they are stored; conversations keep the
+// assistant's own setting (its retention_days).
+type Policy struct {
+	// ClinicalRecordsYears: a patient's record (demographics, medical
+	// history, allergies, medications, appointments, conversations about
+	// them) is removed this long after their last contact.
+	ClinicalRecordsYears int `json:"clinical_records_years"`
+	// AuditEventsYears: audit events older than this are removed from the
+	// start of the log.
+	AuditEventsYears int `json:"audit_events_years"`
+	// The floors, for a form to show; not settable.
+	ClinicalRecordsFloorYears int `json:"clinical_records_floor_years"`
+	AuditEventsFloorYears     int `json:"audit_events_floor_years"`
+}
+
+// PolicyPatch changes the fields that are set.
+type PolicyPatch struct {
+	ClinicalRecordsYears *int `json:"clinical_records_years,omitempty"`
+	AuditEventsYears     *int `json:"audit_events_years,omitempty"`
+}
+
+func defaultPolicy() Policy {
+	return Policy{ClinicalRecordsYears: DefaultClinicalYears, AuditEventsYears: DefaultAuditYears,
+		ClinicalRecordsFloorYears: ClinicalFloorYears, AuditEventsFloorYears: AuditFloorYears}
+}
+
+// Store is what the service needs of the database.
+type Store interface {
+	domain.RetentionStore
+	Setting(ctx context.Context, key string) (string, bool, error)
+	PutSetting(ctx context.Context, key, value string) error
+	PutSettingIfAbsent(ctx context.Context, key, value string) (string, error)
+	PatientByID(ctx context.Context, id string) (*domain.Patient, error)
+	AuditHead(ctx context.Context) (seq int64, hash string, err error)
+}
+
+// Guard decides access (access.Guard).
+type Guard interface {
+	Authorize(ctx context.Context, action string, res policy.Resource) error
+}
+
+// Sealer keeps the pseudonym key encrypted at rest (secret.Keyring).
+type Sealer interface {
+	Seal(plaintext []byte, context string) (string, error)
+	Open(sealed, context string) ([]byte, error)
+}
+
+// Options are the service's dependencies.
+type Options struct {
+	Store  Store
+	Guard  Guard
+	Audit  audit.Recorder
+	Keys   Sealer
+	Now    func() time.Time
+	Logger *slog.Logger
+	// AuditKeptFrom returns the first sequence number of the audit log that
+	// must stay whatever its age (0: none is held back). An installation
+	// that ships its log to an upstream keeps all of it, since shipping
+	// resumes from the log's start.
+	AuditKeptFrom func(ctx context.Context) (int64, error)
+}
+
+// Service applies the policy.
+type Service struct{ o Options }
+
+// New makes the service.
+func New(o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{o: o}
+}
+
+var settingsResource = policy.Resource{Type: policy.Settings, ID: ResourceRetention}
+
+// Policy returns the policy in force (admins).
+func (s *Service) Policy(ctx context.Context) (Policy, error) {
+	if err := s.o.Guard.Authorize(ctx, policy.Read, settingsResource); err != nil {
+		return Policy{}, err
+	}
+	return s.policy(ctx)
+}
+
+func (s *Service) policy(ctx context.Context) (Policy, error) {
+	p := defaultPolicy()
+	v, ok, err := s.o.Store.Setting(ctx, settingsKey)
+	if err != nil || !ok {
+		return p, err
+	}
+	if err := json.Unmarshal([]byte(v), &p); err != nil {
+		return defaultPolicy(), fmt.Errorf("read retention policy: %w", err)
+	}
+	// Floors hold whatever was stored.
+	p.ClinicalRecordsYears = max(p.ClinicalRecordsYears, ClinicalFloorYears)
+	p.AuditEventsYears = max(p.AuditEventsYears, AuditFloorYears)
+	p.ClinicalRecordsFloorYears, p.AuditEventsFloorYears = ClinicalFloorYears, AuditFloorYears
+	return p, nil
+}
+
+// SetPolicy changes the policy (admins), within the floors; the change is
+// audited.
+func (s *Service) SetPolicy(ctx context.Context, in PolicyPatch) (Policy, error) {
+	if err := s.o.Guard.Authorize(ctx, policy.Update, settingsResource); err != nil {
+		return Policy{}, err
+	}
+	p, err := s.policy(ctx)
+	if err != nil {
+		return p, err
+	}
+	set := func(field string, v *int, floor int, why string, dst *int) error {
+		switch {
+		case v == nil:
+			return nil
+		case *v < floor:
+			return domain.Invalid(field, "%s cannot be less than %d years: %s.", field, floor, why)
+		case *v > MaxYears:
+			return domain.Invalid(field, "%s cannot be more than %d years.", field, MaxYears)
+		}
+		*dst = *v
+		return nil
+	}
+	if err := set("clinical_records_years", in.ClinicalRecordsYears, ClinicalFloorYears, "medical records must be kept at least that long", &p.ClinicalRecordsYears); err != nil {
+		return p, err
+	}
+	if err := set("audit_events_years", in.AuditEventsYears, AuditFloorYears, "HIPAA requires six years of audit documentation", &p.AuditEventsYears); err != nil {
+		return p, err
+	}
+	b, _ := json.Marshal(p)
+	if err := s.o.Store.PutSetting(ctx, settingsKey, string(b)); err != nil {
+		return p, err
+	}
+	return p, s.o.Audit.Record(ctx, audit.Event{Action: domain.ActionUpdate, ResourceType: ResourceRetention,
+		Detail: fmt.Sprintf("clinical_records_years=%d audit_events_years=%d", p.ClinicalRecordsYears, p.AuditEventsYears)})
+}
+
+func holdResource(patientID string) policy.Resource {
+	return policy.Resource{Type: policy.Settings, ID: ResourceLegalHold, PatientID: patientID}
+}
+
+// Holds lists the legal holds in force (admins).
+func (s *Service) Holds(ctx context.Context) ([]*domain.LegalHold, error) {
+	if err := s.o.Guard.Authorize(ctx, policy.Read, policy.Resource{Type: policy.Settings, ID: ResourceLegalHold}); err != nil {
+		return nil, err
+	}
+	hs, err := s.o.Store.ListLegalHolds(ctx)
+	if err != nil {
+		return nil, err
+	}
+	evs := make([]audit.Event, 0, len(hs))
+	for _, h := range hs {
+		evs = append(evs, audit.Event{Action: domain.ActionRead, ResourceType: ResourceLegalHold, ResourceID: h.PatientID, PatientID: h.PatientID})
+	}
+	return hs, audit.RecordEach(ctx, s.o.Audit, evs)
+}
+
+// MaxReasonLength bounds a hold's reason.
+const MaxReasonLength = 500
+
+// PlaceHold puts a legal hold on a patient (admins), with a reason; the
+// hold and who placed it are audited, naming the patient.
+func (s *Service) PlaceHold(ctx context.Context, patientID, reason string) (*domain.LegalHold, error) {
+	if err := s.o.Guard.Authorize(ctx, policy.Update, holdResource(patientID)); err != nil {
+		return nil, err
+	}
+	reason = strings.TrimSpace(reason)
+	switch {
+	case reason == "":
+		return nil, domain.Invalid("reason", "Say why the patient's data must be kept (the matter or request the hold is for).")
+	case utf8.RuneCountInString(reason) > MaxReasonLength:
+		return nil, domain.Invalid("reason", "The reason is longer than %d characters.", MaxReasonLength)
+	}
+	if _, err := s.o.Store.PatientByID(ctx, patientID); err != nil {
+		if domain.IsCode(err, domain.ENOTFOUND) {
+			return nil, domain.Errorf(domain.ENOTFOUND, "There is no patient %q.", patientID)
+		}
+		return nil, err
+	}
+	p := domain.PrincipalFrom(ctx)
+	h := &domain.LegalHold{PatientID: patientID, Reason: reason, PlacedAt: s.o.Now().UTC().Truncate(time.Microsecond)}
+	if p != nil {
+		h.PlacedBy = p.UserID
+	}
+	if err := s.o.Store.PutLegalHold(ctx, h); err != nil {
+		if domain.IsCode(err, domain.ECONFLICT) {
+			return nil, domain.Errorf(domain.ECONFLICT, "This patient is already on legal hold.")
+		}
+		return nil, err
+	}
+	return h, s.o.Audit.Record(ctx, audit.Event{Action: domain.ActionCreate, ResourceType: ResourceLegalHold,
+		ResourceID: patientID, PatientID: patientID, Detail: "legal_hold_placed"})
+}
+
+// LiftHold lifts a patient's legal hold (admins); audited, naming the
+// patient. The next purge treats the patient like any other.
+func (s *Service) LiftHold(ctx context.Context, patientID string) error {
+	if err := s.o.Guard.Authorize(ctx, policy.Update, holdResource(patientID)); err != nil {
+		return err
+	}
+	if err := s.o.Store.DeleteLegalHold(ctx, patientID); err != nil {
+		return err
+	}
+	return s.o.Audit.Record(ctx, audit.Event{Action: domain.ActionDelete, ResourceType: ResourceLegalHold,
+		ResourceID: patientID, PatientID: patientID, Detail: "legal_hold_lifted"})
+}
+
+// Report is what a run removed (or, dry, would remove).
+type Report struct {
+	DryRun bool   `json:"dry_run"`
+	Policy Policy `json:"policy"`
+	// ClinicalBefore: patients whose last contact is before it are purged.
+	ClinicalBefore time.Time `json:"clinical_before"`
+	// AuditBefore: audit events before it are removed from the log's start.
+	AuditBefore time.Time `json:"audit_before"`
+	domain.PatientPurge
+	// LegalHolds is the number of holds in force (their patients were
+	// left alone).
+	LegalHolds int `json:"legal_holds"`
+	// AuditEventsDeleted: events removed from the start of the log (dry:
+	// that would be, at most).
+	AuditEventsDeleted int64 `json:"audit_events_deleted"`
+	// AuditAnchorSeq is the last event removed so far from the log's start.
+	AuditAnchorSeq int64 `json:"audit_anchor_seq"`
+}
+
+// purgeBatch is how many patients one query finds; each is purged in a
+// transaction of its own.
+const purgeBatch = 200
+
+// Run applies the policy once. Called with an administrator's principal in
+// ctx (the API), it is authorised and recorded as theirs; without one (the
+// background job, the command line), as the system's. Every run, dry or
+// not, records one audit event with the policy and the counts; a second
+// run right after removes nothing.
+func (s *Service) Run(ctx context.Context, dryRun bool) (Report, error) {
+	actor := domain.PrincipalFrom(ctx)
+	if actor != nil {
+		if err := s.o.Guard.Authorize(ctx, policy.Update, settingsResource); err != nil {
+			return Report{}, err
+		}
+	} else {
+		actor = domain.System
+	}
+	pol, err := s.policy(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	now := s.o.Now().UTC()
+	r := Report{DryRun: dryRun, Policy: pol,
+		ClinicalBefore: now.AddDate(-pol.ClinicalRecordsYears, 0, 0),
+		AuditBefore:    now.AddDate(-max(pol.AuditEventsYears, AuditFloorYears), 0, 0)}
+	runErr := s.run(ctx, &r, now)
+	ev := audit.Event{Action: domain.ActionDelete, ResourceType: ResourceRetention, Actor: actor, Detail: r.detail()}
+	if runErr != nil {
+		ev.Outcome = domain.OutcomeFailure
+	}
+	if err := s.o.Audit.Record(ctx, ev); err != nil && runErr == nil {
+		runErr = err
+	}
+	if runErr != nil {
+		s.o.Logger.Error("retention run failed", "err", runErr)
+		return r, runErr
+	}
+	s.o.Logger.Info("retention run", "dry_run", dryRun, "patients", r.Patients, "audit_pseudonymised", r.AuditPseudonymised,
+		"audit_events_deleted", r.AuditEventsDeleted)
+	return r, nil
+}
+
+func (r *Report) detail() string {
+	return fmt.Sprintf("dry_run=%t clinical_records_years=%d audit_events_years=%d patients=%d appointments=%d clinical_entries=%d conversations=%d audit_pseudonymised=%d audit_events_deleted=%d legal_holds=%d",
+		r.DryRun, r.Policy.ClinicalRecordsYears, r.Policy.AuditEventsYears, r.Patients, r.Appointments, r.ClinicalEntries,
+		r.Conversations, r.AuditPseudonymised, r.AuditEventsDeleted, r.LegalHolds)
+}
+
+func (s *Service) run(ctx context.Context, r *Report, now time.Time) error {
+	holds, err := s.o.Store.ListLegalHolds(ctx)
+	if err != nil {
+		return err
+	}
+	r.LegalHolds = len(holds)
+	if err := s.purgePatients(ctx, r, now); err != nil {
+		return err
+	}
+	return s.purgeAudit(ctx, r, now)
+}
+
+func (s *Service) purgePatients(ctx context.Context, r *Report, now time.Time) error {
+	var key []byte
+	seen := map[string]bool{}
+	for {
+		ids, err := s.o.Store.PatientsLastContactBefore(ctx, r.ClinicalBefore, purgeBatch)
+		if err != nil {
+			return err
+		}
+		fresh := 0
+		for _, id := range ids {
+			if seen[id] {
+				continue // left alone (a hold placed meanwhile): not again
+			}
+			seen[id] = true
+			fresh++
+			if r.DryRun {
+				r.Patients++
+				continue
+			}
+			if key == nil {
+				if key, err = s.pseudonymKey(ctx); err != nil {
+					return err
+				}
+			}
+			got, err := s.o.Store.PurgePatient(ctx, id, r.ClinicalBefore, Pseudonym(key, id), now)
+			if err != nil {
+				return err
+			}
+			r.PatientPurge.Add(got)
+		}
+		if fresh == 0 || len(ids) < purgeBatch {
+			return nil
+		}
+	}
+}
+
+func (s *Service) purgeAudit(ctx context.Context, r *Report, now time.Time) error {
+	headSeq, _, err := s.o.Store.AuditHead(ctx)
+	if err != nil {
+		return err
+	}
+	maxSeq := headSeq
+	if s.o.AuditKeptFrom != nil {
+		kept, err := s.o.AuditKeptFrom(ctx)
+		if err != nil {
+			return err
+		}
+		if kept > 0 {
+			maxSeq = min(maxSeq, kept-1)
+		}
+	}
+	if !r.DryRun {
+		if r.AuditEventsDeleted, err = s.o.Store.PurgeAuditBefore(ctx, r.AuditBefore, maxSeq, now); err != nil {
+			return err
+		}
+	}
+	r.AuditAnchorSeq, _, err = s.o.Store.AuditAnchor(ctx)
+	return err
+}
+
+// Pseudonym is the keyed pseudonym of a patient identifier: "pn-" and the
+// first 16 bytes of HMAC-SHA256 under the installation's pseudonym key, in
+// hex. The same patient always gets the same pseudonym, so a purged
+// patient's events still read as one person's; without the key it cannot
+// be linked back to the identifier.
+func Pseudonym(key []byte, patientID string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(patientID))
+	return "pn-" + hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// pseudonymKey is the installation's pseudonym key, made on first use and
+// kept sealed under the keyring in the settings (replicas agree on the
+// first one stored).
+func (s *Service) pseudonymKey(ctx context.Context) ([]byte, error) {
+	sealed, ok, err := s.o.Store.Setting(ctx, pseudonymKey)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		k := make([]byte, 32)
+		if _, err := rand.Read(k); err != nil {
+			return nil, err
+		}
+		fresh, err := s.o.Keys.Seal(k, sealContext)
+		if err != nil {
+			return nil, err
+		}
+		if sealed, err = s.o.Store.PutSettingIfAbsent(ctx, pseudonymKey, fresh); err != nil {
+			return nil, err
+		}
+	}
+	k, err := s.o.Keys.Open(sealed, sealContext)
+	if err != nil {
+		return nil, fmt.Errorf("open the audit pseudonym key: %w", err)
+	}
+	return k, nil
+}
