@@ -51,6 +51,8 @@ Usage:
                               write a snapshot into a new data folder
   healthhubd drill [--ago 5m] restore into a scratch folder, check the copy, serve it, and
                               measure the recovery point and time against their targets
+  healthhubd retention run [--dry-run]
+                              apply the retention policy now (purges are audited)
   healthhubd version          print the version
 
 Every command takes the configuration flags; see 'healthhubd serve -h'.
@@ -120,6 +122,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runDrill(ctx, rest, getenv, stdout, stderr)
 	case "ingest":
 		return runIngest(ctx, rest, getenv, stdout, stderr)
+	case "retention":
+		return runRetention(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "healthhubd", Version)
 		return nil

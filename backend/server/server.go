@@ -343,6 +343,7 @@ func (s *System) backgroundWork(ctx context.Context, worker *notify.Worker) {
 		s.scheduledSnapshots,
 		s.writeCanaries,
 		s.watchBackups,
+		s.applyRetention,
 	}
 	var wg sync.WaitGroup
 	for _, job := range jobs {
