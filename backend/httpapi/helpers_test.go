@@ -20,6 +20,7 @@ import (
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/auth"
 	"github.com/healthhub/healthhub/backend/domain"
+	"github.com/healthhub/healthhub/backend/emergency"
 	"github.com/healthhub/healthhub/backend/fhir"
 	"github.com/healthhub/healthhub/backend/health"
 	"github.com/healthhub/healthhub/backend/httpapi"
@@ -46,6 +47,7 @@ type api struct {
 	Assistant *assistant.Service
 	Hub       *live.Hub
 	Upstream  *upstream.Service
+	Emergency *emergency.Service
 	seq       atomic.Int64
 }
 
@@ -77,18 +79,21 @@ func newAPI(t testing.TB, db store.DB, opts ...func(*assistant.Options)) *api {
 		t.Fatal(err)
 	}
 	up := upstream.New(db, portalSvc, log, time.Now, logger)
+	emergencySvc := emergency.New(db, svc, log, hub, time.Now, logger)
+	portalSvc.UseEmergencyGrants(emergencySvc)
+	up.UseAuditWatcher(emergencySvc)
 	nodeSvc, err := node.New(context.Background(), db, keys, portalSvc, log, hub, node.Options{}, time.Now, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httpapi.New(httpapi.Config{AllowedOrigins: []string{"wails://wails"}, Version: "test"},
 		httpapi.Deps{Auth: svc, Portal: portalSvc, Store: db, Audit: log, Live: hub, Knowledge: kb, Assistant: asst, Now: time.Now, Logger: logger,
-			Upstream: up, Node: nodeSvc,
+			Upstream: up, Node: nodeSvc, Emergency: emergencySvc,
 			Health: health.New(portalSvc, log, db, asst, kb, health.Options{}),
 			FHIR:   fhir.New(portalSvc, db, log, time.Now, logger, func(*http.Request) string { return "http://clinic.test" })})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() { asst.Close(); kb.Close(); hub.Close(); ts.Close(); log.Close() })
-	return &api{t: t, URL: ts.URL, DB: db, Auth: svc, Server: srv, Portal: portalSvc, Knowledge: kb, Assistant: asst, Hub: hub, Upstream: up}
+	return &api{t: t, URL: ts.URL, DB: db, Auth: svc, Server: srv, Portal: portalSvc, Knowledge: kb, Assistant: asst, Hub: hub, Upstream: up, Emergency: emergencySvc}
 }
 
 // email returns a fresh address.

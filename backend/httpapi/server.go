@@ -19,6 +19,7 @@ import (
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/auth"
 	"github.com/healthhub/healthhub/backend/domain"
+	"github.com/healthhub/healthhub/backend/emergency"
 	"github.com/healthhub/healthhub/backend/fhir"
 	"github.com/healthhub/healthhub/backend/health"
 	"github.com/healthhub/healthhub/backend/knowledge"
@@ -59,6 +60,8 @@ type Deps struct {
 	// installation's own sync with its upstream. nil answers 503 there.
 	Upstream *upstream.Service
 	Node     *node.Service
+	// Emergency serves /api/v1/emergency-access; nil answers 503 there.
+	Emergency *emergency.Service
 	// Leader tells whether this process runs the background work; nil
 	// leaves its metrics out.
 	Leader Leader
@@ -105,6 +108,7 @@ type Server struct {
 	health    *health.Service
 	upstream  *upstream.Service
 	node      *node.Service
+	emergency *emergency.Service
 	logger    *slog.Logger
 	now       func() time.Time
 	metrics   *metrics
@@ -115,12 +119,12 @@ type Server struct {
 
 // New builds the handler with every route registered.
 func New(cfg Config, d Deps) *Server {
-	s := &Server{cfg: cfg, auth: d.Auth, portal: d.Portal, store: d.Store, audit: d.Audit, trail: trail.New(d.Store, d.Audit), live: d.Live, fhir: d.FHIR, knowledge: d.Knowledge, assistant: d.Assistant, health: d.Health, upstream: d.Upstream, node: d.Node, logger: d.Logger, now: d.Now,
+	s := &Server{cfg: cfg, auth: d.Auth, portal: d.Portal, store: d.Store, audit: d.Audit, trail: trail.New(d.Store, d.Audit), live: d.Live, fhir: d.FHIR, knowledge: d.Knowledge, assistant: d.Assistant, health: d.Health, upstream: d.Upstream, node: d.Node, emergency: d.Emergency, logger: d.Logger, now: d.Now,
 		metrics: newMetrics(), mux: http.NewServeMux()}
 	s.metrics.syncMetrics(d.Node, d.Upstream)
 	s.metrics.leaderMetrics(d.Leader)
 	s.metrics.snapshotMetrics(d.LastSnapshot)
-	s.routes = s.routeTable()
+	s.routes = append(s.routeTable(), s.emergencyRoutes()...)
 	for _, rt := range s.routes {
 		h := rt.handler
 		switch rt.Access {

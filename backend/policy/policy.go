@@ -55,6 +55,13 @@ const (
 	Setup  = "setup"   // the one-time creation of the first administrator
 )
 
+// Resource types of emergency access ("break-glass").
+const (
+	EmergencyAccess = "emergency_access" // a clinician's own emergency access grants: asking for one, listing them
+	EmergencyReview = "emergency_review" // every emergency access grant, for privacy officers to decide on
+	PrivacyOfficers = "privacy_officers" // who holds the privacy officer's capability
+)
+
 // Resource is the thing acted on. OwnerID is the account it belongs to (a
 // patient's own account), DoctorUserID the account of the doctor it concerns,
 // and CareTeam whether the calling doctor treats the patient concerned; the
@@ -67,6 +74,12 @@ type Resource struct {
 	DoctorUserID string
 	CareTeam     bool
 	PatientID    string
+	// EmergencyGrantID names the caller's active emergency access grant on
+	// PatientID, when they hold one; access.Guard looks it up only after
+	// the ordinary rules refused.
+	EmergencyGrantID string
+	// PrivacyOfficer: the caller holds the privacy officer's capability.
+	PrivacyOfficer bool
 }
 
 // rule decides one (resource type, action) pair for one caller.
@@ -118,6 +131,26 @@ func ownPatient(p *domain.Principal, r Resource) bool {
 }
 
 var scheduling = roles(domain.RoleStaff, domain.RoleAdmin)
+
+// clinician: the roles that treat patients and so may ask for emergency
+// access. The front desk keeps demographics and never medical content.
+var clinician = roles(domain.RoleDoctor)
+
+// privacyOfficer: admins, and accounts given the capability (never a
+// patient's).
+func privacyOfficer(p *domain.Principal, r Resource) bool {
+	return p.Role == domain.RoleAdmin || (r.PrivacyOfficer && p.Role != domain.RolePatient && p.Role != domain.RoleNode)
+}
+
+// emergencyRules: what an emergency access grant opens of the one patient
+// it names, to the clinician who holds it: reading and adding to the
+// medical record and appointments. Changing or deleting what others wrote,
+// and anything of another patient, stays refused.
+var emergencyRules = map[string]map[string]rule{
+	Patient:     {Read: clinician},
+	Clinical:    {Read: clinician, Create: clinician},
+	Appointment: {Read: clinician, Create: both(clinician, theirDoctor)},
+}
 
 // rules: resource type → action → who may. Anything not listed is denied.
 var rules = map[string]map[string]rule{
@@ -210,6 +243,17 @@ var rules = map[string]map[string]rule{
 	SyncConflict: {
 		List: scheduling, Update: scheduling,
 	},
+	// Clinicians ask for emergency access and see their own grants; privacy
+	// officers decide on every grant; admins name the privacy officers.
+	EmergencyAccess: {
+		Create: clinician, List: clinician,
+	},
+	EmergencyReview: {
+		List: privacyOfficer, Read: privacyOfficer, Update: privacyOfficer,
+	},
+	PrivacyOfficers: {
+		List: admin, Update: admin,
+	},
 	// The front desk sees whether sync is healthy; admins enrol and run it.
 	SyncStatus: {
 		Read: either(scheduling, roles(domain.RoleDoctor)), Update: admin,
@@ -228,7 +272,21 @@ func Authorize(p *domain.Principal, action string, r Resource) error {
 	if f, ok := rules[r.Type][action]; ok && f(p, r) {
 		return nil
 	}
+	if r.EmergencyGrantID != "" && r.PatientID != "" && EmergencyCovers(p, action, r) {
+		return nil
+	}
 	return &domain.Error{Code: domain.EFORBIDDEN, Message: fmt.Sprintf("Your role (%s) may not %s this %s.", p.Role, action, describe(r.Type))}
+}
+
+// EmergencyCovers reports whether an emergency access grant on r's patient
+// would let p do action on r, which the ordinary rules refuse: the one
+// question access.Guard asks before it looks for a grant.
+func EmergencyCovers(p *domain.Principal, action string, r Resource) bool {
+	if p == nil || p.MFAPending || r.PatientID == "" {
+		return false
+	}
+	f, ok := emergencyRules[r.Type][action]
+	return ok && f(p, r)
 }
 
 func describe(t string) string {
@@ -255,6 +313,12 @@ func describe(t string) string {
 		return "clinic figures"
 	case Installation:
 		return "installation's health"
+	case EmergencyAccess:
+		return "emergency access"
+	case EmergencyReview:
+		return "emergency access review"
+	case PrivacyOfficers:
+		return "list of privacy officers"
 	}
 	return t
 }

@@ -38,3 +38,41 @@ func TestAuthorize(t *testing.T) {
 		t.Errorf("message: %v", err)
 	}
 }
+
+func TestEmergencyAndPrivacyRules(t *testing.T) {
+	doctor := &domain.Principal{UserID: "d1", Role: domain.RoleDoctor}
+	staff := &domain.Principal{UserID: "s1", Role: domain.RoleStaff}
+	patient := &domain.Principal{UserID: "p1", Role: domain.RolePatient}
+	admin := &domain.Principal{UserID: "a1", Role: domain.RoleAdmin}
+	granted := Resource{Type: Clinical, ID: "x", PatientID: "x", EmergencyGrantID: "g1"}
+	cases := []struct {
+		p      *domain.Principal
+		action string
+		res    Resource
+		want   string
+	}{
+		{doctor, Create, Resource{Type: EmergencyAccess, PatientID: "x"}, ""},
+		{staff, Create, Resource{Type: EmergencyAccess, PatientID: "x"}, domain.EFORBIDDEN},
+		{patient, Create, Resource{Type: EmergencyAccess, PatientID: "x"}, domain.EFORBIDDEN},
+		{admin, Create, Resource{Type: EmergencyAccess, PatientID: "x"}, domain.EFORBIDDEN},
+		{doctor, Read, granted, ""},
+		{doctor, Create, granted, ""},
+		{doctor, Delete, granted, domain.EFORBIDDEN},
+		{doctor, Update, granted, domain.EFORBIDDEN},
+		{doctor, Read, Resource{Type: Clinical, ID: "x", EmergencyGrantID: "g1"}, domain.EFORBIDDEN}, // a grant names a patient
+		{patient, Read, granted, domain.EFORBIDDEN},
+		{staff, Read, granted, domain.EFORBIDDEN},
+		{admin, List, Resource{Type: EmergencyReview}, ""},
+		{staff, List, Resource{Type: EmergencyReview}, domain.EFORBIDDEN},
+		{staff, Update, Resource{Type: EmergencyReview, PrivacyOfficer: true}, ""},
+		{doctor, List, Resource{Type: EmergencyReview, PrivacyOfficer: true}, ""},
+		{patient, List, Resource{Type: EmergencyReview, PrivacyOfficer: true}, domain.EFORBIDDEN},
+		{staff, Update, Resource{Type: PrivacyOfficers, PrivacyOfficer: true}, domain.EFORBIDDEN}, // officers do not name officers
+		{admin, Update, Resource{Type: PrivacyOfficers}, ""},
+	}
+	for _, c := range cases {
+		if got := domain.ErrorCode(Authorize(c.p, c.action, c.res)); got != c.want {
+			t.Errorf("%s %s %+v: %q, want %q", c.p.Role, c.action, c.res, got, c.want)
+		}
+	}
+}

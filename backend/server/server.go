@@ -21,6 +21,7 @@ import (
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/auth"
 	"github.com/healthhub/healthhub/backend/blob"
+	"github.com/healthhub/healthhub/backend/emergency"
 	"github.com/healthhub/healthhub/backend/fhir"
 	"github.com/healthhub/healthhub/backend/health"
 	"github.com/healthhub/healthhub/backend/httpapi"
@@ -60,6 +61,8 @@ type System struct {
 	// installation's own sync with its upstream, once enrolled.
 	Upstream *upstream.Service
 	Node     *node.Service
+	// Emergency grants and reviews emergency access to patients' records.
+	Emergency *emergency.Service
 	// Leader elects the one process of a deployment that runs the
 	// background work; with SQLite this process always does.
 	Leader    *leader.Elector
@@ -186,6 +189,9 @@ func Open(ctx context.Context, c Config, logger *slog.Logger, now func() time.Ti
 	}
 	asst := assistant.New(db, kb, portalSvc, keys, auditLog, aopts, now, logger)
 	up := upstream.New(db, portalSvc, auditLog, now, logger)
+	emergencySvc := emergency.New(db, authSvc, auditLog, hub, now, logger)
+	portalSvc.UseEmergencyGrants(emergencySvc)
+	up.UseAuditWatcher(emergencySvc)
 	nodeSvc, err := node.New(ctx, db, keys, portalSvc, auditLog, hub, node.Options{Interval: c.SyncInterval}, now, logger)
 	if err != nil {
 		hub.Close()
@@ -200,7 +206,7 @@ func Open(ctx context.Context, c Config, logger *slog.Logger, now func() time.Ti
 		authSvc.SharePeers(peersCtx, peers)
 	}
 	sys := &System{Config: c, Logger: logger, Now: now, Store: db, Keys: keys, Blobs: blobs, Audit: auditLog, Auth: authSvc, Portal: portalSvc, Live: hub, Knowledge: kb,
-		Assistant: asst, Upstream: up, Node: nodeSvc, Leader: elector, stopPeers: stopPeers}
+		Assistant: asst, Upstream: up, Node: nodeSvc, Leader: elector, stopPeers: stopPeers, Emergency: emergencySvc}
 	sys.api = sys.buildHandler()
 	return sys, nil
 }
@@ -254,7 +260,7 @@ func (s *System) buildHandler() *httpapi.Server {
 		AllowedOrigins: s.Config.AllowedOrigins, TrustedProxies: s.Config.TrustedProxies,
 		Version: Version, UI: frontend.Dist(),
 	}, httpapi.Deps{Auth: s.Auth, Portal: s.Portal, Store: s.Store, Audit: s.Audit, Live: s.Live, Knowledge: s.Knowledge, Assistant: s.Assistant, Now: s.Now, Logger: s.Logger,
-		Upstream: s.Upstream, Node: s.Node, Leader: s.Leader, LastSnapshot: s.lastSnapshot(),
+		Upstream: s.Upstream, Node: s.Node, Leader: s.Leader, LastSnapshot: s.lastSnapshot(), Emergency: s.Emergency,
 		Health: health.New(s.Portal, s.Audit, s.Store, s.Assistant, s.Knowledge, health.Options{EmailConfigured: s.Config.EmailConfigured(), Backup: s.BackupHealth}),
 		FHIR:   fhir.New(s.Portal, s.Store, s.Audit, s.Now, s.Logger, s.publicBase)})
 }

@@ -107,6 +107,13 @@ func (s *Service) AcceptAudit(ctx context.Context, n *domain.SyncNode, b *audits
 	}
 	if got.New > 0 {
 		fresh := b.Events[len(b.Events)-got.New:]
+		if w := s.watch.Load(); w != nil {
+			// Before the events are stored: a failure here has the node
+			// send the batch again, and the watcher sees it again.
+			if err := w.AuditShipped(ctx, n, fresh); err != nil {
+				return nil, err
+			}
+		}
 		if err := s.store.AppendSyncAudit(ctx, n.ID, st.Size, fresh, tree.Added(),
 			domain.SyncAudit{Size: tree.Size(), HeadHash: tree.HeadHash(), Checkpoint: b.Checkpoint}); err != nil {
 			return nil, err

@@ -64,7 +64,19 @@ type Service struct {
 	seen map[string]time.Time // node → last "last seen" written
 
 	forward atomic.Pointer[forwarder]
+	watch   atomic.Pointer[auditWatcher]
 }
+
+// AuditWatcher sees the events of each node's audit log as they arrive,
+// once each, before they are stored (emergency access grants to raise).
+type AuditWatcher interface {
+	AuditShipped(ctx context.Context, n *domain.SyncNode, events []*domain.AuditEvent) error
+}
+
+type auditWatcher struct{ AuditWatcher }
+
+// UseAuditWatcher shows arriving node audit events to w from now on.
+func (s *Service) UseAuditWatcher(w AuditWatcher) { s.watch.Store(&auditWatcher{w}) }
 
 // Forwarder is this installation's own outbox, when it is itself a node of
 // an upstream (a clinic server under the hosted service): the changes its

@@ -87,13 +87,17 @@ export interface AuditEvent {
   actor_id: string;
   actor_name?: string;
   actor_role: string;
+  chain_version?: number;
   detail: string;
   hash: string;
   id: string;
   outcome: string;
+  patient_commit?: string;
   patient_id: string;
   patient_name?: string;
+  patient_salt?: string;
   prev_hash: string;
+  redacted?: boolean;
   request_id: string;
   resource_id: string;
   resource_type: string;
@@ -126,6 +130,16 @@ export interface Availability {
   time_zone: string;
   updated_at: string;
   weekly: WeeklyHours[];
+}
+
+export interface BackupHealth {
+  alarm: boolean;
+  lag_seconds: number;
+  last_backup?: string;
+  last_drill?: DrillSummary;
+  last_replicated?: string;
+  methods: string[];
+  problem?: string;
 }
 
 export interface Batch {
@@ -238,6 +252,15 @@ export interface Doctor {
   years_experience: number;
 }
 
+export interface DrillSummary {
+  at: string;
+  failures: string[];
+  passed: boolean;
+  rpo_seconds: number;
+  rto_seconds: number;
+  source: string;
+}
+
 export interface EmailHealth {
   configured: boolean;
 }
@@ -246,6 +269,25 @@ export interface EmergencyContact {
   name: string;
   phone: string;
   relationship?: string;
+}
+
+export interface EmergencyGrant {
+  created_at: string;
+  details: string;
+  escalated: boolean;
+  expires_at: string;
+  id: string;
+  node_id?: string;
+  patient_id: string;
+  patient_name?: string;
+  reason: string;
+  review_note?: string;
+  review_status: string;
+  reviewed_at?: string;
+  reviewed_by?: string;
+  user_id: string;
+  user_name?: string;
+  user_role: string;
 }
 
 export interface EnrollOptions {
@@ -281,10 +323,27 @@ export interface EntryInput {
   status?: string;
 }
 
+export interface GrantRequest {
+  details: string;
+  minutes?: number;
+  password?: string;
+  patient_id: string;
+  reason: string;
+  totp_code?: string;
+}
+
+export interface GrantUse {
+  action: string;
+  resource_id?: string;
+  resource_type: string;
+  time: string;
+}
+
 export interface InstallationHealth {
   accounts: AccountsHealth;
   assistant: AssistantHealth;
   audit: AuditHealth;
+  backup: BackupHealth;
   email: EmailHealth;
   knowledge: KnowledgeHealth;
 }
@@ -527,7 +586,13 @@ export interface Pushed {
   results: SyncOpResult[];
 }
 
+export interface ReasonChoice {
+  code: string;
+  label: string;
+}
+
 export interface Report {
+  anchor_seq?: number;
   broken_at?: number;
   events: number;
   head_hash: string;
@@ -547,6 +612,32 @@ export interface Result {
   source_id: string;
   text: string;
   title: string;
+}
+
+export interface ReviewDecision {
+  decision: string;
+  note: string;
+}
+
+export interface ReviewedGrant {
+  created_at: string;
+  details: string;
+  escalated: boolean;
+  expires_at: string;
+  id: string;
+  node_id?: string;
+  patient_id: string;
+  patient_name?: string;
+  reason: string;
+  reason_label: string;
+  review_note?: string;
+  review_status: string;
+  reviewed_at?: string;
+  reviewed_by?: string;
+  user_id: string;
+  user_name?: string;
+  user_role: string;
+  uses: GrantUse[];
 }
 
 export interface SendInput {
@@ -809,6 +900,24 @@ export interface documentList {
   documents: KnowledgeDocument[];
 }
 
+export interface emergencyGrantList {
+  grants: EmergencyGrant[];
+}
+
+export interface emergencyLimitsRequest {
+  max_minutes: number;
+}
+
+export interface emergencyOptions {
+  default_minutes: number;
+  max_minutes: number;
+  reasons: ReasonChoice[];
+}
+
+export interface emergencyReviewList {
+  grants: ReviewedGrant[];
+}
+
 export interface entryList {
   entries: ClinicalEntry[];
 }
@@ -879,6 +988,10 @@ export interface openAIModels {
 
 export interface patientList {
   patients: Patient[];
+}
+
+export interface privacyOfficerList {
+  user_ids: string[];
 }
 
 export interface providerList {
@@ -964,6 +1077,7 @@ export interface userList {
 export type Operation =
   | "DELETE /api/v1/ai/providers/{id}"
   | "DELETE /api/v1/conversations/{id}"
+  | "DELETE /api/v1/emergency-access/privacy-officers/{user_id}"
   | "DELETE /api/v1/knowledge/sources/{id}"
   | "DELETE /api/v1/me/api-keys/{id}"
   | "DELETE /api/v1/patients/{id}/entries/{entry_id}"
@@ -986,6 +1100,10 @@ export type Operation =
   | "GET /api/v1/doctors/{id}"
   | "GET /api/v1/doctors/{id}/availability"
   | "GET /api/v1/doctors/{id}/slots"
+  | "GET /api/v1/emergency-access"
+  | "GET /api/v1/emergency-access/options"
+  | "GET /api/v1/emergency-access/privacy-officers"
+  | "GET /api/v1/emergency-access/review"
   | "GET /api/v1/knowledge/documents"
   | "GET /api/v1/knowledge/search"
   | "GET /api/v1/knowledge/sources"
@@ -1043,6 +1161,8 @@ export type Operation =
   | "POST /api/v1/conversations/{id}/messages"
   | "POST /api/v1/conversations/{id}/stop"
   | "POST /api/v1/doctors"
+  | "POST /api/v1/emergency-access"
+  | "POST /api/v1/emergency-access/review/{id}"
   | "POST /api/v1/knowledge/sources"
   | "POST /api/v1/knowledge/sources/{id}/sync"
   | "POST /api/v1/me/api-keys"
@@ -1068,4 +1188,6 @@ export type Operation =
   | "POST /fhir/R4/Appointment"
   | "POST /v1/chat/completions"
   | "PUT /api/v1/ai/providers/{id}"
-  | "PUT /api/v1/doctors/{id}/availability";
+  | "PUT /api/v1/doctors/{id}/availability"
+  | "PUT /api/v1/emergency-access/options"
+  | "PUT /api/v1/emergency-access/privacy-officers/{user_id}";
