@@ -10,6 +10,7 @@ import (
 	"github.com/healthhub/healthhub/backend/health"
 	"github.com/healthhub/healthhub/backend/knowledge"
 	"github.com/healthhub/healthhub/backend/portal"
+	"github.com/healthhub/healthhub/backend/retention"
 	"github.com/healthhub/healthhub/backend/sync/auditship"
 	"github.com/healthhub/healthhub/backend/sync/node"
 	"github.com/healthhub/healthhub/backend/sync/upstream"
@@ -152,6 +153,12 @@ func (s *Server) routeTable() []route {
 		{Method: "DELETE", Path: "/api/v1/ai/providers/{id}", Summary: "Remove a provider (admin)", Tag: "assistant", Access: accessUser, Status: 204, handler: s.handleDeleteProvider()},
 		{Method: "GET", Path: "/api/v1/ai/settings", Summary: "Assistant limits and retention (admin)", Tag: "assistant", Access: accessUser, Out: assistant.Settings{}, handler: s.handleAISettings()},
 		{Method: "PATCH", Path: "/api/v1/ai/settings", Summary: "Change assistant limits and retention (admin)", Tag: "assistant", Access: accessUser, In: assistant.SettingsPatch{}, Out: assistant.Settings{}, handler: s.handleAISettings()},
+		{Method: "GET", Path: "/api/v1/retention", Summary: "How long each class of data is kept, and the legal floors (admin)", Tag: "retention", Access: accessUser, Out: retention.Policy{}, handler: s.handleRetentionPolicy()},
+		{Method: "PATCH", Path: "/api/v1/retention", Summary: "Change how long data is kept, within the legal floors (admin)", Tag: "retention", Access: accessUser, In: retention.PolicyPatch{}, Out: retention.Policy{}, handler: s.handleRetentionPolicy()},
+		{Method: "POST", Path: "/api/v1/retention/run", Summary: "Apply the retention policy now, or count what it would purge (dry_run); audited (admin)", Tag: "retention", Access: accessUser, In: retentionRunInput{}, Out: retention.Report{}, handler: s.handleRetentionRun()},
+		{Method: "GET", Path: "/api/v1/legal-holds", Summary: "Patients on legal hold: no purge touches their data (admin)", Tag: "retention", Access: accessUser, Out: legalHoldList{}, handler: s.handleListLegalHolds()},
+		{Method: "POST", Path: "/api/v1/legal-holds", Summary: "Place a patient on legal hold, with the reason (admin)", Tag: "retention", Access: accessUser, In: legalHoldInput{}, Out: domain.LegalHold{}, Status: 201, handler: s.handlePlaceLegalHold()},
+		{Method: "DELETE", Path: "/api/v1/legal-holds/{patient_id}", Summary: "Lift a patient's legal hold (admin)", Tag: "retention", Access: accessUser, Status: 204, handler: s.handleLiftLegalHold()},
 		{Method: "GET", Path: "/api/v1/ai/usage", Summary: "Assistant use per user and day (admin)", Tag: "assistant", Access: accessUser, Out: usageList{}, handler: s.handleAIUsage(),
 			Query: []param{{"from", "first day (YYYY-MM-DD, default 30 days ago)", "string"}, {"to", "last day (default today)", "string"}, {"user_id", "one user only", "string"}}},
 		{Method: "GET", Path: "/api/v1/analytics/appointments", Summary: "Appointments per day by outcome, and the no-show rate (admin)", Tag: "appointments", Access: accessUser, Out: portal.AppointmentStats{}, handler: s.handleAppointmentStats(),

@@ -108,6 +108,7 @@ type Server struct {
 	health    *health.Service
 	upstream  *upstream.Service
 	node      *node.Service
+	retention retentionRef
 	emergency *emergency.Service
 	logger    *slog.Logger
 	now       func() time.Time

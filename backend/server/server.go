@@ -208,6 +208,7 @@ func Open(ctx context.Context, c Config, logger *slog.Logger, now func() time.Ti
 	sys := &System{Config: c, Logger: logger, Now: now, Store: db, Keys: keys, Blobs: blobs, Audit: auditLog, Auth: authSvc, Portal: portalSvc, Live: hub, Knowledge: kb,
 		Assistant: asst, Upstream: up, Node: nodeSvc, Leader: elector, stopPeers: stopPeers, Emergency: emergencySvc}
 	sys.api = sys.buildHandler()
+	sys.api.UseRetention(sys.retentionService())
 	return sys, nil
 }
 

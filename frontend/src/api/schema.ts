@@ -411,6 +411,14 @@ export interface Leased {
   lease?: SyncLease;
 }
 
+export interface LegalHold {
+  patient_id: string;
+  patient_name?: string;
+  placed_at: string;
+  placed_by: string;
+  reason: string;
+}
+
 export interface MFAEnrollment {
   otpauth_uri: string;
   secret: string;
@@ -565,6 +573,18 @@ export interface Person {
   user_id: string;
 }
 
+export interface Policy {
+  audit_events_floor_years: number;
+  audit_events_years: number;
+  clinical_records_floor_years: number;
+  clinical_records_years: number;
+}
+
+export interface PolicyPatch {
+  audit_events_years?: number;
+  clinical_records_years?: number;
+}
+
 export interface ProviderInput {
   api_key?: string;
   base_url?: string;
@@ -612,6 +632,21 @@ export interface Result {
   source_id: string;
   text: string;
   title: string;
+}
+
+export interface RetentionReport {
+  appointments: number;
+  audit_anchor_seq: number;
+  audit_before: string;
+  audit_events_deleted: number;
+  audit_pseudonymised: number;
+  clinical_before: string;
+  clinical_entries: number;
+  conversations: number;
+  dry_run: boolean;
+  legal_holds: number;
+  patients: number;
+  policy: Policy;
 }
 
 export interface ReviewDecision {
@@ -941,6 +976,15 @@ export interface leaseList {
   leases: SyncLease[];
 }
 
+export interface legalHoldInput {
+  patient_id: string;
+  reason: string;
+}
+
+export interface legalHoldList {
+  holds: LegalHold[];
+}
+
 export interface meResponse {
   created_at: string;
   disabled: boolean;
@@ -1019,6 +1063,10 @@ export interface rescheduleRequest {
   start: string;
 }
 
+export interface retentionRunInput {
+  dry_run: boolean;
+}
+
 export interface searchResults {
   results: Result[];
 }
@@ -1079,6 +1127,7 @@ export type Operation =
   | "DELETE /api/v1/conversations/{id}"
   | "DELETE /api/v1/emergency-access/privacy-officers/{user_id}"
   | "DELETE /api/v1/knowledge/sources/{id}"
+  | "DELETE /api/v1/legal-holds/{patient_id}"
   | "DELETE /api/v1/me/api-keys/{id}"
   | "DELETE /api/v1/patients/{id}/entries/{entry_id}"
   | "GET /api/openapi.json"
@@ -1108,6 +1157,7 @@ export type Operation =
   | "GET /api/v1/knowledge/search"
   | "GET /api/v1/knowledge/sources"
   | "GET /api/v1/knowledge/sources/{id}/failures"
+  | "GET /api/v1/legal-holds"
   | "GET /api/v1/me"
   | "GET /api/v1/me/api-keys"
   | "GET /api/v1/me/patient"
@@ -1116,6 +1166,7 @@ export type Operation =
   | "GET /api/v1/patients/{id}"
   | "GET /api/v1/patients/{id}/changes"
   | "GET /api/v1/patients/{id}/entries"
+  | "GET /api/v1/retention"
   | "GET /api/v1/settings"
   | "GET /api/v1/setup"
   | "GET /api/v1/sync/audit"
@@ -1146,6 +1197,7 @@ export type Operation =
   | "PATCH /api/v1/conversations/{id}"
   | "PATCH /api/v1/patients/{id}"
   | "PATCH /api/v1/patients/{id}/entries/{entry_id}"
+  | "PATCH /api/v1/retention"
   | "PATCH /api/v1/settings"
   | "PATCH /api/v1/users/{id}"
   | "POST /api/v1/ai/providers"
@@ -1165,12 +1217,14 @@ export type Operation =
   | "POST /api/v1/emergency-access/review/{id}"
   | "POST /api/v1/knowledge/sources"
   | "POST /api/v1/knowledge/sources/{id}/sync"
+  | "POST /api/v1/legal-holds"
   | "POST /api/v1/me/api-keys"
   | "POST /api/v1/me/mfa/confirm"
   | "POST /api/v1/me/mfa/enroll"
   | "POST /api/v1/notifications/{id}/read"
   | "POST /api/v1/patients"
   | "POST /api/v1/patients/{id}/entries"
+  | "POST /api/v1/retention/run"
   | "POST /api/v1/setup"
   | "POST /api/v1/sync/audit"
   | "POST /api/v1/sync/conflicts/{id}/resolve"
