@@ -320,6 +320,27 @@ func TestBackupAndRestoreToTime(t *testing.T) {
 		}
 		t.Logf("refused: %v", err)
 	})
+	// What the checks prevent, shown by restoring without them: PostgreSQL
+	// 13 and later end a recovery that runs out of WAL before its target
+	// with an error (older versions promoted there as if it were the
+	// target), and pgBackRest 2.37 and later refuse a time before every
+	// backup (older versions restored the newest backup instead).
+	t.Run("unchecked past the end of the archive", func(t *testing.T) {
+		_, err := repo.RestoreUncheckedAndStart(ctx, pgbackrest.RestoreOptions{Target: serverNow(t, conn), DataDir: filepath.Join(c.base, "late-unchecked")},
+			freePort(t), c.base)
+		if !errors.Is(err, pgbackrest.ErrTargetNotReached) || !strings.Contains(err.Error(), "recovery ended before configured recovery target was reached") {
+			t.Fatalf("got %v, want PostgreSQL's failure to reach the target", err)
+		}
+		t.Logf("without the check: %v", err)
+	})
+	t.Run("unchecked before the oldest backup", func(t *testing.T) {
+		_, err := repo.RestoreUncheckedAndStart(ctx, pgbackrest.RestoreOptions{Target: full.Start.Add(-time.Minute), DataDir: filepath.Join(c.base, "early-unchecked")},
+			freePort(t), c.base)
+		if err == nil || !strings.Contains(err.Error(), "unable to find backup set with stop time less than") {
+			t.Fatalf("got %v, want pgBackRest's refusal", err)
+		}
+		t.Logf("without the check: %v", err)
+	})
 	t.Run("into a folder that is not empty", func(t *testing.T) {
 		into := filepath.Join(c.base, "busy")
 		if err := os.MkdirAll(into, 0o700); err != nil {
@@ -364,6 +385,31 @@ func TestBackupAndRestoreToTime(t *testing.T) {
 		t.Fatalf("the original cluster changed: got %s, want %s", got, want)
 	}
 
+	// A target after the incremental backup restores from it.
+	exec1(t, conn, "INSERT INTO visits VALUES (7, 'seventh')")
+	for !serverNow(t, conn).After(incr.Stop.Add(time.Second)) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	target2 := serverNow(t, conn)
+	exec1(t, conn, "INSERT INTO visits VALUES (8, 'eighth')")
+	if err := repo.Check(ctx); err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	rc2, err := repo.RestoreAndVerify(ctx, pgbackrest.RestoreOptions{Target: target2, DataDir: filepath.Join(c.base, "restored2")}, freePort(t), c.base)
+	if err != nil {
+		t.Fatalf("restore to %s: %v", target2.Format(time.RFC3339Nano), err)
+	}
+	t.Cleanup(func() { rc2.Stop() })
+	if rc2.Backup.Label != incr.Label {
+		t.Errorf("restored from %s, want the incremental backup %s", rc2.Backup.Label, incr.Label)
+	}
+	if got, want := strings.Join(rows(t, connect(t, rc2.URL)), ","), "first,after the mistake,seventh"; got != want {
+		t.Fatalf("rows restored from the incremental backup: got %s, want %s", got, want)
+	}
+	if err := rc2.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
 	// Latest: everything archived, the destructive change included.
 	latest := filepath.Join(c.base, "latest")
 	began = time.Now()
@@ -373,7 +419,7 @@ func TestBackupAndRestoreToTime(t *testing.T) {
 	}
 	t.Logf("restore latest and recovery took %s", time.Since(began).Round(time.Millisecond))
 	defer stop()
-	if got, want := strings.Join(rows(t, connect(t, url)), ","), "first,after the mistake"; got != want {
+	if got, want := strings.Join(rows(t, connect(t, url)), ","), "first,after the mistake,seventh,eighth"; got != want {
 		t.Fatalf("latest restore rows: got %s, want %s", got, want)
 	}
 	if err := stop(); err != nil {

@@ -1,6 +1,7 @@
 package pgbackrest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -117,9 +118,12 @@ func (r *Repo) CheckTarget(ctx context.Context, info Info, target time.Time) (Ba
 		return Backup{}, end, &TargetError{Target: target, Earliest: earliest, Latest: end, Err: fmt.Errorf("%w (the last archived transaction ended at %s)",
 			ErrPastArchiveEnd, end.Format(time.RFC3339Nano))}
 	}
+	// The newest backup consistent before the target. pgBackRest would
+	// pick the newest whose whole-second stop time is before it, which may
+	// still be finishing at the target; the restore names this one.
 	var from Backup
 	for _, b := range info.Backups {
-		if b.Stop.Before(target) {
+		if !b.Stop.Add(time.Second).After(target) {
 			from = b
 		}
 	}
@@ -133,6 +137,11 @@ func (r *Repo) CheckTarget(ctx context.Context, info Info, target time.Time) (Ba
 // the target when started; RestoreAndStart starts it and checks that it
 // did. A refused target leaves nothing behind.
 func (r *Repo) Restore(ctx context.Context, o RestoreOptions) (Restored, error) {
+	return r.restore(ctx, o, true)
+}
+
+// restore is Restore, with the check of the target only when check is set.
+func (r *Repo) restore(ctx context.Context, o RestoreOptions, check bool) (Restored, error) {
 	started := time.Now()
 	if !filepath.IsAbs(o.DataDir) || strings.ContainsAny(o.DataDir, "'\"\r\n") {
 		return Restored{}, fmt.Errorf("the data folder to restore into must be an absolute path without quotes (got %q)", o.DataDir)
@@ -145,9 +154,12 @@ func (r *Repo) Restore(ctx context.Context, o RestoreOptions) (Restored, error) 
 	if err != nil {
 		return Restored{}, err
 	}
-	from, end, err := r.CheckTarget(ctx, info, target)
-	if err != nil {
-		return Restored{}, err
+	var from Backup
+	var end time.Time
+	if check {
+		if from, end, err = r.CheckTarget(ctx, info, target); err != nil {
+			return Restored{}, err
+		}
 	}
 	made := false
 	if _, err := os.Stat(o.DataDir); errors.Is(err, os.ErrNotExist) {
@@ -165,6 +177,9 @@ func (r *Repo) Restore(ctx context.Context, o RestoreOptions) (Restored, error) 
 	} else {
 		args = append(args, "--type=time", "--target="+target.UTC().Format(targetFormat), "--target-action=promote",
 			"--recovery-option=recovery_target_inclusive=true")
+		if from.Label != "" {
+			args = append(args, "--set="+from.Label)
+		}
 	}
 	if _, err := r.run(ctx, "restore", args...); err != nil {
 		if made {
@@ -264,6 +279,13 @@ func (r *Repo) RestoreAndVerify(ctx context.Context, o RestoreOptions, port int,
 	if err != nil {
 		return nil, err
 	}
+	return r.startRestored(ctx, res, port, socketDir)
+}
+
+// startRestored starts the restored cluster in res.DataDir for
+// RestoreAndVerify and checks its recovery.
+func (r *Repo) startRestored(ctx context.Context, res Restored, port int, socketDir string) (*Recovered, error) {
+	o := RestoreOptions{Target: res.Target, DataDir: res.DataDir}
 	info, err := r.Info(ctx)
 	if err != nil {
 		return nil, err
@@ -317,6 +339,9 @@ func (r *Repo) RestoreAndVerify(ctx context.Context, o RestoreOptions, port int,
 	// instance is promoted, which waitRecovered waits for.
 	if _, err := r.exec(ctx, pgctl, "start", "-D", o.DataDir, "-l", logFile, "-w", "-t", "86400", "-o", opts); err != nil {
 		stop()
+		if rerr := recoveryStopped(logFile); errors.Is(rerr, ErrTargetNotReached) {
+			return nil, rerr
+		}
 		return nil, fmt.Errorf("start the restored cluster: %w%s", err, recoveryFailure(logFile))
 	}
 	rc := &Recovered{Restored: res, LogFile: logFile, stop: stop,
@@ -348,7 +373,7 @@ func waitRecovered(ctx context.Context, url, dataDir, logFile string) error {
 		var pgErr *pgconn.PgError
 		if !errors.As(err, &pgErr) || pgErr.Code != "57P03" { // cannot_connect_now: starting up or recovering
 			if _, serr := os.Stat(filepath.Join(dataDir, "postmaster.pid")); errors.Is(serr, os.ErrNotExist) {
-				return fmt.Errorf("the restored cluster stopped during recovery%s", recoveryFailure(logFile))
+				return recoveryStopped(logFile)
 			}
 		}
 		select {
@@ -401,6 +426,17 @@ func (rc *Recovered) verify(ctx context.Context) error {
 	return nil
 }
 
+// recoveryStopped is the error of a restored cluster that stopped during
+// recovery; it wraps ErrTargetNotReached when PostgreSQL ran out of WAL
+// before the target.
+func recoveryStopped(logFile string) error {
+	b, _ := os.ReadFile(logFile)
+	if bytes.Contains(b, []byte("recovery ended before configured recovery target was reached")) {
+		return fmt.Errorf("%w: recovery ran out of archived WAL before the target%s", ErrTargetNotReached, recoveryFailure(logFile))
+	}
+	return fmt.Errorf("the restored cluster stopped during recovery%s", recoveryFailure(logFile))
+}
+
 // recoveryFailure is the reason a failed recovery gave in its log.
 func recoveryFailure(logFile string) string {
 	b, err := os.ReadFile(logFile)
@@ -409,6 +445,9 @@ func recoveryFailure(logFile string) string {
 	}
 	var lines []string
 	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, "not accepting connections") || strings.Contains(l, "is starting up") {
+			continue // refused connections while waiting, not the cause
+		}
 		if strings.Contains(l, "FATAL") || strings.Contains(l, "PANIC") {
 			lines = append(lines, strings.TrimSpace(l))
 		}
