@@ -28,6 +28,7 @@ const pages = {
   UsersPage: () => import("./admin/UsersPage").then((m) => ({ default: m.UsersPage })),
   ProvidersPage: () => import("./admin/ProvidersPage").then((m) => ({ default: m.ProvidersPage })),
   FiguresPage: () => import("./admin/FiguresPage").then((m) => ({ default: m.FiguresPage })),
+  EmergencyReviewPage: () => import("./admin/EmergencyReviewPage").then((m) => ({ default: m.EmergencyReviewPage })),
   RetentionPage: () => import("./admin/RetentionPage").then((m) => ({ default: m.RetentionPage })),
   ConflictsPage: () => import("./sync/ConflictsPage").then((m) => ({ default: m.ConflictsPage })),
   SetupPage: () => import("./pages/SetupPage").then((m) => ({ default: m.SetupPage })),
@@ -48,6 +49,7 @@ const AuditPage = lazy(pages.AuditPage);
 const UsersPage = lazy(pages.UsersPage);
 const ProvidersPage = lazy(pages.ProvidersPage);
 const FiguresPage = lazy(pages.FiguresPage);
+const EmergencyReviewPage = lazy(pages.EmergencyReviewPage);
 const RetentionPage = lazy(pages.RetentionPage);
 const ConflictsPage = lazy(pages.ConflictsPage);
 const SetupPage = lazy(pages.SetupPage);
@@ -98,6 +100,7 @@ export function App({ baseURL, connection, tokens }: { baseURL: string; connecti
                       <Route path="/admin/users" element={<UsersPage />} />
                       <Route path="/admin/assistant" element={<ProvidersPage />} />
                       <Route path="/admin/figures" element={<FiguresPage />} />
+                      <Route path="/admin/emergency-access" element={<EmergencyReviewPage />} />
                       <Route path="/admin/retention" element={<RetentionPage />} />
                       <Route path="/assistant/:id" element={<AssistantPage />} />
                       <Route path="*" element={<Navigate to="/" replace />} />

@@ -31,6 +31,7 @@ export const navItems: NavItem[] = [
   { to: "/admin/audit", label: "audit.nav", roles: ["admin"] },
   { to: "/admin/assistant", label: "providers.nav", roles: ["admin"] },
   { to: "/admin/figures", label: "figures.nav", roles: ["admin"] },
+  { to: "/admin/emergency-access", label: "emergency.nav", roles: ["admin"] },
   { to: "/admin/retention", label: "retention.nav", roles: ["admin"] },
 ];
 

@@ -9,6 +9,7 @@ import { formatWhen, listAppointments } from "./api";
 import { AppointmentStatus } from "../components/AppointmentStatus";
 import { LoadError } from "../components/LoadError";
 import { useDoctorZones } from "./zones";
+import { EmergencyBanner, EmergencyGate, refusedRecord } from "../emergency/EmergencyAccess";
 
 export const entryKinds: { kind: string; title: MessageKey }[] = [
   { kind: "allergy", title: "record.allergies" },
@@ -105,6 +106,17 @@ export function PatientSummary({ patientID, onClose }: { patientID: string; onCl
       {formatWhen(a.start, zoneOf(a.doctor_id))} · <AppointmentStatus a={a} />
     </li>
   );
+  if (refusedRecord(patient.error)) {
+    return (
+      <section className="card summary-card" aria-labelledby="summary-title">
+        <div className="chat-head">
+          <h2 id="summary-title" className="h2" tabIndex={-1} ref={heading}>{t("summary.loading")}</h2>
+          <button type="button" onClick={onClose}>{t("summary.close")}</button>
+        </div>
+        <EmergencyGate patientID={patientID} onGranted={() => Promise.all([patient.refetch(), entries.refetch(), visits.refetch()])} />
+      </section>
+    );
+  }
   return (
     <section className="card summary-card" aria-labelledby="summary-title">
       <div className="chat-head">
@@ -113,6 +125,7 @@ export function PatientSummary({ patientID, onClose }: { patientID: string; onCl
         </h2>
         <button type="button" onClick={onClose}>{t("summary.close")}</button>
       </div>
+      <EmergencyBanner patientID={patientID} />
       <LoadError error={error} onRetry={() => Promise.all([patient.refetch(), entries.refetch(), visits.refetch()])} />
       {p && <PatientFacts patient={p} />}
       <div className="summary-grid">
