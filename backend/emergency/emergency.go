@@ -31,6 +31,8 @@ type Store interface {
 	domain.EmergencyStore
 	PatientByID(ctx context.Context, id string) (*domain.Patient, error)
 	UserByID(ctx context.Context, id string) (*domain.User, error)
+	DoctorByUserID(ctx context.Context, userID string) (*domain.Doctor, error)
+	TreatsPatient(ctx context.Context, doctorID, patientID string) (bool, error)
 	ListUsers(ctx context.Context, f domain.UserFilter) ([]*domain.User, error)
 	AddNotifications(ctx context.Context, notes []*domain.Notification) error
 	ListAudit(ctx context.Context, f domain.AuditFilter) ([]*domain.AuditEvent, error)
@@ -154,6 +156,12 @@ func (s *Service) Grant(ctx context.Context, in GrantRequest) (*domain.Emergency
 		}
 		return nil, err
 	}
+	if treats, err := s.treats(ctx, p, in.PatientID); err != nil || treats {
+		if err == nil {
+			err = domain.Errorf(domain.ECONFLICT, "You already treat this patient and can open their record; emergency access is not needed.")
+		}
+		return nil, err
+	}
 	if err := s.reauth.Reauthenticate(ctx, p, in.Password, in.TOTPCode); err != nil {
 		return nil, err
 	}
@@ -180,6 +188,18 @@ func (s *Service) Grant(ctx context.Context, in GrantRequest) (*domain.Emergency
 		s.logger.Error("notify privacy officers of emergency access", "grant", g.ID, "err", err)
 	}
 	return s.store.EmergencyGrant(ctx, g.ID)
+}
+
+// treats reports whether the calling doctor already treats the patient.
+func (s *Service) treats(ctx context.Context, p *domain.Principal, patientID string) (bool, error) {
+	d, err := s.store.DoctorByUserID(ctx, p.UserID)
+	if domain.IsCode(err, domain.ENOTFOUND) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return s.store.TreatsPatient(ctx, d.ID, patientID)
 }
 
 // grantDetail is the audit detail of a grant: codes and times only, never

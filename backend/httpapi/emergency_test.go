@@ -215,6 +215,11 @@ func TestEmergencyAccess(t *testing.T) {
 				}
 			}
 
+			// A doctor who treats the patient has no need of it.
+			if res := a.do("POST", "/api/v1/emergency-access", c.tok[c.doctor.ID], with("patient_id", treatedID(t, a, c))); res.Status != 409 {
+				t.Errorf("emergency access to one's own patient: %d %s, want 409", res.Status, res.Body)
+			}
+
 			// Granted: four hours by default.
 			res := c.ask(c.doctor, ok)
 			if res.Status != 201 {
@@ -371,6 +376,28 @@ func TestEmergencyAccess(t *testing.T) {
 			}
 		})
 	}
+}
+
+// treatedID books c's doctor with a new patient and returns the patient's id.
+func treatedID(t *testing.T, a *api, c *emergencyClinic) string {
+	t.Helper()
+	ctx := domain.WithPrincipal(context.Background(), domain.System)
+	name, dob := "Treated "+a.email("t"), "1975-05-05"
+	p, err := a.Portal.CreatePatient(ctx, portal.NewPatient{PatientInput: portal.PatientInput{Name: &name, DateOfBirth: &dob}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := a.DB.DoctorByUserID(ctx, c.doctor.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().UTC().Truncate(time.Hour).Add(-48 * time.Hour)
+	ap := &domain.Appointment{ DoctorID: d.ID, PatientID: p.ID, Start: start, End: start.Add(30 * time.Minute),
+		Status: domain.StatusFulfilled, CreatedAt: start, UpdatedAt: start}
+	if err := a.DB.BookAppointment(ctx, ap, nil); err != nil {
+		t.Fatal(err)
+	}
+	return p.ID
 }
 
 func countKind(notes []*domain.Notification, kind string) int {
