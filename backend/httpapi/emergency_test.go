@@ -392,7 +392,7 @@ func treatedID(t *testing.T, a *api, c *emergencyClinic) string {
 		t.Fatal(err)
 	}
 	start := time.Now().UTC().Truncate(time.Hour).Add(-48 * time.Hour)
-	ap := &domain.Appointment{ DoctorID: d.ID, PatientID: p.ID, Start: start, End: start.Add(30 * time.Minute),
+	ap := &domain.Appointment{DoctorID: d.ID, PatientID: p.ID, Start: start, End: start.Add(30 * time.Minute),
 		Status: domain.StatusFulfilled, CreatedAt: start, UpdatedAt: start}
 	if err := a.DB.BookAppointment(ctx, ap, nil); err != nil {
 		t.Fatal(err)
