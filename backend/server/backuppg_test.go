@@ -130,9 +130,12 @@ func TestPostgresBackupCommands(t *testing.T) {
 		if err := conn.QueryRow(ctx, "SELECT clock_timestamp()").Scan(&target); err != nil {
 			t.Fatal(err)
 		}
-		if target.After(began.Add(time.Second)) {
+		// A second past the backup's (whole-second) stop time, the
+		// earliest a restore allows.
+		if target.After(st.LastBackup.Add(time.Second)) {
 			break
 		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if _, err := conn.Exec(ctx, "DELETE FROM clinic_notes"); err != nil {
 		t.Fatal(err)
