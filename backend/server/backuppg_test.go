@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/healthhub/healthhub/backend/backup/aurora/auroratest"
 	"github.com/healthhub/healthhub/backend/server"
 	"github.com/jackc/pgx/v5"
 )
@@ -193,5 +195,58 @@ func TestPostgresBackupCommands(t *testing.T) {
 	}
 	if err := rconn.QueryRow(ctx, "SELECT count(*) FROM audit_events WHERE resource_type = 'backup' AND action = 'create' AND resource_id = $1", label).Scan(&events); err != nil || events != 1 {
 		t.Fatalf("the restore's audit event in the restored database: %d, %v", events, err)
+	}
+}
+
+// TestAuroraRestoreCommand runs "healthhubd restore --aurora" against an
+// in-process RDS API: a time inside the source's window makes the new
+// cluster and its writer with the flags' settings; one outside is refused
+// with exit status 2 before anything is created.
+func TestAuroraRestoreCommand(t *testing.T) {
+	f := auroratest.New()
+	f.SetProgress(0, "available")
+	now := time.Now().UTC().Truncate(time.Second)
+	f.AddCluster(auroratest.Cluster{ID: "healthhub-prod", Status: "available", Engine: "aurora-postgresql", SubnetGroup: "healthhub-db",
+		ParameterGroup: "healthhub-pg15", Earliest: now.Add(-72 * time.Hour), Latest: now.Add(-5 * time.Minute), SecurityGroups: []string{"sg-source"}})
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL_RDS": srv.URL, "AWS_REGION": f.Region, "AWS_ACCESS_KEY_ID": f.AccessKey, "AWS_SECRET_ACCESS_KEY": "test-secret",
+		"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": filepath.Join(t.TempDir(), "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(t.TempDir(), "none"),
+		"AWS_PROFILE": "", "AWS_SESSION_TOKEN": "",
+	} {
+		t.Setenv(k, v)
+	}
+	restore := func(args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := server.RunPostgresRestore(context.Background(), server.Config{}, args, func(string) string { return "" }, &out, &errOut)
+		return out.String() + errOut.String(), err
+	}
+
+	out, err := restore("--aurora", "--source-cluster", "healthhub-prod", "--new-cluster", "healthhub-prod-old", "--to", now.Add(-73*time.Hour).Format(time.RFC3339))
+	var ee *server.ExitError
+	if !errors.As(err, &ee) || ee.Code != 2 || !strings.Contains(err.Error(), "outside the cluster's restorable window") {
+		t.Fatalf("a time before the window: got %v\n%s", err, out)
+	}
+	if f.Call("RestoreDBClusterToPointInTime") != nil {
+		t.Fatal("a refused restore still restored")
+	}
+
+	target := now.Add(-24 * time.Hour)
+	out, err = restore("--aurora", "--source-cluster", "healthhub-prod", "--new-cluster", "healthhub-drill", "--to", target.Format(time.RFC3339),
+		"--instance-class", "db.r6g.large", "--security-groups", "sg-1, sg-2", "--tags", "purpose=drill")
+	if err != nil {
+		t.Fatalf("restore --aurora: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "endpoint healthhub-drill.cluster-") {
+		t.Fatalf("output lacks the new endpoint:\n%s", out)
+	}
+	in := f.Call("RestoreDBClusterToPointInTime")
+	if in.Get("RestoreToTime") != target.Format(time.RFC3339) || in.Get("VpcSecurityGroupIds.VpcSecurityGroupId.2") != "sg-2" ||
+		in.Get("Tags.Tag.1.Key") != "purpose" || in.Get("DBSubnetGroupName") != "healthhub-db" {
+		t.Fatalf("RestoreDBClusterToPointInTime: %v", in)
+	}
+	if c := f.Call("CreateDBInstance"); c.Get("DBInstanceClass") != "db.r6g.large" || c.Get("DBClusterIdentifier") != "healthhub-drill" {
+		t.Fatalf("CreateDBInstance: %v", c)
 	}
 }

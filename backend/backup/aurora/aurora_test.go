@@ -13,22 +13,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/healthhub/healthhub/backend/backup/aurora"
+	"github.com/healthhub/healthhub/backend/backup/aurora/auroratest"
 )
 
 // setup starts the fake with the source cluster healthhub-prod, restorable
 // from five days ago to five minutes ago, and an RDS client for it.
-func setup(t *testing.T) (*fakeRDS, *rds.Client, time.Time, time.Time) {
+func setup(t *testing.T) (*auroratest.Server, *rds.Client, time.Time, time.Time) {
 	t.Helper()
-	f := newFakeRDS(t)
+	f := auroratest.New()
 	now := time.Now().UTC().Truncate(time.Second)
 	earliest, latest := now.Add(-5*24*time.Hour), now.Add(-5*time.Minute)
-	f.clusters["healthhub-prod"] = &fakeCluster{id: "healthhub-prod", status: "available", engine: "aurora-postgresql", subnet: "healthhub-db",
-		params: "healthhub-pg15", kms: "arn:aws:kms:eu-central-1:111122223333:key/source", earliest: earliest, latest: latest,
-		securityGroups: []string{"sg-source"}, minACU: 0.5, maxACU: 8}
+	f.AddCluster(auroratest.Cluster{ID: "healthhub-prod", Status: "available", Engine: "aurora-postgresql", SubnetGroup: "healthhub-db",
+		ParameterGroup: "healthhub-pg15", KMSKeyID: "arn:aws:kms:eu-central-1:111122223333:key/source", Earliest: earliest, Latest: latest,
+		SecurityGroups: []string{"sg-source"}, MinACU: 0.5, MaxACU: 8})
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	client := rds.New(rds.Options{
-		Region:           f.region,
+		Region:           f.Region,
 		BaseEndpoint:     aws.String(srv.URL),
 		Credentials:      credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", ""),
 		RetryMaxAttempts: 1,
@@ -53,7 +54,7 @@ func TestRestoreToTimeCreatesClusterAndInstance(t *testing.T) {
 		res.Endpoint != "healthhub-restore-1.cluster-abc.eu-central-1.rds.amazonaws.com" || res.Port != 5432 {
 		t.Fatalf("result: got %+v", res)
 	}
-	restore := f.call("RestoreDBClusterToPointInTime")
+	restore := f.Call("RestoreDBClusterToPointInTime")
 	for k, want := range map[string]string{
 		"SourceDBClusterIdentifier": "healthhub-prod", "DBClusterIdentifier": "healthhub-restore-1",
 		"RestoreToTime": target.Format(time.RFC3339), "RestoreType": "full-copy", "DBSubnetGroupName": "healthhub-restore",
@@ -66,7 +67,7 @@ func TestRestoreToTimeCreatesClusterAndInstance(t *testing.T) {
 			t.Errorf("RestoreDBClusterToPointInTime %s: got %q, want %q", k, got, want)
 		}
 	}
-	create := f.call("CreateDBInstance")
+	create := f.Call("CreateDBInstance")
 	for k, want := range map[string]string{
 		"DBInstanceIdentifier": "healthhub-restore-1-1", "DBClusterIdentifier": "healthhub-restore-1", "DBInstanceClass": "db.r6g.large",
 		"Engine": "aurora-postgresql", "PubliclyAccessible": "false", "Tags.Tag.1.Key": "purpose",
@@ -75,7 +76,7 @@ func TestRestoreToTimeCreatesClusterAndInstance(t *testing.T) {
 			t.Errorf("CreateDBInstance %s: got %q, want %q", k, got, want)
 		}
 	}
-	acts := strings.Join(f.actions(), ",")
+	acts := strings.Join(f.Actions(), ",")
 	if !strings.HasPrefix(acts, "DescribeDBClusters,DescribeDBClusters,RestoreDBClusterToPointInTime,CreateDBInstance,DescribeDBClusters") ||
 		!strings.HasSuffix(acts, "DescribeDBInstances") {
 		t.Errorf("actions: got %s", acts)
@@ -83,7 +84,7 @@ func TestRestoreToTimeCreatesClusterAndInstance(t *testing.T) {
 	if p := strings.Join(progress, "\n"); !strings.Contains(p, "cluster healthhub-restore-1: creating") || !strings.Contains(p, "instance healthhub-restore-1-1: available") {
 		t.Errorf("progress: got\n%s", p)
 	}
-	if c := f.clusters["healthhub-restore-1"]; c.status != "available" || c.kms != "arn:aws:kms:eu-central-1:111122223333:key/restore" {
+	if c, _ := f.Cluster("healthhub-restore-1"); c.Status != "available" || c.KMSKeyID != "arn:aws:kms:eu-central-1:111122223333:key/restore" {
 		t.Errorf("new cluster: got %+v", c)
 	}
 }
@@ -96,7 +97,7 @@ func TestRestoreLatestServerless(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	restore := f.call("RestoreDBClusterToPointInTime")
+	restore := f.Call("RestoreDBClusterToPointInTime")
 	if restore.Get("UseLatestRestorableTime") != "true" || restore.Has("RestoreToTime") {
 		t.Errorf("latest: got %v", restore)
 	}
@@ -129,14 +130,14 @@ func TestRestoreRefusesTargetOutsideWindow(t *testing.T) {
 			t.Logf("refused: %v", err)
 		})
 	}
-	if f.call("RestoreDBClusterToPointInTime") != nil || f.call("CreateDBInstance") != nil {
-		t.Fatalf("a refused target still restored: %v", f.actions())
+	if f.Call("RestoreDBClusterToPointInTime") != nil || f.Call("CreateDBInstance") != nil {
+		t.Fatalf("a refused target still restored: %v", f.Actions())
 	}
 }
 
 func TestRestoreRefusesExistingClusterAndMissingSource(t *testing.T) {
 	f, client, _, _ := setup(t)
-	f.clusters["healthhub-taken"] = &fakeCluster{id: "healthhub-taken", status: "available", engine: "aurora-postgresql"}
+	f.AddCluster(auroratest.Cluster{ID: "healthhub-taken", Status: "available", Engine: "aurora-postgresql"})
 	_, err := aurora.RestoreToTime(context.Background(), client, aurora.RestoreOptions{SourceCluster: "healthhub-prod", NewCluster: "healthhub-taken", InstanceClass: "db.r6g.large"})
 	if !errors.Is(err, aurora.ErrClusterExists) {
 		t.Fatalf("existing cluster: got %v", err)
@@ -154,20 +155,20 @@ func TestRestoreRefusesExistingClusterAndMissingSource(t *testing.T) {
 			t.Errorf("accepted %+v", o)
 		}
 	}
-	if f.call("RestoreDBClusterToPointInTime") != nil {
-		t.Fatalf("a refused restore still restored: %v", f.actions())
+	if f.Call("RestoreDBClusterToPointInTime") != nil {
+		t.Fatalf("a refused restore still restored: %v", f.Actions())
 	}
 }
 
 func TestRestoreReportsFailureAndHonoursContext(t *testing.T) {
 	f, client, _, _ := setup(t)
-	f.final = "incompatible-restore"
+	f.SetProgress(2, "incompatible-restore")
 	_, err := aurora.RestoreToTime(context.Background(), client, aurora.RestoreOptions{SourceCluster: "healthhub-prod", NewCluster: "healthhub-bad", InstanceClass: "db.r6g.large", PollEvery: time.Millisecond})
 	if !errors.Is(err, aurora.ErrFailed) || !strings.Contains(err.Error(), "incompatible-restore") {
 		t.Fatalf("failed restore: got %v", err)
 	}
 
-	f.polls = 1 << 30 // never available
+	f.SetProgress(1<<30, "available") // never available
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	_, err = aurora.RestoreToTime(ctx, client, aurora.RestoreOptions{SourceCluster: "healthhub-prod", NewCluster: "healthhub-slow", InstanceClass: "db.r6g.large", PollEvery: 10 * time.Millisecond})
@@ -177,7 +178,7 @@ func TestRestoreReportsFailureAndHonoursContext(t *testing.T) {
 }
 
 func TestFakeRefusesUnsignedRequests(t *testing.T) {
-	f := newFakeRDS(t)
+	f := auroratest.New()
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	res, err := http.Post(srv.URL, "application/x-www-form-urlencoded", strings.NewReader("Action=DescribeDBClusters&Version=2014-10-31"))
