@@ -324,9 +324,13 @@ func (s *Service) Run(ctx context.Context, dryRun bool) (Report, error) {
 }
 
 func (r *Report) detail() string {
-	return fmt.Sprintf("dry_run=%t clinical_records_years=%d audit_events_years=%d patients=%d appointments=%d clinical_entries=%d conversations=%d audit_pseudonymised=%d audit_events_deleted=%d legal_holds=%d",
-		r.DryRun, r.Policy.ClinicalRecordsYears, r.Policy.AuditEventsYears, r.Patients, r.Appointments, r.ClinicalEntries,
-		r.Conversations, r.AuditPseudonymised, r.AuditEventsDeleted, r.LegalHolds)
+	return fmt.Sprintf("dry_run=%t clinical_records_years=%d audit_events_years=%d %s audit_events_deleted=%d legal_holds=%d",
+		r.DryRun, r.Policy.ClinicalRecordsYears, r.Policy.AuditEventsYears, r.counts(), r.AuditEventsDeleted, r.LegalHolds)
+}
+
+func (r *Report) counts() string {
+	return fmt.Sprintf("patients=%d appointments=%d clinical_entries=%d conversations=%d audit_pseudonymised=%d",
+		r.Patients, r.Appointments, r.ClinicalEntries, r.Conversations, r.AuditPseudonymised)
 }
 
 func (s *Service) run(ctx context.Context, r *Report, now time.Time) error {
@@ -399,6 +403,27 @@ func (s *Service) purgeAudit(ctx context.Context, r *Report, now time.Time) erro
 	}
 	r.AuditAnchorSeq, _, err = s.o.Store.AuditAnchor(ctx)
 	return err
+}
+
+// farFuture stands for "whatever the last contact" in PurgePatient.
+var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// PurgeDeletedPatient removes this installation's copy of a patient its
+// upstream purged, whatever the last contact here, unless the patient is
+// on legal hold here; their audit events here stay under this
+// installation's pseudonym. The purge is recorded as the system's.
+func (s *Service) PurgeDeletedPatient(ctx context.Context, patientID string) error {
+	key, err := s.pseudonymKey(ctx)
+	if err != nil {
+		return err
+	}
+	got, err := s.o.Store.PurgePatient(ctx, patientID, farFuture, Pseudonym(key, patientID), s.o.Now().UTC())
+	if err != nil || got == (domain.PatientPurge{}) {
+		return err
+	}
+	r := Report{PatientPurge: got}
+	return s.o.Audit.Record(ctx, audit.Event{Action: domain.ActionDelete, ResourceType: ResourceRetention, Actor: domain.System,
+		Detail: "source=upstream " + r.counts()})
 }
 
 // Pseudonym is the keyed pseudonym of a patient identifier: "pn-" and the

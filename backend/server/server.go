@@ -209,6 +209,7 @@ func Open(ctx context.Context, c Config, logger *slog.Logger, now func() time.Ti
 		Assistant: asst, Upstream: up, Node: nodeSvc, Leader: elector, stopPeers: stopPeers, Emergency: emergencySvc}
 	sys.api = sys.buildHandler()
 	sys.api.UseRetention(sys.retentionService())
+	nodeSvc.UsePurger(sys.retentionService())
 	return sys, nil
 }
 

@@ -95,6 +95,7 @@ type Service struct {
 	metrics  *Metrics
 	guard    *access.Guard
 	audit    audit.Recorder
+	purger   purgerRef
 
 	kick chan struct{}
 	// round serialises rounds: the timer's, a kick's, "run now".

@@ -170,6 +170,8 @@ func (s *Service) reconcile(ctx context.Context, seen map[string]bool) error {
 // apply writes one pulled change locally.
 func (s *Service) apply(ctx context.Context, ch *upstream.Change) error {
 	switch {
+	case ch.Deleted:
+		return s.applyDeleted(ctx, ch)
 	case ch.Appointment != nil:
 		done, err := s.putState(ctx, s.local(ch.Appointment))
 		if err != nil {

@@ -13,11 +13,14 @@ const MaxChanges = 500
 
 // Change is one entry of the feed a node pulls: the entity's state as it is
 // now at the upstream. Only the field of its entity is set; an appointment
-// that was cancelled comes as its cancelled state (its tombstone).
+// that was cancelled comes as its cancelled state (its tombstone). A
+// patient or appointment removed for good (retention) comes as Deleted,
+// with no state: the node removes its copy.
 type Change struct {
 	Cursor       string               `json:"cursor"`
 	Entity       string               `json:"entity"`
 	EntityID     string               `json:"entity_id"`
+	Deleted      bool                 `json:"deleted,omitempty"`
 	Appointment  *domain.Appointment  `json:"appointment,omitempty"`
 	Conflict     *domain.SyncConflict `json:"conflict,omitempty"`
 	Doctor       *domain.SyncedDoctor `json:"doctor,omitempty"`
@@ -89,6 +92,11 @@ func (s *Service) load(ctx context.Context, n *domain.SyncNode, c domain.Change)
 	ch := &Change{Cursor: c.Cursor, Entity: c.Entity, EntityID: c.EntityID}
 	gone := func(err error) (*Change, string, error) {
 		if domain.IsCode(err, domain.ENOTFOUND) {
+			if c.Entity == domain.ChangeEntityPatient || c.Entity == domain.ChangeEntityAppointment {
+				// Purged: nothing is read, so no access to record.
+				ch.Deleted = true
+				return ch, "", nil
+			}
 			return nil, "", nil
 		}
 		return nil, "", err
