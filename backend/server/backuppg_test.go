@@ -250,3 +250,41 @@ func TestAuroraRestoreCommand(t *testing.T) {
 		t.Fatalf("CreateDBInstance: %v", c)
 	}
 }
+
+// TestPostgresBackupSettingsRefused: settings a person must fix are refused
+// with exit status 2 and a message saying what to do, before pgBackRest or
+// the database is touched.
+func TestPostgresBackupSettingsRefused(t *testing.T) {
+	dir := t.TempDir()
+	private, shared := filepath.Join(dir, "private.pass"), filepath.Join(dir, "shared.pass")
+	if err := os.WriteFile(private, []byte("a repository passphrase for the test\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(shared, []byte("a repository passphrase for the test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := server.Config{DatabaseURL: "postgres://healthhub@127.0.0.1:1/healthhub?sslmode=disable"}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		sub  string
+		args []string
+		want string
+	}{
+		{"no passphrase file", nil, "list", nil, "HEALTHHUB_PGBACKREST_CIPHER_PASS_FILE is not set"},
+		{"passphrase readable by others", map[string]string{"HEALTHHUB_PGBACKREST_CIPHER_PASS_FILE": shared}, "list", nil, "chmod 600"},
+		{"bad RPO", map[string]string{"HEALTHHUB_PGBACKREST_CIPHER_PASS_FILE": private, "HEALTHHUB_PGBACKREST_RPO": "soon"}, "status", nil, "HEALTHHUB_PGBACKREST_RPO"},
+		{"relative repository", map[string]string{"HEALTHHUB_PGBACKREST_CIPHER_PASS_FILE": private, "HEALTHHUB_PGBACKREST_REPO_PATH": "backups"}, "list", nil, "absolute path"},
+		{"unknown type", map[string]string{"HEALTHHUB_PGBACKREST_CIPHER_PASS_FILE": private}, "now", []string{"--type", "weekly"}, "full, diff or incr"},
+		{"unknown command", map[string]string{"HEALTHHUB_PGBACKREST_CIPHER_PASS_FILE": private}, "prune", nil, "unknown backup command"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := server.RunPostgresBackup(context.Background(), cfg, tc.sub, tc.args, func(k string) string { return tc.env[k] }, &out, &out)
+			var ee *server.ExitError
+			if !errors.As(err, &ee) || ee.Code != 2 || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want exit status 2 saying %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -180,6 +180,9 @@ func ParseInfo(data []byte, stanza string) (Info, error) {
 			if start < 0 || stop < start || stop > maxEpoch {
 				return Info{}, fmt.Errorf("pgbackrest info: backup %s has impossible times %d-%d", b.Label, start, stop)
 			}
+			if !IsWALSegment(b.Archive.Start) || !IsWALSegment(b.Archive.Stop) {
+				return Info{}, fmt.Errorf("pgbackrest info: backup %s has a malformed WAL range %q-%q", b.Label, b.Archive.Start, b.Archive.Stop)
+			}
 			switch b.Type {
 			case "full", "diff", "incr":
 			default:

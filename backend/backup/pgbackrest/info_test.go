@@ -52,7 +52,8 @@ func TestParseInfoRefuses(t *testing.T) {
 		"bad segment":       {`[{"name":"healthhub","status":{"code":0},"archive":[{"id":"15-1","min":"x","max":"y"}]}]`, "malformed WAL range"},
 		"backup no times":   {`[{"name":"healthhub","status":{"code":0},"backup":[{"label":"A","type":"full","timestamp":{}}]}]`, "lacks its label or times"},
 		"stop before start": {`[{"name":"healthhub","status":{"code":0},"backup":[{"label":"A","type":"full","timestamp":{"start":5,"stop":4}}]}]`, "impossible times"},
-		"unknown type":      {`[{"name":"healthhub","status":{"code":0},"backup":[{"label":"A","type":"snap","timestamp":{"start":4,"stop":5}}]}]`, "unknown type"},
+		"unknown type":      {`[{"name":"healthhub","status":{"code":0},"backup":[{"label":"A","type":"snap","archive":{"start":"000000010000000000000002","stop":"000000010000000000000002"},"timestamp":{"start":4,"stop":5}}]}]`, "unknown type"},
+		"backup bad WAL":    {`[{"name":"healthhub","status":{"code":0},"backup":[{"label":"A","type":"full","archive":{"start":"0001","stop":""},"timestamp":{"start":4,"stop":5}}]}]`, "malformed WAL range"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := ParseInfo([]byte(tc.json), "healthhub")
@@ -81,14 +82,14 @@ func FuzzParseInfo(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte(`[{"name":"healthhub","status":{"code":2}}]`))
-	f.Add([]byte(`[{"name":"healthhub","status":{"code":0},"backup":[{"label":"A","type":"full","timestamp":{"start":1,"stop":2}}]}]`))
+	f.Add([]byte(`[{"name":"healthhub","status":{"code":0},"backup":[{"label":"A","type":"full","archive":{"start":"000000010000000000000002","stop":"000000010000000000000003"},"timestamp":{"start":1,"stop":2}}]}]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		info, err := ParseInfo(data, "healthhub")
 		if err != nil {
 			return
 		}
 		for i, b := range info.Backups {
-			if b.Label == "" || b.Stop.Before(b.Start) || b.Stop.Year() > 9999 {
+			if b.Label == "" || b.Stop.Before(b.Start) || b.Stop.Year() > 9999 || !IsWALSegment(b.WALStart) || !IsWALSegment(b.WALStop) {
 				t.Fatalf("accepted a backup without a label or with impossible times: %+v", b)
 			}
 			if i > 0 && b.Stop.Before(info.Backups[i-1].Stop) {

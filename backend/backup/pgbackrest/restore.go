@@ -279,7 +279,11 @@ func (r *Repo) RestoreAndVerify(ctx context.Context, o RestoreOptions, port int,
 	if err != nil {
 		return nil, err
 	}
-	return r.startRestored(ctx, res, port, socketDir)
+	rc, err := r.startRestored(ctx, res, port, socketDir)
+	if err != nil {
+		return nil, fmt.Errorf("%w\n(the restored folder %s is left for inspection; delete it before trying again)", err, o.DataDir)
+	}
+	return rc, nil
 }
 
 // startRestored starts the restored cluster in res.DataDir for
