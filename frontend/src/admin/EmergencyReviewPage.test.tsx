@@ -46,3 +46,39 @@ describe("the emergency access review", () => {
     expect(await screen.findByText("No use of emergency access awaits a decision.")).toBeInTheDocument();
   });
 });
+
+describe("privacy officers", () => {
+  it("lets an administrator give a member of staff the role and take it away", async () => {
+    let officers: string[] = ["u-doc"];
+    const users = {
+      staff: [{ id: "u-rita", name: "Rita Reception", email: "rita@clinic.example", role: "staff", disabled: false }],
+      doctor: [{ id: "u-doc", name: "Dr Lee", email: "lee@clinic.example", role: "doctor", disabled: false }],
+    };
+    const calls = await renderAsAdmin(<EmergencyReviewPage />, (c: Call) => {
+      if (c.path === "/api/v1/emergency-access/review") return { body: { grants: [] } };
+      if (c.path === "/api/v1/emergency-access/privacy-officers") return { body: { user_ids: officers } };
+      if (c.path === "/api/v1/users") return { body: { users: users[c.query.get("role") as "staff" | "doctor"] ?? [] } };
+      if (c.path.startsWith("/api/v1/emergency-access/privacy-officers/")) {
+        const id = c.path.split("/").pop()!;
+        officers = c.method === "PUT" ? [...officers, id] : officers.filter((o) => o !== id);
+        return { status: 204 };
+      }
+      return undefined;
+    });
+    const list = await screen.findByRole("list", { name: "Privacy officers" });
+    expect(await within(list).findByText("Dr Lee (lee@clinic.example)")).toBeInTheDocument();
+    const add = screen.getByLabelText("Make privacy officer");
+    await within(add).findByRole("option", { name: "Rita Reception (rita@clinic.example)" });
+    expect(within(add).queryByRole("option", { name: /Dr Lee/ })).not.toBeInTheDocument();
+    fireEvent.change(add, { target: { value: "u-rita" } });
+    fireEvent.click(screen.getByRole("button", { name: "Add" }));
+    expect(await within(list).findByText("Rita Reception (rita@clinic.example)")).toBeInTheDocument();
+    fireEvent.click(screen.getByRole("button", { name: "Remove Dr Lee (lee@clinic.example) as privacy officer" }));
+    await within(list).findByText("Rita Reception (rita@clinic.example)");
+    expect(await screen.findByRole("option", { name: "Dr Lee (lee@clinic.example)" })).toBeInTheDocument();
+    expect(calls.filter((c) => c.method !== "GET").map((c) => `${c.method} ${c.path}`)).toEqual([
+      "PUT /api/v1/emergency-access/privacy-officers/u-rita",
+      "DELETE /api/v1/emergency-access/privacy-officers/u-doc",
+    ]);
+  });
+});

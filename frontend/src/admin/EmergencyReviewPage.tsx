@@ -4,7 +4,9 @@ import { Link } from "react-router-dom";
 import { useSession } from "../auth/session";
 import { errorsFor, Field } from "../components/Field";
 import { LoadError } from "../components/LoadError";
-import { decide, reviewKey, reviewList, type ReviewedGrant } from "../emergency/api";
+import { op } from "../api/operations";
+import type { User } from "../api/types";
+import { decide, officersKey, privacyOfficers, reviewKey, reviewList, setPrivacyOfficer, type ReviewedGrant } from "../emergency/api";
 import "../emergency/emergency.css";
 import { t, type MessageKey } from "../i18n";
 import { formatDateTime } from "../time";
@@ -16,7 +18,7 @@ import "./admin.css";
  * did under it, each waiting for a decision on whether it was justified.
  */
 export function EmergencyReviewPage() {
-  const { client } = useSession();
+  const { client, user } = useSession();
   const [status, setStatus] = useState<"pending" | "all">("pending");
   const list = useQuery({ queryKey: [...reviewKey, status], queryFn: () => reviewList(client, status) });
   const [notice, setNotice] = useState<string | null>(null);
@@ -35,6 +37,74 @@ export function EmergencyReviewPage() {
       <ul className="break-glass-review" aria-label={t("emergency.reviewTitle")}>
         {(list.data ?? []).map((g) => <GrantItem key={g.id} g={g} onDecided={setNotice} />)}
       </ul>
+      {user?.role === "admin" && <Officers />}
+    </section>
+  );
+}
+
+/**
+ * Officers lets an administrator give members of staff or doctors the
+ * privacy officer's capability: they are notified of emergency access and
+ * decide on it, as administrators do.
+ */
+function Officers() {
+  const { client } = useSession();
+  const queries = useQueryClient();
+  const officers = useQuery({ queryKey: officersKey, queryFn: () => privacyOfficers(client) });
+  const accounts = useQuery({
+    queryKey: ["users", "staff-and-doctors"],
+    queryFn: async () => {
+      const list = (role: string) =>
+        client.request<{ users: User[] }>(...op("GET /api/v1/users", {}, new URLSearchParams({ role, limit: "500" }))).then((r) => r.users);
+      return [...(await list("staff")), ...(await list("doctor"))].filter((u) => !u.disabled);
+    },
+  });
+  const [chosen, setChosen] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const ids = new Set(officers.data ?? []);
+  const names = new Map((accounts.data ?? []).map((u) => [u.id, `${u.name} (${u.email})`]));
+
+  async function change(userID: string, on: boolean) {
+    setBusy(true);
+    setError(null);
+    try {
+      await setPrivacyOfficer(client, userID, on);
+      setChosen("");
+      await queries.invalidateQueries({ queryKey: officersKey });
+    } catch (err) {
+      setError(err instanceof Error ? err.message : t("error.generic"));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section aria-labelledby="officers-title" className="break-glass-officers">
+      <h2 id="officers-title" className="h2">{t("emergency.officers")}</h2>
+      <p className="muted">{t("emergency.officersIntro")}</p>
+      {error && <p className="error-banner" role="alert">{error}</p>}
+      <LoadError error={officers.error ?? accounts.error} onRetry={() => Promise.all([officers.refetch(), accounts.refetch()])} />
+      {officers.data && officers.data.length === 0 && <p className="muted">{t("emergency.noOfficers")}</p>}
+      <ul className="appointment-list" aria-label={t("emergency.officers")} hidden={!officers.data?.length}>
+        {(officers.data ?? []).map((id) => (
+          <li key={id} className="appointment">
+            <span>{names.get(id) ?? id}</span>
+            <button type="button" disabled={busy} onClick={() => void change(id, false)} aria-label={t("emergency.removeOfficer", { name: names.get(id) ?? id })}>
+              {t("emergency.remove")}
+            </button>
+          </li>
+        ))}
+      </ul>
+      <form className="filters" onSubmit={(e) => { e.preventDefault(); if (chosen) void change(chosen, true); }}>
+        <Field id="officer-add" label={t("emergency.addOfficer")}>
+          <select id="officer-add" value={chosen} onChange={(e) => setChosen(e.target.value)}>
+            <option value="">{t("emergency.chooseAccount")}</option>
+            {(accounts.data ?? []).filter((u) => !ids.has(u.id)).map((u) => <option key={u.id} value={u.id}>{names.get(u.id)}</option>)}
+          </select>
+        </Field>
+        <button type="submit" disabled={busy || !chosen}>{t("emergency.add")}</button>
+      </form>
     </section>
   );
 }

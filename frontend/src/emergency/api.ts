@@ -36,3 +36,16 @@ export async function reviewList(client: Client, status: "pending" | "all"): Pro
 export function decide(client: Client, id: string, d: ReviewDecision): Promise<ReviewedGrant> {
   return client.request<ReviewedGrant>(...op("POST /api/v1/emergency-access/review/{id}", { id }), d);
 }
+
+/** officersKey is where the accounts given the privacy officer's capability are cached. */
+export const officersKey = ["emergency", "officers"] as const;
+
+export async function privacyOfficers(client: Client): Promise<string[]> {
+  const r = await client.request<S.privacyOfficerList>(...op("GET /api/v1/emergency-access/privacy-officers"));
+  return r.user_ids;
+}
+
+export function setPrivacyOfficer(client: Client, userID: string, on: boolean): Promise<void> {
+  const operation = on ? "PUT /api/v1/emergency-access/privacy-officers/{user_id}" : "DELETE /api/v1/emergency-access/privacy-officers/{user_id}";
+  return client.request<void>(...op(operation, { user_id: userID }));
+}
