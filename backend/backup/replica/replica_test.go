@@ -190,3 +190,47 @@ func TestStartRefusesAMissingFolder(t *testing.T) {
 		t.Fatalf("start with no replica: %v", err)
 	}
 }
+
+// TestStoreCloseWhileReplicating: another process's store closing (a
+// healthhubd command while the server replicates) does not wait for the
+// replication's read transaction, holding the write lock meanwhile: it
+// returns at once and the server's writes go on. A store closing alone
+// still truncates the WAL.
+func TestStoreCloseWhileReplicating(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "healthhub.db")
+	db := openStore(t, path)
+	rep := startReplicator(t, path, replica.Config{Dir: t.TempDir()})
+	insertRound(t, db, 1, 1, 10)
+	syncNow(t, rep)
+
+	other := openStore(t, path)
+	insertRound(t, other, 2, 11, 10)
+	wrote := make(chan error, 1)
+	start := time.Now()
+	go func() { wrote <- db.Exec(context.Background(), `INSERT INTO rows (id, round) VALUES (21, 3)`) }()
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The busy timeout is 10 s; a close that waited for the replication's
+	// reader would take all of it.
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("closing a second store took %v", took)
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	syncNow(t, rep)
+	out, _ := restore(t, replica.Config{Dir: rep.Status().Targets[0][len("file:"):]}, time.Time{})
+	ids, _ := readRows(t, out)
+	wantIDs(t, "restore", ids, span(1, 21))
+
+	if err := rep.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() != 0 {
+		t.Fatalf("the WAL after the last close holds %d bytes; want it truncated", fi.Size())
+	}
+}

@@ -209,7 +209,10 @@ func (db *DB) Close() error {
 			st.Close()
 		}
 	}
-	_, cerr := db.writer.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	// Without waiting: the checkpoint holds the write lock while it waits
+	// for readers, and another process may keep one open for long (the
+	// server's continuous replication does), stalling that server's writes.
+	_, cerr := db.writer.Exec(`PRAGMA busy_timeout = 0; PRAGMA wal_checkpoint(TRUNCATE)`)
 	rerr := db.reader.Close()
 	werr := db.writer.Close()
 	return errors.Join(werr, rerr, ignoreBusy(cerr))
