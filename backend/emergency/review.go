@@ -17,6 +17,9 @@ import (
 type Limits struct {
 	DefaultMinutes int `json:"default_minutes"`
 	MaxMinutes     int `json:"max_minutes"`
+	// PrivacyOfficer: the caller reviews emergency access (an admin, or
+	// an account given the capability), for the UI to show the way there.
+	PrivacyOfficer bool `json:"privacy_officer"`
 }
 
 // MaxDuration is the longest grant this installation allows.
@@ -35,14 +38,20 @@ func (s *Service) MaxDuration(ctx context.Context) (time.Duration, error) {
 // Limits returns the limits of emergency access to any clinician (they
 // decide what the request form offers).
 func (s *Service) Limits(ctx context.Context) (Limits, error) {
-	if domain.PrincipalFrom(ctx) == nil {
+	p := domain.PrincipalFrom(ctx)
+	if p == nil {
 		return Limits{}, &domain.Error{Code: domain.EUNAUTHORIZED, Message: "Sign in first."}
 	}
 	max, err := s.MaxDuration(ctx)
 	if err != nil {
 		return Limits{}, err
 	}
-	return Limits{DefaultMinutes: int(min(DefaultDuration, max) / time.Minute), MaxMinutes: int(max / time.Minute)}, nil
+	res, err := s.reviewResource(ctx, nil)
+	if err != nil {
+		return Limits{}, err
+	}
+	return Limits{DefaultMinutes: int(min(DefaultDuration, max) / time.Minute), MaxMinutes: int(max / time.Minute),
+		PrivacyOfficer: policy.Authorize(p, policy.List, res) == nil}, nil
 }
 
 // SetMaxMinutes changes the longest grant (admins).

@@ -330,6 +330,18 @@ func TestEmergencyAccess(t *testing.T) {
 				t.Errorf("my active grants = %+v", mine)
 			}
 
+			// The options tell each caller whether they review emergency access.
+			for u, want := range map[*domain.User]bool{c.admin: true, c.officer: true, c.staff: false, c.doctor: false} {
+				var opts struct {
+					PrivacyOfficer bool `json:"privacy_officer"`
+					MaxMinutes     int  `json:"max_minutes"`
+				}
+				if res := a.do("GET", "/api/v1/emergency-access/options", c.tok[u.ID], nil); res.Status != 200 || json.Unmarshal(res.Body, &opts) != nil ||
+					opts.PrivacyOfficer != want || opts.MaxMinutes != 480 {
+					t.Errorf("options for %s: %d %s, want privacy_officer %v", u.Email, res.Status, res.Body, want)
+				}
+			}
+
 			// Review: privacy officers only, a decision on each grant.
 			for _, u := range []*domain.User{c.doctor, c.staff} {
 				if res := a.do("GET", "/api/v1/emergency-access/review", c.tok[u.ID], nil); res.Status != 403 {

@@ -162,6 +162,7 @@ export interface Change {
   availability?: Availability;
   conflict?: SyncConflict;
   cursor: string;
+  deleted?: boolean;
   doctor?: SyncedDoctor;
   entity: string;
   entity_id: string;
@@ -946,6 +947,7 @@ export interface emergencyLimitsRequest {
 export interface emergencyOptions {
   default_minutes: number;
   max_minutes: number;
+  privacy_officer: boolean;
   reasons: ReasonChoice[];
 }
 

@@ -8,6 +8,7 @@ import { useTheme, type Theme } from "../theme";
 import { ErrorBoundary } from "./ErrorBoundary";
 import { desktop, type DesktopConnection } from "../desktop";
 import { SyncIndicator } from "../sync/SyncIndicator";
+import { PrivacyNavItem } from "../emergency/EmergencyAccess";
 
 /** A page of the app and the roles that see it in the navigation. */
 export interface NavItem {
@@ -64,6 +65,7 @@ export function Shell({ server, connection, children }: { server: string; connec
                   </NavLink>
                 </li>
               ))}
+            <PrivacyNavItem />
           </ul>
         </nav>
         <div className="topbar-end">

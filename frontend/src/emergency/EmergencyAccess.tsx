@@ -1,5 +1,6 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
+import { NavLink } from "react-router-dom";
 import { ApiError } from "../api/client";
 import { useSession } from "../auth/session";
 import { Dialog } from "../admin/Dialog";
@@ -116,5 +117,26 @@ function EmergencyDialog({ patientID, onClose, onGranted }: { patientID: string;
         </div>
       </form>
     </Dialog>
+  );
+}
+
+/**
+ * PrivacyNavItem is the navigation's way to the review for a member of
+ * staff or a doctor given the privacy officer's capability (administrators
+ * have it in their own navigation); nothing for anyone else.
+ */
+export function PrivacyNavItem() {
+  const { client, user } = useSession();
+  const options = useQuery({
+    queryKey: ["emergency", "options"],
+    queryFn: () => emergencyOptions(client),
+    enabled: user?.role === "staff" || user?.role === "doctor",
+    staleTime: 5 * 60_000,
+  });
+  if (!options.data?.privacy_officer || user?.role === "admin") return null;
+  return (
+    <li>
+      <NavLink to="/admin/emergency-access">{t("emergency.nav")}</NavLink>
+    </li>
   );
 }
