@@ -51,6 +51,13 @@ func Verify(ctx context.Context, store Reader) (Report, error) {
 				break
 			}
 			for _, e := range page {
+				if r.Events == 0 && e.Seq > seq+1 {
+					// Retention may have removed a prefix since the
+					// anchor was read: read it again.
+					if err := reanchor(ctx, store, &r, &seq, &prev); err != nil {
+						return Report{}, err
+					}
+				}
 				if problem := checkLink(seq, prev, e); problem != "" {
 					r.BrokenAt, r.Problem = e.Seq, problem
 					return r, nil
@@ -94,6 +101,21 @@ func Verify(ctx context.Context, store Reader) (Report, error) {
 // the first event kept links to.
 type AnchoredReader interface {
 	AuditAnchor(ctx context.Context) (seq int64, hash string, err error)
+}
+
+// reanchor reads the anchor of an AnchoredReader again and starts the walk
+// from it when it has moved forward.
+func reanchor(ctx context.Context, store Reader, r *Report, seq *int64, prev *string) error {
+	a, ok := store.(AnchoredReader)
+	if !ok {
+		return nil
+	}
+	s, h, err := a.AuditAnchor(ctx)
+	if err != nil || s <= *seq {
+		return err
+	}
+	*seq, *prev, r.AnchorSeq = s, h, s
+	return nil
 }
 
 // maxHeadReads bounds how often Verify reads the head again while events

@@ -87,6 +87,7 @@ type Store interface {
 	PutSettingIfAbsent(ctx context.Context, key, value string) (string, error)
 	PatientByID(ctx context.Context, id string) (*domain.Patient, error)
 	AuditHead(ctx context.Context) (seq int64, hash string, err error)
+	ScanAudit(ctx context.Context, afterSeq int64, limit int) ([]*domain.AuditEvent, error)
 }
 
 // Guard decides access (access.Guard).
@@ -274,7 +275,7 @@ type Report struct {
 	// left alone).
 	LegalHolds int `json:"legal_holds"`
 	// AuditEventsDeleted: events removed from the start of the log (dry:
-	// that would be, at most).
+	// that would be).
 	AuditEventsDeleted int64 `json:"audit_events_deleted"`
 	// AuditAnchorSeq is the last event removed so far from the log's start.
 	AuditAnchorSeq int64 `json:"audit_anchor_seq"`
@@ -401,8 +402,27 @@ func (s *Service) purgeAudit(ctx context.Context, r *Report, now time.Time) erro
 			return err
 		}
 	}
-	r.AuditAnchorSeq, _, err = s.o.Store.AuditAnchor(ctx)
-	return err
+	if r.AuditAnchorSeq, _, err = s.o.Store.AuditAnchor(ctx); err != nil || !r.DryRun {
+		return err
+	}
+	// Dry: count the prefix a purge would remove.
+	after := r.AuditAnchorSeq
+	for {
+		page, err := s.o.Store.ScanAudit(ctx, after, 1000)
+		if err != nil {
+			return err
+		}
+		for _, e := range page {
+			if e.Seq > maxSeq || !e.Time.Before(r.AuditBefore) {
+				return nil
+			}
+			r.AuditEventsDeleted++
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		after = page[len(page)-1].Seq
+	}
 }
 
 // farFuture stands for "whatever the last contact" in PurgePatient.

@@ -183,12 +183,19 @@ func checkProperties(t *testing.T, e storetest.Engine, seed uint64) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dry, err := f.svc.Run(f.ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
 	before := allEvents(t, f.db)
 	mustVerify(t, f.db)
 
 	rep, err := f.svc.Run(f.ctx, false)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if dry.Patients != rep.Patients || dry.AuditEventsDeleted != rep.AuditEventsDeleted || dry.AuditPseudonymised != 0 {
+		t.Fatalf("a dry run counted %d patients and %d audit events; the run removed %d and %d", dry.Patients, dry.AuditEventsDeleted, rep.Patients, rep.AuditEventsDeleted)
 	}
 	after := allEvents(t, f.db)
 	rep0 := mustVerify(t, f.db)
