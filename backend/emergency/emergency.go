@@ -163,6 +163,13 @@ func (s *Service) Grant(ctx context.Context, in GrantRequest) (*domain.Emergency
 		return nil, err
 	}
 	if err := s.reauth.Reauthenticate(ctx, p, in.Password, in.TOTPCode); err != nil {
+		if domain.IsCode(err, domain.EFORBIDDEN) {
+			// A failed attempt on this patient's record is in their trail.
+			if aerr := s.audit.Record(ctx, audit.Event{Action: domain.ActionCreate, ResourceType: policy.EmergencyAccess, PatientID: in.PatientID,
+				Outcome: domain.OutcomeFailure, Detail: "reauthentication_failed"}); aerr != nil {
+				return nil, aerr
+			}
+		}
 		return nil, err
 	}
 	now := s.now()

@@ -199,6 +199,10 @@ func TestEmergencyAccess(t *testing.T) {
 			if err != nil || len(evs) != 1 || evs[0].Outcome != domain.OutcomeFailure || !strings.Contains(evs[0].Detail, "bad_password") {
 				t.Fatalf("re-authentication failures recorded: %s, %v", describeEvents(evs), err)
 			}
+			evs, err = a.DB.ListAudit(ctx, domain.AuditFilter{ActorID: c.doctor.ID, PatientID: c.p1.ID, ResourceType: "emergency_access"})
+			if err != nil || len(evs) != 1 || evs[0].Outcome != domain.OutcomeFailure || evs[0].Detail != "reauthentication_failed" {
+				t.Fatalf("failed attempt in the patient's trail: %s, %v", describeEvents(evs), err)
+			}
 			if u, _ := a.DB.UserByID(ctx, c.doctor.ID); u.FailedLogins != 1 {
 				t.Errorf("failed logins after a wrong password = %d, want 1", u.FailedLogins)
 			}
@@ -281,7 +285,7 @@ func TestEmergencyAccess(t *testing.T) {
 				if strings.Contains(e.Detail, "Collapsed") {
 					t.Errorf("event %s carries the free-text details", describeEvents([]*domain.AuditEvent{e}))
 				}
-				if e.ResourceType == "emergency_access" && e.Action == domain.ActionCreate {
+				if e.ResourceType == "emergency_access" && e.Action == domain.ActionCreate && e.Outcome == domain.OutcomeSuccess {
 					created++
 					if want := access.DetailEmergency + g.ID + " reason=life_threatening"; !strings.HasPrefix(e.Detail, want) || e.ResourceID != g.ID {
 						t.Errorf("grant event %s, want detail starting %q", describeEvents([]*domain.AuditEvent{e}), want)
