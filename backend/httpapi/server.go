@@ -26,6 +26,7 @@ import (
 	"github.com/healthhub/healthhub/backend/portal"
 	"github.com/healthhub/healthhub/backend/sync/node"
 	"github.com/healthhub/healthhub/backend/sync/upstream"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config is what the HTTP layer needs to know about its deployment.
@@ -71,6 +72,9 @@ type Deps struct {
 	LastSnapshot func() (at time.Time, ok bool)
 	Now          func() time.Time
 	Logger       *slog.Logger
+
+	// Collectors are more series for /metrics (continuous replication).
+	Collectors []prometheus.Collector
 }
 
 // Leader is the election of the process that runs the background work
@@ -125,6 +129,7 @@ func New(cfg Config, d Deps) *Server {
 	s.metrics.syncMetrics(d.Node, d.Upstream)
 	s.metrics.leaderMetrics(d.Leader)
 	s.metrics.snapshotMetrics(d.LastSnapshot)
+	s.metrics.registry.MustRegister(d.Collectors...)
 	s.routes = append(s.routeTable(), s.emergencyRoutes()...)
 	for _, rt := range s.routes {
 		h := rt.handler

@@ -11,8 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"filippo.io/age"
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/backup"
+	"github.com/healthhub/healthhub/backend/backup/replica"
 	"github.com/healthhub/healthhub/backend/domain"
 	"github.com/healthhub/healthhub/backend/store"
 )
@@ -23,15 +25,30 @@ const backupUsage = `usage: healthhubd backup keygen|now|list|status, healthhubd
                               HEALTHHUB_BACKUP_RECIPIENTS; keep the identity away from this machine
   backup now                  take an encrypted snapshot of the data folder now (the server may run)
   backup list                 the snapshots in the backup folder: time, size, file
-  backup status               the newest snapshot and its age; exit status 1 when it is older
-                              than 2 hours or there is none
-  restore --identity FILE --into DIR [--to TIME|latest]
-                              write the newest snapshot taken at or before TIME (RFC 3339) into
-                              the new or empty folder DIR, checked whole; then serve with
+  backup status               the newest snapshot and its age, and the continuous replication: each
+                              replica, the times it can restore, how far behind it is; exit status 1
+                              when the last snapshot is older than 2 hours or there is none, or a
+                              replica cannot be read or is more than 5 minutes behind
+  restore --into DIR [--to TIME] [--from replica|snapshot] [--identity FILE]
+                              write the installation as it was at TIME (RFC 3339, such as
+                              2026-12-07T15:30:00Z, a time before now such as "90m ago", or latest,
+                              the default) into the new or empty folder DIR; then serve with
                               HEALTHHUB_DATA_DIR=DIR
+      --from replica          (the default when a replica is set) the database from the continuous
+                              replica, to the second; a time outside what it holds is refused. The
+                              replica holds the database only: with --identity, the keyring,
+                              knowledge folder and stored files come from the newest snapshot;
+                              without, copy them from the installation before starting
+      --from snapshot         (the default otherwise) the newest snapshot taken at or before TIME,
+                              checked whole; needs --identity
 Settings: HEALTHHUB_BACKUP_DIR (--backup-dir; default <data dir>/backups),
 HEALTHHUB_BACKUP_RECIPIENTS (--backup-recipients; comma-separated age1…),
-HEALTHHUB_BACKUP_KEEP (--backup-keep; default 48)`
+HEALTHHUB_BACKUP_KEEP (--backup-keep; default 48).
+Continuous replication (the server replicates every commit within a second; it covers the
+database only, the other files of the data folder are in the snapshots): HEALTHHUB_REPLICA_DIR
+(a folder on another disk, a NAS or a USB stick) and/or HEALTHHUB_REPLICA_S3_BUCKET with
+HEALTHHUB_REPLICA_S3_PREFIX, _S3_ENDPOINT (an S3-compatible server, such as the clinic server's),
+_S3_REGION and HEALTHHUB_REPLICA_KMS_KEY_ID; HEALTHHUB_REPLICA_RETENTION (default 72h)`
 
 // resourceBackup names snapshots in the audit log.
 const resourceBackup = "backup"
@@ -83,7 +100,7 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		return nil
 	case "status":
-		return runBackupStatus(args[1:], getenv, stdout, stderr)
+		return runBackupStatus(ctx, args[1:], getenv, stdout, stderr)
 	}
 	return &ExitError{Code: 2, Err: fmt.Errorf("unknown backup command %q\n%s", args[0], backupUsage)}
 }
@@ -241,7 +258,7 @@ func (s *System) lastSnapshot() func() (time.Time, bool) {
 	}
 }
 
-func runBackupStatus(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func runBackupStatus(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := backupCommand("backup status", args, getenv, stderr, nil)
 	if err != nil {
 		return err
@@ -277,6 +294,7 @@ func runBackupStatus(args []string, getenv func(string) string, stdout, stderr i
 		fmt.Fprintln(stdout, "warning:        the snapshots are on the same disk as the data folder: they protect against mistakes, not against losing the disk; "+
 			"set HEALTHHUB_BACKUP_DIR to a second disk, a NAS or a USB stick")
 	}
+	problems = append(problems, replicationReport(ctx, cfg, stdout)...)
 	if len(problems) > 0 {
 		for _, p := range problems {
 			fmt.Fprintf(stdout, "problem:        %s\n", p)
@@ -299,32 +317,54 @@ func inside(dir, path string) bool {
 
 // runRestore is "healthhubd restore …".
 func runRestore(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var to, identity, into *string
+	var to, identity, into, from *string
 	cfg, err := backupCommand("restore", args, getenv, stderr, func(fs *flag.FlagSet) {
-		to = fs.String("to", "latest", "restore the newest snapshot taken at or before this RFC 3339 time, or latest")
-		identity = fs.String("identity", "", "the age identity file the snapshots are encrypted to (from 'healthhubd backup keygen') (required)")
+		to = fs.String("to", "latest", "the point in time to restore: an RFC 3339 time, a time before now such as \"90m ago\", or latest")
+		from = fs.String("from", "", "replica (the continuous replica; the default when one is set) or snapshot")
+		identity = fs.String("identity", "", "the age identity file the snapshots are encrypted to (from 'healthhubd backup keygen'); needed from a snapshot")
 		into = fs.String("into", "", "the new or empty folder to write the data folder into (required)")
 	})
 	if err != nil {
 		return err
 	}
-	if *identity == "" || *into == "" {
-		return &ExitError{Code: 2, Err: fmt.Errorf("restore needs --identity and --into\n%s", backupUsage)}
+	if *into == "" {
+		return &ExitError{Code: 2, Err: fmt.Errorf("restore needs --into\n%s", backupUsage)}
 	}
-	var at time.Time
-	if *to != "latest" {
-		if at, err = time.Parse(time.RFC3339, *to); err != nil {
-			return &ExitError{Code: 2, Err: fmt.Errorf("--to must be an RFC 3339 time such as 2026-12-07T15:30:00Z, or latest, not %q", *to)}
-		}
-	}
-	f, err := os.Open(*identity)
-	if err != nil {
-		return &ExitError{Code: 2, Err: fmt.Errorf("identity file: %w", err)}
-	}
-	ids, err := backup.ReadIdentities(f)
-	f.Close()
+	at, err := parseRestoreTarget(*to, time.Now())
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
+	}
+	switch *from {
+	case "":
+		*from = "snapshot"
+		if cfg.ReplicaConfigured() {
+			*from = "replica"
+		}
+	case "replica":
+		if !cfg.ReplicaConfigured() {
+			return &ExitError{Code: 2, Err: errors.New("--from replica needs the replica's settings (HEALTHHUB_REPLICA_DIR or HEALTHHUB_REPLICA_S3_BUCKET)")}
+		}
+	case "snapshot":
+	default:
+		return &ExitError{Code: 2, Err: fmt.Errorf("--from must be replica or snapshot, not %q", *from)}
+	}
+	var ids []age.Identity
+	if *identity != "" {
+		f, err := os.Open(*identity)
+		if err != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("identity file: %w", err)}
+		}
+		ids, err = backup.ReadIdentities(f)
+		f.Close()
+		if err != nil {
+			return &ExitError{Code: 2, Err: err}
+		}
+	}
+	if *from == "replica" {
+		return restoreFromReplica(ctx, cfg, at, ids, *into, stdout, stderr)
+	}
+	if len(ids) == 0 {
+		return &ExitError{Code: 2, Err: fmt.Errorf("a restore from a snapshot needs --identity\n%s", backupUsage)}
 	}
 	res, err := backup.Restore(ctx, backup.RestoreOptions{Dir: cfg.BackupDir, At: at, Identities: ids, Into: *into})
 	if err != nil {
@@ -334,27 +374,73 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 	fmt.Fprintf(stdout, "restored %s (taken %s by HealthHub %s, schema %d) into %s: %d files, %s, in %s\n",
 		res.Snapshot.Name, m.Created.Local().Format(time.RFC3339), m.HealthHubVersion, m.SchemaVersion, *into,
 		len(m.Files), humanBytes(m.Bytes()), res.Took.Round(time.Millisecond))
-	if err := recordRestore(ctx, cfg, *into, res, stderr); err != nil {
+	if err := recordRestore(ctx, cfg, *into, res.Snapshot.Name, "restored snapshot taken "+m.Created.Format(time.RFC3339), stderr); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "start it with: HEALTHHUB_DATA_DIR=%s healthhubd serve\n", *into)
 	return nil
 }
 
-// recordRestore opens the restored installation, which also proves it
-// opens, and records the restore in its audit log. A snapshot without the
-// keyring is left alone: opening it would make a new, wrong keyring.
-func recordRestore(ctx context.Context, cfg Config, into string, res backup.Restored, stderr io.Writer) error {
-	hasKeyring := false
-	for _, f := range res.Manifest.Files {
-		hasKeyring = hasKeyring || f.Path == "keyring.json"
+// restoreFromReplica writes the database as it was at (zero: the newest
+// the replica holds) into the new or empty folder into; with identities,
+// the rest of the data folder comes from the newest snapshot first.
+func restoreFromReplica(ctx context.Context, cfg Config, at time.Time, ids []age.Identity, into string, stdout, stderr io.Writer) error {
+	if ents, err := os.ReadDir(into); err == nil && len(ents) > 0 {
+		return &ExitError{Code: 2, Err: fmt.Errorf("%s is not empty: restore into a new or empty folder", into)}
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
 	}
-	if !hasKeyring {
-		fmt.Fprintf(stderr, "warning: the snapshot holds no keyring.json; put the installation's keyring at %s before starting it\n", filepath.Join(into, "keyring.json"))
+	rc := cfg.replicaConfig(nil)
+	if len(ids) > 0 {
+		res, err := backup.Restore(ctx, backup.RestoreOptions{Dir: cfg.BackupDir, Identities: ids, Into: into})
+		if err != nil {
+			return fmt.Errorf("the files besides the database, from the newest snapshot: %w", err)
+		}
+		fmt.Fprintf(stdout, "restored the files of %s (taken %s) into %s; the database comes from the replica\n",
+			res.Snapshot.Name, res.Manifest.Created.Local().Format(time.RFC3339), into)
+	} else if err := os.MkdirAll(into, 0o700); err != nil {
+		return err
+	}
+	dbPath := filepath.Join(into, store.SQLiteFile)
+	staging := filepath.Join(into, "."+store.SQLiteFile+".restoring")
+	res, err := replica.Restore(ctx, replica.RestoreOptions{Config: rc, Target: at, OutputPath: staging})
+	if err != nil {
+		if errors.Is(err, replica.ErrBeforeOldest) || errors.Is(err, replica.ErrAfterNewest) || errors.Is(err, replica.ErrEmpty) {
+			return &ExitError{Code: 2, Err: err}
+		}
+		return err
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(dbPath + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	if err := os.Rename(staging, dbPath); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "restored the database from %s into %s: as it was at %s (transaction %d; the replica holds %s to %s), in %s\n",
+		res.Source, dbPath, res.RestoredAt.Local().Format(time.RFC3339Nano), res.TXID,
+		res.Window.Oldest.Local().Format(time.RFC3339), res.Window.Newest.Local().Format(time.RFC3339), res.Took.Round(time.Millisecond))
+	detail := fmt.Sprintf("restored the database from %s as it was at %s (transaction %d)", res.Source, res.RestoredAt.UTC().Format(time.RFC3339Nano), res.TXID)
+	if err := recordRestore(ctx, cfg, into, "replica", detail, stderr); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "start it with: HEALTHHUB_DATA_DIR=%s healthhubd serve\n", into)
+	return nil
+}
+
+// recordRestore opens the restored installation, which also proves it
+// opens, and records the restore in its audit log. A folder without the
+// keyring is left alone: opening it would make a new, wrong keyring.
+func recordRestore(ctx context.Context, cfg Config, into, resourceID, detail string, stderr io.Writer) error {
+	keyring := filepath.Join(into, "keyring.json")
+	if _, err := os.Stat(keyring); err != nil {
+		fmt.Fprintf(stderr, "warning: the restored folder holds no keyring.json: put the installation's keyring (%s, or the one in a snapshot) at %s, "+
+			"and its knowledge folder and stored files beside it, before starting it\n", cfg.KeyringFile, keyring)
 		return nil
 	}
 	rc := cfg
-	rc.DataDir, rc.DatabaseURL, rc.KeyringFile = into, "", filepath.Join(into, "keyring.json")
+	rc.DataDir, rc.DatabaseURL, rc.KeyringFile = into, "", keyring
 	if rc.BlobS3Bucket == "" {
 		rc.BlobDir = filepath.Join(into, "blobs")
 	}
@@ -363,8 +449,7 @@ func recordRestore(ctx context.Context, cfg Config, into string, res backup.Rest
 		return fmt.Errorf("the restored folder %s does not open: %w", into, err)
 	}
 	defer sys.Close()
-	ev := audit.Event{Action: domain.ActionCreate, ResourceType: resourceBackup, ResourceID: res.Snapshot.Name,
-		Detail: "restored snapshot taken " + res.Manifest.Created.Format(time.RFC3339)}
+	ev := audit.Event{Action: domain.ActionCreate, ResourceType: resourceBackup, ResourceID: resourceID, Detail: detail}
 	if err := sys.Audit.Record(cliContext(ctx), ev); err != nil {
 		return fmt.Errorf("record the restore in the audit log: %w", err)
 	}

@@ -106,6 +106,19 @@ type Config struct {
 	BackupRecipients string
 	BackupKeep       int
 	BackupEvery      time.Duration
+	// Continuous replication of a SQLite installation's database
+	// (package backup/replica): to the folder ReplicaDir (a second disk,
+	// a NAS, a USB stick) and/or the S3 bucket ReplicaS3Bucket under
+	// ReplicaS3Prefix (ReplicaS3Endpoint for an S3-compatible server such
+	// as the clinic server's; ReplicaKMSKeyID for SSE-KMS), restorable to
+	// any point of the last ReplicaRetention.
+	ReplicaDir        string
+	ReplicaS3Bucket   string
+	ReplicaS3Prefix   string
+	ReplicaS3Endpoint string
+	ReplicaS3Region   string
+	ReplicaKMSKeyID   string
+	ReplicaRetention  time.Duration
 	// CanaryEvery is how often the server writes the backup canary that a
 	// restore drill reads (0: never).
 	CanaryEvery time.Duration
@@ -185,6 +198,13 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 	backupKeep := fs.String("backup-keep", env("HEALTHHUB_BACKUP_KEEP", "48"), "how many snapshots to keep; older ones are deleted after a new one (HEALTHHUB_BACKUP_KEEP)")
 	canaryEvery := fs.String("canary-every", env("HEALTHHUB_CANARY_EVERY", "1m"), "how often the server writes the backup canary a restore drill measures the recovery point by; 0 for never (HEALTHHUB_CANARY_EVERY)")
 	backupEvery := fs.String("backup-every", env("HEALTHHUB_BACKUP_EVERY", "1h"), "how often the server of a SQLite installation takes a snapshot when recipients are set; 0 for never (HEALTHHUB_BACKUP_EVERY)")
+	replicaDir := fs.String("replica-dir", env("HEALTHHUB_REPLICA_DIR", ""), "folder the database of a SQLite installation is replicated to continuously, on another disk, a NAS or a USB stick; it must exist (HEALTHHUB_REPLICA_DIR)")
+	replicaBucket := fs.String("replica-s3-bucket", env("HEALTHHUB_REPLICA_S3_BUCKET", ""), "S3 bucket the database of a SQLite installation is replicated to continuously, with AWS credentials from the environment (HEALTHHUB_REPLICA_S3_BUCKET)")
+	replicaPrefix := fs.String("replica-s3-prefix", env("HEALTHHUB_REPLICA_S3_PREFIX", ""), "folder in the replica bucket; empty for its top (HEALTHHUB_REPLICA_S3_PREFIX)")
+	replicaEndpoint := fs.String("replica-s3-endpoint", env("HEALTHHUB_REPLICA_S3_ENDPOINT", ""), "URL of an S3-compatible server holding the replica bucket, such as the clinic server's; empty for AWS (HEALTHHUB_REPLICA_S3_ENDPOINT)")
+	replicaRegion := fs.String("replica-s3-region", env("HEALTHHUB_REPLICA_S3_REGION", env("AWS_REGION", "")), "region of the replica bucket; empty finds it (AWS) or takes us-east-1 (an endpoint) (HEALTHHUB_REPLICA_S3_REGION)")
+	replicaKMSKey := fs.String("replica-kms-key-id", env("HEALTHHUB_REPLICA_KMS_KEY_ID", ""), "ARN of the KMS key S3 encrypts the replica with (SSE-KMS) (HEALTHHUB_REPLICA_KMS_KEY_ID)")
+	replicaRetention := fs.String("replica-retention", env("HEALTHHUB_REPLICA_RETENTION", "72h"), "how far back the replica can restore, from 1h to 8760h (HEALTHHUB_REPLICA_RETENTION)")
 	syncEvery := fs.String("sync-interval", env("HEALTHHUB_SYNC_INTERVAL", "15s"), "how often this installation syncs with its upstream, once enrolled (HEALTHHUB_SYNC_INTERVAL)")
 	argonMem := fs.String("argon2-memory-kib", env("HEALTHHUB_ARGON2_MEMORY_KIB", "65536"), "password hashing memory in KiB (HEALTHHUB_ARGON2_MEMORY_KIB)")
 
@@ -259,6 +279,22 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 		}
 		if c.CanaryEvery, err = time.ParseDuration(*canaryEvery); err != nil || (c.CanaryEvery != 0 && c.CanaryEvery < 10*time.Millisecond) || c.CanaryEvery > time.Hour {
 			return c, fmt.Errorf("canary-every must be 0 or a duration from 10ms to 1h, such as 1m, not %q", *canaryEvery)
+		}
+		c.ReplicaDir, c.ReplicaS3Bucket, c.ReplicaS3Prefix = *replicaDir, *replicaBucket, *replicaPrefix
+		c.ReplicaS3Endpoint, c.ReplicaS3Region, c.ReplicaKMSKeyID = *replicaEndpoint, *replicaRegion, *replicaKMSKey
+		if c.ReplicaS3Bucket == "" && (c.ReplicaS3Prefix != "" || c.ReplicaS3Endpoint != "" || c.ReplicaKMSKeyID != "") {
+			return c, fmt.Errorf("HEALTHHUB_REPLICA_S3_PREFIX, _ENDPOINT and HEALTHHUB_REPLICA_KMS_KEY_ID are settings of an S3 replica: set HEALTHHUB_REPLICA_S3_BUCKET too")
+		}
+		if c.ReplicaS3Endpoint != "" {
+			if u, err := url.Parse(c.ReplicaS3Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return c, fmt.Errorf("replica-s3-endpoint must be a URL such as https://clinic-server:9000, not %q", c.ReplicaS3Endpoint)
+			}
+		}
+		if c.ReplicaConfigured() && store.IsPostgres(c.DatabaseURL) {
+			return c, fmt.Errorf("HEALTHHUB_REPLICA_* replicate the database of a SQLite installation; this one uses PostgreSQL (pgBackRest or Aurora's point-in-time recovery back it up)")
+		}
+		if c.ReplicaRetention, err = time.ParseDuration(*replicaRetention); err != nil || c.ReplicaRetention < time.Hour || c.ReplicaRetention > 8760*time.Hour {
+			return c, fmt.Errorf("replica-retention must be a duration from 1h to 8760h, such as 72h, not %q", *replicaRetention)
 		}
 		if c.SyncInterval, err = time.ParseDuration(*syncEvery); err != nil || c.SyncInterval < 10*time.Millisecond || c.SyncInterval > 24*time.Hour {
 			return c, fmt.Errorf("sync-interval must be a duration from 10ms to 24h, such as 15s, not %q", *syncEvery)

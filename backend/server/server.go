@@ -71,6 +71,9 @@ type System struct {
 	// isolated serves a restored copy under a drill: no background work,
 	// so nothing is sent, synced, backed up or replicated from it.
 	isolated bool
+
+	// replication replicates a SQLite database while the server serves.
+	replication replication
 }
 
 func newLogger(c Config, w io.Writer) *slog.Logger {
@@ -251,6 +254,7 @@ func (s *System) Close() error {
 		s.Auth.WaitPeers()
 	}
 	s.Audit.Close()
+	s.stopReplication()
 	return s.Store.Close()
 }
 
@@ -262,7 +266,7 @@ func (s *System) buildHandler() *httpapi.Server {
 		AllowedOrigins: s.Config.AllowedOrigins, TrustedProxies: s.Config.TrustedProxies,
 		Version: Version, UI: frontend.Dist(),
 	}, httpapi.Deps{Auth: s.Auth, Portal: s.Portal, Store: s.Store, Audit: s.Audit, Live: s.Live, Knowledge: s.Knowledge, Assistant: s.Assistant, Now: s.Now, Logger: s.Logger,
-		Upstream: s.Upstream, Node: s.Node, Leader: s.Leader, LastSnapshot: s.lastSnapshot(), Emergency: s.Emergency,
+		Upstream: s.Upstream, Node: s.Node, Leader: s.Leader, LastSnapshot: s.lastSnapshot(), Emergency: s.Emergency, Collectors: s.replicationCollectors(),
 		Health: health.New(s.Portal, s.Audit, s.Store, s.Assistant, s.Knowledge, health.Options{EmailConfigured: s.Config.EmailConfigured(), Backup: s.BackupHealth}),
 		FHIR:   fhir.New(s.Portal, s.Store, s.Audit, s.Now, s.Logger, s.publicBase)})
 }
@@ -287,6 +291,7 @@ func (s *System) Serve(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		return err
 	}
+	s.startReplication(ctx)
 	if err := s.installStarter(ctx); err != nil {
 		// The clinic can still add its own sources; say why, and go on.
 		s.Logger.Warn("starter knowledge base not installed", "err", err)

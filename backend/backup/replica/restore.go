@@ -86,29 +86,13 @@ func Bounds(ctx context.Context, o RestoreOptions) (Window, error) {
 	return window(ctx, client)
 }
 
-// window finds the oldest restorable point (the earliest file that starts
-// from the first transaction: a snapshot or a compaction of everything)
-// and the newest point of a replica.
+// window is the span the replica can restore, with the files' own times.
 func window(ctx context.Context, client litestream.ReplicaClient) (Window, error) {
-	var w Window
-	for _, level := range levels() {
-		files, err := listFiles(ctx, client, level, true)
-		if err != nil {
-			return w, fmt.Errorf("list the replica's level %d: %w", level, err)
-		}
-		for _, f := range files {
-			if f.MinTXID == 1 && (w.Oldest.IsZero() || f.CreatedAt.Before(w.Oldest)) {
-				w.Oldest = f.CreatedAt
-			}
-			if f.CreatedAt.After(w.Newest) {
-				w.Newest = f.CreatedAt
-			}
-		}
+	w, _, err := held(ctx, client, true)
+	if err == nil && w.Oldest.IsZero() {
+		err = ErrEmpty
 	}
-	if w.Oldest.IsZero() {
-		return w, ErrEmpty
-	}
-	return w, nil
+	return w, err
 }
 
 // Restore writes the database as it was at o.Target (or as the replica
