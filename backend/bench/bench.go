@@ -121,7 +121,7 @@ func (o Options) withDefaults() Options {
 }
 
 // Scenario names, for Options.Scenarios.
-var scenarioNames = []string{"me", "audit", "booking", "slots", "knowledge", "fanout", "gateway", "offline-answers", "sync", "replicas"}
+var scenarioNames = []string{"me", "audit", "booking", "slots", "knowledge", "fanout", "gateway", "offline-answers", "sync", "replicas", "replication"}
 
 func (o Options) want(name string) bool {
 	return len(o.Scenarios) == 0 || slices.Contains(o.Scenarios, name)
@@ -299,7 +299,7 @@ func runEngine(ctx context.Context, w io.Writer, e Engine, o Options) error {
 			return err
 		}
 	}
-	return nil
+	return runReplication(ctx, w, e, o)
 }
 
 func writeRow(w io.Writer, engine, scenario, unit string, s Stats) {
