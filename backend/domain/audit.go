@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -197,9 +198,12 @@ func (e *AuditEvent) Intact() bool {
 
 // Pseudonymise replaces the patient identifier of a V2 event (and the
 // resource identifier, where it is the patient's) with pseudonym and drops
-// the salt; the hash still matches. Stores do the same in SQL.
+// the salt; the hash still matches. Stores do the same in SQL. It refuses
+// (false) an event already redacted, without a patient, or whose other
+// resource identifier is the pseudonym itself.
 func (e *AuditEvent) Pseudonymise(pseudonym string) bool {
-	if e.ChainVersion != AuditChainV2 || e.Redacted || e.PatientID == "" {
+	if e.ChainVersion != AuditChainV2 || e.Redacted || e.PatientID == "" || pseudonym == "" ||
+		(e.ResourceID != e.PatientID && e.ResourceID == pseudonym) { // would read as the patient's
 		return false
 	}
 	if e.ResourceID == e.PatientID {
@@ -218,6 +222,7 @@ func Chain(headSeq int64, headHash string, events []*AuditEvent) (int64, string)
 		e.Seq = headSeq
 		e.Time = e.Time.UTC().Truncate(time.Microsecond)
 		e.PrevHash = headHash
+		validUTF8(e)
 		e.ChainVersion, e.Redacted, e.PatientSalt = AuditChainV2, false, ""
 		if e.PatientID != "" {
 			e.PatientSalt = newAuditSalt()
@@ -227,6 +232,17 @@ func Chain(headSeq int64, headHash string, events []*AuditEvent) (int64, string)
 		headHash = e.Hash
 	}
 	return headSeq, headHash
+}
+
+// validUTF8 replaces invalid UTF-8 in e's fields (a user agent is bytes
+// from a request) with U+FFFD before it is hashed: JSON carries only valid
+// UTF-8, so an event shipped to an upstream must hash the same after the
+// trip, and PostgreSQL refuses invalid text.
+func validUTF8(e *AuditEvent) {
+	for _, f := range []*string{&e.ID, &e.ActorID, &e.ActorRole, &e.Action, &e.ResourceType, &e.ResourceID, &e.PatientID,
+		&e.Outcome, &e.SourceIP, &e.UserAgent, &e.RequestID, &e.Detail} {
+		*f = strings.ToValidUTF8(*f, "\uFFFD")
+	}
 }
 
 func newAuditSalt() string {

@@ -146,7 +146,7 @@ func pseudonymiseAudit(ctx context.Context, tx pgx.Tx, patientID, pseudonym stri
 	for _, table := range []string{"audit_events", "sync_node_audit"} {
 		tag, err := tx.Exec(ctx, `UPDATE `+table+` SET patient_id = $1, patient_salt = '', redacted = true,
 				resource_id = CASE WHEN resource_id = patient_id THEN $1 ELSE resource_id END
-			WHERE patient_id = $2 AND chain_version = 2 AND NOT redacted`, pseudonym, patientID)
+			WHERE patient_id = $2 AND chain_version = 2 AND NOT redacted AND (resource_id = patient_id OR resource_id <> $1)`, pseudonym, patientID)
 		if err != nil {
 			return n, err
 		}

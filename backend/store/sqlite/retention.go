@@ -165,7 +165,7 @@ func pseudonymiseAudit(ctx context.Context, tx *sql.Tx, patientID, pseudonym str
 	for _, table := range []string{"audit_events", "sync_node_audit"} {
 		res, err := tx.ExecContext(ctx, `UPDATE `+table+` SET patient_id = ?1, patient_salt = '', redacted = 1,
 				resource_id = CASE WHEN resource_id = patient_id THEN ?1 ELSE resource_id END
-			WHERE patient_id = ?2 AND chain_version = 2 AND redacted = 0`, pseudonym, patientID)
+			WHERE patient_id = ?2 AND chain_version = 2 AND redacted = 0 AND (resource_id = patient_id OR resource_id <> ?1)`, pseudonym, patientID)
 		if err != nil {
 			return n, err
 		}

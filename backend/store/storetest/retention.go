@@ -190,6 +190,19 @@ func testAuditPseudonymiseOnly(t *testing.T, db store.DB) {
 			t.Errorf("the database accepted %q", q)
 		}
 	}
+	// An event whose other resource is the pseudonym itself would read as
+	// the patient's afterwards: it keeps its patient.
+	odd := auditEvent(3, "p-3")
+	odd.ResourceID = "pn-3"
+	if err := db.AppendAudit(ctx, []*domain.AuditEvent{odd}); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Exec(ctx, `UPDATE audit_events SET patient_id = 'pn-3', patient_salt = '', redacted = `+tru+` WHERE seq = 3`); err == nil {
+		t.Error("the database let an event's other resource become its patient")
+	}
+	if n, err := db.PseudonymiseAudit(ctx, "p-3", "pn-3"); err != nil || n != 0 {
+		t.Fatalf("pseudonymise onto the resource id: %d, %v", n, err)
+	}
 	// A format-1 event (written before format 2) is left as written.
 	WithoutAuditGuards(t, raw, func() {
 		if err := raw.Exec(ctx, `UPDATE audit_events SET chain_version = 1, patient_salt = '', patient_commit = '' WHERE seq = 2`); err != nil {

@@ -43,6 +43,7 @@ BEGIN
         IF OLD.chain_version = 2 AND NOT OLD.redacted AND OLD.patient_id <> ''
             AND NEW.redacted AND NEW.patient_salt = '' AND NEW.patient_id LIKE 'pn-%'
             AND NEW.resource_id = (CASE WHEN OLD.resource_id = OLD.patient_id THEN NEW.patient_id ELSE OLD.resource_id END)
+            AND (OLD.resource_id = OLD.patient_id OR OLD.resource_id <> NEW.patient_id)
             AND (NEW.seq, NEW.id, NEW.time, NEW.actor_id, NEW.actor_role, NEW.action, NEW.resource_type, NEW.outcome,
                  NEW.source_ip, NEW.user_agent, NEW.request_id, NEW.detail, NEW.prev_hash, NEW.hash,
                  NEW.chain_version, NEW.patient_commit)
@@ -70,6 +71,7 @@ BEGIN
     IF TG_OP = 'UPDATE' AND OLD.chain_version = 2 AND NOT OLD.redacted AND OLD.patient_id <> ''
         AND NEW.redacted AND NEW.patient_salt = '' AND NEW.patient_id LIKE 'pn-%'
         AND NEW.resource_id = (CASE WHEN OLD.resource_id = OLD.patient_id THEN NEW.patient_id ELSE OLD.resource_id END)
+        AND (OLD.resource_id = OLD.patient_id OR OLD.resource_id <> NEW.patient_id)
         AND (NEW.node_id, NEW.seq, NEW.id, NEW.time, NEW.actor_id, NEW.actor_role, NEW.action, NEW.resource_type, NEW.outcome,
              NEW.source_ip, NEW.user_agent, NEW.request_id, NEW.detail, NEW.prev_hash, NEW.hash,
              NEW.chain_version, NEW.patient_commit)

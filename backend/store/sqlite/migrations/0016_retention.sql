@@ -40,6 +40,7 @@ CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
 WHEN NOT (OLD.chain_version = 2 AND OLD.redacted = 0 AND OLD.patient_id <> ''
     AND NEW.redacted = 1 AND NEW.patient_salt = '' AND NEW.patient_id LIKE 'pn-%'
     AND NEW.resource_id = CASE WHEN OLD.resource_id = OLD.patient_id THEN NEW.patient_id ELSE OLD.resource_id END
+    AND (OLD.resource_id = OLD.patient_id OR OLD.resource_id <> NEW.patient_id)
     AND NEW.seq = OLD.seq AND NEW.id = OLD.id AND NEW.time = OLD.time
     AND NEW.actor_id = OLD.actor_id AND NEW.actor_role = OLD.actor_role AND NEW.action = OLD.action
     AND NEW.resource_type = OLD.resource_type AND NEW.outcome = OLD.outcome AND NEW.source_ip = OLD.source_ip
@@ -64,6 +65,7 @@ CREATE TRIGGER sync_node_audit_no_update BEFORE UPDATE ON sync_node_audit
 WHEN NOT (OLD.chain_version = 2 AND OLD.redacted = 0 AND OLD.patient_id <> ''
     AND NEW.redacted = 1 AND NEW.patient_salt = '' AND NEW.patient_id LIKE 'pn-%'
     AND NEW.resource_id = CASE WHEN OLD.resource_id = OLD.patient_id THEN NEW.patient_id ELSE OLD.resource_id END
+    AND (OLD.resource_id = OLD.patient_id OR OLD.resource_id <> NEW.patient_id)
     AND NEW.node_id = OLD.node_id AND NEW.seq = OLD.seq AND NEW.id = OLD.id AND NEW.time = OLD.time
     AND NEW.actor_id = OLD.actor_id AND NEW.actor_role = OLD.actor_role AND NEW.action = OLD.action
     AND NEW.resource_type = OLD.resource_type AND NEW.outcome = OLD.outcome AND NEW.source_ip = OLD.source_ip
