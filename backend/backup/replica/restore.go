@@ -71,6 +71,7 @@ func (o RestoreOptions) source(ctx context.Context) (litestream.ReplicaClient, s
 	if err != nil {
 		return nil, "", err
 	}
+	primary.SetLogger(slog.New(slog.DiscardHandler))
 	if err := primary.Init(ctx); err != nil {
 		return nil, "", fmt.Errorf("open the replica: %w", err)
 	}
