@@ -66,15 +66,30 @@ func backupCommand(name string, args []string, getenv func(string) string, stder
 	}
 	if store.IsPostgres(cfg.DatabaseURL) {
 		return cfg, &ExitError{Code: 2, Err: errors.New("these snapshots are for SQLite installations (the data folder's healthhub.db); " +
-			"this installation uses PostgreSQL, which is backed up with pgBackRest (support is coming) or, on AWS, Aurora's point-in-time recovery")}
+			"a PostgreSQL installation is backed up with pgBackRest, and its backup and restore commands read HEALTHHUB_DATABASE_URL " +
+			"from the environment (see deploy/pgbackrest/README.md)")}
 	}
 	return cfg, nil
+}
+
+// postgresFromEnv is the configuration from the environment alone, when it
+// names a PostgreSQL database: the backup and restore commands of such an
+// installation (pgBackRest, Aurora) have flags of their own.
+func postgresFromEnv(getenv func(string) string) (Config, bool) {
+	if !store.IsPostgres(getenv("HEALTHHUB_DATABASE_URL")) {
+		return Config{}, false
+	}
+	cfg, _, err := parseCommand("backup", nil, getenv, io.Discard, nil)
+	return cfg, err == nil
 }
 
 // runBackup is "healthhubd backup …".
 func runBackup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return &ExitError{Code: 2, Err: errors.New(backupUsage)}
+	}
+	if cfg, ok := postgresFromEnv(getenv); ok && args[0] != "keygen" {
+		return runPostgresBackup(ctx, cfg, args[0], args[1:], getenv, stdout, stderr)
 	}
 	switch args[0] {
 	case "keygen":
@@ -317,6 +332,9 @@ func inside(dir, path string) bool {
 
 // runRestore is "healthhubd restore …".
 func runRestore(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if cfg, ok := postgresFromEnv(getenv); ok {
+		return runPostgresRestore(ctx, cfg, args, getenv, stdout, stderr)
+	}
 	var to, identity, into, from *string
 	cfg, err := backupCommand("restore", args, getenv, stderr, func(fs *flag.FlagSet) {
 		to = fs.String("to", "latest", "the point in time to restore: an RFC 3339 time, a time before now such as \"90m ago\", or latest")

@@ -112,13 +112,23 @@ func TestBackupNowThenRestoreServes(t *testing.T) {
 	httpLogin(t, base, email)
 }
 
-func TestBackupCommandsRefusePostgreSQL(t *testing.T) {
+func TestBackupCommandsOnPostgreSQLGoToPgBackRest(t *testing.T) {
 	vars := testEnv(t, "postgres://nobody@127.0.0.1:1/none")
-	for _, args := range [][]string{{"backup", "now"}, {"backup", "list"}, {"backup", "status"}, {"restore", "--identity", "x", "--into", t.TempDir()}} {
+	for _, args := range [][]string{{"backup", "now"}, {"backup", "list"}, {"backup", "status"}, {"backup", "setup"}, {"restore", "--into", t.TempDir()}} {
 		out, err := run(t, vars, "", args...)
-		if exitCode(err) != 2 || !strings.Contains(errString(err), "pgBackRest") || !strings.Contains(errString(err), "SQLite installations") {
-			t.Fatalf("%v on PostgreSQL: %d %v\n%s", args, exitCode(err), err, out)
+		if exitCode(err) != 2 || !strings.Contains(errString(err), "HEALTHHUB_PGBACKREST_CIPHER_PASS_FILE") {
+			t.Fatalf("%v on PostgreSQL without pgBackRest settings: %d %v\n%s", args, exitCode(err), err, out)
 		}
+	}
+	// The snapshot flags are not the pgBackRest restore's.
+	if out, err := run(t, vars, "", "restore", "--identity", "x", "--into", t.TempDir()); exitCode(err) != 2 || !strings.Contains(out+errString(err), "identity") {
+		t.Fatalf("restore --identity on PostgreSQL: %d %v\n%s", exitCode(err), err, out)
+	}
+	// A database URL given as a flag rather than in the environment is
+	// refused, saying where it belongs.
+	delete(vars, "HEALTHHUB_DATABASE_URL")
+	if out, err := run(t, vars, "", "backup", "list", "--database-url", "postgres://nobody@127.0.0.1:1/none"); exitCode(err) != 2 || !strings.Contains(errString(err), "environment") {
+		t.Fatalf("backup list --database-url: %d %v\n%s", exitCode(err), err, out)
 	}
 }
 

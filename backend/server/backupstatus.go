@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/healthhub/healthhub/backend/domain"
 	"github.com/healthhub/healthhub/backend/health"
+	"github.com/healthhub/healthhub/backend/store"
 )
 
 // replicationAlarmAfter: continuous replication (or the WAL archive) that
@@ -16,7 +18,9 @@ const replicationAlarmAfter = 15 * time.Minute
 // backupReporters add what each backup method knows to the report; a
 // method that is not configured leaves it alone.
 var backupReporters = []func(ctx context.Context, s *System, h *health.BackupHealth, now time.Time) error{
+	reportReplication,
 	reportSnapshots,
+	reportPgBackRest,
 }
 
 // BackupHealth reports how this installation is backed up, for the admin
@@ -121,4 +125,50 @@ func (s *System) notifyAdmins(ctx context.Context, kind, subject, body, key stri
 	if err := s.Store.AddNotifications(ctx, notes); err != nil {
 		s.Logger.Error("notify admins", "kind", kind, "err", err)
 	}
+}
+
+// reportReplication: continuous replication of a SQLite installation.
+func reportReplication(_ context.Context, s *System, h *health.BackupHealth, now time.Time) error {
+	st, ok := s.ReplicationStatus()
+	if !ok {
+		return nil
+	}
+	h.Methods = append(h.Methods, "replication")
+	h.LastReplicated, h.LagSeconds = st.LastReplicated, st.Lag.Seconds()
+	stale := !st.LastReplicated.IsZero() && now.Sub(st.LastReplicated) > replicationAlarmAfter
+	if st.Lag > replicationAlarmAfter || stale {
+		h.Alarm = true
+		msg := fmt.Sprintf("The replica (%s) is %s behind.", strings.Join(st.Targets, ", "), max(st.Lag, now.Sub(st.LastReplicated)).Round(time.Minute))
+		if st.LastError != "" {
+			msg += " The last error: " + st.LastError + "."
+		}
+		h.Problem = strings.TrimSpace(h.Problem + " " + msg)
+	} else if st.LastError != "" {
+		h.Problem = strings.TrimSpace(h.Problem + " Replication: " + st.LastError + ".")
+	}
+	return nil
+}
+
+// reportPgBackRest: the pgBackRest repository and the WAL archive of a
+// PostgreSQL installation whose pgBackRest settings are given.
+func reportPgBackRest(ctx context.Context, s *System, h *health.BackupHealth, now time.Time) error {
+	if !store.IsPostgres(s.Config.DatabaseURL) || s.Config.lookup == nil || s.Config.lookup("HEALTHHUB_PGBACKREST_CIPHER_PASS_FILE") == "" {
+		return nil
+	}
+	h.Methods = append(h.Methods, "pgbackrest")
+	st, err := pgBackRestStatus(ctx, s.Config, s.Config.lookup, now)
+	if err != nil {
+		h.Alarm = true
+		h.Problem = "pgBackRest could not be read: " + domain.ErrorMessage(err)
+		return nil
+	}
+	h.LastBackup, h.LastReplicated, h.LagSeconds = st.LastBackup, st.LastArchived, st.ArchiveLag.Seconds()
+	if st.ArchiveLag > replicationAlarmAfter || st.ArchiveFailing || len(st.Problems) > 0 {
+		h.Alarm = true
+		h.Problem = strings.Join(st.Problems, "; ")
+		if h.Problem == "" {
+			h.Problem = fmt.Sprintf("WAL has waited %s to be archived.", st.ArchiveLag.Round(time.Minute))
+		}
+	}
+	return nil
 }

@@ -125,6 +125,9 @@ type Config struct {
 	// ClockOffset shifts the server's clock: to rehearse a workstation
 	// whose clock is wrong. Zero in normal use.
 	ClockOffset time.Duration
+	// lookup is the environment the configuration was read from, for the
+	// settings of tools HealthHub drives (pgBackRest) that it passes on.
+	lookup func(string) string
 }
 
 // defaultDataDir is the OS user data folder for HealthHub.
@@ -215,7 +218,7 @@ func bindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 			// other users could read in the process list.
 			SMTPPassword: getenv("HEALTHHUB_SMTP_PASSWORD"),
 			Addr:         *addr, DataDir: *dataDir, DatabaseURL: *dbURL, PublicURL: strings.TrimRight(*publicURL, "/"),
-			KeyringFile: *keyring, LogLevel: *level, LogFormat: *format}
+			KeyringFile: *keyring, LogLevel: *level, LogFormat: *format, lookup: getenv}
 		c.DatabasePasswordSecret = *dbSecret
 		if c.DatabasePasswordSecret != "" && !store.IsPostgres(c.DatabaseURL) {
 			return c, fmt.Errorf("HEALTHHUB_DATABASE_PASSWORD_SECRET is the password of a PostgreSQL database: set HEALTHHUB_DATABASE_URL to it")

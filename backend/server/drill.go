@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,9 @@ import (
 	"github.com/healthhub/healthhub/backend/atomicfile"
 	"github.com/healthhub/healthhub/backend/backup"
 	"github.com/healthhub/healthhub/backend/backup/drill"
+	"github.com/healthhub/healthhub/backend/backup/pgbackrest"
+	"github.com/healthhub/healthhub/backend/backup/replica"
+	"github.com/healthhub/healthhub/backend/store"
 )
 
 // settingLastDrill holds the newest drill's report (JSON), for the admin home.
@@ -64,15 +68,17 @@ log and shown to administrators on their home page.
 
 // drillSources are the restore sources a drill can use on this
 // installation, by name, in order of preference.
-type drillSourceFactory func(cfg Config, identity string) (drill.Source, error)
+type drillSourceFactory func(cfg Config, getenv func(string) string, identity string) (drill.Source, error)
 
 var drillSources = map[string]drillSourceFactory{
-	"snapshot": newSnapshotSource,
+	"replica":    newReplicaSource,
+	"snapshot":   newSnapshotSource,
+	"pgbackrest": newPgBackRestSource,
 }
 
 // drillSourceOrder is the preference when --from is not given: the first
 // configured source of this list.
-var drillSourceOrder = []string{"snapshot"}
+var drillSourceOrder = []string{"replica", "snapshot", "pgbackrest"}
 
 func runDrill(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var ago, rpo, rto time.Duration
@@ -99,7 +105,7 @@ func runDrill(ctx context.Context, args []string, getenv func(string) string, st
 			return &ExitError{Code: 2, Err: fmt.Errorf("--at must be an RFC 3339 time such as 2026-12-07T15:30:00Z, not %q", *at)}
 		}
 	}
-	source, err := pickDrillSource(cfg, *from, *identity)
+	source, err := pickDrillSource(cfg, getenv, *from, *identity)
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
@@ -140,17 +146,17 @@ func runDrill(ctx context.Context, args []string, getenv func(string) string, st
 	return nil
 }
 
-func pickDrillSource(cfg Config, from, identity string) (drill.Source, error) {
+func pickDrillSource(cfg Config, getenv func(string) string, from, identity string) (drill.Source, error) {
 	if from != "" {
 		f, ok := drillSources[from]
 		if !ok {
 			return nil, fmt.Errorf("--from must be one of %s, not %q", strings.Join(drillSourceOrder, ", "), from)
 		}
-		return f(cfg, identity)
+		return f(cfg, getenv, identity)
 	}
 	var reasons []string
 	for _, name := range drillSourceOrder {
-		src, err := drillSources[name](cfg, identity)
+		src, err := drillSources[name](cfg, getenv, identity)
 		if err == nil {
 			return src, nil
 		}
@@ -221,6 +227,7 @@ func (s *System) drillServer(stderr io.Writer) drill.Server {
 		rc.DataDir, rc.DatabaseURL, rc.DatabasePasswordSecret = r.DataDir, r.DatabaseURL, ""
 		rc.Addr, rc.TLS, rc.PublicURL, rc.SMTPAddr = "127.0.0.1:0", "off", "", ""
 		rc.BackupRecipients, rc.BackupEvery, rc.CanaryEvery = "", 0, 0
+		rc.ReplicaDir, rc.ReplicaS3Bucket = "", "" // never replicate a drill's copy over the real replica
 		rc.LogLevel = "warn"
 		if rc.BlobS3Bucket == "" {
 			rc.BlobDir = filepath.Join(r.DataDir, "blobs")
@@ -270,7 +277,7 @@ type snapshotSource struct {
 	ids []byte
 }
 
-func newSnapshotSource(cfg Config, identity string) (drill.Source, error) {
+func newSnapshotSource(cfg Config, _ func(string) string, identity string) (drill.Source, error) {
 	if cfg.DatabaseURL != "" {
 		return nil, errors.New("snapshots are of SQLite installations")
 	}
@@ -300,4 +307,132 @@ func (s *snapshotSource) Restore(ctx context.Context, target time.Time, dir stri
 		return nil, err
 	}
 	return &drill.Restored{DataDir: dir, Point: res.Snapshot.Time}, nil
+}
+
+// replicaSource restores the database from the continuous replica
+// (Litestream); the files beside it come from the newest snapshot when an
+// identity is given, else the drill's server uses this installation's
+// keyring.
+type replicaSource struct {
+	cfg      Config
+	snapshot *snapshotSource
+}
+
+func newReplicaSource(cfg Config, getenv func(string) string, identity string) (drill.Source, error) {
+	if cfg.DatabaseURL != "" || !cfg.ReplicaConfigured() {
+		return nil, errors.New("no continuous replica is set (HEALTHHUB_REPLICA_DIR or HEALTHHUB_REPLICA_S3_BUCKET)")
+	}
+	src := &replicaSource{cfg: cfg}
+	if identity != "" {
+		snap, err := newSnapshotSource(cfg, getenv, identity)
+		if err != nil {
+			return nil, err
+		}
+		src.snapshot = snap.(*snapshotSource)
+	}
+	return src, nil
+}
+
+func (s *replicaSource) Name() string {
+	return "replica " + strings.Join(s.cfg.replicaConfig(nil).Targets(), ", ")
+}
+
+func (s *replicaSource) Restore(ctx context.Context, target time.Time, dir string) (*drill.Restored, error) {
+	out := &drill.Restored{DataDir: dir}
+	if s.snapshot != nil {
+		// The newest snapshot's files; its database is replaced below.
+		snap, err := s.snapshot.Restore(ctx, time.Time{}, dir)
+		if err != nil {
+			return nil, fmt.Errorf("the files besides the database, from the newest snapshot: %w", err)
+		}
+		out.Notes = append(out.Notes, "keyring and files from the snapshot of "+snap.Point.Format(time.RFC3339))
+	}
+	staging := filepath.Join(dir, "."+store.SQLiteFile+".restoring")
+	res, err := replica.Restore(ctx, replica.RestoreOptions{Config: s.cfg.replicaConfig(nil), Target: target, OutputPath: staging})
+	if err != nil {
+		return nil, err
+	}
+	dbPath := filepath.Join(dir, store.SQLiteFile)
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(dbPath + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+	}
+	if err := os.Rename(staging, dbPath); err != nil {
+		return nil, err
+	}
+	out.Point = res.RestoredAt
+	return out, nil
+}
+
+// pgBackRestSource restores a PostgreSQL installation with pgBackRest into
+// a private folder and starts it on a private socket.
+type pgBackRestSource struct {
+	cfg  Config
+	repo *pgbackrest.Repo
+}
+
+func newPgBackRestSource(cfg Config, getenv func(string) string, _ string) (drill.Source, error) {
+	if !store.IsPostgres(cfg.DatabaseURL) {
+		return nil, errors.New("pgBackRest backs up PostgreSQL installations")
+	}
+	repo, _, err := pgRepo(cfg, getenv)
+	if err != nil {
+		return nil, err
+	}
+	return &pgBackRestSource{cfg: cfg, repo: repo}, nil
+}
+
+func (s *pgBackRestSource) Name() string { return "pgBackRest stanza " + s.repo.Config().Stanza }
+
+func (s *pgBackRestSource) Restore(ctx context.Context, target time.Time, dir string) (*drill.Restored, error) {
+	// The cluster's owner must reach its folders: they are made apart from
+	// the scratch folder, which holds the keyring.
+	pgdata, err := s.repo.MakePrivateDir("", "healthhub-drill-pgdata-")
+	if err != nil {
+		return nil, err
+	}
+	sock, err := s.repo.MakePrivateDir("", "healthhub-drill-socket-")
+	if err != nil {
+		os.RemoveAll(pgdata)
+		return nil, err
+	}
+	cleanup := func() { os.RemoveAll(pgdata); os.RemoveAll(sock) }
+	// MakePrivateDir made the folder; the restore wants it empty, which it is.
+	restoredURL, stop, err := s.repo.RestoreAndStart(ctx, pgbackrest.RestoreOptions{Target: target, DataDir: pgdata}, 5432, sock)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	dbURL, err := sameDatabase(s.cfg.DatabaseURL, restoredURL)
+	if err != nil {
+		stop()
+		cleanup()
+		return nil, err
+	}
+	return &drill.Restored{DataDir: dir, DatabaseURL: dbURL, Point: target, Close: func() error {
+		err := stop()
+		cleanup()
+		return err
+	}}, nil
+}
+
+// sameDatabase is the restored instance's URL (its socket, port and user)
+// naming the live URL's database and options (a schema's search_path).
+func sameDatabase(live, restored string) (string, error) {
+	lu, err := url.Parse(live)
+	if err != nil {
+		return "", fmt.Errorf("the database URL: %w", err)
+	}
+	ru, err := url.Parse(restored)
+	if err != nil {
+		return "", err
+	}
+	q := lu.Query()
+	for k, v := range ru.Query() {
+		q[k] = v
+	}
+	q.Del("password")
+	ru.Path, ru.RawQuery = lu.Path, q.Encode()
+	return ru.String(), nil
 }
