@@ -93,12 +93,41 @@ export function AdminHome({ name }: { name: string }) {
               {h.accounts.doctors_without_profile.length > 0 && <div>{t("health.noProfile", { names: h.accounts.doctors_without_profile.map((p) => p.name).join(", ") })}</div>}
               {h.accounts.doctors_without_hours.length > 0 && <div>{t("health.noHours", { names: h.accounts.doctors_without_hours.map((p) => p.name).join(", ") })}</div>}
             </Line>
+            <BackupLine backup={h.backup} />
           </ul>
         )}
       </section>
       <SyncCard />
     </div>
   );
+}
+
+/** BackupLine: how the installation is backed up, how recently, and the last restore drill. */
+function BackupLine({ backup: b }: { backup: Health["backup"] }) {
+  const configured = b.methods.length > 0;
+  const drill = b.last_drill;
+  return (
+    <Line title="health.backup" ok={configured && !b.alarm && (drill?.passed ?? false)}>
+      {b.problem && <div role={b.alarm ? "alert" : undefined}>{b.problem}</div>}
+      {configured && <div>{t("health.backupMethods", { methods: b.methods.map((m) => t(`health.backupMethod.${m}` as MessageKey)).join(", ") })}</div>}
+      {b.last_replicated && <div>{t("health.backupReplicated", { time: formatDateTime(b.last_replicated), lag: seconds(b.lag_seconds) })}</div>}
+      {b.last_backup && <div>{t("health.backupLast", { time: formatDateTime(b.last_backup) })}</div>}
+      <div>
+        {!drill
+          ? t("health.backupDrillNever")
+          : drill.passed
+            ? t("health.backupDrillPassed", { time: formatDateTime(drill.at), rpo: seconds(drill.rpo_seconds), rto: seconds(drill.rto_seconds) })
+            : t("health.backupDrillFailed", { time: formatDateTime(drill.at), failures: (drill.failures ?? []).join("; ") })}
+      </div>
+    </Line>
+  );
+}
+
+/** seconds as "42 s", "7 min" or "3 h". */
+function seconds(s: number): string {
+  if (s < 90) return `${Math.round(s)} s`;
+  if (s < 90 * 60) return `${Math.round(s / 60)} min`;
+  return `${Math.round(s / 3600)} h`;
 }
 
 /** Line is one finding: what it is about, whether it is fine, what it says, and where to fix it. */

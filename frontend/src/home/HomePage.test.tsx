@@ -144,6 +144,15 @@ describe("admin home", () => {
       knowledge: { sources: 1, indexed: 12, failed_files: 2, problems: [{ id: "s1", location: "/srv/docs", failed_files: 2 }] },
       audit: verified ? { verified: true, ok: true, verified_at: at(0), by: "Ada Admin", detail: "events=9 head=9" } : { verified: false, ok: false },
       accounts: { by_role: { patient: 3, doctor: 2, staff: 1, admin: 1 }, doctors_without_profile: [], doctors_without_hours: [{ id: "d2", user_id: "u2", name: "Dr Nohours" }] },
+      backup: {
+        methods: ["replication", "snapshots"],
+        last_replicated: at(-1 / 3),
+        lag_seconds: 1200,
+        last_backup: at(-0.5),
+        alarm: true,
+        problem: "The replica (file:/mnt/nas) is 20m0s behind.",
+        last_drill: { at: at(-24), passed: true, source: "replica file:/mnt/nas", rpo_seconds: 42, rto_seconds: 7, failures: [] },
+      },
     });
     const calls = await renderAs(admin, <HomePage />, (c: Call): Answer => {
       if (c.path === "/api/v1/admin/health") return { body: health() };
@@ -168,6 +177,11 @@ describe("admin home", () => {
     expect(line("Accounts")).toHaveTextContent("Doctors without bookable hours: Dr Nohours.");
     expect(within(line("Accounts")).getByRole("link", { name: "Manage accounts" })).toHaveAttribute("href", "/admin/users");
     expect(line("Audit chain")).toHaveTextContent("The audit chain has never been verified.");
+    expect(line("Backups")).toHaveTextContent("Needs attention");
+    expect(within(line("Backups")).getByRole("alert")).toHaveTextContent("20m0s behind");
+    expect(line("Backups")).toHaveTextContent("Backed up by continuous replication, encrypted snapshots.");
+    expect(line("Backups")).toHaveTextContent("(20 min behind)");
+    expect(line("Backups")).toHaveTextContent("passed: recovery point 42 s, recovery time 7 s.");
 
     await act(async () => fireEvent.click(within(line("Audit chain")).getByRole("button", { name: "Verify now" })));
     expect(calls.some((c) => c.path === "/api/v1/audit/verify")).toBe(true);
