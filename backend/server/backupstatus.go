@@ -26,12 +26,9 @@ var backupReporters = []func(ctx context.Context, s *System, h *health.BackupHea
 // BackupHealth reports how this installation is backed up, for the admin
 // home and the alarm.
 func (s *System) BackupHealth(ctx context.Context) (health.BackupHealth, error) {
-	h := health.BackupHealth{Methods: []string{}}
-	now := s.Now()
-	for _, report := range backupReporters {
-		if err := report(ctx, s, &h, now); err != nil {
-			return h, err
-		}
+	h, err := s.readBackups(ctx, s.Now())
+	if err != nil {
+		return h, err
 	}
 	if len(h.Methods) == 0 && h.Problem == "" {
 		if s.Store.Engine() == "sqlite" {
@@ -47,6 +44,17 @@ func (s *System) BackupHealth(ctx context.Context) (health.BackupHealth, error) 
 	if rep != nil {
 		h.LastDrill = &health.DrillSummary{At: rep.Started, Passed: rep.Passed, Source: rep.Source,
 			RPOSeconds: rep.RPO.Seconds(), RTOSeconds: rep.RTO.Seconds(), Failures: append([]string{}, rep.Failures...)}
+	}
+	return h, nil
+}
+
+// readBackups runs every reporter as of now.
+func (s *System) readBackups(ctx context.Context, now time.Time) (health.BackupHealth, error) {
+	h := health.BackupHealth{Methods: []string{}}
+	for _, report := range backupReporters {
+		if err := report(ctx, s, &h, now); err != nil {
+			return h, err
+		}
 	}
 	return h, nil
 }
@@ -67,7 +75,7 @@ func reportSnapshots(_ context.Context, s *System, h *health.BackupHealth, now t
 		return nil
 	}
 	h.Methods = append(h.Methods, "snapshots")
-	if due := s.Config.BackupEvery + replicationAlarmAfter; !ok || now.Sub(at) > due {
+	if due := s.Config.BackupEvery + replicationAlarmAfter; now.Sub(s.started) > due && (!ok || now.Sub(at) > due) {
 		h.Alarm = true
 		if !ok {
 			h.Problem = fmt.Sprintf("No snapshot has been taken yet in %s.", s.Config.BackupDir)
@@ -82,29 +90,45 @@ func reportSnapshots(_ context.Context, s *System, h *health.BackupHealth, now t
 // watchBackups checks the backups every minute (the leader's work) and
 // tells every admin, once per incident, when the alarm is raised.
 func (s *System) watchBackups(ctx context.Context) {
-	var since time.Time // when the current alarm was first seen; zero when none
+	var alarm backupAlarm
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
-		h, err := s.BackupHealth(ctx)
-		switch {
-		case err != nil:
-			if ctx.Err() == nil {
-				s.Logger.Warn("backup status not read", "err", err)
-			}
-		case !h.Alarm:
-			since = time.Time{}
-		case since.IsZero():
-			since = s.Now()
-			s.Logger.Error("backup alarm", "problem", h.Problem)
-			s.notifyAdmins(ctx, "backup_alarm", "Backups are behind", h.Problem+" The admin home shows the backup status.",
-				fmt.Sprintf("backup_alarm:%d", since.Unix()))
-		}
+		alarm.check(ctx, s, s.Now())
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// backupAlarm follows one alarm from raised to cleared.
+type backupAlarm struct {
+	since time.Time // when the current alarm was first seen; zero when none
+}
+
+// check reads the backups as of now; a newly raised alarm is logged and
+// sent to every admin.
+func (a *backupAlarm) check(ctx context.Context, s *System, now time.Time) {
+	h, err := s.readBackups(ctx, now)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.Logger.Warn("backup status not read", "err", err)
+		}
+		return
+	}
+	switch {
+	case !h.Alarm:
+		if !a.since.IsZero() {
+			s.Logger.Info("backup alarm cleared", "raised", a.since)
+		}
+		a.since = time.Time{}
+	case a.since.IsZero():
+		a.since = now
+		s.Logger.Error("backup alarm", "problem", h.Problem)
+		s.notifyAdmins(ctx, "backup_alarm", "Backups are behind", h.Problem+" The admin home shows the backup status.",
+			fmt.Sprintf("backup_alarm:%d", now.Unix()))
 	}
 }
 

@@ -68,6 +68,9 @@ type System struct {
 	Leader    *leader.Elector
 	api       *httpapi.Server
 	stopPeers context.CancelFunc
+	// started is when the system was opened: backups are not overdue
+	// before they could have been taken.
+	started time.Time
 	// isolated serves a restored copy under a drill: no background work,
 	// so nothing is sent, synced, backed up or replicated from it.
 	isolated bool
@@ -208,7 +211,7 @@ func Open(ctx context.Context, c Config, logger *slog.Logger, now func() time.Ti
 	if peers != nil {
 		authSvc.SharePeers(peersCtx, peers)
 	}
-	sys := &System{Config: c, Logger: logger, Now: now, Store: db, Keys: keys, Blobs: blobs, Audit: auditLog, Auth: authSvc, Portal: portalSvc, Live: hub, Knowledge: kb,
+	sys := &System{started: now(), Config: c, Logger: logger, Now: now, Store: db, Keys: keys, Blobs: blobs, Audit: auditLog, Auth: authSvc, Portal: portalSvc, Live: hub, Knowledge: kb,
 		Assistant: asst, Upstream: up, Node: nodeSvc, Leader: elector, stopPeers: stopPeers, Emergency: emergencySvc}
 	sys.api = sys.buildHandler()
 	sys.api.UseRetention(sys.retentionService())
