@@ -13,7 +13,7 @@ export const repo = join(here, "..", "..");
 export const outDir = process.env.HEALTHHUB_E2E_OUT ?? join(repo, ".e2e");
 mkdirSync(outDir, { recursive: true });
 
-const binary = process.env.HEALTHHUB_E2E_BINARY ?? join(repo, "bin", "healthhubd");
+export const binary = process.env.HEALTHHUB_E2E_BINARY ?? join(repo, "bin", "healthhubd");
 
 // Deadlines for a busy machine (two cores, other builds running): a passing
 // scenario never waits them out, a slow one still passes.

@@ -123,8 +123,9 @@ function BackupLine({ backup: b }: { backup: Health["backup"] }) {
   );
 }
 
-/** seconds as "42 s", "7 min" or "3 h". */
+/** seconds as "0.4 s", "42 s", "7 min" or "3 h". */
 function seconds(s: number): string {
+  if (s < 10) return `${s.toFixed(1)} s`;
   if (s < 90) return `${Math.round(s)} s`;
   if (s < 90 * 60) return `${Math.round(s / 60)} min`;
   return `${Math.round(s / 3600)} h`;

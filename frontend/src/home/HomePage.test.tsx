@@ -181,7 +181,7 @@ describe("admin home", () => {
     expect(within(line("Backups")).getByRole("alert")).toHaveTextContent("20m0s behind");
     expect(line("Backups")).toHaveTextContent("Backed up by continuous replication, encrypted snapshots.");
     expect(line("Backups")).toHaveTextContent("(20 min behind)");
-    expect(line("Backups")).toHaveTextContent("passed: recovery point 42 s, recovery time 7 s.");
+    expect(line("Backups")).toHaveTextContent("passed: recovery point 42 s, recovery time 7.0 s.");
 
     await act(async () => fireEvent.click(within(line("Audit chain")).getByRole("button", { name: "Verify now" })));
     expect(calls.some((c) => c.path === "/api/v1/audit/verify")).toBe(true);
