@@ -236,9 +236,12 @@ func replicationReport(ctx context.Context, cfg Config, w io.Writer) (problems [
 				h.Window.Oldest.Local().Format(time.RFC3339), h.Window.Newest.Local().Format(time.RFC3339), h.TXID)
 		}
 	}
-	if in.Behind.IsZero() {
+	switch {
+	case in.LocalTXID == 0:
+		fmt.Fprintln(w, "behind:         nothing is staged here yet (the server stages each commit while it runs)")
+	case in.Behind.IsZero():
 		fmt.Fprintf(w, "behind:         no (transaction %d staged here is in every replica)\n", in.LocalTXID)
-	} else {
+	default:
 		late := time.Since(in.Behind).Round(time.Second)
 		fmt.Fprintf(w, "behind:         by %s (transactions staged here since %s are not in every replica)\n", late, in.Behind.Local().Format(time.RFC3339))
 		if late > replicaBehindLimit {

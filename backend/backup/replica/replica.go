@@ -244,7 +244,12 @@ func (r *Replicator) Close(ctx context.Context) error {
 			r.stopMirror()
 			<-r.mirrorDone
 		}
-		r.closeErr = r.store.Close(ctx)
+		// Litestream's own last sync at close covers only a database it
+		// has started on (a second after the start): sync first.
+		if err := r.db.SyncAndWait(ctx); err != nil {
+			r.closeErr = fmt.Errorf("last sync: %w", err)
+		}
+		r.closeErr = errors.Join(r.closeErr, r.store.Close(ctx))
 		if r.mirror != nil && ctx.Err() == nil {
 			mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			if err := r.mirror.once(mctx); err != nil {

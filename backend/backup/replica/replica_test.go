@@ -234,3 +234,23 @@ func TestStoreCloseWhileReplicating(t *testing.T) {
 		t.Fatalf("the WAL after the last close holds %d bytes; want it truncated", fi.Size())
 	}
 }
+
+// TestCloseRightAfterStart: replication closed before its first tick (a
+// server stopped within a second of starting) still sends what was
+// committed.
+func TestCloseRightAfterStart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "healthhub.db")
+	cfg := replica.Config{Dir: t.TempDir()}
+	db := openStore(t, path)
+	rep, err := replica.Start(context.Background(), path, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insertRound(t, db, 1, 1, 5)
+	if err := rep.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := restore(t, cfg, time.Time{})
+	ids, _ := readRows(t, out)
+	wantIDs(t, "restore after a close right after the start", ids, span(1, 5))
+}
