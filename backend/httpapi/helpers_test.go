@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/healthhub/healthhub/backend/access"
 	"github.com/healthhub/healthhub/backend/assistant"
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/auth"
@@ -28,6 +29,7 @@ import (
 	"github.com/healthhub/healthhub/backend/live"
 	"github.com/healthhub/healthhub/backend/llm"
 	"github.com/healthhub/healthhub/backend/portal"
+	"github.com/healthhub/healthhub/backend/retention"
 	"github.com/healthhub/healthhub/backend/secret"
 	"github.com/healthhub/healthhub/backend/store"
 	"github.com/healthhub/healthhub/backend/store/storetest"
@@ -91,6 +93,7 @@ func newAPI(t testing.TB, db store.DB, opts ...func(*assistant.Options)) *api {
 			Upstream: up, Node: nodeSvc, Emergency: emergencySvc,
 			Health: health.New(portalSvc, log, db, asst, kb, health.Options{}),
 			FHIR:   fhir.New(portalSvc, db, log, time.Now, logger, func(*http.Request) string { return "http://clinic.test" })})
+	srv.UseRetention(retention.New(retention.Options{Store: db, Guard: access.New(log), Audit: log, Keys: keys, Logger: logger}))
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() { asst.Close(); kb.Close(); hub.Close(); ts.Close(); log.Close() })
 	return &api{t: t, URL: ts.URL, DB: db, Auth: svc, Server: srv, Portal: portalSvc, Knowledge: kb, Assistant: asst, Hub: hub, Upstream: up, Emergency: emergencySvc}

@@ -3,18 +3,51 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/healthhub/healthhub/backend/access"
-	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/domain"
 	"github.com/healthhub/healthhub/backend/retention"
-	"github.com/healthhub/healthhub/backend/secret"
 )
+
+// The retention routes in the role × route matrix. Listing holds reads the
+// held patients' names, so one is held when it is asked; a hold is placed on
+// the caller's own patient and lifted from the other patient.
+func init() {
+	holdOther := func(e caseEnv) {
+		// Already held is fine: the hold is what the case needs.
+		_ = e.a.DB.PutLegalHold(context.Background(), &domain.LegalHold{PatientID: e.w.otherPatient.ID, Reason: "matrix", PlacedBy: "test", PlacedAt: time.Now()})
+	}
+	rows := map[string]matrixRoute{
+		"GET /api/v1/retention":      {na, adminOnly(200), fixed("/api/v1/retention", nil)},
+		"PATCH /api/v1/retention":    {na, adminOnly(200), fixed("/api/v1/retention", map[string]int{"clinical_records_years": 11})},
+		"POST /api/v1/retention/run": {na, adminOnly(200), fixed("/api/v1/retention/run", map[string]bool{"dry_run": true})},
+		"GET /api/v1/legal-holds": {na, adminOnly(200), func(e caseEnv, _ ownership) (string, any) {
+			holdOther(e)
+			return "/api/v1/legal-holds", nil
+		}},
+		"POST /api/v1/legal-holds": {na, adminOnly(201), func(e caseEnv, _ ownership) (string, any) {
+			return "/api/v1/legal-holds", map[string]string{"patient_id": e.w.ownPatient.ID, "reason": "records request"}
+		}},
+		"DELETE /api/v1/legal-holds/{patient_id}": {na, adminOnly(204), func(e caseEnv, _ ownership) (string, any) {
+			holdOther(e)
+			return "/api/v1/legal-holds/" + e.w.otherPatient.ID, nil
+		}},
+	}
+	for k, v := range rows {
+		matrix[k] = v
+	}
+	audits := map[string]auditRow{
+		"GET /api/v1/retention": noAudit, "PATCH /api/v1/retention": oneEvent, "POST /api/v1/retention/run": oneEvent,
+		"GET /api/v1/legal-holds":                 {success: perPatient},
+		"POST /api/v1/legal-holds":                {success: 1, patient: ownPatientID},
+		"DELETE /api/v1/legal-holds/{patient_id}": {success: 1, patient: func(e caseEnv, _ ownership) string { return e.w.otherPatient.ID }},
+	}
+	for k, v := range audits {
+		matrixAudit[k] = v
+	}
+}
 
 func TestRetentionAPI(t *testing.T) {
 	for _, e := range engines(t) {
@@ -22,9 +55,6 @@ func TestRetentionAPI(t *testing.T) {
 			t.Parallel()
 			db := e.Open(t)
 			a := newAPI(t, db)
-			log := audit.NewLog(db, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
-			t.Cleanup(log.Close)
-			a.Server.UseRetention(retention.New(retention.Options{Store: db, Guard: access.New(log), Audit: log, Keys: secret.NewEphemeral()}))
 			admin := a.login(a.user(domain.RoleAdmin).Email).AccessToken
 			staff := a.login(a.user(domain.RoleStaff).Email).AccessToken
 
