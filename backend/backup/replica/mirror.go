@@ -109,6 +109,15 @@ func (m *mirror) copyAll(ctx context.Context) error {
 	}
 	m.notePending(pending)
 	pending = time.Time{}
+	// Deletions follow src's compaction and retention only while src can
+	// restore on its own (it holds a file from the first transaction): a
+	// folder emptied or lost must not empty the bucket too.
+	canDelete := false
+	for _, files := range srcFiles {
+		for _, f := range files {
+			canDelete = canDelete || f.MinTXID == 1
+		}
+	}
 	var deletes [][]*ltx.FileInfo
 	for _, level := range order {
 		have, err := listFiles(ctx, m.dst, level, false)
@@ -139,9 +148,15 @@ func (m *mirror) copyAll(ctx context.Context) error {
 				return err
 			}
 		}
+		// A file src no longer has goes once src holds a later one of its
+		// level: it was compacted into it or aged out before it.
+		var newest ltx.TXID
+		for _, f := range want {
+			newest = max(newest, f.MaxTXID)
+		}
 		var gone []*ltx.FileInfo
 		for _, f := range have {
-			if !inSrc[key{f.MinTXID, f.MaxTXID}] {
+			if canDelete && !inSrc[key{f.MinTXID, f.MaxTXID}] && f.MaxTXID < newest {
 				gone = append(gone, f)
 			}
 		}

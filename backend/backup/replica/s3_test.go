@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -180,4 +181,33 @@ func TestFileReplicaCopiedToS3(t *testing.T) {
 		t.Fatalf("status once the bucket is back: %+v", st)
 	}
 	wantIDs(t, "restore from the bucket once it is back", fromS3(), span(1, 40))
+}
+
+// TestEmptiedFolderDoesNotEmptyTheBucket: the bucket copies the folder's
+// compactions and retention, but a folder emptied (a disk swapped, files
+// deleted by hand) does not take the bucket's history with it.
+func TestEmptiedFolderDoesNotEmptyTheBucket(t *testing.T) {
+	f := newFakeS3(t)
+	path := filepath.Join(t.TempDir(), "healthhub.db")
+	cfg := replica.Config{Dir: t.TempDir(), S3: f.target("db"), MirrorInterval: time.Hour}
+	db := openStore(t, path)
+	rep := startReplicator(t, path, cfg)
+	insertRound(t, db, 1, 1, 20)
+	syncNow(t, rep)
+	before := len(f.objects(t))
+
+	if err := os.RemoveAll(filepath.Join(cfg.Dir, "ltx")); err != nil {
+		t.Fatal(err)
+	}
+	insertRound(t, db, 2, 21, 5)
+	syncNow(t, rep)
+	if after := len(f.objects(t)); after <= before {
+		t.Fatalf("the bucket held %d objects and holds %d after the folder was emptied; want none deleted and the new ones added", before, after)
+	}
+	out := filepath.Join(t.TempDir(), "restored.db")
+	if _, err := replica.Restore(context.Background(), replica.RestoreOptions{Config: cfg, FromS3: true, OutputPath: out}); err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := readRows(t, out)
+	wantIDs(t, "restore from the bucket after the folder was emptied", ids, span(1, 25))
 }
