@@ -56,7 +56,8 @@ func TestRetentionAPI(t *testing.T) {
 			db := e.Open(t)
 			a := newAPI(t, db)
 			admin := a.login(a.user(domain.RoleAdmin).Email).AccessToken
-			staff := a.login(a.user(domain.RoleStaff).Email).AccessToken
+			staffUser := a.user(domain.RoleStaff)
+			staff := a.login(staffUser.Email).AccessToken
 
 			res := a.do("GET", "/api/v1/retention", admin, nil)
 			var pol retention.Policy
@@ -134,6 +135,30 @@ func TestRetentionAPI(t *testing.T) {
 			runs, err := db.ListAudit(context.Background(), domain.AuditFilter{ResourceType: retention.ResourceRetention, Action: domain.ActionDelete})
 			if err != nil || len(runs) != 2 || runs[0].ActorRole != string(domain.RoleAdmin) || !strings.Contains(runs[0].Detail, "patients=1 ") {
 				t.Fatalf("recorded runs: %+v %v", runs, err)
+			}
+
+			// A privacy officer holds patients too, but does not set the
+			// periods or run purges.
+			if err := db.SetPrivacyOfficer(context.Background(), staffUser.ID, true, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			q := &domain.Patient{Name: "Quinn Kept", DateOfBirth: "1960-01-01", CreatedAt: time.Now(), UpdatedAt: time.Now()}
+			if err := db.CreatePatient(context.Background(), q, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			if res := a.do("POST", "/api/v1/legal-holds", staff, map[string]string{"patient_id": q.ID, "reason": "complaint 3"}); res.Status != 201 {
+				t.Fatalf("officer places a hold: %d %s", res.Status, res.Body)
+			}
+			if res := a.do("GET", "/api/v1/legal-holds", staff, nil); res.Status != 200 || !strings.Contains(string(res.Body), "Quinn Kept") {
+				t.Fatalf("officer lists holds: %d %s", res.Status, res.Body)
+			}
+			if res := a.do("DELETE", "/api/v1/legal-holds/"+q.ID, staff, nil); res.Status != 204 {
+				t.Fatalf("officer lifts a hold: %d %s", res.Status, res.Body)
+			}
+			for _, c := range []struct{ method, path string }{{"PATCH", "/api/v1/retention"}, {"POST", "/api/v1/retention/run"}} {
+				if res := a.do(c.method, c.path, staff, map[string]int{}); res.Status != 403 {
+					t.Fatalf("officer %s %s: %d", c.method, c.path, res.Status)
+				}
 			}
 		})
 	}

@@ -60,6 +60,7 @@ const (
 	EmergencyAccess = "emergency_access" // a clinician's own emergency access grants: asking for one, listing them
 	EmergencyReview = "emergency_review" // every emergency access grant, for privacy officers to decide on
 	PrivacyOfficers = "privacy_officers" // who holds the privacy officer's capability
+	LegalHold       = "legal_hold"       // legal holds on patients, which stop every purge of their data
 )
 
 // Resource is the thing acted on. OwnerID is the account it belongs to (a
@@ -253,6 +254,10 @@ var rules = map[string]map[string]rule{
 	},
 	PrivacyOfficers: {
 		List: admin, Update: admin,
+	},
+	// Admins and privacy officers place, list and lift legal holds.
+	LegalHold: {
+		List: privacyOfficer, Update: privacyOfficer,
 	},
 	// The front desk sees whether sync is healthy; admins enrol and run it.
 	SyncStatus: {

@@ -69,6 +69,12 @@ func TestEmergencyAndPrivacyRules(t *testing.T) {
 		{patient, List, Resource{Type: EmergencyReview, PrivacyOfficer: true}, domain.EFORBIDDEN},
 		{staff, Update, Resource{Type: PrivacyOfficers, PrivacyOfficer: true}, domain.EFORBIDDEN}, // officers do not name officers
 		{admin, Update, Resource{Type: PrivacyOfficers}, ""},
+		{admin, Update, Resource{Type: LegalHold, PatientID: "x"}, ""},
+		{staff, Update, Resource{Type: LegalHold, PatientID: "x"}, domain.EFORBIDDEN},
+		{staff, Update, Resource{Type: LegalHold, PatientID: "x", PrivacyOfficer: true}, ""},
+		{doctor, List, Resource{Type: LegalHold, PrivacyOfficer: true}, ""},
+		{patient, Update, Resource{Type: LegalHold, PatientID: "x", PrivacyOfficer: true}, domain.EFORBIDDEN},
+		{staff, Update, Resource{Type: Settings, ID: "retention", PrivacyOfficer: true}, domain.EFORBIDDEN}, // the periods are the admins'
 	}
 	for _, c := range cases {
 		if got := domain.ErrorCode(Authorize(c.p, c.action, c.res)); got != c.want {

@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -86,6 +87,7 @@ type Store interface {
 	PutSetting(ctx context.Context, key, value string) error
 	PutSettingIfAbsent(ctx context.Context, key, value string) (string, error)
 	PatientByID(ctx context.Context, id string) (*domain.Patient, error)
+	PrivacyOfficers(ctx context.Context) ([]string, error)
 	AuditHead(ctx context.Context) (seq int64, hash string, err error)
 	ScanAudit(ctx context.Context, afterSeq int64, limit int) ([]*domain.AuditEvent, error)
 }
@@ -192,13 +194,31 @@ func (s *Service) SetPolicy(ctx context.Context, in PolicyPatch) (Policy, error)
 		Detail: fmt.Sprintf("clinical_records_years=%d audit_events_years=%d", p.ClinicalRecordsYears, p.AuditEventsYears)})
 }
 
-func holdResource(patientID string) policy.Resource {
-	return policy.Resource{Type: policy.Settings, ID: ResourceLegalHold, PatientID: patientID}
+// holdResource is a patient's legal hold (all of them for ""), as the
+// policy sees it for the caller: admins and privacy officers hold them.
+func (s *Service) holdResource(ctx context.Context, patientID string) (policy.Resource, error) {
+	res := policy.Resource{Type: policy.LegalHold, ID: patientID, PatientID: patientID}
+	p := domain.PrincipalFrom(ctx)
+	if p == nil || p.Role == domain.RoleAdmin {
+		return res, nil
+	}
+	officers, err := s.o.Store.PrivacyOfficers(ctx)
+	res.PrivacyOfficer = slices.Contains(officers, p.UserID)
+	return res, err
 }
 
-// Holds lists the legal holds in force (admins).
+// authorizeHold decides action on patientID's hold (all holds for "").
+func (s *Service) authorizeHold(ctx context.Context, action, patientID string) error {
+	res, err := s.holdResource(ctx, patientID)
+	if err != nil {
+		return err
+	}
+	return s.o.Guard.Authorize(ctx, action, res)
+}
+
+// Holds lists the legal holds in force (admins and privacy officers).
 func (s *Service) Holds(ctx context.Context) ([]*domain.LegalHold, error) {
-	if err := s.o.Guard.Authorize(ctx, policy.Read, policy.Resource{Type: policy.Settings, ID: ResourceLegalHold}); err != nil {
+	if err := s.authorizeHold(ctx, policy.List, ""); err != nil {
 		return nil, err
 	}
 	hs, err := s.o.Store.ListLegalHolds(ctx)
@@ -215,10 +235,11 @@ func (s *Service) Holds(ctx context.Context) ([]*domain.LegalHold, error) {
 // MaxReasonLength bounds a hold's reason.
 const MaxReasonLength = 500
 
-// PlaceHold puts a legal hold on a patient (admins), with a reason; the
-// hold and who placed it are audited, naming the patient.
+// PlaceHold puts a legal hold on a patient (admins and privacy officers),
+// with a reason; the hold and who placed it are audited, naming the
+// patient.
 func (s *Service) PlaceHold(ctx context.Context, patientID, reason string) (*domain.LegalHold, error) {
-	if err := s.o.Guard.Authorize(ctx, policy.Update, holdResource(patientID)); err != nil {
+	if err := s.authorizeHold(ctx, policy.Update, patientID); err != nil {
 		return nil, err
 	}
 	reason = strings.TrimSpace(reason)
@@ -249,10 +270,11 @@ func (s *Service) PlaceHold(ctx context.Context, patientID, reason string) (*dom
 		ResourceID: patientID, PatientID: patientID, Detail: "legal_hold_placed"})
 }
 
-// LiftHold lifts a patient's legal hold (admins); audited, naming the
-// patient. The next purge treats the patient like any other.
+// LiftHold lifts a patient's legal hold (admins and privacy officers);
+// audited, naming the patient. The next purge treats the patient like any
+// other.
 func (s *Service) LiftHold(ctx context.Context, patientID string) error {
-	if err := s.o.Guard.Authorize(ctx, policy.Update, holdResource(patientID)); err != nil {
+	if err := s.authorizeHold(ctx, policy.Update, patientID); err != nil {
 		return err
 	}
 	if err := s.o.Store.DeleteLegalHold(ctx, patientID); err != nil {
