@@ -232,16 +232,22 @@ func TestDrillFromPgBackRestOnPostgreSQL(t *testing.T) {
 	if out, err := run(t, vars, "", "backup", "now", "--type", "full"); err != nil {
 		t.Fatalf("backup now: %v\n%s", err, out)
 	}
+	backedUp := time.Now()
 	httpLogin(t, base, "desk@clinic.example")
 	conn, err := pgx.Connect(ctx, pg.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
+	// pgBackRest restores to a time at least a second past a backup's
+	// (whole-second) stop time, which is before the command returned.
 	var target time.Time
-	if err := conn.QueryRow(ctx, "SELECT clock_timestamp()").Scan(&target); err != nil {
-		t.Fatal(err)
-	}
+	eventually(t, "a second past the backup", func() bool {
+		if err := conn.QueryRow(ctx, "SELECT clock_timestamp()").Scan(&target); err != nil {
+			t.Fatal(err)
+		}
+		return target.After(backedUp.Add(1100 * time.Millisecond))
+	})
 	eventually(t, "WAL past the target archived", func() bool {
 		var last *time.Time
 		if err := conn.QueryRow(ctx, "SELECT last_archived_time FROM pg_stat_archiver").Scan(&last); err != nil {
