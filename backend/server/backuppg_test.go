@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -26,31 +25,9 @@ import (
 // restored database's audit log; a time before the oldest backup is
 // refused with exit status 2.
 func TestPostgresBackupCommands(t *testing.T) {
-	if _, err := exec.LookPath("pgbackrest"); err != nil {
-		msg := "pgbackrest is not installed (apt-get install -y pgbackrest): the PostgreSQL backup command tests DID NOT RUN"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip("SKIPPED: " + msg)
-	}
 	pg := startPrivatePostgres(t)
 	ctx := context.Background()
-
-	secrets := t.TempDir()
-	passFile := filepath.Join(secrets, "pgbackrest.pass")
-	if err := os.WriteFile(passFile, []byte("a repository passphrase for the test\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{
-		"HEALTHHUB_PGBACKREST_CONFIG":           filepath.Join(pg.baseDir, "pgbackrest.conf"),
-		"HEALTHHUB_PGBACKREST_REPO_PATH":        filepath.Join(pg.baseDir, "repo"),
-		"HEALTHHUB_PGBACKREST_CIPHER_PASS_FILE": passFile,
-		"HEALTHHUB_PGBACKREST_PGDATA":           pg.dataDir,
-		"HEALTHHUB_PGBACKREST_PGSOCKET":         pg.baseDir,
-		"HEALTHHUB_PGBACKREST_PGBIN":            pg.binDir,
-		"HEALTHHUB_PGBACKREST_LOG_PATH":         filepath.Join(pg.baseDir, "pgbackrest-log"),
-		"HEALTHHUB_PGBACKREST_LOCK_PATH":        filepath.Join(pg.baseDir, "pgbackrest-lock"),
-	}
+	env := pgBackRestEnv(t, pg, "the PostgreSQL backup command tests")
 	getenv := func(k string) string { return env[k] }
 	dataDir := t.TempDir()
 	cfg := server.Config{DatabaseURL: pg.URL(), DataDir: dataDir, KeyringFile: filepath.Join(dataDir, "keyring.json"),

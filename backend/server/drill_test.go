@@ -189,32 +189,11 @@ func TestDrillFromReplicaOnSQLite(t *testing.T) {
 // cluster of the test's own: a full backup, WAL archived every second, and
 // the drill restores to a moment ago on a private socket and serves it.
 func TestDrillFromPgBackRestOnPostgreSQL(t *testing.T) {
-	if _, err := exec.LookPath("pgbackrest"); err != nil {
-		msg := "pgbackrest is not installed (apt-get install -y pgbackrest): the PostgreSQL drill DID NOT RUN"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip("SKIPPED: " + msg)
-	}
 	pg := startPrivatePostgres(t)
 	ctx := context.Background()
-	passFile := filepath.Join(t.TempDir(), "pgbackrest.pass")
-	if err := os.WriteFile(passFile, []byte("a repository passphrase for the drill\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	vars := testEnv(t, pg.URL())
-	maps.Copy(vars, map[string]string{
-		"HEALTHHUB_PGBACKREST_CONFIG":           filepath.Join(pg.baseDir, "pgbackrest.conf"),
-		"HEALTHHUB_PGBACKREST_REPO_PATH":        filepath.Join(pg.baseDir, "repo"),
-		"HEALTHHUB_PGBACKREST_CIPHER_PASS_FILE": passFile,
-		"HEALTHHUB_PGBACKREST_PGDATA":           pg.dataDir,
-		"HEALTHHUB_PGBACKREST_PGSOCKET":         pg.baseDir,
-		"HEALTHHUB_PGBACKREST_PGBIN":            pg.binDir,
-		"HEALTHHUB_PGBACKREST_LOG_PATH":         filepath.Join(pg.baseDir, "pgbackrest-log"),
-		"HEALTHHUB_PGBACKREST_LOCK_PATH":        filepath.Join(pg.baseDir, "pgbackrest-lock"),
-		"HEALTHHUB_PGBACKREST_ARCHIVE_TIMEOUT":  "1s",
-		"HEALTHHUB_CANARY_EVERY":                "50ms",
-	})
+	maps.Copy(vars, pgBackRestEnv(t, pg, "the PostgreSQL drill"))
+	vars["HEALTHHUB_PGBACKREST_ARCHIVE_TIMEOUT"], vars["HEALTHHUB_CANARY_EVERY"] = "1s", "50ms"
 	if out, err := run(t, vars, "", "backup", "setup"); exitCode(err) != 1 || !strings.Contains(errString(err), "archive_mode") {
 		t.Fatalf("setup before the restart: %d %v\n%s", exitCode(err), err, out)
 	}
@@ -268,5 +247,33 @@ func TestDrillFromPgBackRestOnPostgreSQL(t *testing.T) {
 	// The admin home sees pgBackRest, the archive and the drill.
 	if err := srv.stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// pgBackRestEnv is the pgBackRest settings of a cluster of the test's own,
+// with a repository and a passphrase file of its own. A test that needs
+// pgBackRest fails in CI without it and is skipped, saying so, elsewhere.
+func pgBackRestEnv(t *testing.T, pg *privatePostgres, what string) map[string]string {
+	t.Helper()
+	if _, err := exec.LookPath("pgbackrest"); err != nil {
+		msg := "pgbackrest is not installed (apt-get install -y pgbackrest): " + what + " DID NOT RUN"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip("SKIPPED: " + msg)
+	}
+	passFile := filepath.Join(t.TempDir(), "pgbackrest.pass")
+	if err := os.WriteFile(passFile, []byte("a repository passphrase for the test\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{
+		"HEALTHHUB_PGBACKREST_CONFIG":           filepath.Join(pg.baseDir, "pgbackrest.conf"),
+		"HEALTHHUB_PGBACKREST_REPO_PATH":        filepath.Join(pg.baseDir, "repo"),
+		"HEALTHHUB_PGBACKREST_CIPHER_PASS_FILE": passFile,
+		"HEALTHHUB_PGBACKREST_PGDATA":           pg.dataDir,
+		"HEALTHHUB_PGBACKREST_PGSOCKET":         pg.baseDir,
+		"HEALTHHUB_PGBACKREST_PGBIN":            pg.binDir,
+		"HEALTHHUB_PGBACKREST_LOG_PATH":         filepath.Join(pg.baseDir, "pgbackrest-log"),
+		"HEALTHHUB_PGBACKREST_LOCK_PATH":        filepath.Join(pg.baseDir, "pgbackrest-lock"),
 	}
 }
