@@ -40,7 +40,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	duration := fs.Duration("duration", 5*time.Second, "measured time per scenario, after a 1s warm-up")
 	clients := fs.Int("clients", 64, "concurrent clients")
 	bookingClients := fs.Int("booking-clients", 1000, "concurrent clients of the booking contention scenario")
-	scenarios := fs.String("scenarios", "", "comma-separated scenarios to run: me, audit, booking, slots, knowledge, fanout, gateway, offline-answers, sync, replicas (default all)")
+	scenarios := fs.String("scenarios", "", "comma-separated scenarios to run: me, audit, booking, slots, knowledge, fanout, gateway, offline-answers, sync, replicas, replication (default all)")
 	kdocs := fs.Int("knowledge-docs", 10000, "documents of about 5 KB ingested by the knowledge scenario")
 	kchunks := fs.String("knowledge-chunks", "100000,1000000", "comma-separated index sizes (passages) at which knowledge search is timed")
 	gatewayClients := fs.Int("gateway-clients", 500, "concurrent streamed chats of the gateway scenario")
