@@ -140,7 +140,8 @@ func (db *DB) PseudonymiseAudit(ctx context.Context, patientID, pseudonym string
 	return n, err
 }
 
-// pseudonymiseAudit is the one update the audit tables' triggers admit.
+// pseudonymiseAudit is the one update the audit tables' triggers admit; the
+// patient's emergency access grants take the pseudonym too.
 func pseudonymiseAudit(ctx context.Context, tx pgx.Tx, patientID, pseudonym string) (int, error) {
 	n := 0
 	for _, table := range []string{"audit_events", "sync_node_audit"} {
@@ -151,6 +152,11 @@ func pseudonymiseAudit(ctx context.Context, tx pgx.Tx, patientID, pseudonym stri
 			return n, err
 		}
 		n += int(tag.RowsAffected())
+	}
+	// Emergency access grants stay for the privacy officers' review, under
+	// the pseudonym, and without the clinician's words about the patient.
+	if _, err := tx.Exec(ctx, `UPDATE emergency_grants SET patient_id = $1, details = '' WHERE patient_id = $2`, pseudonym, patientID); err != nil {
+		return n, err
 	}
 	return n, nil
 }

@@ -159,7 +159,8 @@ func (db *DB) PseudonymiseAudit(ctx context.Context, patientID, pseudonym string
 	return n, mapErr(err, "pseudonymise audit")
 }
 
-// pseudonymiseAudit is the one update the audit tables' triggers admit.
+// pseudonymiseAudit is the one update the audit tables' triggers admit; the
+// patient's emergency access grants take the pseudonym too.
 func pseudonymiseAudit(ctx context.Context, tx *sql.Tx, patientID, pseudonym string) (int, error) {
 	n := 0
 	for _, table := range []string{"audit_events", "sync_node_audit"} {
@@ -174,6 +175,11 @@ func pseudonymiseAudit(ctx context.Context, tx *sql.Tx, patientID, pseudonym str
 			return n, err
 		}
 		n += int(k)
+	}
+	// Emergency access grants stay for the privacy officers' review, under
+	// the pseudonym, and without the clinician's words about the patient.
+	if _, err := tx.ExecContext(ctx, `UPDATE emergency_grants SET patient_id = ?, details = '' WHERE patient_id = ?`, pseudonym, patientID); err != nil {
+		return n, err
 	}
 	return n, nil
 }

@@ -79,6 +79,11 @@ func testPurgePatient(t *testing.T, db store.DB) {
 	if err := db.AppendAudit(ctx, []*domain.AuditEvent{auditEvent(1, p.ID), auditEvent(2, held.ID), auditEvent(3, p.ID)}); err != nil {
 		t.Fatal(err)
 	}
+	grant := &domain.EmergencyGrant{ID: "grant-purge", UserID: u.ID, UserRole: string(domain.RoleDoctor), PatientID: p.ID, Reason: "other",
+		Details: "words about the patient", CreatedAt: t0, ExpiresAt: t0.Add(4 * time.Hour), ReviewStatus: "pending"}
+	if _, err := db.CreateEmergencyGrant(ctx, grant); err != nil {
+		t.Fatal(err)
+	}
 
 	// At an hour after t0 (the appointment's end is t0+30m): p qualifies,
 	// seen's appointment is later, held is on hold.
@@ -101,6 +106,9 @@ func testPurgePatient(t *testing.T, db store.DB) {
 		t.Fatalf("purge = %+v, %v; want %+v", got, err, want)
 	}
 	mustCode(t, func() error { _, err := db.PatientByID(ctx, p.ID); return err }(), domain.ENOTFOUND)
+	if g, err := db.EmergencyGrant(ctx, grant.ID); err != nil || g.PatientID != "pn-0123" || g.Details != "" {
+		t.Fatalf("emergency grant after the purge: %+v, %v; want the pseudonym and no details", g, err)
+	}
 	mustCode(t, func() error { _, err := db.AppointmentByID(ctx, mine.ID); return err }(), domain.ENOTFOUND)
 	if _, err := db.PatientByID(ctx, held.ID); err != nil {
 		t.Fatalf("held patient: %v", err)
