@@ -68,6 +68,13 @@ func (db *DB) PatientsLastContactBefore(ctx context.Context, t time.Time, limit 
 	return out, mapErr(err, "patients past retention")
 }
 
+// A purged patient's sign-in account keeps its row (other records point
+// at it) under these.
+const (
+	purgedEmailDomain = "@purged.invalid"
+	purgedName        = "Removed by retention"
+)
+
 func (db *DB) PurgePatient(ctx context.Context, patientID string, t time.Time, pseudonym string, at time.Time) (domain.PatientPurge, error) {
 	var out domain.PatientPurge
 	err := db.tx(ctx, "purge patient", func(tx pgx.Tx) error {
@@ -94,6 +101,24 @@ func (db *DB) PurgePatient(ctx context.Context, patientID string, t time.Time, p
 			if err := insertSyncChange(ctx, tx, domain.ChangeEntityAppointment, id, at); err != nil {
 				return err
 			}
+		}
+		// The patient's own sign-in account goes with the record: signed
+		// out, disabled, no longer naming them, and their own conversations
+		// with the assistant removed.
+		const account = `(SELECT user_id FROM patients WHERE id = $1)`
+		tag, err := tx.Exec(ctx, `DELETE FROM conversations WHERE user_id = `+account, patientID)
+		if err != nil {
+			return err
+		}
+		out.Conversations += int(tag.RowsAffected())
+		for _, q := range []string{`DELETE FROM sessions WHERE user_id = ` + account, `DELETE FROM api_keys WHERE user_id = ` + account} {
+			if _, err := tx.Exec(ctx, q, patientID); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE users SET email = $2, name = $3, password_hash = '', mfa_enabled = false, mfa_secret = '', disabled = true,
+				updated_at = $4 WHERE role = 'patient' AND id = `+account, patientID, pseudonym+purgedEmailDomain, purgedName, at.UTC()); err != nil {
+			return err
 		}
 		var ignored int
 		for _, step := range []struct {

@@ -75,6 +75,13 @@ func (db *DB) PatientsLastContactBefore(ctx context.Context, t time.Time, limit 
 	return out, mapErr(rows.Err(), "patients past retention")
 }
 
+// A purged patient's sign-in account keeps its row (other records point
+// at it) under these.
+const (
+	purgedEmailDomain = "@purged.invalid"
+	purgedName        = "Removed by retention"
+)
+
 func (db *DB) PurgePatient(ctx context.Context, patientID string, t time.Time, pseudonym string, at time.Time) (domain.PatientPurge, error) {
 	var out domain.PatientPurge
 	err := db.tx(ctx, func(tx *sql.Tx) error {
@@ -123,6 +130,22 @@ func (db *DB) PurgePatient(ctx context.Context, patientID string, t time.Time, p
 			if err := insertSyncChange(ctx, tx, domain.ChangeEntityAppointment, id, at); err != nil {
 				return err
 			}
+		}
+		// The patient's own sign-in account goes with the record: signed
+		// out, disabled, no longer naming them, and their own conversations
+		// with the assistant removed.
+		const account = `(SELECT user_id FROM patients WHERE id = ?)`
+		if err := count(&out.Conversations, `DELETE FROM conversations WHERE user_id = `+account, patientID); err != nil {
+			return err
+		}
+		for _, q := range []string{`DELETE FROM sessions WHERE user_id = ` + account, `DELETE FROM api_keys WHERE user_id = ` + account} {
+			if _, err := tx.ExecContext(ctx, q, patientID); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET email = ?, name = ?, password_hash = '', mfa_enabled = 0, mfa_secret = '', disabled = 1,
+				updated_at = ? WHERE role = 'patient' AND id = `+account, pseudonym+purgedEmailDomain, purgedName, fmtTime(at), patientID); err != nil {
+			return err
 		}
 		var ignored int
 		for _, step := range []struct {

@@ -117,6 +117,24 @@ func testPurgePatient(t *testing.T, db store.DB) {
 	if err != nil || again != (domain.PatientPurge{}) {
 		t.Fatalf("second purge = %+v, %v", again, err)
 	}
+	// A patient with a sign-in account: the account stays (other records
+	// point at it) but is disabled, no longer names them, and their own
+	// conversations go.
+	acct := newUser("purge-self@example.org", domain.RolePatient)
+	self := &domain.Patient{Name: "Pat Self", DateOfBirth: "1970-01-01", Email: "purge-self@example.org", CreatedAt: t0, UpdatedAt: t0}
+	if err := db.CreatePatient(ctx, self, acct, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateConversation(ctx, &domain.Conversation{UserID: acct.ID, Title: "My question", CreatedAt: t0, UpdatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.PurgePatient(ctx, self.ID, cut, "pn-0456", later); err != nil || got.Patients != 1 || got.Conversations != 1 {
+		t.Fatalf("purge of a patient with an account = %+v, %v", got, err)
+	}
+	if u, err := db.UserByID(ctx, acct.ID); err != nil || u.Email != "pn-0456@purged.invalid" || u.Name != "Removed by retention" ||
+		!u.Disabled || u.PasswordHash != "" || u.Role != domain.RolePatient {
+		t.Fatalf("the purged patient's account: %+v, %v", u, err)
+	}
 	// The patient and the appointment each have a row for their creation
 	// and one for the purge (rows of transactions still running elsewhere
 	// come once those end).
