@@ -165,6 +165,8 @@ go-test: check-go gofmt-check check-desktop-deps check-haproxy check-pgbackrest
 	$(GO) vet $(GO_TEST_TAGS) ./...
 	@if [ -n "$$HEALTHHUB_TEST_DATABASE_URL" ]; then echo "store tests run on SQLite and on PostgreSQL"; else echo "store tests run on SQLite only (set HEALTHHUB_TEST_DATABASE_URL to add PostgreSQL)"; fi
 	$(GO) test $(GO_TEST_TAGS) -race -count=1 -timeout 20m ./...
+	@echo "restore drill figures on both engines (RPO, RTO, database size):"
+	set -o pipefail; $(GO) test $(GO_TEST_TAGS) -race -count=1 -run '^TestDrillFrom' -v ./backend/server 2>&1 | grep -E 'drill on |^(--- FAIL|FAIL|ok)'
 
 # The inner loop: formatting, vet and the Go tests with the race detector,
 # on SQLite only and with -short (the slowest tests skip their long parts).
