@@ -24,7 +24,7 @@ LINUX_TAGS   := $(DESKTOP_TAGS),webkit2_41
 MSI          := $(BIN)/HealthHub-$(VERSION).msi
 
 .PHONY: help run serve build test check go-test gofmt-check ui ui-test e2e ui-bench lint bench fuzz clean check-go check-node check-chromium \
-	check-desktop-deps check-window-deps check-haproxy check-pgbackrest check-ffmpeg desktop desktop-windows desktop-test desktop-bench msi msi-test deb image
+	check-desktop-deps check-window-deps check-haproxy check-pgbackrest check-audio desktop desktop-windows desktop-test desktop-bench msi msi-test deb image
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -162,15 +162,18 @@ check-pgbackrest:
 	fi
 
 # ffmpeg converts uploaded recordings (FLAC, Ogg/Opus, MP3, M4A) for
-# transcription; its tests convert real files.
-check-ffmpeg:
-	@if ! command -v ffmpeg >/dev/null; then \
-	  echo "installing ffmpeg from the distribution's packages (the recording conversion tests)"; \
+# transcription; the transcription tests speak with espeak-ng, resample with
+# sox and recognise with pocketsphinx.
+AUDIO_TOOLS := ffmpeg pocketsphinx_continuous espeak-ng sox
+check-audio:
+	@for tool in $(AUDIO_TOOLS); do command -v $$tool >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ] || [ ! -d /usr/share/pocketsphinx/model/en-us ]; then \
+	  echo "installing ffmpeg, pocketsphinx, espeak-ng and sox from the distribution's packages (the transcription tests)"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends ffmpeg; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends ffmpeg pocketsphinx pocketsphinx-en-us espeak-ng sox; \
 	fi
 
-go-test: check-go gofmt-check check-desktop-deps check-haproxy check-pgbackrest check-ffmpeg
+go-test: check-go gofmt-check check-desktop-deps check-haproxy check-pgbackrest check-audio
 	$(GO) vet $(GO_TEST_TAGS) ./...
 	@if [ -n "$$HEALTHHUB_TEST_DATABASE_URL" ]; then echo "store tests run on SQLite and on PostgreSQL"; else echo "store tests run on SQLite only (set HEALTHHUB_TEST_DATABASE_URL to add PostgreSQL)"; fi
 	$(GO) test $(GO_TEST_TAGS) -race -count=1 -timeout 20m ./...
