@@ -420,20 +420,11 @@ func restoreFromReplica(ctx context.Context, cfg Config, at time.Time, ids []age
 		return err
 	}
 	dbPath := filepath.Join(into, store.SQLiteFile)
-	staging := filepath.Join(into, "."+store.SQLiteFile+".restoring")
-	res, err := replica.Restore(ctx, replica.RestoreOptions{Config: rc, Target: at, OutputPath: staging})
+	res, err := restoreReplicaDatabase(ctx, rc, at, into)
 	if err != nil {
 		if errors.Is(err, replica.ErrBeforeOldest) || errors.Is(err, replica.ErrAfterNewest) || errors.Is(err, replica.ErrEmpty) {
 			return &ExitError{Code: 2, Err: err}
 		}
-		return err
-	}
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		if err := os.Remove(dbPath + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-	}
-	if err := os.Rename(staging, dbPath); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "restored the database from %s into %s: as it was at %s (transaction %d; the replica holds %s to %s), in %s\n",
@@ -445,6 +436,24 @@ func restoreFromReplica(ctx context.Context, cfg Config, at time.Time, ids []age
 	}
 	fmt.Fprintf(stdout, "start it with: HEALTHHUB_DATA_DIR=%s healthhubd serve\n", into)
 	return nil
+}
+
+// restoreReplicaDatabase writes the database as it was at (zero: the
+// newest the replica holds) into the data folder dir, in place of one a
+// snapshot put there: restored beside it first, then renamed over it.
+func restoreReplicaDatabase(ctx context.Context, rc replica.Config, at time.Time, dir string) (replica.RestoreResult, error) {
+	dbPath := filepath.Join(dir, store.SQLiteFile)
+	staging := filepath.Join(dir, "."+store.SQLiteFile+".restoring")
+	res, err := replica.Restore(ctx, replica.RestoreOptions{Config: rc, Target: at, OutputPath: staging})
+	if err != nil {
+		return res, err
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(dbPath + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return res, err
+		}
+	}
+	return res, os.Rename(staging, dbPath)
 }
 
 // recordRestore opens the restored installation, which also proves it

@@ -18,7 +18,6 @@ import (
 	"github.com/healthhub/healthhub/backend/backup"
 	"github.com/healthhub/healthhub/backend/backup/drill"
 	"github.com/healthhub/healthhub/backend/backup/pgbackrest"
-	"github.com/healthhub/healthhub/backend/backup/replica"
 	"github.com/healthhub/healthhub/backend/store"
 )
 
@@ -347,18 +346,8 @@ func (s *replicaSource) Restore(ctx context.Context, target time.Time, dir strin
 		}
 		out.Notes = append(out.Notes, "keyring and files from the snapshot of "+snap.Point.Format(time.RFC3339))
 	}
-	staging := filepath.Join(dir, "."+store.SQLiteFile+".restoring")
-	res, err := replica.Restore(ctx, replica.RestoreOptions{Config: s.cfg.replicaConfig(nil), Target: target, OutputPath: staging})
+	res, err := restoreReplicaDatabase(ctx, s.cfg.replicaConfig(nil), target, dir)
 	if err != nil {
-		return nil, err
-	}
-	dbPath := filepath.Join(dir, store.SQLiteFile)
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		if err := os.Remove(dbPath + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, err
-		}
-	}
-	if err := os.Rename(staging, dbPath); err != nil {
 		return nil, err
 	}
 	out.Point = res.RestoredAt
