@@ -89,16 +89,16 @@ func readFrame(dec *eventstream.Decoder, frame []byte) ([]streamEvent, error) {
 		// broken message (and many tiny headers cost the decoder time
 		// growing with their square).
 		if len(frame) < 16 {
-			return out, fmt.Errorf("Amazon Transcribe sent %d bytes that are no event-stream message", len(frame))
+			return out, fmt.Errorf("the stream from Amazon Transcribe has %d bytes that are no event-stream message", len(frame))
 		}
 		total, headers := binary.BigEndian.Uint32(frame[0:]), binary.BigEndian.Uint32(frame[4:])
 		if total < 16 || uint64(total) > uint64(len(frame)) || headers > total-16 || headers > maxHeaderBytes {
-			return out, fmt.Errorf("Amazon Transcribe sent an event-stream message of %d bytes with %d of headers in %d bytes", total, headers, len(frame))
+			return out, fmt.Errorf("the stream from Amazon Transcribe has an event-stream message of %d bytes with %d of headers in %d bytes", total, headers, len(frame))
 		}
 		msg, err := dec.Decode(bytes.NewReader(frame[:total]), nil)
 		frame = frame[total:]
 		if err != nil {
-			return out, fmt.Errorf("Amazon Transcribe sent a message that is not an event-stream message: %w", err)
+			return out, fmt.Errorf("the stream from Amazon Transcribe has a message that is not an event-stream message: %w", err)
 		}
 		ev, err := readMessage(msg)
 		if err != nil {
@@ -132,11 +132,11 @@ func readMessage(msg eventstream.Message) (streamEvent, error) {
 			} `json:"Transcript"`
 		}
 		if err := json.Unmarshal(msg.Payload, &ev); err != nil {
-			return streamEvent{}, fmt.Errorf("Amazon Transcribe sent a TranscriptEvent that is not JSON: %w", err)
+			return streamEvent{}, fmt.Errorf("the stream from Amazon Transcribe has a TranscriptEvent that is not JSON: %w", err)
 		}
 		return streamEvent{Results: ev.Transcript.Results}, nil
 	default:
-		return streamEvent{}, fmt.Errorf("Amazon Transcribe sent a message of type %q", header(":message-type"))
+		return streamEvent{}, fmt.Errorf("the stream from Amazon Transcribe has a message of unknown type %q", header(":message-type"))
 	}
 }
 
