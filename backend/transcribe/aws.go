@@ -70,6 +70,13 @@ type AWSOptions struct {
 	RetryBackoff time.Duration
 	// Frame is the audio sent in one AudioEvent, 50–200 ms; 0 is 100 ms.
 	Frame time.Duration
+	// Lead is how far ahead of real time audio is sent: the service
+	// hears a stream as it would be spoken and wants a recording's audio
+	// paced to match, so a recording takes about its length to
+	// transcribe (batch jobs suit uploads better). 0 is 1 s; negative
+	// sends as fast as the connection takes it, for servers that allow
+	// that.
+	Lead time.Duration
 	// OnPartial, when set, is called with each partial result while the
 	// service is still hearing it (times in the recording's timeline), so
 	// a caller can show text early. It is called from Transcribe's
@@ -159,6 +166,9 @@ func NewAWS(o AWSOptions) (*AWS, error) {
 	}
 	if o.Frame < 50*time.Millisecond || o.Frame > 200*time.Millisecond {
 		return nil, domain.Invalid("frame", "an audio frame of %s is outside the 50–200 ms Amazon Transcribe takes", o.Frame)
+	}
+	if o.Lead == 0 {
+		o.Lead = time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -359,12 +369,24 @@ func (e *AWS) result(st *stream, r awsResult, offset time.Duration) {
 func (e *AWS) send(ctx context.Context, conn *websocket.Conn, pcm []int16, rate int, allSent *atomic.Bool) error {
 	enc := eventstream.NewEncoder()
 	n := max(1, int(int64(e.opts.Frame)*int64(rate)/int64(time.Second)))
-	for len(pcm) > 0 {
-		k := min(n, len(pcm))
-		if err := e.write(ctx, conn, enc, pcm[:k]); err != nil {
+	began := time.Now()
+	for sent := 0; sent < len(pcm); {
+		if e.opts.Lead > 0 {
+			if ahead := Duration(sent, rate) - e.opts.Lead - time.Since(began); ahead > 0 {
+				t := time.NewTimer(ahead)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return ctx.Err()
+				case <-t.C:
+				}
+			}
+		}
+		k := min(n, len(pcm)-sent)
+		if err := e.write(ctx, conn, enc, pcm[sent:sent+k]); err != nil {
 			return err
 		}
-		pcm = pcm[k:]
+		sent += k
 	}
 	allSent.Store(true)
 	return e.write(ctx, conn, enc, nil)

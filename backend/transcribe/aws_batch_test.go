@@ -43,17 +43,16 @@ func newFakeS3(t *testing.T) *s3.Client {
 	return c
 }
 
-func bucketKeys(t *testing.T, c *s3.Client) []string {
+// wantEmptyBucket fails the test if anything is left in the bucket.
+func wantEmptyBucket(t *testing.T, c *s3.Client) {
 	t.Helper()
 	out, err := c.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(testBucket)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var keys []string
 	for _, o := range out.Contents {
-		keys = append(keys, aws.ToString(o.Key))
+		t.Errorf("left in the bucket: %s", aws.ToString(o.Key))
 	}
-	return keys
 }
 
 // checkSigned verifies a header-signed request as the service does: the
@@ -262,12 +261,14 @@ func (f *fakeJobs) complete(ctx context.Context, in startMedicalJob) error {
 	return err
 }
 
-func newFakeJobs(t *testing.T, s3c *s3.Client) (*fakeJobs, *transcribe.Client) {
+// newFakeJobs starts the fake service and returns a client of it signing
+// with secret.
+func newFakeJobs(t *testing.T, s3c *s3.Client, secret string) (*fakeJobs, *transcribe.Client) {
 	f := &fakeJobs{t: t, s3: s3c, jobs: map[string]*fakeJob{}}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return f, transcribe.New(transcribe.Options{Region: testRegion, BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, testSecretKey, "")})
+		Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, secret, "")})
 }
 
 func newTestBatch(t *testing.T, jobs AWSJobsAPI, s3c AWSObjectsAPI) *AWSBatch {
@@ -304,7 +305,7 @@ func wantTurns(words []word) []Segment {
 // nothing of it is left in the bucket.
 func TestAWSBatchTranscribesThroughAJob(t *testing.T) {
 	s3c := newFakeS3(t)
-	f, jobs := newFakeJobs(t, s3c)
+	f, jobs := newFakeJobs(t, s3c, testSecretKey)
 	b := newTestBatch(t, jobs, s3c)
 	if b.Name() != "aws-batch" {
 		t.Errorf("name %q", b.Name())
@@ -321,9 +322,7 @@ func TestAWSBatchTranscribesThroughAJob(t *testing.T) {
 	if polls < 2 {
 		t.Errorf("%d polls", polls)
 	}
-	if keys := bucketKeys(t, s3c); len(keys) != 0 {
-		t.Errorf("left in the bucket: %v", keys)
-	}
+	wantEmptyBucket(t, s3c)
 }
 
 // A failed job says why; a job that never ends is given up when the
@@ -332,19 +331,17 @@ func TestAWSBatchFailures(t *testing.T) {
 	pcm, _ := recording(3)
 	t.Run("failed", func(t *testing.T) {
 		s3c := newFakeS3(t)
-		f, jobs := newFakeJobs(t, s3c)
+		f, jobs := newFakeJobs(t, s3c, testSecretKey)
 		f.failAs = "The media format provided does not match the detected media format."
 		_, err := newTestBatch(t, jobs, s3c).Transcribe(context.Background(), pcm, SampleRate)
 		if err == nil || !strings.Contains(err.Error(), "failed: The media format provided") || domain.ErrorCode(err) != domain.EUNAVAILABLE {
 			t.Fatalf("%v", err)
 		}
-		if keys := bucketKeys(t, s3c); len(keys) != 0 {
-			t.Errorf("left in the bucket: %v", keys)
-		}
+		wantEmptyBucket(t, s3c)
 	})
 	t.Run("cancelled", func(t *testing.T) {
 		s3c := newFakeS3(t)
-		f, jobs := newFakeJobs(t, s3c)
+		f, jobs := newFakeJobs(t, s3c, testSecretKey)
 		f.never = true
 		ctx, cancel := context.WithCancel(context.Background())
 		polled := &pollCounter{AWSJobsAPI: jobs, after: 3, cancel: cancel}
@@ -352,28 +349,20 @@ func TestAWSBatchFailures(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("%v, want context.Canceled", err)
 		}
-		if keys := bucketKeys(t, s3c); len(keys) != 0 {
-			t.Errorf("left in the bucket: %v", keys)
-		}
+		wantEmptyBucket(t, s3c)
 	})
 	t.Run("wrong credentials", func(t *testing.T) {
 		s3c := newFakeS3(t)
-		f := &fakeJobs{t: t, s3: s3c, jobs: map[string]*fakeJob{}}
-		srv := httptest.NewServer(f)
-		t.Cleanup(srv.Close)
-		jobs := transcribe.New(transcribe.Options{Region: testRegion, BaseEndpoint: aws.String(srv.URL),
-			Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, "not-the-secret", "")})
+		_, jobs := newFakeJobs(t, s3c, "not-the-secret")
 		_, err := newTestBatch(t, jobs, s3c).Transcribe(context.Background(), pcm, SampleRate)
 		if err == nil || !strings.Contains(err.Error(), "InvalidSignatureException") || !strings.Contains(err.Error(), "check the AWS credentials") {
 			t.Fatalf("%v", err)
 		}
-		if keys := bucketKeys(t, s3c); len(keys) != 0 {
-			t.Errorf("left in the bucket: %v", keys)
-		}
+		wantEmptyBucket(t, s3c)
 	})
 	t.Run("no bucket", func(t *testing.T) {
 		s3c := newFakeS3(t)
-		_, jobs := newFakeJobs(t, s3c)
+		_, jobs := newFakeJobs(t, s3c, testSecretKey)
 		b, err := NewAWSBatch(AWSBatchOptions{Jobs: jobs, S3: s3c, Bucket: "no-such-bucket", PollInterval: time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
@@ -402,7 +391,7 @@ func (p *pollCounter) GetMedicalTranscriptionJob(ctx context.Context, in *transc
 
 func TestAWSBatchRefusesBadOptions(t *testing.T) {
 	s3c := newFakeS3(t)
-	_, jobs := newFakeJobs(t, s3c)
+	_, jobs := newFakeJobs(t, s3c, testSecretKey)
 	for _, tc := range []struct {
 		opts  AWSBatchOptions
 		field string

@@ -104,6 +104,10 @@ type fakeMedical struct {
 	audioSeen chan struct{}
 	once      sync.Once
 
+	// running counts the connections being served, which the HTTP
+	// server no longer tracks once they are WebSockets.
+	running sync.WaitGroup
+
 	mu        sync.Mutex
 	conns     []*fakeConn
 	handshake int
@@ -116,12 +120,19 @@ type fakeConn struct {
 	finals     int
 	finalEnd   int // sample of the connection's audio the last final result ended at
 	finalWords []int
+	// arrivals is when each audio event with audio came after the
+	// handshake, and positions how much audio had come before it.
+	arrivals  []time.Duration
+	positions []int
 }
 
 func newFakeMedical(t *testing.T) (*fakeMedical, *httptest.Server) {
 	f := &fakeMedical{t: t, audioSeen: make(chan struct{})}
 	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		srv.Close()
+		f.running.Wait()
+	})
 	return f, srv
 }
 
@@ -132,6 +143,11 @@ func (f *fakeMedical) connections() []*fakeConn {
 }
 
 func (f *fakeMedical) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Before the handshake is answered, so before the client can start
+	// sending.
+	accepted := time.Now()
+	f.running.Add(1)
+	defer f.running.Done()
 	f.mu.Lock()
 	f.handshake++
 	f.mu.Unlock()
@@ -204,6 +220,9 @@ func (f *fakeMedical) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		end := len(msg.Payload) == 0
 		f.mu.Lock()
+		if !end {
+			c.arrivals, c.positions = append(c.arrivals, time.Since(accepted)), append(c.positions, len(c.audio))
+		}
 		for i := 0; i+1 < len(msg.Payload); i += 2 {
 			c.audio = append(c.audio, int16(binary.LittleEndian.Uint16(msg.Payload[i:])))
 		}
@@ -276,10 +295,10 @@ func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return c, rw, err
 }
 
+// send writes a frame; one the client has gone before reading is no
+// matter.
 func (f *fakeMedical) send(ctx context.Context, conn *websocket.Conn, frame []byte) {
-	if err := conn.Write(ctx, websocket.MessageBinary, frame); err != nil && ctx.Err() == nil {
-		f.t.Logf("write: %v", err)
-	}
+	_ = conn.Write(ctx, websocket.MessageBinary, frame)
 }
 
 // heardWord is a burst of sound the fake recogniser heard, in samples of
@@ -366,7 +385,7 @@ func encodeMessage(msg eventstream.Message) []byte {
 func newTestAWS(t *testing.T, srv *httptest.Server, edit func(*AWSOptions)) *AWS {
 	t.Helper()
 	o := AWSOptions{Region: testRegion, Specialty: "cardiology", Endpoint: "ws" + strings.TrimPrefix(srv.URL, "http"),
-		Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, testSecretKey, ""), RetryBackoff: time.Millisecond}
+		Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, testSecretKey, ""), RetryBackoff: time.Millisecond, Lead: -1}
 	if edit != nil {
 		edit(&o)
 	}
@@ -492,6 +511,26 @@ func TestAWSReconnectsAfterACut(t *testing.T) {
 		}
 	}
 	compareSegments(t, segs, wantSegments(words))
+}
+
+// A recording's audio is sent no faster than it would be spoken, the
+// lead allowed aside.
+func TestAWSPacesAudio(t *testing.T) {
+	f, srv := newFakeMedical(t)
+	pcm, words := recording(2)
+	const lead = 300 * time.Millisecond
+	e := newTestAWS(t, srv, func(o *AWSOptions) { o.Lead = lead })
+	segs, err := e.Transcribe(context.Background(), pcm, SampleRate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareSegments(t, segs, wantSegments(words))
+	c := f.connections()[0]
+	for i, at := range c.arrivals {
+		if early := Duration(c.positions[i], SampleRate) - lead - at; early > 0 {
+			t.Fatalf("the audio from %s came %s after the stream began, %s early", Duration(c.positions[i], SampleRate), at, early)
+		}
+	}
 }
 
 func TestAWSRefusesBadOptions(t *testing.T) {
