@@ -38,14 +38,16 @@ const (
 )
 
 // AWSSpecialties lists the specialties a stream may be set to.
-var AWSSpecialties = []string{SpecialtyPrimaryCare, SpecialtyCardiology, SpecialtyNeurology, SpecialtyOncology, SpecialtyRadiology, SpecialtyUrology}
+func AWSSpecialties() []string {
+	return []string{SpecialtyPrimaryCare, SpecialtyCardiology, SpecialtyNeurology, SpecialtyOncology, SpecialtyRadiology, SpecialtyUrology}
+}
 
 // AWSOptions configure streaming transcription through Amazon Transcribe
 // Medical's WebSocket API.
 type AWSOptions struct {
 	// Region is the AWS region of the service (us-east-1, …); required.
 	Region string
-	// Specialty is one of AWSSpecialties; empty is PRIMARYCARE.
+	// Specialty is one of AWSSpecialties(); empty is PRIMARYCARE.
 	Specialty string
 	// Type is CONVERSATION (default) or DICTATION.
 	Type string
@@ -137,7 +139,7 @@ func NewAWS(o AWSOptions) (*AWS, error) {
 	if !regionPattern.MatchString(o.Region) {
 		return nil, domain.Invalid("region", "the AWS region %q is not a region name such as us-east-1", o.Region)
 	}
-	if err := validateMedical(&o.Specialty, &o.Type, &o.LanguageCode, AWSSpecialties); err != nil {
+	if err := validateMedical(&o.Specialty, &o.Type, &o.LanguageCode, AWSSpecialties()); err != nil {
 		return nil, err
 	}
 	if o.Credentials == nil {

@@ -97,7 +97,7 @@ func NewAWSBatch(o AWSBatchOptions) (*AWSBatch, error) {
 	}
 	if o.Specialty != "" && !strings.EqualFold(o.Specialty, SpecialtyPrimaryCare) {
 		return nil, domain.Invalid("specialty", "Amazon Transcribe Medical batch jobs take the specialty %s only, not %q (streaming takes %s)",
-			SpecialtyPrimaryCare, o.Specialty, strings.Join(AWSSpecialties, ", "))
+			SpecialtyPrimaryCare, o.Specialty, strings.Join(AWSSpecialties(), ", "))
 	}
 	if err := validateMedical(&o.Specialty, &o.Type, &o.LanguageCode, []string{SpecialtyPrimaryCare}); err != nil {
 		return nil, err
