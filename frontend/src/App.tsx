@@ -30,6 +30,7 @@ const pages = {
   FiguresPage: () => import("./admin/FiguresPage").then((m) => ({ default: m.FiguresPage })),
   EmergencyReviewPage: () => import("./admin/EmergencyReviewPage").then((m) => ({ default: m.EmergencyReviewPage })),
   RetentionPage: () => import("./admin/RetentionPage").then((m) => ({ default: m.RetentionPage })),
+  ConsultationPage: () => import("./consult/ConsultationPage").then((m) => ({ default: m.ConsultationPage })),
   ConflictsPage: () => import("./sync/ConflictsPage").then((m) => ({ default: m.ConflictsPage })),
   SetupPage: () => import("./pages/SetupPage").then((m) => ({ default: m.SetupPage })),
   RegisterPage: () => import("./pages/RegisterPage").then((m) => ({ default: m.RegisterPage })),
@@ -51,6 +52,7 @@ const ProvidersPage = lazy(pages.ProvidersPage);
 const FiguresPage = lazy(pages.FiguresPage);
 const EmergencyReviewPage = lazy(pages.EmergencyReviewPage);
 const RetentionPage = lazy(pages.RetentionPage);
+const ConsultationPage = lazy(pages.ConsultationPage);
 const ConflictsPage = lazy(pages.ConflictsPage);
 const SetupPage = lazy(pages.SetupPage);
 const RegisterPage = lazy(pages.RegisterPage);
@@ -94,6 +96,7 @@ export function App({ baseURL, connection, tokens }: { baseURL: string; connecti
                       <Route path="/patients" element={<PatientsPage />} />
                       <Route path="/patients/:id" element={<PatientPage />} />
                       <Route path="/clinic-day" element={<ClinicDayPage />} />
+                      <Route path="/consultations/:id" element={<ConsultationPage />} />
                       <Route path="/conflicts" element={<ConflictsPage />} />
                       <Route path="/admin/knowledge" element={<KnowledgePage />} />
                       <Route path="/admin/audit" element={<AuditPage />} />

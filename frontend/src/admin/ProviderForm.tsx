@@ -290,7 +290,7 @@ export function ProviderForm({ editing, onSaved, onCancel, heading }: { editing:
 }
 
 /** Check is a labelled checkbox with a line of help under its label. */
-function Check({ id, label, help, checked, disabled, onChange }: { id: string; label: string; help: string; checked: boolean; disabled?: boolean; onChange: (v: boolean) => void }) {
+export function Check({ id, label, help, checked, disabled, onChange }: { id: string; label: string; help: string; checked: boolean; disabled?: boolean; onChange: (v: boolean) => void }) {
   return (
     <div className="check">
       <input id={id} type="checkbox" checked={checked} disabled={disabled} onChange={(e) => onChange(e.target.checked)} aria-describedby={`${id}-help`} />
@@ -303,4 +303,4 @@ function Check({ id, label, help, checked, disabled, onChange }: { id: string; l
 }
 
 /** describedBy links a control to its help text, and to its error when there is one. */
-const describedBy = (id: string, error?: string) => (error ? `${id}-error ${id}-help` : `${id}-help`);
+export const describedBy = (id: string, error?: string) => (error ? `${id}-error ${id}-help` : `${id}-help`);

@@ -6,6 +6,7 @@ import { t, type MessageKey } from "../i18n";
 import { builtIn, deleteProvider, listProviders, myModels, type LLMProvider } from "./api";
 import { Dialog } from "./Dialog";
 import { LimitsForm } from "./LimitsForm";
+import { TranscriptionSettingsForm } from "../consult/TranscriptionSettingsForm";
 import { ProviderForm, roles } from "./ProviderForm";
 import "./admin.css";
 
@@ -96,6 +97,8 @@ export function ProvidersPage() {
       <section className="card">
         <LimitsForm />
       </section>
+
+      <TranscriptionSettingsForm />
 
       {removing && (
         <Dialog title={t("providers.deleteTitle", { name: removing.name })} onClose={() => setRemoving(null)}>

@@ -195,10 +195,11 @@ describe("AudioUploader", () => {
     const stopped = h.up.stop();
     s.server({ type: "ack", seq: 0, samples: 16000 });
     s.onclose!({ code: 1006 });
-    expect(h.up.state).toBe("stopping");
+    expect(h.up.state).toBe("reconnecting");
     h.reconnect();
     const again = await h.socket(1);
     again.server({ type: "ready", recording_id: "r1", next_seq: 1, samples: 16000 });
+    expect(h.up.state).toBe("stopping");
     expect(again.seqs()).toEqual([1]);
     expect(again.texts().at(-1)).toEqual({ type: "stop" });
     again.server({ type: "ack", seq: 1, samples: 32000 });

@@ -5,6 +5,11 @@
 import { backoff } from "../live";
 import type { TranscriptSegment } from "./api";
 
+/**
+ * The uploader's state: connecting at first, open while the server takes
+ * audio, reconnecting after a drop (stopping or not), stopping once asked to
+ * stop and connected, then stopped or failed for good.
+ */
 export type UploaderState = "connecting" | "open" | "reconnecting" | "stopping" | "stopped" | "failed";
 
 /** ServerError is the server's refusal ({"type":"error"}), after which it closes. */
@@ -117,8 +122,10 @@ export class AudioUploader {
     const done = new Promise<number>((resolve, reject) => this.stopWaiters.push({ resolve, reject }));
     if (!this.stopping) {
       this.stopping = true;
-      this.set("stopping");
-      if (this.ready) this.sendJSON({ type: "stop" });
+      if (this.ready) {
+        this.set("stopping");
+        this.sendJSON({ type: "stop" });
+      }
     }
     return done;
   }
@@ -248,7 +255,7 @@ export class AudioUploader {
 
   private retry() {
     if (this.ended) return;
-    this.set(this.stopping ? "stopping" : "reconnecting");
+    this.set("reconnecting");
     this.cancelRetry = this.schedule(() => void this.connect(), backoff(this.attempt++, this.o.random));
   }
 }

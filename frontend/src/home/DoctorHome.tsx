@@ -9,6 +9,10 @@ import { AppointmentStatus } from "../components/AppointmentStatus";
 import { dayAppointments, dayKey, nextUp, patientPath } from "../staff/day";
 import { VisitRow } from "../staff/VisitRow";
 import { formatTime } from "../time";
+import { ConsultationButton } from "../consult/ConsultationButton";
+
+/** consultable: an appointment a consultation can be held for (not cancelled, not missed). */
+const consultable = (a: Appointment) => a.status !== "cancelled" && a.status !== "noshow" && a.status !== "entered-in-error";
 
 /** DoctorHome: today's patients in order, the next one highlighted, each opening the patient's page. */
 export function DoctorHome({ name }: { name: string }) {
@@ -22,7 +26,19 @@ export function DoctorHome({ name }: { name: string }) {
   const today = (appts.data ?? []).filter((a) => a.status !== "cancelled").sort((x, y) => x.start.localeCompare(y.start));
   const next = nextUp(today);
 
-  const row = (a: Appointment) => <VisitRow key={a.id} a={a} patient={names.get(a.patient_id) ?? "…"} about={<AppointmentStatus a={a} />} next={a.id === next?.id} />;
+  const row = (a: Appointment) => {
+    const patient = names.get(a.patient_id) ?? "…";
+    return (
+      <VisitRow
+        key={a.id}
+        a={a}
+        patient={patient}
+        about={<AppointmentStatus a={a} />}
+        next={a.id === next?.id}
+        actions={consultable(a) ? <ConsultationButton appointmentID={a.id} patient={patient} /> : undefined}
+      />
+    );
+  };
 
   return (
     <section className="card" aria-labelledby="home-title">

@@ -48,7 +48,7 @@ describe("patient home", () => {
 });
 
 describe("doctor home", () => {
-  it("lists today's patients with links to their pages and highlights the next one", async () => {
+  it("lists today's patients with links to their pages and their consultations, and highlights the next one", async () => {
     const seen = appt("a1", ana.id, at(-2), "fulfilled");
     const coming = appt("a2", ben.id, at(1), "booked");
     await renderAs(as("doctor", "Dr Lee"), <HomePage />, (c: Call): Answer => {
@@ -58,14 +58,17 @@ describe("doctor home", () => {
         expect(c.query.get("doctor_id")).toBe(doctor.id);
         return { body: { appointments: [coming, seen] } };
       }
+      if (c.path === "/api/v1/consultations") return { body: { consultations: c.query.get("appointment_id") === "a1" ? [{ id: "c1", appointment_id: "a1" }] : [] } };
       return undefined;
     });
+    await screen.findByRole("button", { name: "Open consultation with Ana Díaz" });
+    await screen.findByRole("button", { name: "Start consultation with Ben Okafor" });
     const next = await screen.findByRole("region", { name: "Next patient" });
     expect(next).toHaveTextContent(`${formatTime(coming.start)} Ben Okafor · Booked`);
     expect(within(next).getByRole("link", { name: "Ben Okafor" })).toHaveAttribute("href", "/patients/p-ben");
     const today = screen.getByRole("list", { name: "Today's patients" });
     const rows = within(today).getAllByRole("listitem");
-    expect(rows.map((r) => r.textContent)).toEqual([`${formatTime(seen.start)} Ana DíazSeen`, `${formatTime(coming.start)} Ben OkaforBooked`]);
+    expect(rows.map((r) => r.textContent)).toEqual([`${formatTime(seen.start)} Ana DíazSeenOpen consultation`, `${formatTime(coming.start)} Ben OkaforBookedStart consultation`]);
     expect(within(today).getByRole("link", { name: "Ana Díaz" })).toHaveAttribute("href", "/patients/p-ana");
   });
 

@@ -7,6 +7,7 @@ import { t, type MessageKey } from "../i18n";
 import { myPatient } from "./api";
 import { ContactForm } from "./ContactForm";
 import { LoadError } from "../components/LoadError";
+import { VisitNotes } from "../consult/VisitNotes";
 
 const kinds: { kind: string; title: MessageKey }[] = [
   { kind: "condition", title: "record.conditions" },
@@ -109,6 +110,7 @@ export function RecordPage() {
         })}
         <p className="muted">{t("record.askClinic")}</p>
       </section>
+      {p && <VisitNotes patientID={p.id} />}
       <section className="card" aria-labelledby="notifications-title">
         <h2 id="notifications-title" className="h2">{t("notifications.title")}</h2>
         {notes.data?.length === 0 && <p className="muted">{t("notifications.none")}</p>}

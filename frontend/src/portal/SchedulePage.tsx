@@ -9,6 +9,7 @@ import { PatientSummary } from "./PatientSummary";
 import { WeekCalendar } from "./WeekCalendar";
 import { useDoctorZones } from "./zones";
 import { LoadError } from "../components/LoadError";
+import { ConsultationButton } from "../consult/ConsultationButton";
 
 type View = "list" | "calendar";
 const viewKey = "healthhub.schedule.view";
@@ -63,7 +64,7 @@ export function SchedulePage() {
   const today = live.filter((a) => new Date(a.start) < endOfToday);
   const later = live.filter((a) => new Date(a.start) >= endOfToday);
 
-  const row = (a: Appointment, when: string) => {
+  const row = (a: Appointment, when: string, isToday = false) => {
     const who = names.get(a.patient_id) ?? "…";
     return (
       <li key={a.id} className="appointment">
@@ -78,6 +79,7 @@ export function SchedulePage() {
           {a.status === "booked" && <button type="button" onClick={() => void mark(a, "arrived")}>{t("schedule.arrived")}</button>}
           {(a.status === "arrived" || a.status === "checked-in") && <button type="button" onClick={() => void mark(a, "fulfilled")}>{t("schedule.fulfilled")}</button>}
           {a.status === "booked" && <button type="button" onClick={() => void mark(a, "noshow")}>{t("schedule.noshow")}</button>}
+          {isToday && a.status !== "noshow" && <ConsultationButton appointmentID={a.id} patient={who} />}
         </div>
       </li>
     );
@@ -99,7 +101,7 @@ export function SchedulePage() {
           <>
             <h2 className="h3">{t("schedule.today")}</h2>
             {appts.data && today.length === 0 && <p className="muted">{t("schedule.none")}</p>}
-            <ul className="appointment-list" aria-label={t("schedule.today")}>{today.map((a) => row(a, formatHour(a.start, zone)))}</ul>
+            <ul className="appointment-list" aria-label={t("schedule.today")}>{today.map((a) => row(a, formatHour(a.start, zone), true))}</ul>
             <h2 className="h3">{t("schedule.week")}</h2>
             {appts.data && later.length === 0 && <p className="muted">{t("schedule.none")}</p>}
             <ul className="appointment-list" aria-label={t("schedule.week")}>{later.map((a) => row(a, formatWhen(a.start, zone)))}</ul>

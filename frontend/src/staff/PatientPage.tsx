@@ -9,6 +9,7 @@ import { listAppointments, listDoctors } from "../portal/api";
 import { AppointmentStatus } from "../components/AppointmentStatus";
 import { PatientFacts, PatientSummary } from "../portal/PatientSummary";
 import { formatDateTime } from "../time";
+import { VisitNotes } from "../consult/VisitNotes";
 
 /**
  * PatientPage is a patient's page for the clinic, opened from any list: a
@@ -24,6 +25,7 @@ export function PatientPage() {
       <div className="stack-wide">
         <h1 className="visually-hidden">{t("summary.loading")}</h1>
         <PatientSummary patientID={id} onClose={() => navigate(-1)} />
+        <VisitNotes patientID={id} withLinks startable />
       </div>
     );
   }
