@@ -922,10 +922,12 @@ const en = {
   "transcription.conversationType": "Conversation type",
   "transcription.conversation.CONVERSATION": "Conversation between doctor and patient",
   "transcription.conversation.DICTATION": "Dictation",
+  "transcription.uploadBucket": "S3 bucket for uploaded recordings",
+  "transcription.uploadBucketHelp": "Amazon Transcribe reads uploads from here; each is deleted once transcribed.",
   "transcription.patientsSeeNotes": "Patients see their signed visit notes",
   "transcription.patientsSeeNotesHelp": "In their record, once the doctor has signed. Drafts are never shown to patients.",
   "transcription.retention": "Keep recordings (days after signing)",
-  "transcription.retentionHelp": "Then the audio is removed; the transcript and the note stay.",
+  "transcription.retentionHelp": "From 1 to 3650. Then the audio is removed; the transcript and the note stay.",
   "transcription.save": "Save transcription settings",
   "transcription.saved": "The transcription settings were saved.",
 };

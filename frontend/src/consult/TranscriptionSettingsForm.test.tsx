@@ -8,7 +8,13 @@ afterEach(cleanup);
 
 function server(start: TranscriptionSettings, refuse?: (c: Call) => Answer) {
   let s = start;
+  let policy = { clinical_records_years: 10, audit_events_years: 6, recordings_days: 30 };
   return (c: Call): Answer => {
+    if (c.path === "/api/v1/retention" && c.method === "GET") return { body: policy };
+    if (c.path === "/api/v1/retention" && c.method === "PATCH") {
+      policy = { ...policy, ...(c.body as object) };
+      return { body: policy };
+    }
     if (c.path !== "/api/v1/transcription/settings") return undefined;
     if (c.method === "GET") return { body: s };
     const r = refuse?.(c);
@@ -19,7 +25,7 @@ function server(start: TranscriptionSettings, refuse?: (c: Call) => Answer) {
   };
 }
 
-const none: TranscriptionSettings = { engine: "none", external: false, has_api_key: false, patients_see_notes: false, recording_retention_days: 30 };
+const none: TranscriptionSettings = { engine: "none", external: false, has_api_key: false, patients_see_notes: false };
 const page = (answer: (c: Call) => Answer) =>
   renderAsAdmin(
     <>
@@ -42,6 +48,7 @@ describe("TranscriptionSettingsForm", () => {
     type("Language", "en");
     fireEvent.click(screen.getByLabelText("External service: redact"));
     fireEvent.click(screen.getByLabelText("Patients see their signed visit notes"));
+    expect(screen.getByLabelText("Keep recordings (days after signing)")).toHaveValue("30");
     type("Keep recordings (days after signing)", "90");
     await act(async () => fireEvent.click(screen.getByRole("button", { name: "Save transcription settings" })));
     expect(calls.find((c) => c.method === "PUT")?.body).toEqual({
@@ -52,8 +59,9 @@ describe("TranscriptionSettingsForm", () => {
       language: "en",
       external: true,
       patients_see_notes: true,
-      recording_retention_days: 90,
     });
+    // How long recordings are kept is the retention policy's.
+    expect(calls.find((c) => c.method === "PATCH" && c.path === "/api/v1/retention")?.body).toEqual({ recordings_days: 90 });
     expect(await screen.findByRole("status")).toHaveTextContent("The transcription settings were saved.");
     // The key is never shown again; the field now offers to replace it.
     expect(screen.getByLabelText("New API key")).toHaveValue("");
@@ -65,6 +73,7 @@ describe("TranscriptionSettingsForm", () => {
     await screen.findByLabelText("New API key");
     await act(async () => fireEvent.click(screen.getByRole("button", { name: "Save transcription settings" })));
     expect(calls.find((c) => c.method === "PUT")?.body).not.toHaveProperty("api_key");
+    expect(calls.some((c) => c.method === "PATCH")).toBe(false);
     fireEvent.click(screen.getByLabelText("Remove the stored key"));
     await act(async () => fireEvent.click(screen.getByRole("button", { name: "Save transcription settings" })));
     expect(calls.filter((c) => c.method === "PUT").at(-1)?.body).toHaveProperty("api_key", "");
@@ -76,8 +85,9 @@ describe("TranscriptionSettingsForm", () => {
     type("AWS region", "mars-1");
     fireEvent.change(screen.getByLabelText("Specialty"), { target: { value: "CARDIOLOGY" } });
     fireEvent.change(screen.getByLabelText("Conversation type"), { target: { value: "DICTATION" } });
+    type("S3 bucket for uploaded recordings", "clinic-audio");
     await act(async () => fireEvent.click(screen.getByRole("button", { name: "Save transcription settings" })));
-    expect(calls.find((c) => c.method === "PUT")?.body).toMatchObject({ engine: "aws", region: "mars-1", specialty: "CARDIOLOGY", conversation_type: "DICTATION" });
+    expect(calls.find((c) => c.method === "PUT")?.body).toMatchObject({ engine: "aws", region: "mars-1", specialty: "CARDIOLOGY", conversation_type: "DICTATION", upload_bucket: "clinic-audio" });
     expect(screen.getByText("Name an AWS region, such as us-east-1.")).toBeInTheDocument();
     expect(screen.getByLabelText("AWS region")).toHaveAttribute("aria-invalid", "true");
   });

@@ -5,13 +5,23 @@ import { errorsFor, Field, TextField } from "../components/Field";
 import { LoadError } from "../components/LoadError";
 import { t, type MessageKey } from "../i18n";
 import { Check, describedBy } from "../admin/ProviderForm";
-import { getTranscriptionSettings, saveTranscriptionSettings, settingsKey, type SettingsInput, type TranscriptionEngine, type TranscriptionSettings } from "./api";
+import {
+  getTranscriptionSettings,
+  recordingsDays,
+  recordingsDaysKey,
+  saveRecordingsDays,
+  saveTranscriptionSettings,
+  settingsKey,
+  type SettingsInput,
+  type TranscriptionEngine,
+  type TranscriptionSettings,
+} from "./api";
 
 const engines: TranscriptionEngine[] = ["none", "openai-compatible", "aws"];
 const specialties = ["PRIMARYCARE", "CARDIOLOGY", "NEUROLOGY", "ONCOLOGY", "RADIOLOGY", "UROLOGY"];
 const conversationTypes = ["CONVERSATION", "DICTATION"];
 
-const fields = ["engine", "base_url", "model", "api_key", "language", "region", "specialty", "conversation_type", "recording_retention_days"] as const;
+const fields = ["engine", "base_url", "model", "api_key", "language", "region", "specialty", "conversation_type", "upload_bucket", "recordings_days"] as const;
 type FieldKey = (typeof fields)[number];
 
 /** Draft is the form as typed; the API key is never filled in from the server. */
@@ -26,11 +36,13 @@ export interface Draft {
   region: string;
   specialty: string;
   conversationType: string;
+  uploadBucket: string;
   patientsSeeNotes: boolean;
+  /** retentionDays: days the audio is kept after signing (the retention policy's). */
   retentionDays: string;
 }
 
-export function draftOf(s: TranscriptionSettings): Draft {
+export function draftOf(s: TranscriptionSettings, recordingsDays?: number): Draft {
   return {
     engine: s.engine,
     baseURL: s.base_url ?? "",
@@ -42,8 +54,9 @@ export function draftOf(s: TranscriptionSettings): Draft {
     region: s.region ?? "",
     specialty: s.specialty || "PRIMARYCARE",
     conversationType: s.conversation_type || "CONVERSATION",
+    uploadBucket: s.upload_bucket ?? "",
     patientsSeeNotes: s.patients_see_notes,
-    retentionDays: s.recording_retention_days === undefined ? "" : String(s.recording_retention_days),
+    retentionDays: recordingsDays === undefined ? "" : String(recordingsDays),
   };
 }
 
@@ -53,13 +66,14 @@ export function draftOf(s: TranscriptionSettings): Draft {
  */
 export function inputOf(d: Draft): SettingsInput {
   const input: SettingsInput = { engine: d.engine, patients_see_notes: d.patientsSeeNotes };
-  if (d.retentionDays.trim()) input.recording_retention_days = Number(d.retentionDays.trim());
   if (d.engine === "openai-compatible") {
     Object.assign(input, { base_url: d.baseURL.trim(), model: d.model.trim(), language: d.language.trim(), external: d.external });
     if (d.apiKey) input.api_key = d.apiKey;
     else if (d.clearAPIKey) input.api_key = "";
   }
-  if (d.engine === "aws") Object.assign(input, { region: d.region.trim(), specialty: d.specialty, conversation_type: d.conversationType, language: d.language.trim() });
+  if (d.engine === "aws") {
+    Object.assign(input, { region: d.region.trim(), specialty: d.specialty, conversation_type: d.conversationType, upload_bucket: d.uploadBucket.trim(), language: d.language.trim() });
+  }
   return input;
 }
 
@@ -68,11 +82,21 @@ export function TranscriptionSettingsForm() {
   const { client } = useSession();
   const queries = useQueryClient();
   const settings = useQuery({ queryKey: settingsKey, queryFn: () => getTranscriptionSettings(client) });
+  const days = useQuery({ queryKey: recordingsDaysKey, queryFn: () => recordingsDays(client) });
   return (
     <section className="card" aria-labelledby="transcription-title">
-      <LoadError error={settings.error} onRetry={() => settings.refetch()} />
-      {settings.data ? (
-        <SettingsForm settings={settings.data} onSaved={(s) => queries.setQueryData(settingsKey, s)} client={client} />
+      <LoadError error={settings.error ?? days.error} onRetry={() => Promise.all([settings.refetch(), days.refetch()])} />
+      {settings.data && days.isSuccess ? (
+        <SettingsForm
+          settings={settings.data}
+          recordingsDays={days.data}
+          onSaved={(s, d) => {
+            queries.setQueryData(settingsKey, s);
+            queries.setQueryData(recordingsDaysKey, d);
+            void queries.invalidateQueries({ queryKey: ["retention"] });
+          }}
+          client={client}
+        />
       ) : (
         <h2 id="transcription-title" className="h2">
           {t("transcription.title")}
@@ -82,8 +106,18 @@ export function TranscriptionSettingsForm() {
   );
 }
 
-function SettingsForm({ settings, onSaved, client }: { settings: TranscriptionSettings; onSaved: (s: TranscriptionSettings) => void; client: ReturnType<typeof useSession>["client"] }) {
-  const [draft, setDraft] = useState<Draft>(() => draftOf(settings));
+function SettingsForm({
+  settings,
+  recordingsDays: days,
+  onSaved,
+  client,
+}: {
+  settings: TranscriptionSettings;
+  recordingsDays: number | undefined;
+  onSaved: (s: TranscriptionSettings, recordingsDays: number | undefined) => void;
+  client: ReturnType<typeof useSession>["client"];
+}) {
+  const [draft, setDraft] = useState<Draft>(() => draftOf(settings, days));
   const [errors, setErrors] = useState<Partial<Record<FieldKey | "form", string>>>({});
   const [status, setStatus] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -92,16 +126,19 @@ function SettingsForm({ settings, onSaved, client }: { settings: TranscriptionSe
   async function submit(ev: FormEvent) {
     ev.preventDefault();
     setStatus(null);
-    if (draft.retentionDays.trim() && !/^\d+$/.test(draft.retentionDays.trim())) {
-      setErrors({ recording_retention_days: t("limits.wholeNumber") });
+    const wantDays = draft.retentionDays.trim();
+    if (wantDays && !/^\d+$/.test(wantDays)) {
+      setErrors({ recordings_days: t("limits.wholeNumber") });
       return;
     }
     setBusy(true);
     setErrors({});
     try {
       const saved = await saveTranscriptionSettings(client, inputOf(draft));
-      onSaved(saved);
-      setDraft(draftOf(saved));
+      // How long recordings are kept is part of the retention policy.
+      const keptDays = wantDays && Number(wantDays) !== days ? await saveRecordingsDays(client, Number(wantDays)) : days;
+      onSaved(saved, keptDays);
+      setDraft(draftOf(saved, keptDays));
     } catch (err) {
       setErrors(errorsFor(err, fields));
       setBusy(false);
@@ -204,10 +241,11 @@ function SettingsForm({ settings, onSaved, client }: { settings: TranscriptionSe
             {text("region", draft.region, (v) => set({ region: v }), "transcription.region", "transcription.regionHelp", { placeholder: "us-east-1" })}
             {choice("specialty", draft.specialty, (v) => set({ specialty: v }), "transcription.specialty", specialties, "transcription.specialty.")}
             {choice("conversation_type", draft.conversationType, (v) => set({ conversationType: v }), "transcription.conversationType", conversationTypes, "transcription.conversation.")}
+            {text("upload_bucket", draft.uploadBucket, (v) => set({ uploadBucket: v }), "transcription.uploadBucket", "transcription.uploadBucketHelp")}
           </>
         )}
         {draft.engine !== "none" && text("language", draft.language, (v) => set({ language: v }), "transcription.language", "transcription.languageHelp", { placeholder: "en" })}
-        {text("recording_retention_days", draft.retentionDays, (v) => set({ retentionDays: v }), "transcription.retention", "transcription.retentionHelp", { inputMode: "numeric" })}
+        {text("recordings_days", draft.retentionDays, (v) => set({ retentionDays: v }), "transcription.retention", "transcription.retentionHelp", { inputMode: "numeric" })}
       </div>
       <div className="checks">
         {draft.engine === "openai-compatible" && (

@@ -79,8 +79,9 @@ export interface TranscriptionSettings {
   region?: string;
   specialty?: string;
   conversation_type?: string;
+  /** upload_bucket: where uploads go for AWS's batch jobs. */
+  upload_bucket?: string;
   patients_see_notes: boolean;
-  recording_retention_days?: number;
 }
 
 /** SettingsInput changes the settings; an api_key is sent only when one was typed ("" removes it). */
@@ -95,6 +96,7 @@ export const transcriptKey = (id: string) => ["consultations", id, "transcript"]
 export const byAppointmentKey = (appointmentID: string) => ["consultations", "appointment", appointmentID] as const;
 export const byPatientKey = (patientID: string) => ["consultations", "patient", patientID] as const;
 export const settingsKey = ["transcription", "settings"] as const;
+export const recordingsDaysKey = ["retention", "recordings_days"] as const;
 
 /** startConsultation opens the appointment's consultation, or a new one for a patient; an existing one comes back as it is. */
 export function startConsultation(c: Client, of: { appointment_id: string } | { patient_id: string }): Promise<Consultation> {
@@ -221,6 +223,12 @@ export async function recordingAudio(c: Client, id: string, recordingID: string,
 export const getTranscriptionSettings = (c: Client) => c.request<TranscriptionSettings>("GET", "/api/v1/transcription/settings");
 
 export const saveTranscriptionSettings = (c: Client, s: SettingsInput) => c.request<TranscriptionSettings>("PUT", "/api/v1/transcription/settings", s);
+
+/** recordingsDays is how many days after signing a consultation's audio is kept (the retention policy's recordings_days). */
+export const recordingsDays = (c: Client) => c.request<{ recordings_days?: number }>("GET", "/api/v1/retention").then((p) => p.recordings_days);
+
+export const saveRecordingsDays = (c: Client, days: number) =>
+  c.request<{ recordings_days?: number }>("PATCH", "/api/v1/retention", { recordings_days: days }).then((p) => p.recordings_days);
 
 /** isSigned: the note is signed and can no longer change. */
 export const isSigned = (c: Pick<Consultation, "note_status">) => c.note_status === "signed";
