@@ -22,6 +22,9 @@ type PatientPurge struct {
 	Appointments    int `json:"appointments"`
 	ClinicalEntries int `json:"clinical_entries"`
 	Conversations   int `json:"conversations"`
+	// Consultations with their recordings, transcripts and notes; the
+	// recordings' audio is queued as blob garbage.
+	Consultations int `json:"consultations"`
 	// AuditPseudonymised counts audit events (the installation's own and
 	// the copies of nodes' logs it holds) whose patient became a pseudonym.
 	AuditPseudonymised int `json:"audit_pseudonymised"`
@@ -33,6 +36,7 @@ func (p *PatientPurge) Add(o PatientPurge) {
 	p.Appointments += o.Appointments
 	p.ClinicalEntries += o.ClinicalEntries
 	p.Conversations += o.Conversations
+	p.Consultations += o.Consultations
 	p.AuditPseudonymised += o.AuditPseudonymised
 }
 

@@ -14,6 +14,7 @@ type Store interface {
 	SyncStore
 	EmergencyStore
 	CanaryStore
+	ConsultStore
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 	// Engine names the storage engine: "sqlite" or "postgres".

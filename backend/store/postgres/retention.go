@@ -47,11 +47,12 @@ func (db *DB) ListLegalHolds(ctx context.Context) ([]*domain.LegalHold, error) {
 }
 
 // lastContact is a patient's last contact: the latest of the record's own
-// times, its appointments' ends, its clinical entries' and its changes'
-// (GREATEST skips the NULLs of those it has none of).
+// times, its appointments' ends, its clinical entries', its consultations'
+// and its changes' (GREATEST skips the NULLs of those it has none of).
 const lastContact = `GREATEST(p.created_at, p.updated_at,
 	(SELECT MAX(a.end_at) FROM appointments a WHERE a.patient_id = p.id),
 	(SELECT MAX(c.updated_at) FROM clinical_entries c WHERE c.patient_id = p.id),
+	(SELECT MAX(GREATEST(k.created_at, k.updated_at)) FROM consultations k WHERE k.patient_id = p.id),
 	(SELECT MAX(x.at) FROM patient_changes x WHERE x.patient_id = p.id))`
 
 func (db *DB) PatientsLastContactBefore(ctx context.Context, t time.Time, limit int) ([]string, error) {
@@ -120,11 +121,18 @@ func (db *DB) PurgePatient(ctx context.Context, patientID string, t time.Time, p
 				updated_at = $4 WHERE role = 'patient' AND id = `+account, patientID, pseudonym+purgedEmailDomain, purgedName, at.UTC()); err != nil {
 			return err
 		}
+		// Consultations go with their recordings and transcripts; the
+		// recordings' audio is queued as blob garbage first.
+		if _, err := deleteChunks(ctx, tx, `recording_id IN (SELECT r.id FROM recordings r JOIN consultations c ON c.id = r.consultation_id
+			WHERE c.patient_id = $2)`, at, patientID); err != nil {
+			return err
+		}
 		var ignored int
 		for _, step := range []struct {
 			n *int
 			q string
 		}{
+			{&out.Consultations, `DELETE FROM consultations WHERE patient_id = $1`},
 			{&out.Appointments, `DELETE FROM appointments WHERE patient_id = $1`},
 			{&ignored, `DELETE FROM sync_conflicts WHERE patient_id = $1`},
 			{&out.Conversations, `DELETE FROM conversations WHERE patient_id = $1`},

@@ -50,10 +50,12 @@ func (db *DB) ListLegalHolds(ctx context.Context) ([]*domain.LegalHold, error) {
 }
 
 // lastContact is a patient's last contact: the latest of the record's own
-// times, its appointments' ends, its clinical entries' and its changes'.
+// times, its appointments' ends, its clinical entries', its consultations'
+// and its changes'.
 const lastContact = `MAX(p.created_at, p.updated_at,
 	COALESCE((SELECT MAX(a.end_at) FROM appointments a WHERE a.patient_id = p.id), ''),
 	COALESCE((SELECT MAX(c.updated_at) FROM clinical_entries c WHERE c.patient_id = p.id), ''),
+	COALESCE((SELECT MAX(MAX(k.created_at, k.updated_at)) FROM consultations k WHERE k.patient_id = p.id), ''),
 	COALESCE((SELECT MAX(x.at) FROM patient_changes x WHERE x.patient_id = p.id), ''))`
 
 func (db *DB) PatientsLastContactBefore(ctx context.Context, t time.Time, limit int) ([]string, error) {
@@ -147,11 +149,18 @@ func (db *DB) PurgePatient(ctx context.Context, patientID string, t time.Time, p
 				updated_at = ? WHERE role = 'patient' AND id = `+account, pseudonym+purgedEmailDomain, purgedName, fmtTime(at), patientID); err != nil {
 			return err
 		}
+		// Consultations go with their recordings and transcripts; the
+		// recordings' audio is queued as blob garbage first.
+		if _, err := deleteChunks(ctx, tx, `recording_id IN (SELECT r.id FROM recordings r JOIN consultations c ON c.id = r.consultation_id
+			WHERE c.patient_id = ?)`, at, patientID); err != nil {
+			return err
+		}
 		var ignored int
 		for _, step := range []struct {
 			n *int
 			q string
 		}{
+			{&out.Consultations, `DELETE FROM consultations WHERE patient_id = ?`},
 			{&out.Appointments, `DELETE FROM appointments WHERE patient_id = ?`},
 			{&ignored, `DELETE FROM sync_conflicts WHERE patient_id = ?`},
 			{&out.Conversations, `DELETE FROM conversations WHERE patient_id = ?`},

@@ -39,7 +39,7 @@ func Run(t *testing.T, e Engine) {
 		{"NewerSchemaRefused", testNewerSchemaRefused},
 		{"BackupCanary", testBackupCanary},
 	}
-	for _, tc := range append(append(append(append(append(append(tests, clinicTests...), knowledgeTests...), chatTests...), syncTests...), emergencyTests...), retentionTests...) {
+	for _, tc := range append(append(append(append(append(append(append(tests, clinicTests...), knowledgeTests...), chatTests...), syncTests...), emergencyTests...), retentionTests...), consultTests...) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.fn(t, e.Open(t))
