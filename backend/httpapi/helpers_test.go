@@ -20,6 +20,8 @@ import (
 	"github.com/healthhub/healthhub/backend/assistant"
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/auth"
+	"github.com/healthhub/healthhub/backend/blob"
+	"github.com/healthhub/healthhub/backend/consult"
 	"github.com/healthhub/healthhub/backend/domain"
 	"github.com/healthhub/healthhub/backend/emergency"
 	"github.com/healthhub/healthhub/backend/fhir"
@@ -50,6 +52,8 @@ type api struct {
 	Hub       *live.Hub
 	Upstream  *upstream.Service
 	Emergency *emergency.Service
+	Consult   *consult.Service
+	Blobs     blob.Store
 	seq       atomic.Int64
 }
 
@@ -88,15 +92,24 @@ func newAPI(t testing.TB, db store.DB, opts ...func(*assistant.Options)) *api {
 	if err != nil {
 		t.Fatal(err)
 	}
+	blobs, err := blob.NewLocal(t.TempDir(), keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consultGuard := access.New(log)
+	consultGuard.UseEmergencyGrants(emergencySvc)
+	consultSvc := consult.New(consult.Options{Store: db, Records: portalSvc, Guard: consultGuard, Audit: log, Blobs: blobs, Keys: keys, Asker: asst,
+		Defaults: consult.Settings{Engine: consult.EngineNone, PatientsSeeNotes: true}, Logger: logger})
 	srv := httpapi.New(httpapi.Config{AllowedOrigins: []string{"wails://wails"}, Version: "test"},
 		httpapi.Deps{Auth: svc, Portal: portalSvc, Store: db, Audit: log, Live: hub, Knowledge: kb, Assistant: asst, Now: time.Now, Logger: logger,
-			Upstream: up, Node: nodeSvc, Emergency: emergencySvc,
+			Upstream: up, Node: nodeSvc, Emergency: emergencySvc, Consult: consultSvc,
 			Health: health.New(portalSvc, log, db, asst, kb, health.Options{}),
 			FHIR:   fhir.New(portalSvc, db, log, time.Now, logger, func(*http.Request) string { return "http://clinic.test" })})
 	srv.UseRetention(retention.New(retention.Options{Store: db, Guard: access.New(log), Audit: log, Keys: keys, Logger: logger}))
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() { asst.Close(); kb.Close(); hub.Close(); ts.Close(); log.Close() })
-	return &api{t: t, URL: ts.URL, DB: db, Auth: svc, Server: srv, Portal: portalSvc, Knowledge: kb, Assistant: asst, Hub: hub, Upstream: up, Emergency: emergencySvc}
+	return &api{t: t, URL: ts.URL, DB: db, Auth: svc, Server: srv, Portal: portalSvc, Knowledge: kb, Assistant: asst, Hub: hub, Upstream: up, Emergency: emergencySvc,
+		Consult: consultSvc, Blobs: blobs}
 }
 
 // email returns a fresh address.

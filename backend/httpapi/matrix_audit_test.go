@@ -100,6 +100,12 @@ var matrixAudit = map[string]auditRow{
 	"GET /api/v1/appointments/{id}": ofPatient1, "POST /api/v1/appointments/{id}/cancel": ofPatient1,
 	"POST /api/v1/appointments/{id}/reschedule": ofPatient1, "POST /api/v1/appointments/{id}/status": ofPatient1,
 
+	"POST /api/v1/consultations": ofPatient1, "GET /api/v1/consultations": ofPatient1, "GET /api/v1/consultations/{id}": ofPatient1,
+	"POST /api/v1/consultations/{id}/consent": ofPatient1, "GET /api/v1/consultations/{id}/transcript": ofPatient1,
+	"GET /api/v1/consultations/{id}/audio": noAudit, "POST /api/v1/consultations/{id}/recordings": ofPatient1,
+	"GET /api/v1/consultations/{id}/recordings/{rid}/audio": ofPatient1, "POST /api/v1/consultations/{id}/draft": ofPatient1,
+	"PUT /api/v1/consultations/{id}/note": ofPatient1, "POST /api/v1/consultations/{id}/sign": ofPatient1,
+	"GET /api/v1/transcription/settings": noAudit, "PUT /api/v1/transcription/settings": oneEvent,
 	"GET /api/v1/ws": noAudit, "GET /api/v1/notifications": noAudit, "POST /api/v1/notifications/{id}/read": hiddenOwned,
 
 	"GET /fhir/R4/metadata": noAudit, "GET /fhir/R4/Patient": {success: perPatient}, "GET /fhir/R4/Patient/{id}": ofPatient1,

@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,10 +19,12 @@ import (
 
 	"github.com/healthhub/healthhub/backend/assistant"
 	"github.com/healthhub/healthhub/backend/auth"
+	"github.com/healthhub/healthhub/backend/consult"
 	"github.com/healthhub/healthhub/backend/domain"
 	"github.com/healthhub/healthhub/backend/knowledge"
 	"github.com/healthhub/healthhub/backend/portal"
 	"github.com/healthhub/healthhub/backend/store/storetest"
+	"github.com/healthhub/healthhub/backend/transcribe"
 )
 
 // Callers of the matrix: nobody, and one account of each role.
@@ -227,6 +230,44 @@ func (w *world) entry(o ownership) *domain.ClinicalEntry {
 		panic(err)
 	}
 	return e
+}
+
+// consultation is a fresh consultation of the own or other doctor with
+// their patient, with consent, a short uploaded recording, its transcript
+// and a drafted note; signed when asked.
+func (w *world) consultation(o ownership, signed bool) *domain.Consultation {
+	ctx := domain.WithPrincipal(context.Background(), &domain.Principal{UserID: w.doctor(o).UserID, Role: domain.RoleDoctor})
+	c, _, err := w.a.Consult.Create(ctx, consult.CreateInput{PatientID: w.patient(o).ID, Consent: true, ConsentHow: "verbal"})
+	if err != nil {
+		panic(err)
+	}
+	rec, err := w.a.Consult.Upload(ctx, c.ID, "visit.wav", "audio/wav", bytes.NewReader(transcribe.WAVBytes(make([]int16, 1600), 16000)))
+	if err != nil {
+		panic(err)
+	}
+	seg := &domain.TranscriptSegment{ID: fmt.Sprint("seg-", w.slot.Add(1)), RecordingID: rec.ID, ConsultationID: c.ID, StartMS: 0, EndMS: 100,
+		Speaker: "spk_0", Text: "The patient reports a cough since yesterday.", CreatedAt: time.Now()}
+	if _, err := w.a.DB.AddTranscript(ctx, rec.ID, 0, rec.Samples, []*domain.TranscriptSegment{seg}, "test", time.Now()); err != nil {
+		panic(err)
+	}
+	if c, err = w.a.Consult.Draft(ctx, c.ID); err != nil {
+		panic(err)
+	}
+	if signed {
+		if c, err = w.a.Consult.Sign(ctx, c.ID, c.NoteVersion); err != nil {
+			panic(err)
+		}
+	}
+	return c
+}
+
+// recordingOf is the id of a consultation's first recording.
+func (w *world) recordingOf(c *domain.Consultation) string {
+	recs, err := w.a.DB.Recordings(context.Background(), c.ID)
+	if err != nil || len(recs) == 0 {
+		panic(fmt.Sprint("no recording: ", err))
+	}
+	return recs[0].ID
 }
 
 func newWorld(t *testing.T, a *api) (*world, map[domain.Role]*domain.User) {
@@ -450,6 +491,50 @@ var matrix = map[string]matrixRoute{
 	"POST /api/v1/sync/conflicts/{id}/resolve": {na, byRole(401, 403, 403, 200, 200), func(e caseEnv, _ ownership) (string, any) {
 		return "/api/v1/sync/conflicts/" + e.w.conflict() + "/resolve", nil
 	}},
+
+	// Consultations: the treating doctor records, reads and signs; the
+	// patient reads their signed notes; the front desk and admins reach
+	// none of it.
+	"POST /api/v1/consultations": {ownOther, byOwnership(byRole(401, 403, 201, 403, 403), all403), func(e caseEnv, o ownership) (string, any) {
+		return "/api/v1/consultations", map[string]any{"patient_id": e.w.patient(o).ID, "consent": true, "consent_how": "verbal"}
+	}},
+	"GET /api/v1/consultations": {ownOther, byOwnership(byRole(401, 200, 200, 403, 403), all403), func(e caseEnv, o ownership) (string, any) {
+		return "/api/v1/consultations?patient_id=" + e.w.patient(o).ID, nil
+	}},
+	"GET /api/v1/consultations/{id}": {ownOther, byOwnership(byRole(401, 200, 200, 403, 403), all403), func(e caseEnv, o ownership) (string, any) {
+		return "/api/v1/consultations/" + e.w.consultation(o, true).ID, nil
+	}},
+	"POST /api/v1/consultations/{id}/consent": {ownOther, byOwnership(byRole(401, 403, 200, 403, 403), all403), func(e caseEnv, o ownership) (string, any) {
+		return "/api/v1/consultations/" + e.w.consultation(o, false).ID + "/consent", map[string]string{"consent_how": "written"}
+	}},
+	"GET /api/v1/consultations/{id}/transcript": {ownOther, byOwnership(byRole(401, 403, 200, 403, 403), all403), func(e caseEnv, o ownership) (string, any) {
+		return "/api/v1/consultations/" + e.w.consultation(o, false).ID + "/transcript", nil
+	}},
+	// Not a WebSocket request: 426 before anything is read.
+	"GET /api/v1/consultations/{id}/audio": {na, signedIn(426), func(e caseEnv, o ownership) (string, any) {
+		return "/api/v1/consultations/" + e.w.consultation(own, false).ID + "/audio", nil
+	}},
+	// A JSON body is not a recording: refused once the caller may upload.
+	"POST /api/v1/consultations/{id}/recordings": {ownOther, byOwnership(byRole(401, 403, 400, 403, 403), all403), func(e caseEnv, o ownership) (string, any) {
+		return "/api/v1/consultations/" + e.w.consultation(o, false).ID + "/recordings", map[string]string{"not": "audio"}
+	}},
+	"GET /api/v1/consultations/{id}/recordings/{rid}/audio": {ownOther, byOwnership(byRole(401, 403, 200, 403, 403), all403), func(e caseEnv, o ownership) (string, any) {
+		c := e.w.consultation(o, false)
+		return "/api/v1/consultations/" + c.ID + "/recordings/" + e.w.recordingOf(c) + "/audio", nil
+	}},
+	"POST /api/v1/consultations/{id}/draft": {ownOther, byOwnership(byRole(401, 403, 200, 403, 403), all403), func(e caseEnv, o ownership) (string, any) {
+		return "/api/v1/consultations/" + e.w.consultation(o, false).ID + "/draft", nil
+	}},
+	"PUT /api/v1/consultations/{id}/note": {ownOther, byOwnership(byRole(401, 403, 200, 403, 403), all403), func(e caseEnv, o ownership) (string, any) {
+		c := e.w.consultation(o, false)
+		return "/api/v1/consultations/" + c.ID + "/note", map[string]any{"version": c.NoteVersion, "note": map[string]string{"reason": "Cough", "plan": "Rest"}}
+	}},
+	"POST /api/v1/consultations/{id}/sign": {ownOther, byOwnership(byRole(401, 403, 200, 403, 403), all403), func(e caseEnv, o ownership) (string, any) {
+		c := e.w.consultation(o, false)
+		return "/api/v1/consultations/" + c.ID + "/sign", map[string]any{"version": c.NoteVersion}
+	}},
+	"GET /api/v1/transcription/settings": {na, adminOnly(200), fixed("/api/v1/transcription/settings", nil)},
+	"PUT /api/v1/transcription/settings": {na, adminOnly(200), fixed("/api/v1/transcription/settings", map[string]any{"patients_see_notes": true})},
 
 	"GET /api/v1/me/patient": {na, byRole(401, 200, 404, 404, 404), fixed("/api/v1/me/patient", nil)},
 	"GET /api/v1/patients":   {na, byRole(401, 403, 200, 200, 200), fixed("/api/v1/patients?limit=5", nil)},

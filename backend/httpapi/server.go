@@ -18,6 +18,7 @@ import (
 	"github.com/healthhub/healthhub/backend/assistant"
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/auth"
+	"github.com/healthhub/healthhub/backend/consult"
 	"github.com/healthhub/healthhub/backend/domain"
 	"github.com/healthhub/healthhub/backend/emergency"
 	"github.com/healthhub/healthhub/backend/fhir"
@@ -63,6 +64,8 @@ type Deps struct {
 	Node     *node.Service
 	// Emergency serves /api/v1/emergency-access; nil answers 503 there.
 	Emergency *emergency.Service
+	// Consult serves /api/v1/consultations; nil answers 503 there.
+	Consult *consult.Service
 	// Leader tells whether this process runs the background work; nil
 	// leaves its metrics out.
 	Leader Leader
@@ -114,6 +117,7 @@ type Server struct {
 	node      *node.Service
 	retention retentionRef
 	emergency *emergency.Service
+	consult   *consult.Service
 	logger    *slog.Logger
 	now       func() time.Time
 	metrics   *metrics
@@ -124,13 +128,13 @@ type Server struct {
 
 // New builds the handler with every route registered.
 func New(cfg Config, d Deps) *Server {
-	s := &Server{cfg: cfg, auth: d.Auth, portal: d.Portal, store: d.Store, audit: d.Audit, trail: trail.New(d.Store, d.Audit), live: d.Live, fhir: d.FHIR, knowledge: d.Knowledge, assistant: d.Assistant, health: d.Health, upstream: d.Upstream, node: d.Node, emergency: d.Emergency, logger: d.Logger, now: d.Now,
+	s := &Server{cfg: cfg, auth: d.Auth, portal: d.Portal, store: d.Store, audit: d.Audit, trail: trail.New(d.Store, d.Audit), live: d.Live, fhir: d.FHIR, knowledge: d.Knowledge, assistant: d.Assistant, health: d.Health, upstream: d.Upstream, node: d.Node, emergency: d.Emergency, consult: d.Consult, logger: d.Logger, now: d.Now,
 		metrics: newMetrics(), mux: http.NewServeMux()}
 	s.metrics.syncMetrics(d.Node, d.Upstream)
 	s.metrics.leaderMetrics(d.Leader)
 	s.metrics.snapshotMetrics(d.LastSnapshot)
 	s.metrics.registry.MustRegister(d.Collectors...)
-	s.routes = append(s.routeTable(), s.emergencyRoutes()...)
+	s.routes = append(append(s.routeTable(), s.emergencyRoutes()...), s.consultRoutes()...)
 	for _, rt := range s.routes {
 		h := rt.handler
 		switch rt.Access {

@@ -63,6 +63,17 @@ const (
 	LegalHold       = "legal_hold"       // legal holds on patients, which stop every purge of their data
 )
 
+// Resource types of consultations.
+const (
+	// Consultation is a recorded visit: its recordings, transcript and the
+	// note while it is drafted. DoctorUserID is the consultation's doctor.
+	Consultation = "consultation"
+	// VisitNote is a signed visit note, part of the medical record.
+	VisitNote = "visit_note"
+	// Transcription is the clinic's choice of transcription engine.
+	Transcription = "transcription"
+)
+
 // Resource is the thing acted on. OwnerID is the account it belongs to (a
 // patient's own account), DoctorUserID the account of the doctor it concerns,
 // and CareTeam whether the calling doctor treats the patient concerned; the
@@ -151,6 +162,11 @@ var emergencyRules = map[string]map[string]rule{
 	Patient:     {Read: clinician},
 	Clinical:    {Read: clinician, Create: clinician},
 	Appointment: {Read: clinician, Create: both(clinician, theirDoctor)},
+	// A clinician under emergency access reads the consultations and
+	// notes, and records and writes their own; another doctor's stays
+	// theirs.
+	Consultation: {Read: clinician, List: clinician, Create: clinician, Update: both(clinician, theirDoctor)},
+	VisitNote:    {Read: clinician},
 }
 
 // rules: resource type → action → who may. Anything not listed is denied.
@@ -259,6 +275,24 @@ var rules = map[string]map[string]rule{
 	LegalHold: {
 		List: privacyOfficer, Update: privacyOfficer,
 	},
+	// Recordings, transcripts and draft notes: the treating doctors read
+	// them, and only the consultation's own doctor records, edits and
+	// signs. The front desk and patients never reach them.
+	Consultation: {
+		List:   treating,
+		Read:   treating,
+		Create: treating,
+		Update: both(treating, theirDoctor),
+	},
+	// A signed note is part of the record: the treating doctors and the
+	// patient (where the clinic allows, which the service checks).
+	VisitNote: {
+		List: either(treating, ownPatient),
+		Read: either(treating, ownPatient),
+	},
+	Transcription: {
+		Read: admin, Update: admin,
+	},
 	// The front desk sees whether sync is healthy; admins enrol and run it.
 	SyncStatus: {
 		Read: either(scheduling, roles(domain.RoleDoctor)), Update: admin,
@@ -324,6 +358,12 @@ func describe(t string) string {
 		return "emergency access review"
 	case PrivacyOfficers:
 		return "list of privacy officers"
+	case Consultation:
+		return "consultation's recordings, transcript or draft"
+	case VisitNote:
+		return "visit note"
+	case Transcription:
+		return "transcription setting"
 	}
 	return t
 }

@@ -38,6 +38,11 @@ const (
 	DefaultClinicalYears = 10
 	DefaultAuditYears    = 6
 	MaxYears             = 100
+	// DefaultRecordingsDays: a consultation's recordings are kept this
+	// many days after its note is signed (the transcript and the note stay
+	// with the record).
+	DefaultRecordingsDays = 30
+	MaxRecordingsDays     = 3650
 )
 
 // Audit resource types of what this package records.
@@ -64,6 +69,9 @@ type Policy struct {
 	// AuditEventsYears: audit events older than this are removed from the
 	// start of the log.
 	AuditEventsYears int `json:"audit_events_years"`
+	// RecordingsDays: a consultation's audio is removed this many days
+	// after its visit note is signed.
+	RecordingsDays int `json:"recordings_days"`
 	// The floors, for a form to show; not settable.
 	ClinicalRecordsFloorYears int `json:"clinical_records_floor_years"`
 	AuditEventsFloorYears     int `json:"audit_events_floor_years"`
@@ -73,10 +81,11 @@ type Policy struct {
 type PolicyPatch struct {
 	ClinicalRecordsYears *int `json:"clinical_records_years,omitempty"`
 	AuditEventsYears     *int `json:"audit_events_years,omitempty"`
+	RecordingsDays       *int `json:"recordings_days,omitempty"`
 }
 
 func defaultPolicy() Policy {
-	return Policy{ClinicalRecordsYears: DefaultClinicalYears, AuditEventsYears: DefaultAuditYears,
+	return Policy{ClinicalRecordsYears: DefaultClinicalYears, AuditEventsYears: DefaultAuditYears, RecordingsDays: DefaultRecordingsDays,
 		ClinicalRecordsFloorYears: ClinicalFloorYears, AuditEventsFloorYears: AuditFloorYears}
 }
 
@@ -87,6 +96,10 @@ type Store interface {
 	PutSetting(ctx context.Context, key, value string) error
 	PutSettingIfAbsent(ctx context.Context, key, value string) (string, error)
 	PatientByID(ctx context.Context, id string) (*domain.Patient, error)
+	RecordingsSignedBefore(ctx context.Context, t time.Time, limit int) ([]*domain.Recording, error)
+	PurgeRecordingAudio(ctx context.Context, id string, at time.Time) (int, error)
+	BlobGarbage(ctx context.Context, limit int) ([]string, error)
+	DropBlobGarbage(ctx context.Context, keys []string) error
 	PrivacyOfficers(ctx context.Context) ([]string, error)
 	AuditHead(ctx context.Context) (seq int64, hash string, err error)
 	ScanAudit(ctx context.Context, afterSeq int64, limit int) ([]*domain.AuditEvent, error)
@@ -103,8 +116,15 @@ type Sealer interface {
 	Open(sealed, context string) ([]byte, error)
 }
 
+// Blobs deletes stored files (blob.Store).
+type Blobs interface {
+	Delete(ctx context.Context, key string) error
+}
+
 // Options are the service's dependencies.
 type Options struct {
+	// Blobs deletes the audio of purged recordings; nil leaves it queued.
+	Blobs  Blobs
 	Store  Store
 	Guard  Guard
 	Audit  audit.Recorder
@@ -154,6 +174,9 @@ func (s *Service) policy(ctx context.Context) (Policy, error) {
 	// Floors hold whatever was stored.
 	p.ClinicalRecordsYears = max(p.ClinicalRecordsYears, ClinicalFloorYears)
 	p.AuditEventsYears = max(p.AuditEventsYears, AuditFloorYears)
+	if p.RecordingsDays <= 0 {
+		p.RecordingsDays = DefaultRecordingsDays
+	}
 	p.ClinicalRecordsFloorYears, p.AuditEventsFloorYears = ClinicalFloorYears, AuditFloorYears
 	return p, nil
 }
@@ -186,12 +209,18 @@ func (s *Service) SetPolicy(ctx context.Context, in PolicyPatch) (Policy, error)
 	if err := set("audit_events_years", in.AuditEventsYears, AuditFloorYears, "HIPAA requires six years of audit documentation", &p.AuditEventsYears); err != nil {
 		return p, err
 	}
+	if v := in.RecordingsDays; v != nil {
+		if *v < 1 || *v > MaxRecordingsDays {
+			return p, domain.Invalid("recordings_days", "recordings_days must be between 1 and %d days after the note is signed.", MaxRecordingsDays)
+		}
+		p.RecordingsDays = *v
+	}
 	b, _ := json.Marshal(p)
 	if err := s.o.Store.PutSetting(ctx, settingsKey, string(b)); err != nil {
 		return p, err
 	}
 	return p, s.o.Audit.Record(ctx, audit.Event{Action: domain.ActionUpdate, ResourceType: ResourceRetention,
-		Detail: fmt.Sprintf("clinical_records_years=%d audit_events_years=%d", p.ClinicalRecordsYears, p.AuditEventsYears)})
+		Detail: fmt.Sprintf("clinical_records_years=%d audit_events_years=%d recordings_days=%d", p.ClinicalRecordsYears, p.AuditEventsYears, p.RecordingsDays)})
 }
 
 // holdResource is a patient's legal hold (all of them for ""), as the
@@ -292,6 +321,12 @@ type Report struct {
 	ClinicalBefore time.Time `json:"clinical_before"`
 	// AuditBefore: audit events before it are removed from the log's start.
 	AuditBefore time.Time `json:"audit_before"`
+	// RecordingsSignedBefore: the audio of consultations signed before it
+	// is removed; RecordingsPurged counts the recordings, BlobsDeleted
+	// the stored files that went with them.
+	RecordingsSignedBefore time.Time `json:"recordings_signed_before"`
+	RecordingsPurged       int       `json:"recordings_purged"`
+	BlobsDeleted           int       `json:"blobs_deleted"`
 	domain.PatientPurge
 	// LegalHolds is the number of holds in force (their patients were
 	// left alone).
@@ -327,8 +362,9 @@ func (s *Service) Run(ctx context.Context, dryRun bool) (Report, error) {
 	}
 	now := s.o.Now().UTC()
 	r := Report{DryRun: dryRun, Policy: pol,
-		ClinicalBefore: now.AddDate(-pol.ClinicalRecordsYears, 0, 0),
-		AuditBefore:    now.AddDate(-max(pol.AuditEventsYears, AuditFloorYears), 0, 0)}
+		ClinicalBefore:         now.AddDate(-pol.ClinicalRecordsYears, 0, 0),
+		AuditBefore:            now.AddDate(-max(pol.AuditEventsYears, AuditFloorYears), 0, 0),
+		RecordingsSignedBefore: now.AddDate(0, 0, -pol.RecordingsDays)}
 	runErr := s.run(ctx, &r, now)
 	ev := audit.Event{Action: domain.ActionDelete, ResourceType: ResourceRetention, Actor: actor, Detail: r.detail()}
 	if runErr != nil {
@@ -352,8 +388,8 @@ func (r *Report) detail() string {
 }
 
 func (r *Report) counts() string {
-	return fmt.Sprintf("patients=%d appointments=%d clinical_entries=%d conversations=%d audit_pseudonymised=%d",
-		r.Patients, r.Appointments, r.ClinicalEntries, r.Conversations, r.AuditPseudonymised)
+	return fmt.Sprintf("patients=%d appointments=%d clinical_entries=%d conversations=%d consultations=%d recordings_purged=%d blobs_deleted=%d audit_pseudonymised=%d",
+		r.Patients, r.Appointments, r.ClinicalEntries, r.Conversations, r.Consultations, r.RecordingsPurged, r.BlobsDeleted, r.AuditPseudonymised)
 }
 
 func (s *Service) run(ctx context.Context, r *Report, now time.Time) error {
@@ -365,7 +401,74 @@ func (s *Service) run(ctx context.Context, r *Report, now time.Time) error {
 	if err := s.purgePatients(ctx, r, now); err != nil {
 		return err
 	}
+	if err := s.purgeRecordings(ctx, r, now); err != nil {
+		return err
+	}
+	if err := s.deleteBlobGarbage(ctx, r); err != nil {
+		return err
+	}
 	return s.purgeAudit(ctx, r, now)
+}
+
+// purgeRecordings removes the audio of consultations signed longer ago
+// than the policy keeps recordings, patients on legal hold excepted; each
+// removal is audited under its patient.
+func (s *Service) purgeRecordings(ctx context.Context, r *Report, now time.Time) error {
+	seen := map[string]bool{}
+	for {
+		recs, err := s.o.Store.RecordingsSignedBefore(ctx, r.RecordingsSignedBefore, purgeBatch)
+		if err != nil {
+			return err
+		}
+		fresh := 0
+		for _, rec := range recs {
+			if seen[rec.ID] {
+				continue
+			}
+			seen[rec.ID], fresh = true, fresh+1
+			r.RecordingsPurged++
+			if r.DryRun {
+				continue
+			}
+			n, err := s.o.Store.PurgeRecordingAudio(ctx, rec.ID, now)
+			if err != nil {
+				return err
+			}
+			if err := s.o.Audit.Record(ctx, audit.Event{Action: domain.ActionDelete, ResourceType: "recording", ResourceID: rec.ID, PatientID: rec.PatientID,
+				Actor: domain.System, Detail: fmt.Sprintf("retention recordings_days=%d chunks=%d", r.Policy.RecordingsDays, n)}); err != nil {
+				return err
+			}
+		}
+		if fresh == 0 || len(recs) < purgeBatch || r.DryRun {
+			return nil
+		}
+	}
+}
+
+// deleteBlobGarbage deletes the stored files no recording refers to any
+// more (purged recordings, purged patients), then forgets them.
+func (s *Service) deleteBlobGarbage(ctx context.Context, r *Report) error {
+	if s.o.Blobs == nil || r.DryRun {
+		return nil
+	}
+	for {
+		keys, err := s.o.Store.BlobGarbage(ctx, purgeBatch)
+		if err != nil || len(keys) == 0 {
+			return err
+		}
+		for _, k := range keys {
+			if err := s.o.Blobs.Delete(ctx, k); err != nil {
+				return fmt.Errorf("delete a purged recording's audio: %w", err)
+			}
+		}
+		if err := s.o.Store.DropBlobGarbage(ctx, keys); err != nil {
+			return err
+		}
+		r.BlobsDeleted += len(keys)
+		if len(keys) < purgeBatch {
+			return nil
+		}
+	}
 }
 
 func (s *Service) purgePatients(ctx context.Context, r *Report, now time.Time) error {

@@ -22,7 +22,7 @@ const retentionUsage = `usage: healthhubd retention run [--dry-run] [--json]
 
 // retentionService applies the retention policy of this installation.
 func (s *System) retentionService() *retention.Service {
-	return retention.New(retention.Options{Store: s.Store, Guard: access.New(s.Audit), Audit: s.Audit, Keys: s.Keys,
+	return retention.New(retention.Options{Store: s.Store, Guard: access.New(s.Audit), Audit: s.Audit, Keys: s.Keys, Blobs: blobDeleter{s.Blobs},
 		Now: s.Now, Logger: s.Logger, AuditKeptFrom: s.auditKeptFrom})
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/healthhub/healthhub/backend/audit"
 	"github.com/healthhub/healthhub/backend/auth"
 	"github.com/healthhub/healthhub/backend/blob"
+	"github.com/healthhub/healthhub/backend/consult"
 	"github.com/healthhub/healthhub/backend/emergency"
 	"github.com/healthhub/healthhub/backend/fhir"
 	"github.com/healthhub/healthhub/backend/health"
@@ -63,6 +64,9 @@ type System struct {
 	Node     *node.Service
 	// Emergency grants and reviews emergency access to patients' records.
 	Emergency *emergency.Service
+	// Consult records consultations, transcribes them and keeps their
+	// visit notes.
+	Consult *consult.Service
 	// Leader elects the one process of a deployment that runs the
 	// background work; with SQLite this process always does.
 	Leader    *leader.Elector
@@ -213,6 +217,7 @@ func Open(ctx context.Context, c Config, logger *slog.Logger, now func() time.Ti
 	}
 	sys := &System{started: now(), Config: c, Logger: logger, Now: now, Store: db, Keys: keys, Blobs: blobs, Audit: auditLog, Auth: authSvc, Portal: portalSvc, Live: hub, Knowledge: kb,
 		Assistant: asst, Upstream: up, Node: nodeSvc, Leader: elector, stopPeers: stopPeers, Emergency: emergencySvc}
+	sys.Consult = newConsult(sys, emergencySvc)
 	sys.api = sys.buildHandler()
 	sys.api.UseRetention(sys.retentionService())
 	nodeSvc.UsePurger(sys.retentionService())
@@ -269,7 +274,7 @@ func (s *System) buildHandler() *httpapi.Server {
 		AllowedOrigins: s.Config.AllowedOrigins, TrustedProxies: s.Config.TrustedProxies,
 		Version: Version, UI: frontend.Dist(),
 	}, httpapi.Deps{Auth: s.Auth, Portal: s.Portal, Store: s.Store, Audit: s.Audit, Live: s.Live, Knowledge: s.Knowledge, Assistant: s.Assistant, Now: s.Now, Logger: s.Logger,
-		Upstream: s.Upstream, Node: s.Node, Leader: s.Leader, LastSnapshot: s.lastSnapshot(), Emergency: s.Emergency, Collectors: s.replicationCollectors(),
+		Upstream: s.Upstream, Node: s.Node, Leader: s.Leader, LastSnapshot: s.lastSnapshot(), Emergency: s.Emergency, Consult: s.Consult, Collectors: s.replicationCollectors(),
 		Health: health.New(s.Portal, s.Audit, s.Store, s.Assistant, s.Knowledge, health.Options{EmailConfigured: s.Config.EmailConfigured(), Backup: s.BackupHealth}),
 		FHIR:   fhir.New(s.Portal, s.Store, s.Audit, s.Now, s.Logger, s.publicBase)})
 }
@@ -314,7 +319,15 @@ func (s *System) Serve(ctx context.Context, ln net.Listener) error {
 		defer close(workDone)
 		s.Leader.Run(workerCtx, func(ctx context.Context) { s.backgroundWork(ctx, worker) })
 	}()
-	defer func() { stopWorker(); <-workDone }()
+	// Every process transcribes: the audio it takes in at once, and what
+	// is left over anywhere (a window is stored once, by whichever gets
+	// there first).
+	transcribeDone := make(chan struct{})
+	go func() {
+		defer close(transcribeDone)
+		s.Consult.Run(workerCtx)
+	}()
+	defer func() { stopWorker(); <-workDone; <-transcribeDone }()
 	return s.serveHTTP(ctx, srv, ln)
 }
 

@@ -200,6 +200,41 @@ export interface CompletionMessage {
   role: string;
 }
 
+export interface ConsultSettings {
+  base_url?: string;
+  conversation_type?: string;
+  engine: string;
+  external: boolean;
+  has_api_key: boolean;
+  language?: string;
+  model?: string;
+  patients_see_notes: boolean;
+  region?: string;
+  specialty?: string;
+  upload_bucket?: string;
+}
+
+export interface Consultation {
+  appointment_id?: string;
+  consent_at?: string;
+  consent_by?: string;
+  consent_how?: string;
+  created_at: string;
+  doctor_id: string;
+  doctor_name?: string;
+  doctor_user_id: string;
+  drafted_by?: string;
+  id: string;
+  note: VisitNote;
+  note_status: string;
+  note_version: number;
+  patient_id: string;
+  patient_name?: string;
+  signed_at?: string;
+  signed_by?: string;
+  updated_at: string;
+}
+
 export interface Conversation {
   created_at: string;
   id: string;
@@ -226,6 +261,13 @@ export interface ConversationView {
   title: string;
   updated_at: string;
   user_id: string;
+}
+
+export interface CreateInput {
+  appointment_id?: string;
+  consent?: boolean;
+  consent_how?: string;
+  patient_id?: string;
 }
 
 export interface Credentials {
@@ -579,11 +621,13 @@ export interface Policy {
   audit_events_years: number;
   clinical_records_floor_years: number;
   clinical_records_years: number;
+  recordings_days: number;
 }
 
 export interface PolicyPatch {
   audit_events_years?: number;
   clinical_records_years?: number;
+  recordings_days?: number;
 }
 
 export interface ProviderInput {
@@ -610,6 +654,24 @@ export interface Pushed {
 export interface ReasonChoice {
   code: string;
   label: string;
+}
+
+export interface Recording {
+  chunks: number;
+  consultation_id: string;
+  created_at: string;
+  ended: boolean;
+  engine?: string;
+  filename?: string;
+  id: string;
+  patient_id: string;
+  purged_at?: string;
+  sample_rate: number;
+  samples: number;
+  source: string;
+  transcribe_error?: string;
+  transcribed_samples: number;
+  updated_at: string;
 }
 
 export interface Report {
@@ -641,13 +703,17 @@ export interface RetentionReport {
   audit_before: string;
   audit_events_deleted: number;
   audit_pseudonymised: number;
+  blobs_deleted: number;
   clinical_before: string;
   clinical_entries: number;
+  consultations: number;
   conversations: number;
   dry_run: boolean;
   legal_holds: number;
   patients: number;
   policy: Policy;
+  recordings_purged: number;
+  recordings_signed_before: string;
 }
 
 export interface ReviewDecision {
@@ -687,6 +753,20 @@ export interface Settings {
   mfa_required_roles: string[];
   self_registration: boolean;
   time_zone: string;
+}
+
+export interface SettingsInput {
+  api_key?: string;
+  base_url?: string;
+  conversation_type?: string;
+  engine?: string;
+  external?: boolean;
+  language?: string;
+  model?: string;
+  patients_see_notes?: boolean;
+  region?: string;
+  specialty?: string;
+  upload_bucket?: string;
 }
 
 export interface SettingsPatch {
@@ -832,6 +912,17 @@ export interface TokenPair {
   user?: User;
 }
 
+export interface TranscriptSegment {
+  consultation_id: string;
+  created_at: string;
+  end_ms: number;
+  id: string;
+  recording_id: string;
+  speaker?: string;
+  start_ms: number;
+  text: string;
+}
+
 export interface Usage {
   day: string;
   messages: number;
@@ -864,6 +955,13 @@ export interface UserPatch {
   time_zone?: string;
   unlock?: boolean;
   years_experience?: number;
+}
+
+export interface VisitNote {
+  findings: string;
+  history: string;
+  plan: string;
+  reason: string;
 }
 
 export interface WeeklyHours {
@@ -921,6 +1019,19 @@ export interface chatCompletionRequest {
 
 export interface conflictList {
   conflicts: SyncConflict[];
+}
+
+export interface consentRequest {
+  consent_how: string;
+}
+
+export interface consultationDetail {
+  consultation?: Consultation;
+  recordings: Recording[];
+}
+
+export interface consultationList {
+  consultations: Consultation[];
 }
 
 export interface conversationList {
@@ -1016,6 +1127,11 @@ export interface modelList {
   models: Model[];
 }
 
+export interface noteRequest {
+  note: VisitNote;
+  version: number;
+}
+
 export interface notificationList {
   notifications: Notification[];
 }
@@ -1091,6 +1207,10 @@ export interface setupStatus {
   needed: boolean;
 }
 
+export interface signRequest {
+  version: number;
+}
+
 export interface slotList {
   slots: Slot[];
 }
@@ -1112,6 +1232,11 @@ export interface statusResponse {
 
 export interface syncNodeList {
   nodes: SyncNode[];
+}
+
+export interface transcriptResponse {
+  recordings: Recording[];
+  segments: TranscriptSegment[];
 }
 
 export interface usageList {
@@ -1144,6 +1269,11 @@ export type Operation =
   | "GET /api/v1/audit/events"
   | "GET /api/v1/audit/export"
   | "GET /api/v1/audit/verify"
+  | "GET /api/v1/consultations"
+  | "GET /api/v1/consultations/{id}"
+  | "GET /api/v1/consultations/{id}/audio"
+  | "GET /api/v1/consultations/{id}/recordings/{rid}/audio"
+  | "GET /api/v1/consultations/{id}/transcript"
   | "GET /api/v1/conversations"
   | "GET /api/v1/conversations/{id}"
   | "GET /api/v1/conversations/{id}/export"
@@ -1177,6 +1307,7 @@ export type Operation =
   | "GET /api/v1/sync/node/leases"
   | "GET /api/v1/sync/nodes"
   | "GET /api/v1/sync/status"
+  | "GET /api/v1/transcription/settings"
   | "GET /api/v1/users"
   | "GET /api/v1/users/{id}"
   | "GET /api/v1/ws"
@@ -1211,6 +1342,11 @@ export type Operation =
   | "POST /api/v1/auth/logout"
   | "POST /api/v1/auth/refresh"
   | "POST /api/v1/auth/register"
+  | "POST /api/v1/consultations"
+  | "POST /api/v1/consultations/{id}/consent"
+  | "POST /api/v1/consultations/{id}/draft"
+  | "POST /api/v1/consultations/{id}/recordings"
+  | "POST /api/v1/consultations/{id}/sign"
   | "POST /api/v1/conversations"
   | "POST /api/v1/conversations/{id}/messages"
   | "POST /api/v1/conversations/{id}/stop"
@@ -1244,6 +1380,8 @@ export type Operation =
   | "POST /fhir/R4/Appointment"
   | "POST /v1/chat/completions"
   | "PUT /api/v1/ai/providers/{id}"
+  | "PUT /api/v1/consultations/{id}/note"
   | "PUT /api/v1/doctors/{id}/availability"
   | "PUT /api/v1/emergency-access/options"
-  | "PUT /api/v1/emergency-access/privacy-officers/{user_id}";
+  | "PUT /api/v1/emergency-access/privacy-officers/{user_id}"
+  | "PUT /api/v1/transcription/settings";
