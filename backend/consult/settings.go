@@ -39,8 +39,6 @@ type Settings struct {
 	UploadBucket string `json:"upload_bucket,omitempty"`
 	// PatientsSeeNotes: patients read their signed visit notes.
 	PatientsSeeNotes bool `json:"patients_see_notes"`
-
-	apiKey string // sealed
 }
 
 // SettingsInput changes the settings; nil fields stay as they are.
