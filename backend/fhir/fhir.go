@@ -59,6 +59,7 @@ type Handlers struct {
 	store     Store
 	audit     audit.Recorder
 	trail     *trail.Service
+	consult   Consultations // nil: no DocumentReference or Encounter (see UseConsultations)
 	now       func() time.Time
 	logger    *slog.Logger
 	baseURL   func(r *http.Request) string
@@ -94,7 +95,7 @@ const Base = "/fhir/R4"
 
 // Routes lists every endpoint.
 func (h *Handlers) Routes() []Route {
-	return []Route{
+	routes := []Route{
 		{Method: "GET", Path: Base + "/metadata", Summary: "FHIR CapabilityStatement: what this server supports", Public: true, Handler: h.serve(h.metadata, false)},
 		{Method: "GET", Path: Base + "/Patient", Summary: "Search patients (name); a doctor sees their own", Handler: h.search("Patient", h.searchPatients)},
 		{Method: "GET", Path: Base + "/Patient/{id}", Summary: "Read a patient", Handler: h.serve(h.readPatient, true)},
@@ -108,6 +109,10 @@ func (h *Handlers) Routes() []Route {
 		{Method: "POST", Path: Base + "/Appointment", Summary: "Book an appointment from a free Slot or start/end and participants (Idempotency-Key makes retries safe)", Handler: h.serve(h.createAppointment, true)},
 		{Method: "GET", Path: Base + "/AuditEvent", Summary: "Search the audit log as AuditEvent resources (admins)", Handler: h.search("AuditEvent", h.searchAuditEvents)},
 	}
+	if h.consult != nil {
+		routes = append(routes, h.documentRoutes()...)
+	}
+	return routes
 }
 
 // serve adapts a handler that returns its error: content negotiation first,

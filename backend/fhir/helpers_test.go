@@ -38,7 +38,11 @@ type server struct {
 	seq    atomic.Int64
 }
 
-func newServer(t testing.TB, db store.DB) *server {
+func newServer(t testing.TB, db store.DB) *server { return newServerWith(t, db, nil) }
+
+// newServerWith is newServer with more set up on the handlers, from the
+// same portal and audit log, before the routes are read.
+func newServerWith(t testing.TB, db store.DB, extend func(h *fhir.Handlers, p *portal.Service, log *audit.Log)) *server {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	log := audit.NewLog(db, time.Now, logger)
@@ -51,6 +55,9 @@ func newServer(t testing.TB, db store.DB) *server {
 	}
 	p := portal.New(db, svc, secret.NewEphemeral(), log, nil, time.Now, logger)
 	h := fhir.New(p, db, log, time.Now, logger, nil)
+	if extend != nil {
+		extend(h, p, log)
+	}
 	mux := http.NewServeMux()
 	for _, rt := range h.Routes() {
 		handler := rt.Handler

@@ -2,6 +2,7 @@ package fhir
 
 import (
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -108,9 +109,11 @@ var capabilities = []capabilityResource{
 }
 
 // declaredParams names the search parameters the CapabilityStatement
-// declares for a search of resource (none for any other interaction).
+// declares for a search of resource (none for any other interaction). The
+// document entries count whether or not they are served: a search of them
+// reaches a handler only when they are.
 func declaredParams(resource string) []string {
-	for _, c := range capabilities {
+	for _, c := range slices.Concat(capabilities, documentCapabilities) {
 		if c.Type == resource {
 			names := make([]string, len(c.SearchParam))
 			for i, sp := range c.SearchParam {
@@ -120,6 +123,15 @@ func declaredParams(resource string) []string {
 		}
 	}
 	return nil
+}
+
+// servedResources lists the resources served: the document ones only with
+// consultations (UseConsultations).
+func (h *Handlers) servedResources() []capabilityResource {
+	if h.consult == nil {
+		return capabilities
+	}
+	return slices.Concat(capabilities, documentCapabilities)
 }
 
 func (h *Handlers) metadata(w http.ResponseWriter, r *http.Request) error {
@@ -135,7 +147,7 @@ func (h *Handlers) metadata(w http.ResponseWriter, r *http.Request) error {
 		Rest: []capabilityRest{{Mode: "server",
 			Documentation: "Unsupported search parameters are refused with 400 rather than ignored, unless the search is sent with Prefer: handling=lenient: then they are ignored, left out of the self link and named in an OperationOutcome entry of search mode outcome.",
 			Security:      &restSecurity{Description: "Send Authorization: Bearer <access token> (from POST /api/v1/auth/login). Only this statement is public."},
-			Resource:      capabilities}},
+			Resource:      h.servedResources()}},
 	}
 	h.write(w, r, http.StatusOK, cs)
 	return nil

@@ -20,7 +20,7 @@ var (
 	instantRE   = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$`)
 	dateTimeRE  = regexp.MustCompile(`^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}))?)?)?$`)
 	dateRE      = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
-	referenceRE = regexp.MustCompile(`^(Patient|Practitioner|Schedule|Slot|Appointment|AuditEvent)/[A-Za-z0-9\-.]{1,64}$`)
+	referenceRE = regexp.MustCompile(`^(Patient|Practitioner|Schedule|Slot|Appointment|AuditEvent|Encounter|DocumentReference)/[A-Za-z0-9\-.]{1,64}$`)
 
 	appointmentStatus   = []string{"proposed", "pending", "booked", "arrived", "fulfilled", "cancelled", "noshow", "entered-in-error", "checked-in", "waitlist"}
 	slotStatus          = []string{"busy", "free", "busy-unavailable", "busy-tentative", "entered-in-error"}
@@ -470,6 +470,10 @@ func (c *checker) resource(path string, m map[string]any) {
 		if src := c.object(path, m, "source", true); src != nil {
 			c.object(path+".source", src, "observer", true)
 		}
+	case "DocumentReference":
+		c.documentReference(path, m)
+	case "Encounter":
+		c.encounter(path, m)
 	default:
 		c.fail(path+".resourceType", "unexpected resource type %q", rt)
 	}
