@@ -101,13 +101,16 @@ desktop-windows: check-go ui ## cross-compile bin/HealthHub.exe for Windows with
 WINDOW_TEST := HEALTHHUB_DESKTOP_BINARY=$(CURDIR)/$(BIN)/healthhub HEALTHHUB_SERVER_BINARY=$(CURDIR)/$(BIN)/healthhubd \
 	xvfb-run -a -s '-screen 0 1280x900x24' dbus-run-session -- $(GO) test -tags desktopwindow
 
+# The microphone test runs a PulseAudio server of its own (pactl waits for
+# it); WebKit captures from it through GStreamer's PulseAudio plugin.
 check-window-deps:
-	@command -v xvfb-run >/dev/null && command -v xdotool >/dev/null && command -v import >/dev/null && command -v dbus-run-session >/dev/null || { \
+	@command -v xvfb-run >/dev/null && command -v xdotool >/dev/null && command -v import >/dev/null && command -v dbus-run-session >/dev/null && command -v pulseaudio >/dev/null && command -v pactl >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends xvfb xauth xdotool imagemagick dbus-daemon dbus-x11; }
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends xvfb xauth xdotool imagemagick dbus-daemon dbus-x11 \
+	    pulseaudio pulseaudio-utils gstreamer1.0-plugins-good; }
 
-desktop-test: desktop build check-window-deps ## run the desktop app under Xvfb and drive its window; screenshots go to .desktop-test/
-	HEALTHHUB_DESKTOP_OUT=$(CURDIR)/.desktop-test $(WINDOW_TEST) -count=1 -run TestDesktopWindow -v ./app/windowtest
+desktop-test: desktop build check-window-deps ## run the desktop app under Xvfb and drive its window, and record from a microphone in it; screenshots go to .desktop-test/
+	HEALTHHUB_DESKTOP_OUT=$(CURDIR)/.desktop-test $(WINDOW_TEST) -count=1 -run 'TestDesktopWindow|TestDesktopMicrophone' -v ./app/windowtest
 
 desktop-bench: desktop build check-window-deps ## print the desktop app's cold start to its sign-in page under Xvfb (DESKTOP_LAUNCHES, default 20)
 	$(WINDOW_TEST) -run '^$$' -bench ColdStart -benchtime $(or $(DESKTOP_LAUNCHES),20)x ./app/windowtest

@@ -39,7 +39,7 @@ func TestUIRoutesGetTheIndexPageWithTheRuntime(t *testing.T) {
 		"assets/app.js": {Data: []byte("console.log('app')")},
 		"favicon.svg":   {Data: []byte("<svg/>")},
 	}
-	srv, err := assetserver.NewAssetServer(`{"main":{"Desktop":{}}}`, *assetOptions(dist), false, quietLog{}, wailsRuntime{})
+	srv, err := assetserver.NewAssetServer(`{"main":{"Desktop":{}}}`, *assetOptions(dist, ""), false, quietLog{}, wailsRuntime{})
 	if err != nil {
 		t.Fatal(err)
 	}

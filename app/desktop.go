@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"html"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -13,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/healthhub/healthhub/app/shell"
@@ -57,10 +60,16 @@ type Desktop struct {
 	ready   chan struct{}   // closed once the connection is made
 	lock    *shell.InstanceLock
 	already *shell.Connection // set when another instance runs
+
+	startPath string // HEALTHHUB_DESKTOP_START_PATH: the page opened first
 }
 
 func newDesktop(cfg config) (*Desktop, error) {
 	preset, err := shell.LoadPreset(cfg.getenv)
+	if err != nil {
+		return nil, err
+	}
+	startPath, err := shell.StartPath(cfg.getenv("HEALTHHUB_DESKTOP_START_PATH"))
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +78,7 @@ func newDesktop(cfg config) (*Desktop, error) {
 		return nil, err
 	}
 	d := &Desktop{cfg: cfg, app: a, tokens: shell.Tokens{Keychain: shell.OSKeychain{}, Dir: cfg.configDir},
-		log: slog.New(slog.NewTextHandler(cfg.logs, nil)), started: time.Now(), ready: make(chan struct{})}
+		log: slog.New(slog.NewTextHandler(cfg.logs, nil)), started: time.Now(), ready: make(chan struct{}), startPath: startPath}
 	// One instance opens the data: a second launch hands over to the first
 	// window (Wails' single-instance lock) and never starts a server.
 	d.lock, err = shell.LockInstance(cfg.configDir)
@@ -113,7 +122,7 @@ func (d *Desktop) options() *options.App {
 		Height:           height,
 		MinWidth:         360,
 		MinHeight:        480,
-		AssetServer:      assetOptions(frontend.Dist()),
+		AssetServer:      assetOptions(frontend.Dist(), d.startPath),
 		BackgroundColour: options.NewRGB(245, 247, 249),
 		OnStartup:        d.startup,
 		OnBeforeClose:    d.beforeClose,
@@ -138,6 +147,17 @@ func (d *Desktop) startup(ctx context.Context) {
 	go shell.ReturnIdleMemory(ctx, 15*time.Second, 16<<20)
 }
 
+// decidePermission answers a page's permission request in the window (on
+// Linux; see package webview): the app's own pages may use the
+// microphone, and nothing else is granted. Each answer is logged, without
+// the page's path, which can name a patient's record.
+func (d *Desktop) decidePermission(r shell.PermissionRequest) bool {
+	allow := shell.AllowPermission(r, shell.PageOrigins(d.app.Connection()))
+	d.log.Info("permission request", "kind", r.Kind, "audio", r.Audio, "video", r.Video, "display", r.Display,
+		"origin", shell.Origin(r.Page), "allowed", allow)
+	return allow
+}
+
 // beforeClose remembers the window's size.
 func (d *Desktop) beforeClose(ctx context.Context) bool {
 	w, h := runtime.WindowGetSize(ctx)
@@ -147,9 +167,38 @@ func (d *Desktop) beforeClose(ctx context.Context) bool {
 	return false
 }
 
-// assetOptions serves the built UI in the window.
-func assetOptions(dist fs.FS) *assetserver.Options {
-	return &assetserver.Options{Assets: dist, Middleware: uiRoutes(dist)}
+// assetOptions serves the built UI in the window, opening at startPath
+// when it is set.
+func assetOptions(dist fs.FS, startPath string) *assetserver.Options {
+	return &assetserver.Options{Assets: dist, Middleware: assetserver.ChainMiddleware(startAt(startPath), uiRoutes(dist))}
+}
+
+// startAt sends the window to the page p (HEALTHHUB_DESKTOP_START_PATH)
+// first: until that page has been asked for, the UI's index page is
+// answered with a page that goes on to p. Then the UI is served as
+// always, so its own navigation (a reload at /setup) cannot undo the
+// start, and a later reload cannot repeat it.
+func startAt(p string) assetserver.Middleware {
+	if p == "" {
+		return func(next http.Handler) http.Handler { return next }
+	}
+	target, _, _ := strings.Cut(p, "?")
+	var reached atomic.Bool
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case reached.Load() || r.Method != http.MethodGet:
+			case r.URL.Path == target:
+				reached.Store(true)
+			case r.URL.Path == "/" || r.URL.Path == "/index.html" || isUIRoute(r.URL.Path):
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				w.Header().Set("Cache-Control", "no-store")
+				fmt.Fprintf(w, `<!doctype html><meta http-equiv="refresh" content="0; url=%s"><title>HealthHub</title>`, html.EscapeString(p))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // uiRoutes serves the UI's own routes (/setup, /assistant, …), which are

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/healthhub/healthhub/app/shell"
+	"github.com/healthhub/healthhub/app/webview"
 	"github.com/wailsapp/wails/v2"
 )
 
@@ -32,5 +33,6 @@ func run() error {
 		return err
 	}
 	defer d.close()
+	webview.Grant(webview.Options{Decide: d.decidePermission, MockCapture: os.Getenv("HEALTHHUB_DESKTOP_MOCK_CAPTURE") == "1"})
 	return wails.Run(d.options())
 }

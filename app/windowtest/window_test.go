@@ -211,26 +211,7 @@ func TestDesktopWindow(t *testing.T) {
 	}
 	defer logFile.Close()
 	// launch starts the app; its log lines are collected in the returned log.
-	launch := func() (*exec.Cmd, *appLog, chan error) {
-		cmd := exec.CommandContext(ctx, app)
-		cmd.Env = appEnv
-		stderr, _ := cmd.StderrPipe()
-		stdout, _ := cmd.StdoutPipe()
-		log := &appLog{added: make(chan struct{}, 1)}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go log.read(stderr, logFile)
-		go io.Copy(logFile, stdout)
-		go func() { exited <- cmd.Wait() }()
-		t.Cleanup(func() {
-			if cmd.ProcessState == nil {
-				cmd.Process.Kill()
-			}
-		})
-		return cmd, log, exited
-	}
+	launch := func() (*exec.Cmd, *appLog, chan error) { return launchApp(t, ctx, app, appEnv, logFile) }
 	started := time.Now()
 	cmd, log, exited := launch()
 
