@@ -100,11 +100,13 @@ func newAPI(t testing.TB, db store.DB, opts ...func(*assistant.Options)) *api {
 	consultGuard.UseEmergencyGrants(emergencySvc)
 	consultSvc := consult.New(consult.Options{Store: db, Records: portalSvc, Guard: consultGuard, Audit: log, Blobs: blobs, Keys: keys, Asker: asst,
 		Defaults: consult.Settings{Engine: consult.EngineNone, PatientsSeeNotes: true}, Logger: logger})
+	fh := fhir.New(portalSvc, db, log, time.Now, logger, func(*http.Request) string { return "http://clinic.test" })
+	fh.UseConsultations(consultSvc)
 	srv := httpapi.New(httpapi.Config{AllowedOrigins: []string{"wails://wails"}, Version: "test"},
 		httpapi.Deps{Auth: svc, Portal: portalSvc, Store: db, Audit: log, Live: hub, Knowledge: kb, Assistant: asst, Now: time.Now, Logger: logger,
 			Upstream: up, Node: nodeSvc, Emergency: emergencySvc, Consult: consultSvc,
 			Health: health.New(portalSvc, log, db, asst, kb, health.Options{}),
-			FHIR:   fhir.New(portalSvc, db, log, time.Now, logger, func(*http.Request) string { return "http://clinic.test" })})
+			FHIR:   fh})
 	srv.UseRetention(retention.New(retention.Options{Store: db, Guard: access.New(log), Audit: log, Keys: keys, Logger: logger}))
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() { asst.Close(); kb.Close(); hub.Close(); ts.Close(); log.Close() })

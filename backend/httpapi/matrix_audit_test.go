@@ -113,6 +113,8 @@ var matrixAudit = map[string]auditRow{
 	"GET /fhir/R4/Schedule/{id}": noAudit, "GET /fhir/R4/Slot": noAudit,
 	"GET /fhir/R4/Appointment": {success: perPatient}, "GET /fhir/R4/Appointment/{id}": ofPatient1,
 	"POST /fhir/R4/Appointment": ofPatient1, "GET /fhir/R4/AuditEvent": oneEvent,
+	"GET /fhir/R4/DocumentReference": ofPatient1, "GET /fhir/R4/DocumentReference/{id}": ofPatient1,
+	"GET /fhir/R4/Encounter": ofPatient1, "GET /fhir/R4/Encounter/{id}": ofPatient1,
 }
 
 // sentRequest is one request of the matrix, for the audit check.

@@ -672,6 +672,20 @@ func init() {
 					}}
 			}},
 		"GET /fhir/R4/AuditEvent": {na, adminOnly(200), fixed("/fhir/R4/AuditEvent?_count=5", nil)},
+		// Signed visit notes and their encounters: as the consultation
+		// service lets the caller see them.
+		"GET /fhir/R4/DocumentReference": {ownOther, byOwnership(byRole(401, 200, 200, 403, 403), all403), func(e caseEnv, o ownership) (string, any) {
+			return "/fhir/R4/DocumentReference?patient=" + e.w.patient(o).ID, nil
+		}},
+		"GET /fhir/R4/DocumentReference/{id}": {ownOther, byOwnership(byRole(401, 200, 200, 403, 403), all403), func(e caseEnv, o ownership) (string, any) {
+			return "/fhir/R4/DocumentReference/" + e.w.consultation(o, true).ID, nil
+		}},
+		"GET /fhir/R4/Encounter": {ownOther, byOwnership(byRole(401, 200, 200, 403, 403), all403), func(e caseEnv, o ownership) (string, any) {
+			return "/fhir/R4/Encounter?patient=" + e.w.patient(o).ID, nil
+		}},
+		"GET /fhir/R4/Encounter/{id}": {ownOther, byOwnership(byRole(401, 200, 200, 403, 403), all403), func(e caseEnv, o ownership) (string, any) {
+			return "/fhir/R4/Encounter/" + e.w.consultation(o, true).ID, nil
+		}},
 	}
 	for k, v := range fhirRows {
 		matrix[k] = v

@@ -270,13 +270,15 @@ func (s *System) Close() error {
 func (s *System) Handler() *httpapi.Server { return s.api }
 
 func (s *System) buildHandler() *httpapi.Server {
+	fh := fhir.New(s.Portal, s.Store, s.Audit, s.Now, s.Logger, s.publicBase)
+	fh.UseConsultations(s.Consult)
 	return httpapi.New(httpapi.Config{
 		AllowedOrigins: s.Config.AllowedOrigins, TrustedProxies: s.Config.TrustedProxies,
 		Version: Version, UI: frontend.Dist(),
 	}, httpapi.Deps{Auth: s.Auth, Portal: s.Portal, Store: s.Store, Audit: s.Audit, Live: s.Live, Knowledge: s.Knowledge, Assistant: s.Assistant, Now: s.Now, Logger: s.Logger,
 		Upstream: s.Upstream, Node: s.Node, Leader: s.Leader, LastSnapshot: s.lastSnapshot(), Emergency: s.Emergency, Consult: s.Consult, Collectors: s.replicationCollectors(),
 		Health: health.New(s.Portal, s.Audit, s.Store, s.Assistant, s.Knowledge, health.Options{EmailConfigured: s.Config.EmailConfigured(), Backup: s.BackupHealth}),
-		FHIR:   fhir.New(s.Portal, s.Store, s.Audit, s.Now, s.Logger, s.publicBase)})
+		FHIR:   fh})
 }
 
 // Serve runs the HTTP server on ln until ctx ends, then shuts down
