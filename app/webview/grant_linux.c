@@ -1,3 +1,5 @@
+//go:build linux && desktop
+
 // The WebKitGTK side of Grant: a hook on every web view's load-changed
 // signal sets the view up before its first page commits, and a
 // permission-request handler asks Go (healthhubDecide) for each request.
