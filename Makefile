@@ -42,7 +42,7 @@ check-node:
 	fi
 	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<19)) { console.error("Node.js "+process.versions.node+" is too old for the web UI: install Node.js 20.19 or newer and run make again."); process.exit(1) }'
 
-UI_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/index.html frontend/vite.config.ts frontend/tsconfig.json
+UI_SOURCES := $(shell find frontend/src frontend/public -type f 2>/dev/null) frontend/index.html frontend/vite.config.ts frontend/tsconfig.json
 
 frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json | check-node
 	cd frontend && npm ci --no-audit --no-fund
