@@ -61,9 +61,18 @@ type Options struct {
 	SyncNodes     int
 	SyncRate      float64
 	SyncRaceShare float64
+	// ConsultLevels are the numbers of concurrent recordings of the
+	// consult scenario's ramp (default 1, 16, 64, 128, 256), each
+	// streaming for ConsultWindow (default 12 s); ConsultWords is the words
+	// of its latency recording (default 30); ConsultPace the seconds of
+	// audio sent a second (default 1, real time; more is time-compressed).
+	ConsultLevels []int
+	ConsultWindow time.Duration
+	ConsultWords  int
+	ConsultPace   float64
 	// Scenarios limits the run to these (me, audit, booking, slots,
-	// knowledge, fanout, gateway, offline-answers, sync, replicas); empty
-	// runs them all.
+	// knowledge, fanout, gateway, offline-answers, sync, replicas,
+	// replication, consult); empty runs them all.
 	Scenarios []string
 
 	// historyDays is how far back the slot search doctor's appointments go
@@ -117,11 +126,11 @@ func (o Options) withDefaults() Options {
 	if o.SyncRaceShare == 0 {
 		o.SyncRaceShare = 0.05
 	}
-	return o
+	return o.consultDefaults()
 }
 
 // Scenario names, for Options.Scenarios.
-var scenarioNames = []string{"me", "audit", "booking", "slots", "knowledge", "fanout", "gateway", "offline-answers", "sync", "replicas", "replication"}
+var scenarioNames = []string{"me", "audit", "booking", "slots", "knowledge", "fanout", "gateway", "offline-answers", "sync", "replicas", "replication", "consult"}
 
 func (o Options) want(name string) bool {
 	return len(o.Scenarios) == 0 || slices.Contains(o.Scenarios, name)
@@ -151,7 +160,7 @@ func (o Options) validate() error {
 	case o.SyncRaceShare > 1:
 		return fmt.Errorf("sync race share %v must be at most 1", o.SyncRaceShare)
 	}
-	return nil
+	return o.validateConsult()
 }
 
 func (o Options) logger() *slog.Logger {
@@ -298,6 +307,9 @@ func runEngine(ctx context.Context, w io.Writer, e Engine, o Options) error {
 		if err != nil {
 			return err
 		}
+	}
+	if err := runConsult(ctx, w, e, o); err != nil {
+		return err
 	}
 	return runReplication(ctx, w, e, o)
 }

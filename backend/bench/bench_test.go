@@ -17,7 +17,8 @@ import (
 // tiny runs each scenario just long enough to prove it works.
 func tiny(t *testing.T) Options {
 	return Options{Duration: time.Second, Warmup: 100 * time.Millisecond, Clients: 8, BookingClients: 16, TempDir: t.TempDir(), historyDays: 30,
-		KnowledgeDocs: 40, KnowledgeSaves: 3, KnowledgeChunks: []int{500, 1200}, KnowledgeQueries: 20, GatewayClients: 8, GatewayRounds: 1}
+		KnowledgeDocs: 40, KnowledgeSaves: 3, KnowledgeChunks: []int{500, 1200}, KnowledgeQueries: 20, GatewayClients: 8, GatewayRounds: 1,
+		ConsultLevels: []int{1, 3}, ConsultWindow: 6 * time.Second, ConsultWords: 6, ConsultPace: 4}
 }
 
 func checkStats(t *testing.T, s Stats, clients int) {
