@@ -25,10 +25,13 @@ func (s *Service) Run(ctx context.Context) {
 	defer t.Stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	busy := map[string]bool{}
+	// busy: recordings being transcribed; again: those asked for again
+	// meanwhile (a chunk stored, the recording stopped), looked at once
+	// more when their goroutine ends.
+	busy, again := map[string]bool{}, map[string]bool{}
 	var mu sync.Mutex
 	for {
-		if err := s.dispatch(ctx, &wg, &mu, busy); err != nil && ctx.Err() == nil {
+		if err := s.dispatch(ctx, &wg, &mu, busy, again); err != nil && ctx.Err() == nil {
 			s.o.Logger.Warn("consult: transcription round failed", "err", err)
 		}
 		select {
@@ -46,7 +49,7 @@ const MaxParallel = 32
 // dispatch starts a goroutine for each pending recording not already
 // being transcribed; it transcribes window after window while there is
 // one to send.
-func (s *Service) dispatch(ctx context.Context, wg *sync.WaitGroup, mu *sync.Mutex, busy map[string]bool) error {
+func (s *Service) dispatch(ctx context.Context, wg *sync.WaitGroup, mu *sync.Mutex, busy, again map[string]bool) error {
 	eng, _, err := s.engine(ctx)
 	if err != nil || eng == nil {
 		return err
@@ -57,7 +60,12 @@ func (s *Service) dispatch(ctx context.Context, wg *sync.WaitGroup, mu *sync.Mut
 	}
 	for _, r := range recs {
 		mu.Lock()
-		if busy[r.ID] || len(busy) >= MaxParallel {
+		if busy[r.ID] {
+			again[r.ID] = true
+			mu.Unlock()
+			continue
+		}
+		if len(busy) >= MaxParallel {
 			mu.Unlock()
 			continue
 		}
@@ -66,42 +74,49 @@ func (s *Service) dispatch(ctx context.Context, wg *sync.WaitGroup, mu *sync.Mut
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			failed := s.drain(ctx, eng, r)
+			progressed := s.drain(ctx, eng, r)
 			mu.Lock()
 			delete(busy, r.ID)
+			asked := again[r.ID]
+			delete(again, r.ID)
 			mu.Unlock()
-			if !failed {
-				s.Kick() // more may have come meanwhile, or others waited
+			// Look again only when it may help: this recording got more
+			// audio meanwhile, or a slot is free for one that waited.
+			// Nothing ready and nothing new waits for the next chunk or
+			// the poll, never in a loop.
+			if asked || progressed {
+				s.Kick()
 			}
 		}()
 	}
 	return nil
 }
 
-// drain transcribes r's windows until none is ready, reporting whether it
-// stopped on a failure (then the next try waits for the next round).
-func (s *Service) drain(ctx context.Context, eng transcribe.Engine, r *domain.Recording) (failed bool) {
+// drain transcribes r's windows until none is ready or the engine fails,
+// reporting whether it transcribed any.
+func (s *Service) drain(ctx context.Context, eng transcribe.Engine, r *domain.Recording) (progressed bool) {
 	for ctx.Err() == nil {
 		ok, err := s.transcribeOne(ctx, eng, r)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.o.Logger.Warn("consult: transcription", "recording_id", r.ID, "err", err)
 			}
-			return true
+			return progressed
 		}
 		if !ok {
-			return r.TranscribeError != ""
+			return progressed
 		}
+		progressed = true
 		next, err := s.o.Store.Recording(ctx, r.ID)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.o.Logger.Warn("consult: read recording", "recording_id", r.ID, "err", err)
 			}
-			return true
+			return progressed
 		}
 		r = next
 	}
-	return false
+	return progressed
 }
 
 // TranscribePending sends each recording's next window of audio to the
