@@ -1,4 +1,4 @@
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery } from "@tanstack/react-query";
 import { useCallback, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { useSession } from "../auth/session";
@@ -6,10 +6,10 @@ import { LoadError } from "../components/LoadError";
 import { t } from "../i18n";
 import { patientPath } from "../staff/day";
 import { formatDateTime } from "../time";
-import { consultKey, getConsultation, isSigned, transcriptKey, type Transcript, type TranscriptSegment } from "./api";
+import { consultKey, getConsultation, isSigned, type TranscriptSegment } from "./api";
 import { NoteEditor } from "./NoteEditor";
 import { RecordingPanel } from "./RecordingPanel";
-import { mergeSegments, TranscriptPanel } from "./TranscriptPanel";
+import { TranscriptPanel } from "./TranscriptPanel";
 import "./consult.css";
 
 /**
@@ -21,14 +21,15 @@ import "./consult.css";
 export function ConsultationPage() {
   const { id = "" } = useParams();
   const { client, user } = useSession();
-  const queries = useQueryClient();
   const view = useQuery({ queryKey: consultKey(id), queryFn: () => getConsultation(client, id) });
   const [streaming, setStreaming] = useState(false);
   const c = view.data?.consultation;
   const mine = !!c && !!user && user.id === c.doctor_user_id;
   const clinician = user?.role !== "patient";
 
-  const addSegment = useCallback((s: TranscriptSegment) => queries.setQueryData<Transcript>(transcriptKey(id), (tr) => mergeSegments(tr, [s])), [queries, id]);
+  // Segments that arrive over the audio socket, shown with the transcript as read.
+  const [live, setLive] = useState<TranscriptSegment[]>([]);
+  const addSegment = useCallback((s: TranscriptSegment) => setLive((l) => [...l, s]), []);
 
   return (
     <div className="stack-wide consult-page">
@@ -49,7 +50,7 @@ export function ConsultationPage() {
         <div className="consult-grid">
           <div className="consult-column">
             {mine && !isSigned(c) && <RecordingPanel consultation={c} onSegment={addSegment} onActive={setStreaming} />}
-            {clinician && <TranscriptPanel consultationID={c.id} streaming={streaming} />}
+            {clinician && <TranscriptPanel consultationID={c.id} streaming={streaming} live={live} />}
           </div>
           <NoteEditor consultation={c} editable={mine} />
         </div>

@@ -152,6 +152,8 @@ export function RecordingPanel({ consultation: c, onSegment, onActive }: { consu
           void refresh();
         }
       },
+      // The new recording joins the list of recordings.
+      onReady: () => void queries.invalidateQueries({ queryKey: transcriptKey(c.id) }),
       onAck: () => setUnsaved(up.unsavedSamples),
       onSegment: (s) => segment.current(s),
       onTranscribing: (p) => setHeldUp(p.error || null),
@@ -226,7 +228,7 @@ export function RecordingPanel({ consultation: c, onSegment, onActive }: { consu
       </h2>
       {consented ? (
         <p className="consent-noted">
-          {t("consult.consentNoted", { how: t(`consult.consent.${c.consent_how === "written" ? "written" : "verbal"}`), time: formatDateTime(c.consent_at!) })}
+          {t("consult.consentNoted", { how: t(`consult.consentGiven.${c.consent_how === "written" ? "written" : "verbal"}`), time: formatDateTime(c.consent_at!) })}
         </p>
       ) : (
         <div className="consent">

@@ -31,13 +31,46 @@ function ordered(tr: Transcript): { recording: Recording | undefined; segments: 
     .map((id) => ({ recording: order.find((r) => r.id === id), segments: groups.get(id)!.sort((a, b) => a.start_ms - b.start_ms) }));
 }
 
+/** A passage is what one speaker said without a pause: segments joined for reading. */
+export interface Passage {
+  id: string;
+  start_ms: number;
+  speaker?: string;
+  text: string;
+}
+
+/** How long a pause or a passage may be before the next words start a new one. */
+const pauseMS = 1500;
+const passageMS = 20_000;
+
+/**
+ * passages joins segments (in order) into passages: an engine that answers
+ * word by word reads as sentences, one that answers in sentences as
+ * paragraphs. A new passage starts with another speaker, after a pause, or
+ * when the passage grows long.
+ */
+export function passages(segments: TranscriptSegment[]): Passage[] {
+  const out: (Passage & { end_ms: number })[] = [];
+  for (const s of segments) {
+    const last = out.at(-1);
+    if (last && (last.speaker ?? "") === (s.speaker ?? "") && s.start_ms - last.end_ms < pauseMS && s.end_ms - last.start_ms < passageMS) {
+      last.text = `${last.text} ${s.text.trim()}`;
+      last.end_ms = Math.max(last.end_ms, s.end_ms);
+      continue;
+    }
+    out.push({ id: s.id, start_ms: s.start_ms, end_ms: s.end_ms, speaker: s.speaker, text: s.text.trim() });
+  }
+  return out.map(({ id, start_ms, speaker, text }) => ({ id, start_ms, speaker, text }));
+}
+
 /**
  * TranscriptPanel shows the consultation's recordings, each with its
- * transcription's progress and a player, and the transcript as it grows.
+ * transcription's progress and a player, and the transcript as it grows:
+ * as read, with the live segments that came over the audio socket since.
  * While audio is still being transcribed (and no recording is streaming,
  * whose segments arrive over its socket) it reads the transcript again.
  */
-export function TranscriptPanel({ consultationID, streaming }: { consultationID: string; streaming: boolean }) {
+export function TranscriptPanel({ consultationID, streaming, live = [] }: { consultationID: string; streaming: boolean; live?: TranscriptSegment[] }) {
   const { client } = useSession();
   const progress = useRef({ mark: "", at: Date.now() });
   const transcript = useQuery({
@@ -51,7 +84,7 @@ export function TranscriptPanel({ consultationID, streaming }: { consultationID:
       return Date.now() - progress.current.at > slowAfter ? pollSlow : pollFast;
     },
   });
-  const data = transcript.data;
+  const data = transcript.data || live.length > 0 ? mergeSegments(transcript.data, live) : undefined;
   const groups = data ? ordered(data) : [];
   const many = (data?.recordings.length ?? 0) > 1;
 
@@ -70,7 +103,7 @@ export function TranscriptPanel({ consultationID, streaming }: { consultationID:
         <div key={recording?.id ?? segments[0].recording_id} className="transcript-part">
           {many && recording && <h3 className="h3">{recordingName(recording)}</h3>}
           <ol className="transcript" aria-label={many && recording ? recordingName(recording) : t("consult.transcript")}>
-            {segments.map((s) => (
+            {passages(segments).map((s) => (
               <li key={s.id}>
                 <span className="segment-time">{formatOffset(s.start_ms)}</span>
                 {s.speaker && <span className="segment-speaker">{s.speaker}</span>}
@@ -94,7 +127,7 @@ export function TranscriptPanel({ consultationID, streaming }: { consultationID:
 
 function recordingName(r: Recording): string {
   const what = r.source === "upload" ? t("consult.recording.upload", { name: r.filename ?? "" }) : t("consult.recording.stream");
-  return t("consult.recordingAt", { what, time: formatDateTime(r.created_at), duration: seconds(r.samples, r.sample_rate) });
+  return t("consult.recordingAt", { what, time: formatDateTime(r.created_at), duration: r.ended ? seconds(r.samples, r.sample_rate) : t("consult.inProgress") });
 }
 
 /** RecordingItem is one recording: what and when, how far it is transcribed, and a player fetched on demand. */
@@ -135,7 +168,7 @@ function RecordingItem({ consultationID, r }: { consultationID: string; r: Recor
       </div>
       {!r.purged_at &&
         (url ? (
-          <audio controls autoPlay src={url} aria-label={t("consult.playerNamed", { time: when })} />
+          <audio controls autoPlay src={url} aria-label={t("consult.playerNamed", { time: when })} onError={() => setError(t("consult.playFailed"))} />
         ) : (
           <button type="button" disabled={busy || r.samples === 0} onClick={() => void play()} aria-label={t("consult.playNamed", { time: when })}>
             {t("consult.play")}

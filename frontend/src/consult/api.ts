@@ -1,94 +1,29 @@
 // The consultation API: a visit's consent, recordings, transcript and note,
-// and the clinic's transcription settings. The shapes follow the server's
-// domain.Consultation, domain.Recording and domain.TranscriptSegment.
+// and the clinic's transcription settings. The shapes are the server's
+// (schema.ts), narrowed where the UI relies on a closed set of values.
 import { ApiError, type Client } from "../api/client";
+import { op } from "../api/operations";
+import type * as S from "../api/schema";
 
 export type NoteStatus = "none" | "draft" | "signed";
 export type ConsentHow = "verbal" | "written";
 
 /** VisitNote is the note's fixed structure. */
-export interface VisitNote {
-  reason: string;
-  history: string;
-  findings: string;
-  plan: string;
-}
+export type VisitNote = S.VisitNote;
 
 export const noteParts = ["reason", "history", "findings", "plan"] as const satisfies readonly (keyof VisitNote)[];
 
-export interface Consultation {
-  id: string;
-  patient_id: string;
-  doctor_id: string;
-  doctor_user_id: string;
-  appointment_id?: string;
-  consent_at?: string;
-  consent_by?: string;
-  consent_how?: string;
-  created_at: string;
-  updated_at: string;
-  note: VisitNote;
-  note_status: NoteStatus;
-  note_version: number;
-  drafted_by?: string;
-  signed_at?: string;
-  signed_by?: string;
-  patient_name?: string;
-  doctor_name?: string;
-}
-
-export interface Recording {
-  id: string;
-  consultation_id: string;
-  patient_id: string;
-  source: "stream" | "upload" | string;
-  filename?: string;
-  sample_rate: number;
-  samples: number;
-  chunks: number;
-  ended: boolean;
-  transcribed_samples: number;
-  engine?: string;
-  transcribe_error?: string;
-  created_at: string;
-  updated_at: string;
-  purged_at?: string;
-}
-
-export interface TranscriptSegment {
-  id: string;
-  recording_id: string;
-  consultation_id: string;
-  start_ms: number;
-  end_ms: number;
-  speaker?: string;
-  text: string;
-  created_at: string;
-}
+export type Consultation = Omit<S.Consultation, "note_status"> & { note_status: NoteStatus };
+export type Recording = S.Recording;
+export type TranscriptSegment = S.TranscriptSegment;
 
 export type TranscriptionEngine = "none" | "openai-compatible" | "aws";
 
 /** TranscriptionSettings is GET /api/v1/transcription/settings; the API key is never read back. */
-export interface TranscriptionSettings {
-  engine: TranscriptionEngine;
-  base_url?: string;
-  model?: string;
-  language?: string;
-  external: boolean;
-  has_api_key: boolean;
-  region?: string;
-  specialty?: string;
-  conversation_type?: string;
-  /** upload_bucket: where uploads go for AWS's batch jobs. */
-  upload_bucket?: string;
-  patients_see_notes: boolean;
-}
+export type TranscriptionSettings = Omit<S.ConsultSettings, "engine"> & { engine: TranscriptionEngine };
 
 /** SettingsInput changes the settings; an api_key is sent only when one was typed ("" removes it). */
-export type SettingsInput = Partial<Omit<TranscriptionSettings, "has_api_key">> & { api_key?: string };
-
-const base = "/api/v1/consultations";
-const at = (id: string, rest = "") => `${base}/${encodeURIComponent(id)}${rest}`;
+export type SettingsInput = Omit<S.SettingsInput, "engine"> & { engine?: TranscriptionEngine };
 
 /** Query keys: everything about one consultation sits under consultKey(id). */
 export const consultKey = (id: string) => ["consultations", id] as const;
@@ -100,18 +35,18 @@ export const recordingsDaysKey = ["retention", "recordings_days"] as const;
 
 /** startConsultation opens the appointment's consultation, or a new one for a patient; an existing one comes back as it is. */
 export function startConsultation(c: Client, of: { appointment_id: string } | { patient_id: string }): Promise<Consultation> {
-  return c.request<Consultation>("POST", base, of);
+  return c.request<Consultation>(...op("POST /api/v1/consultations"), of);
 }
 
 export function noteConsent(c: Client, id: string, how: ConsentHow): Promise<Consultation> {
-  return c.request<Consultation>("POST", at(id, "/consent"), { consent_how: how });
+  return c.request<Consultation>(...op("POST /api/v1/consultations/{id}/consent", { id }), { consent_how: how });
 }
 
 export async function listConsultations(c: Client, filter: { patient_id?: string; appointment_id?: string }): Promise<Consultation[]> {
   const q = new URLSearchParams();
   if (filter.patient_id) q.set("patient_id", filter.patient_id);
   if (filter.appointment_id) q.set("appointment_id", filter.appointment_id);
-  const r = await c.request<{ consultations: Consultation[] | null }>("GET", `${base}?${q}`);
+  const r = await c.request<{ consultations: Consultation[] | null }>(...op("GET /api/v1/consultations", {}, q));
   return r.consultations ?? [];
 }
 
@@ -121,7 +56,7 @@ export interface ConsultationView {
 }
 
 export async function getConsultation(c: Client, id: string): Promise<ConsultationView> {
-  const r = await c.request<{ consultation: Consultation; recordings: Recording[] | null }>("GET", at(id));
+  const r = await c.request<{ consultation: Consultation; recordings: Recording[] | null }>(...op("GET /api/v1/consultations/{id}", { id }));
   return { consultation: r.consultation, recordings: r.recordings ?? [] };
 }
 
@@ -131,22 +66,22 @@ export interface Transcript {
 }
 
 export async function getTranscript(c: Client, id: string): Promise<Transcript> {
-  const r = await c.request<{ segments: TranscriptSegment[] | null; recordings: Recording[] | null }>("GET", at(id, "/transcript"));
+  const r = await c.request<{ segments: TranscriptSegment[] | null; recordings: Recording[] | null }>(...op("GET /api/v1/consultations/{id}/transcript", { id }));
   return { segments: r.segments ?? [], recordings: r.recordings ?? [] };
 }
 
-export const draftNote = (c: Client, id: string) => c.request<Consultation>("POST", at(id, "/draft"));
+export const draftNote = (c: Client, id: string) => c.request<Consultation>(...op("POST /api/v1/consultations/{id}/draft", { id }));
 
 export const saveNote = (c: Client, id: string, note: VisitNote, version: number) =>
-  c.request<Consultation>("PUT", at(id, "/note"), { note, version });
+  c.request<Consultation>(...op("PUT /api/v1/consultations/{id}/note", { id }), { note, version });
 
-export const signNote = (c: Client, id: string, version: number) => c.request<Consultation>("POST", at(id, "/sign"), { version });
+export const signNote = (c: Client, id: string, version: number) => c.request<Consultation>(...op("POST /api/v1/consultations/{id}/sign", { id }), { version });
 
 /** audioSocketURL is the address of the consultation's audio WebSocket, with the access token the browser cannot put in a header. */
 export async function audioSocketURL(c: Client, id: string): Promise<string> {
   const token = await c.accessToken();
   if (!token) throw new ApiError(401, "unauthorized", "Your session has ended. Sign in again.");
-  const url = new URL(at(id, "/audio"), c.baseURL);
+  const url = new URL(op("GET /api/v1/consultations/{id}/audio", { id })[1], c.baseURL);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   url.searchParams.set("access_token", token);
   return url.toString();
@@ -209,26 +144,26 @@ async function errorOf(res: Response): Promise<ApiError> {
 
 /** uploadRecording sends a recording made elsewhere; the server converts and transcribes it. */
 export async function uploadRecording(c: Client, id: string, file: File, signal?: AbortSignal): Promise<Recording> {
-  const q = new URLSearchParams({ filename: file.name });
-  const res = await authorized(c, `${at(id, "/recordings")}?${q}`, { method: "POST", body: file, headers: { "Content-Type": contentTypeOf(file), Accept: "application/json" } }, signal);
+  const [, path] = op("POST /api/v1/consultations/{id}/recordings", { id }, new URLSearchParams({ filename: file.name }));
+  const res = await authorized(c, path, { method: "POST", body: file, headers: { "Content-Type": contentTypeOf(file), Accept: "application/json" } }, signal);
   return (await res.json()) as Recording;
 }
 
 /** recordingAudio fetches a recording as WAV, for playing it back. */
 export async function recordingAudio(c: Client, id: string, recordingID: string, signal?: AbortSignal): Promise<Blob> {
-  const res = await authorized(c, at(id, `/recordings/${encodeURIComponent(recordingID)}/audio`), { method: "GET", headers: { Accept: "audio/wav" } }, signal);
+  const res = await authorized(c, op("GET /api/v1/consultations/{id}/recordings/{rid}/audio", { id, rid: recordingID })[1], { method: "GET", headers: { Accept: "audio/wav" } }, signal);
   return res.blob();
 }
 
-export const getTranscriptionSettings = (c: Client) => c.request<TranscriptionSettings>("GET", "/api/v1/transcription/settings");
+export const getTranscriptionSettings = (c: Client) => c.request<TranscriptionSettings>(...op("GET /api/v1/transcription/settings"));
 
-export const saveTranscriptionSettings = (c: Client, s: SettingsInput) => c.request<TranscriptionSettings>("PUT", "/api/v1/transcription/settings", s);
+export const saveTranscriptionSettings = (c: Client, s: SettingsInput) => c.request<TranscriptionSettings>(...op("PUT /api/v1/transcription/settings"), s);
 
 /** recordingsDays is how many days after signing a consultation's audio is kept (the retention policy's recordings_days). */
-export const recordingsDays = (c: Client) => c.request<{ recordings_days?: number }>("GET", "/api/v1/retention").then((p) => p.recordings_days);
+export const recordingsDays = (c: Client) => c.request<S.Policy>(...op("GET /api/v1/retention")).then((p) => p.recordings_days);
 
 export const saveRecordingsDays = (c: Client, days: number) =>
-  c.request<{ recordings_days?: number }>("PATCH", "/api/v1/retention", { recordings_days: days }).then((p) => p.recordings_days);
+  c.request<S.Policy>(...op("PATCH /api/v1/retention"), { recordings_days: days } satisfies S.PolicyPatch).then((p) => p.recordings_days);
 
 /** isSigned: the note is signed and can no longer change. */
 export const isSigned = (c: Pick<Consultation, "note_status">) => c.note_status === "signed";
