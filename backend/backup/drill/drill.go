@@ -73,7 +73,11 @@ type Options struct {
 	Serve Server
 	// RPO and RTO are the targets; zero means the defaults.
 	RPO, RTO time.Duration
-	Now      func() time.Time
+	// ReadyWithin bounds the wait for the started server to answer
+	// /readyz; zero means the RTO target (a server not ready by then has
+	// failed the drill anyway).
+	ReadyWithin time.Duration
+	Now         func() time.Time
 	// Client polls /readyz; nil means a client with a 5 s timeout.
 	Client *http.Client
 }
@@ -157,7 +161,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		rep.fail("the server did not start on the restored copy: %v", err)
 	} else {
-		err = waitReady(ctx, o.Client, base)
+		within := o.ReadyWithin
+		if within <= 0 {
+			within = o.RTO
+		}
+		readyCtx, cancel := context.WithTimeout(ctx, within)
+		err = waitReady(readyCtx, o.Client, base)
+		cancel()
 		rep.StartTook = o.Now().Sub(startStart)
 		rep.RTO = o.Now().Sub(rep.Started)
 		if err != nil {

@@ -105,17 +105,12 @@ func TestDrillFailsWhatItShould(t *testing.T) {
 		}(), "recovery point"},
 		{"server never ready", func() Options {
 			o := options(t, copySource{db}, db, ready(503), t0)
+			o.ReadyWithin = time.Second
 			return o
 		}(), "never answered /readyz"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cctx := ctx
-			if strings.Contains(tc.name, "never ready") {
-				var cancel context.CancelFunc
-				cctx, cancel = context.WithTimeout(ctx, time.Second)
-				defer cancel()
-			}
-			rep, err := Run(cctx, tc.opts)
+			rep, err := Run(ctx, tc.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
