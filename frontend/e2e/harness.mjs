@@ -80,15 +80,16 @@ export async function startServer(env = {}) {
 }
 
 /**
- * launchBrowser starts Debian's Chromium, headless. Its pages and contexts
- * wait up to `patience` for an element or a navigation (Playwright's
- * default is 30 s).
+ * launchBrowser starts Debian's Chromium, headless, with any extra
+ * command-line args a scenario needs (a fake microphone). Its pages and
+ * contexts wait up to `patience` for an element or a navigation
+ * (Playwright's default is 30 s).
  */
-export async function launchBrowser() {
+export async function launchBrowser(args = []) {
   const browser = await chromium.launch({
     executablePath: process.env.HEALTHHUB_CHROMIUM ?? "/usr/bin/chromium",
     headless: true,
-    args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"],
+    args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage", ...args],
   });
   const newContext = browser.newContext.bind(browser);
   browser.newContext = async (options) => {
@@ -140,13 +141,14 @@ export async function screenshot(page, name) {
 
 /**
  * withServerAndBrowser starts a server and a browser before the file's
- * tests and stops them after; the returned object holds them.
+ * tests and stops them after; the returned object holds them. browserArgs
+ * (a function, called then) adds to Chromium's command line.
  */
-export function withServerAndBrowser(before, after) {
+export function withServerAndBrowser(before, after, { browserArgs = () => [] } = {}) {
   const ctx = { server: null, browser: null };
   before(async () => {
     ctx.server = await startServer();
-    ctx.browser = await launchBrowser();
+    ctx.browser = await launchBrowser(await browserArgs());
   });
   after(async () => {
     await ctx.browser?.close();
