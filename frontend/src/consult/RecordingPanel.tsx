@@ -1,11 +1,13 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState, type ChangeEvent } from "react";
+import { ApiError } from "../api/client";
 import { useSession } from "../auth/session";
 import { t, type MessageKey } from "../i18n";
 import { formatDateTime } from "../time";
 import {
   audioSocketURL,
   consultKey,
+  getConsultation,
   hasConsent,
   noteConsent,
   transcriptKey,
@@ -28,6 +30,11 @@ function micMessage(err: unknown): string {
     return err.problem === "failed" ? t("consult.mic.failed", { message: err.message }) : t(`consult.mic.${err.problem}` as MessageKey);
   }
   return t("consult.mic.failed", { message: err instanceof Error ? err.message : String(err) });
+}
+
+/** refusedOnly passes on a refusal (the recording cannot go on) and ignores anything else (tried again). */
+function refusedOnly(err: unknown) {
+  if (err instanceof ApiError && (err.code === "forbidden" || err.code === "not_found")) throw err;
 }
 
 const duration = (samples: number, rate = captureRate) => formatOffset((samples / rate) * 1000);
@@ -138,7 +145,12 @@ export function RecordingPanel({ consultation: c, onSegment, onActive }: { consu
       return;
     }
     const up = new AudioUploader({
-      socketURL: () => audioSocketURL(client, c.id),
+      // A browser is not told why a handshake failed: before trying again,
+      // ask whether the consultation is still open to this doctor.
+      socketURL: async (reconnecting) => {
+        if (reconnecting) await getConsultation(client, c.id).catch(refusedOnly);
+        return audioSocketURL(client, c.id);
+      },
       onState: (s) => {
         setLink(s);
         if (s === "failed" && uploader.current === up) {

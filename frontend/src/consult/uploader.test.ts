@@ -157,12 +157,21 @@ describe("AudioUploader", () => {
     expect(h.retries.at(-1)!.ms).toBe(1000);
   });
 
-  it("renews a refused token before trying again", async () => {
+  it("renews the token before trying again after a refusal or a handshake that failed, not after a drop", async () => {
     const h = harness();
     const s = await h.socket(0);
     s.onclose!({ code: 1008 });
     expect(h.refused()).toBe(1);
     expect(h.up.state).toBe("reconnecting");
+    h.reconnect();
+    await expect.poll(() => h.sockets.length).toBe(2);
+    // Refused before opening: an expired token fails the handshake.
+    h.sockets[1].onclose!({ code: 1006 });
+    expect(h.refused()).toBe(2);
+    h.reconnect();
+    const open = await h.socket(2);
+    open.onclose!({ code: 1006 });
+    expect(h.refused()).toBe(2);
   });
 
   it("stop sends what is left, then stop, and resolves once the server has stopped", async () => {
@@ -268,6 +277,47 @@ describe("AudioUploader", () => {
     expect(h.up.state).toBe("failed");
     expect(h.errors[0].message).toMatch(/no longer has/);
     expect(again.seqs()).toEqual([]);
+  });
+
+  it("ends the recording when the address cannot be had for a refusal, and tries again after other failures", async () => {
+    const sockets: FakeSocket[] = [];
+    const retries: (() => void)[] = [];
+    const errors: ServerError[] = [];
+    const answers: (() => Promise<string>)[] = [
+      async () => "ws://x/1",
+      async () => {
+        throw new Error("The server cannot be reached.");
+      },
+      async () => {
+        throw Object.assign(new Error("You no longer treat this patient."), { code: "forbidden" });
+      },
+    ];
+    const calls: boolean[] = [];
+    const up = new AudioUploader({
+      socketURL: (reconnecting) => {
+        calls.push(reconnecting);
+        return answers.shift()!();
+      },
+      makeSocket: (url) => {
+        const s = new FakeSocket(url);
+        sockets.push(s);
+        return s as unknown as WebSocket;
+      },
+      schedule: (fn) => {
+        retries.push(fn);
+        return () => {};
+      },
+      onError: (e) => errors.push(e),
+    });
+    await expect.poll(() => sockets.length).toBe(1);
+    sockets[0].onclose!({ code: 1006 });
+    retries.at(-1)!();
+    await expect.poll(() => retries.length).toBe(2);
+    expect(up.state).toBe("reconnecting");
+    retries.at(-1)!();
+    await expect.poll(() => up.state).toBe("failed");
+    expect(calls).toEqual([false, true, true]);
+    expect(errors).toEqual([{ code: "forbidden", message: "You no longer treat this patient." }]);
   });
 
   it("close abandons the recording and cancels a waiting reconnection", async () => {

@@ -19,8 +19,13 @@ export interface ServerError {
 }
 
 export interface UploaderOptions {
-  /** socketURL returns the socket's address with a current access token. */
-  socketURL: () => Promise<string>;
+  /**
+   * socketURL returns the socket's address with a current access token;
+   * reconnecting is true after the first attempt. An error it throws with
+   * a code in ServerError's sense (such as forbidden) ends the recording;
+   * any other is tried again.
+   */
+  socketURL: (reconnecting: boolean) => Promise<string>;
   makeSocket?: (url: string) => WebSocket;
   /** schedule runs fn after ms and returns a function that cancels it. */
   schedule?: (fn: () => void, ms: number) => () => void;
@@ -36,7 +41,11 @@ export interface UploaderOptions {
   onTranscribing?: (p: { transcribed_samples: number; error?: string }) => void;
   /** onError: the server refused (fatal when the uploader's state becomes failed). */
   onError?: (e: ServerError) => void;
-  /** onTokenRefused: the access token was refused; it is renewed before the next attempt. */
+  /**
+   * onTokenRefused: the access token was refused, or the connection failed
+   * before it opened (a refused token fails the handshake); the token is
+   * renewed before the next attempt.
+   */
   onTokenRefused?: () => void;
 }
 
@@ -76,6 +85,7 @@ export class AudioUploader {
   private ws: WebSocket | null = null;
   private ready = false;
   private attempt = 0;
+  private connects = 0;
   private cancelRetry: (() => void) | null = null;
   private nextSeq = 0;
   private pending: Chunk[] = [];
@@ -155,16 +165,20 @@ export class AudioUploader {
     if (this.ended) return;
     let url: string;
     try {
-      url = await this.o.socketURL();
-    } catch {
+      url = await this.o.socketURL(this.connects++ > 0);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === "string" && fatal.has(code)) return this.fail({ code, message: err instanceof Error ? err.message : String(err) });
       return this.retry();
     }
     if (this.ended) return;
     const ws = this.makeSocket(url);
     ws.binaryType = "arraybuffer";
     this.ws = ws;
+    let opened = false;
     ws.onopen = () => {
       if (this.ws !== ws) return;
+      opened = true;
       this.sendJSON({ type: "start", recording_id: this.recordingID, sample_rate: 16000 });
     };
     ws.onmessage = (ev) => {
@@ -182,7 +196,7 @@ export class AudioUploader {
       this.ws = null;
       this.ready = false;
       if (this.ended) return;
-      if (ev.code === 1008) this.o.onTokenRefused?.();
+      if (ev.code === 1008 || !opened) this.o.onTokenRefused?.();
       this.retry();
     };
   }
