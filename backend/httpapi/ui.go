@@ -24,7 +24,7 @@ func (s *Server) handleUI() http.Handler {
 	}
 	files := http.FileServerFS(s.cfg.UI)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self' ws: wss:; frame-ancestors 'none'")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self' 'unsafe-inline'; connect-src 'self' ws: wss:; frame-ancestors 'none'")
 		p := strings.TrimPrefix(path.Clean("/"+r.PathValue("path")), "/")
 		if p != "" && p != "index.html" {
 			if st, err := fs.Stat(s.cfg.UI, p); err == nil && !st.IsDir() {
