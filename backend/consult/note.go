@@ -201,13 +201,35 @@ func hasAny(s string, words []string) bool {
 	return false
 }
 
+// utterances joins segments of one speaker with pauses under a second
+// into one, unless a segment ends a sentence: engines that answer a word at
+// a time then give sentences to sort, not words.
+func utterances(segs []*domain.TranscriptSegment) []*domain.TranscriptSegment {
+	var out []*domain.TranscriptSegment
+	for _, sg := range segs {
+		if n := len(out); n > 0 {
+			last := out[n-1]
+			t := strings.TrimSpace(last.Text)
+			if last.Speaker == sg.Speaker && last.RecordingID == sg.RecordingID && sg.StartMS-last.EndMS < 1000 &&
+				!strings.HasSuffix(t, ".") && !strings.HasSuffix(t, "?") && !strings.HasSuffix(t, "!") {
+				joined := *last
+				joined.Text, joined.EndMS = t+" "+strings.TrimSpace(sg.Text), sg.EndMS
+				out[n-1] = &joined
+				continue
+			}
+		}
+		out = append(out, sg)
+	}
+	return out
+}
+
 // extractiveNote sorts the transcript's own sentences into the note's
 // parts: a plan sentence by its words of treatment and follow-up,
 // findings by examination, history by time and background, the reason by
 // complaint (the first such sentences); the rest go to history.
 func extractiveNote(segs []*domain.TranscriptSegment) domain.VisitNote {
 	var reason, history, findings, plan []string
-	for _, sg := range segs {
+	for _, sg := range utterances(segs) {
 		text := strings.TrimSpace(sg.Text)
 		if text == "" {
 			continue

@@ -28,11 +28,12 @@ func TestParseNote(t *testing.T) {
 
 func TestExtractiveNote(t *testing.T) {
 	segs := []*domain.TranscriptSegment{
-		{Text: "I have had a bad cough"},
-		{Text: "it started three weeks ago"},
-		{Text: "your temperature is normal and the lungs sound clear"},
-		{Text: "I will prescribe an inhaler, take it twice daily"},
-		{Text: "thank you"},
+		{Text: "I have had a bad cough.", Speaker: "spk_1", StartMS: 0, EndMS: 900},
+		{Text: "it started", Speaker: "spk_1", StartMS: 1000, EndMS: 1500},
+		{Text: "three weeks ago", Speaker: "spk_1", StartMS: 1600, EndMS: 2500},
+		{Text: "your temperature is normal and the lungs sound clear", Speaker: "spk_0", StartMS: 2600, EndMS: 4000},
+		{Text: "I will prescribe an inhaler, take it twice daily", Speaker: "spk_0", StartMS: 6000, EndMS: 8000},
+		{Text: "thank you", Speaker: "spk_1", StartMS: 8100, EndMS: 8500},
 	}
 	n := extractiveNote(segs)
 	if n.Reason != "I have had a bad cough." || !strings.Contains(n.History, "Three weeks") && !strings.Contains(n.History, "It started three weeks ago.") ||

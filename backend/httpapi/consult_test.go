@@ -312,7 +312,7 @@ func TestConsultationRecordedLive(t *testing.T) {
 			res = a.do("POST", "/api/v1/consultations/"+cons.ID+"/draft", c.doctor, nil)
 			var drafted domain.Consultation
 			json.Unmarshal(res.Body, &drafted)
-			if res.Status != 200 || drafted.NoteStatus != domain.NoteDraft || drafted.DraftedBy != "offline" || !strings.Contains(drafted.Note.History+drafted.Note.Reason, "Word1. Word2.") {
+			if res.Status != 200 || drafted.NoteStatus != domain.NoteDraft || drafted.DraftedBy != "offline" || !strings.Contains(drafted.Note.History+drafted.Note.Reason, "Word1 word2 word3") {
 				t.Fatalf("draft: %d %s", res.Status, res.Body)
 			}
 			if res := a.do("GET", "/api/v1/consultations/"+cons.ID, c.patient, nil); res.Status != 404 {
